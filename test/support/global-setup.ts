@@ -1,0 +1,38 @@
+import { mkdtempSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startLocalCluster, hasPostgresBinaries, SYSTEM_PG15_BIN, embeddedBinDir, type LocalCluster } from '../../src/db/local-cluster.ts';
+import { migrateEverything } from '../../src/db/release.ts';
+import { TEMPLATE_DATABASE } from './database.ts';
+
+let cluster: LocalCluster | undefined;
+
+/**
+ * Starts one throwaway PostgreSQL server for the whole run and migrates a template database once;
+ * each test file clones the template (see database.ts), which takes milliseconds.
+ */
+export async function globalSetup(): Promise<void> {
+  const binDir = hasPostgresBinaries(SYSTEM_PG15_BIN) ? SYSTEM_PG15_BIN : await embeddedBinDir();
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-test-pg-'));
+  chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
+  const dataDir = path.join(parent, 'data');
+  cluster = await startLocalCluster({ binDir, dataDir, password: 'test-only-' + Math.random().toString(36).slice(2), removeOnStop: true });
+  const admin = new pg.Client(cluster.url);
+  await admin.connect();
+  await admin.query(`create database ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  await migrateEverything(withDatabase(cluster.url, TEMPLATE_DATABASE));
+  process.env.BB_TEST_PG_URL = cluster.url;
+  process.env.BB_TEST_PG_BIN = binDir;
+}
+
+export async function globalTeardown(): Promise<void> {
+  await cluster?.stop();
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = '/' + database;
+  return parsed.toString();
+}
