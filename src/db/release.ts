@@ -1,9 +1,17 @@
 import { migrate } from './migrate.ts';
-import { migrateBoss } from '../jobs/boss.ts';
+import { createBoss } from '../jobs/boss.ts';
+import { ensureQueues } from '../jobs/queues.ts';
 
-/** Everything the release phase does: our migrations, then pg-boss's schema. Safe to run twice. */
+/** Everything the release phase does: our migrations, pg-boss's schema, then our queues. Safe to run twice. */
 export async function migrateEverything(connectionString: string): Promise<string[]> {
   const applied = await migrate(connectionString);
-  await migrateBoss(connectionString);
+  const boss = createBoss(connectionString, 'migrate');
+  boss.on('error', () => {});
+  await boss.start();
+  try {
+    await ensureQueues(boss);
+  } finally {
+    await boss.stop({ graceful: false, close: true });
+  }
   return applied;
 }

@@ -23,11 +23,3 @@ export function createBoss(connectionString: string, role: BossRole): PgBoss {
     openTelemetry: { enabled: false },
   });
 }
-
-/** Installs or upgrades pg-boss's own schema (release phase). */
-export async function migrateBoss(connectionString: string): Promise<void> {
-  const boss = createBoss(connectionString, 'migrate');
-  boss.on('error', () => {});
-  await boss.start();
-  await boss.stop({ graceful: false, close: true });
-}

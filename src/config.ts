@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+const url = (label: string) => z.string({ error: `${label} is required` }).trim().pipe(z.url({ error: `${label} must be a URL` }));
+
+const base64Key = z.string().trim().refine((value) => Buffer.from(value, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value), {
+  error: 'each key must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)',
+});
+
+/** Every setting the processes read, with its environment name. Parsed once, at boot. */
+const schema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(5000),
+  DATABASE_URL: url('DATABASE_URL').refine((value) => /^postgres(ql)?:\/\//.test(value), { error: 'DATABASE_URL must be a postgres:// URL' }),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  HEROKU_ADDON_ID: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('big-backup'),
+  HEROKU_ADDON_PASSWORD: z.string({ error: 'HEROKU_ADDON_PASSWORD is required (the manifest api.password)' })
+    .min(8, { error: 'HEROKU_ADDON_PASSWORD must be 8 to 72 characters' }).max(72, { error: 'HEROKU_ADDON_PASSWORD must be 8 to 72 characters' }),
+  HEROKU_SSO_SALT: z.string({ error: 'HEROKU_SSO_SALT is required (the manifest api.sso_salt)' }).min(16, { error: 'HEROKU_SSO_SALT must be at least 16 characters' }),
+  HEROKU_OAUTH_CLIENT_SECRET: z.string({ error: 'HEROKU_OAUTH_CLIENT_SECRET is required (from the Partner Portal)' }).min(1),
+  HEROKU_API_URL: url('HEROKU_API_URL').default('https://api.heroku.com'),
+  HEROKU_OAUTH_URL: url('HEROKU_OAUTH_URL').default('https://id.heroku.com'),
+  PUBLIC_URL: url('PUBLIC_URL'),
+  SESSION_SECRET: z.string({ error: 'SESSION_SECRET is required' }).min(32, { error: 'SESSION_SECRET must be at least 32 characters' }),
+  ENCRYPTION_KEY: z.string({ error: 'ENCRYPTION_KEY is required (32 random bytes, base64; older keys may follow after commas)' })
+    .transform((value) => value.split(',').map((key) => key.trim()).filter(Boolean))
+    .pipe(z.array(base64Key).min(1)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** The parsed configuration; field names are the environment names. */
+export type Config = z.infer<typeof schema>;
+
+/** Thrown at boot with every problem listed, so one restart fixes them all. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses an environment (normally process.env) into a typed Config, or throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => {
+    const key = issue.path.join('.') || '(root)';
+    return issue.message.startsWith(key.split('.')[0] ?? '') ? issue.message : `${key}: ${issue.message}`;
+  }));
+}

@@ -1,0 +1,121 @@
+import type pg from 'pg';
+import { withTransaction } from '../db/pool.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { exchangeGrantCode, refreshAccessToken, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
+import { createPlatformApi, PlatformApiError, type PlatformApi } from './platform-api.ts';
+import { findAuthorization, markAuthorizationFailed, storeTokens } from './authorizations.repo.ts';
+
+/** What the partner-authorization flow needs. */
+export interface PartnerAuthorizationDeps {
+  pool: pg.Pool;
+  secrets: SecretBox;
+  oauthUrl: string;
+  apiUrl: string;
+  clientSecret: string;
+  now?: () => Date;
+}
+
+/** The resource has no usable partner authorization; retrying will not help until something changes. */
+export class AuthorizationUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthorizationUnavailableError';
+  }
+}
+
+// Refresh ahead of expiry so a call never starts with a token about to lapse mid-flight.
+const REFRESH_MARGIN_MS = 5 * 60_000;
+
+/** Sealed-column names: they are part of each ciphertext's authenticated data. */
+export const SEALED = { grantCode: 'heroku_authorizations.grant_code', access: 'heroku_authorizations.access_token', refresh: 'heroku_authorizations.refresh_token' } as const;
+
+/**
+ * Exchanges the provision grant for tokens. Idempotent: an already active authorization is left alone.
+ * A refused or expired code marks the authorization failed (and does not throw, since a retry cannot
+ * help); an unreachable id.heroku.com throws so the job retries while the code is still valid.
+ */
+export async function exchangeProvisionGrant(deps: PartnerAuthorizationDeps, resourceId: string): Promise<'exchanged' | 'already-active' | 'failed'> {
+  const now = deps.now?.() ?? new Date();
+  const row = await findAuthorization(deps.pool, resourceId);
+  if (!row) throw new AuthorizationUnavailableError('no authorization row for this resource');
+  if (row.status === 'active') return 'already-active';
+  if (row.status !== 'pending' || !row.grantCodeCiphertext) return 'failed';
+  if (row.grantExpiresAt && row.grantExpiresAt.getTime() < now.getTime()) {
+    await markAuthorizationFailed(deps.pool, resourceId, 'the OAuth grant expired before it could be exchanged');
+    return 'failed';
+  }
+  const code = deps.secrets.open(row.grantCodeCiphertext, resourceId, SEALED.grantCode);
+  let tokens: TokenSet;
+  try {
+    tokens = await exchangeGrantCode(deps.oauthUrl, code, deps.clientSecret, now);
+  } catch (error) {
+    if (error instanceof OAuthRejectedError) {
+      await markAuthorizationFailed(deps.pool, resourceId, error.message);
+      return 'failed';
+    }
+    throw error;
+  }
+  await storeTokens(deps.pool, resourceId, seal(deps.secrets, resourceId, tokens), 'exchange');
+  return 'exchanged';
+}
+
+/**
+ * Runs `fn` with a Platform API client holding a valid partner token for the resource: refreshed when
+ * it expires within five minutes, and refreshed once more if Heroku answers 401 anyway (tokens can be
+ * invalidated early).
+ */
+export async function withPartnerApi<T>(deps: PartnerAuthorizationDeps, resourceId: string, fn: (api: PlatformApi) => Promise<T>): Promise<T> {
+  const token = await currentAccessToken(deps, resourceId, false);
+  try {
+    return await fn(createPlatformApi(deps.apiUrl, token));
+  } catch (error) {
+    if (!(error instanceof PlatformApiError) || error.statusCode !== 401) throw error;
+    const fresh = await currentAccessToken(deps, resourceId, true, token);
+    return fn(createPlatformApi(deps.apiUrl, fresh));
+  }
+}
+
+async function currentAccessToken(deps: PartnerAuthorizationDeps, resourceId: string, force: boolean, rejected?: string): Promise<string> {
+  const now = deps.now?.() ?? new Date();
+  const row = await findAuthorization(deps.pool, resourceId);
+  const usable = (r: typeof row) => r?.status === 'active' && r.accessTokenCiphertext && r.accessTokenExpiresAt;
+  if (!usable(row)) throw new AuthorizationUnavailableError(row?.failureReason ?? 'the Heroku authorization is not active yet');
+  if (!force && row!.accessTokenExpiresAt!.getTime() - now.getTime() > REFRESH_MARGIN_MS) {
+    return deps.secrets.open(row!.accessTokenCiphertext!, resourceId, SEALED.access);
+  }
+  // Refresh under a row lock: two workers refreshing at once could each get a token, and if Heroku
+  // rotates refresh tokens the loser's stored refresh token would be dead.
+  const outcome = await withTransaction(deps.pool, async (tx): Promise<{ token: string } | { revoked: string }> => {
+    const locked = await findAuthorization(tx, resourceId, { lock: true });
+    if (!usable(locked)) throw new AuthorizationUnavailableError(locked?.failureReason ?? 'the Heroku authorization is not active');
+    const stored = deps.secrets.open(locked!.accessTokenCiphertext!, resourceId, SEALED.access);
+    const stillFresh = locked!.accessTokenExpiresAt!.getTime() - now.getTime() > REFRESH_MARGIN_MS;
+    // Someone else refreshed while we waited for the lock.
+    if (stillFresh && (!force || stored !== rejected)) return { token: stored };
+    const refreshToken = deps.secrets.open(locked!.refreshTokenCiphertext!, resourceId, SEALED.refresh);
+    let tokens: TokenSet;
+    try {
+      tokens = await refreshAccessToken(deps.oauthUrl, refreshToken, deps.clientSecret, now);
+    } catch (error) {
+      // Recorded in this transaction, which must commit, so the refusal is thrown only after it.
+      if (error instanceof OAuthRejectedError) {
+        const reason = `Heroku refused to refresh the authorization: ${error.message}`;
+        await markAuthorizationFailed(tx, resourceId, reason, 'revoked');
+        return { revoked: reason };
+      }
+      throw error;
+    }
+    await storeTokens(tx, resourceId, seal(deps.secrets, resourceId, tokens), 'refresh');
+    return { token: tokens.accessToken };
+  });
+  if ('revoked' in outcome) throw new AuthorizationUnavailableError(outcome.revoked);
+  return outcome.token;
+}
+
+function seal(secrets: SecretBox, resourceId: string, tokens: TokenSet) {
+  return {
+    accessCiphertext: secrets.seal(tokens.accessToken, resourceId, SEALED.access),
+    refreshCiphertext: secrets.seal(tokens.refreshToken, resourceId, SEALED.refresh),
+    expiresAt: tokens.expiresAt,
+  };
+}

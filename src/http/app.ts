@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { AppDeps } from './deps.ts';
+import { requestLog } from './middleware/request-log.ts';
+import { herokuRoutes } from './heroku/routes.ts';
+import { sessionMiddleware } from './sso/session.ts';
+import { ssoRoutes } from './sso/routes.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { errorHandler } from './error-handler.ts';
+import { notFound } from '../errors.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Builds the web application (no listen): middleware order, routers, 404 and the error handler. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  const secure = new URL(deps.config.PUBLIC_URL).protocol === 'https:';
+  // Heroku's router is the one proxy in front of us: trust exactly one hop for req.ip and req.secure.
+  app.set('trust proxy', 1);
+  app.set('view engine', 'ejs');
+  app.set('views', path.join(ROOT, 'views'));
+  app.disable('x-powered-by');
+
+  app.use(requestLog(deps.logger));
+  app.use(helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"], formAction: ["'self'"],
+        ...(secure ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    strictTransportSecurity: secure ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'same-origin' },
+  }));
+
+  app.get('/healthz', async (_req, res) => {
+    await deps.pool.query('select 1');
+    res.json({ ok: true });
+  });
+  app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
+  app.use('/heroku/resources', herokuRoutes(deps));
+
+  const sessions = sessionMiddleware(deps);
+  app.use(sessions.middleware);
+  app.use(ssoRoutes(sessions.passport, { secureCookies: secure }));
+  app.use(dashboardRoutes(deps));
+
+  app.use((_req, _res, next) => next(notFound('Page')));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

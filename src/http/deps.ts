@@ -1,0 +1,17 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+
+/** What the web application needs; built by bin/web.ts (or a test) and passed in, never imported. */
+export interface AppDeps {
+  config: Config;
+  pool: pg.Pool;
+  /** A send-only pg-boss instance (no supervision, no cron). */
+  boss: PgBoss;
+  logger: Logger;
+  secrets: SecretBox;
+  /** Clock in seconds, replaceable in tests of SSO time windows. */
+  nowSeconds?: () => number;
+}

@@ -1,0 +1,38 @@
+import type { ErrorRequestHandler, Request } from 'express';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+
+/** JSON for machines (Heroku, the API), a readable page for people. */
+function wantsJson(req: Request): boolean {
+  return req.path.startsWith('/heroku/') || req.path === '/heroku' || req.path.startsWith('/api/') || !req.accepts('html');
+}
+
+/**
+ * The one error handler. AppErrors show their message; body-parser errors become 400/413/422;
+ * anything else is logged in full and answered with a generic 500 that leaks nothing.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    let status = 500;
+    let code = 'internal_error';
+    let message = 'Something went wrong on our side. Please try again; if it keeps happening, contact support.';
+    if (error instanceof AppError) {
+      ({ status, code, message } = error);
+    } else if (error?.type === 'entity.parse.failed') {
+      status = req.path.startsWith('/heroku') ? 422 : 400;
+      code = 'invalid_json';
+      message = 'the request body is not valid JSON';
+    } else if (error?.type === 'entity.too.large') {
+      status = 413;
+      code = 'too_large';
+      message = 'the request body is too large';
+    } else {
+      const log = (req as Request & { log?: Logger }).log ?? logger;
+      log.error({ err: { name: error?.name, message: error?.message, stack: error?.stack } }, 'unhandled error');
+    }
+    if (res.headersSent) return res.end();
+    res.status(status);
+    if (wantsJson(req)) return res.json({ id: code, message });
+    res.render('error', { status, message, title: status === 404 ? 'Not found' : 'Something went wrong' });
+  };
+}

@@ -1,0 +1,35 @@
+import { Router, urlencoded } from 'express';
+import type { Passport } from 'passport';
+import { AppError, forbidden } from '../../errors.ts';
+
+/**
+ * POST /sso/login: Heroku's browser form post. Success regenerates the session (passport does, which
+ * defeats session fixation), binds it to the resource and user, and redirects to the dashboard.
+ */
+export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { secureCookies: boolean }): Router {
+  const router = Router();
+  router.post('/sso/login', urlencoded({ extended: false, limit: '16kb' }), (req, res, next) => {
+    passport.authenticate('heroku-sso', (error: unknown, user: Express.User | false, info: { message?: string } | undefined) => {
+      if (error) return next(error);
+      if (!user) {
+        req.log.warn({ reason: info?.message }, 'single sign-on refused');
+        return next(forbidden('This sign-in link is invalid or has expired. Open big-backup again from your app\'s Resources tab on the Heroku dashboard.'));
+      }
+      req.logIn(user, (loginError) => {
+        if (loginError) return next(loginError);
+        req.session.signedInAt = Date.now();
+        const navData = typeof req.body?.['nav-data'] === 'string' ? req.body['nav-data'] as string : undefined;
+        if (navData && navData.length < 4096) {
+          res.cookie('heroku-nav-data', navData, { sameSite: 'lax', secure: options.secureCookies, path: '/' });
+        }
+        req.log.info({ resourceId: (user as { resourceId?: string }).resourceId }, 'single sign-on accepted');
+        res.redirect(303, '/dashboard');
+      });
+    })(req, res, next);
+  });
+  router.all('/sso/login', (_req, res, next) => {
+    res.set('Allow', 'POST');
+    next(new AppError('method_not_allowed', 405, 'Single sign-on happens by a form post from Heroku. Open big-backup from your app\'s Resources tab on the Heroku dashboard.'));
+  });
+  return router;
+}

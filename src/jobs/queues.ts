@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { PgBoss, Queue } from 'pg-boss';
+
+/**
+ * Every queue, its payload schema and its policy, in one place. The web process imports this file to
+ * send jobs; only the worker imports the handlers (jobs/register.ts).
+ */
+export const QUEUES = {
+  exchangeGrant: {
+    name: 'heroku-exchange-grant',
+    payload: z.object({ resourceId: z.guid() }),
+    // Grant codes die about five minutes after Heroku issues them: retry quickly, give up in minutes.
+    options: { retryLimit: 6, retryDelay: 5, retryBackoff: true, retryDelayMax: 60, expireInSeconds: 60 },
+  },
+  purgeResource: {
+    name: 'resource-purge',
+    payload: z.object({ resourceId: z.guid() }),
+    options: { retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 900 },
+  },
+} as const satisfies Record<string, { name: string; payload: z.ZodType; options: Omit<Queue, 'name'> }>;
+
+export type QueueKey = keyof typeof QUEUES;
+export type Payload<K extends QueueKey> = z.infer<(typeof QUEUES)[K]['payload']>;
+
+/** Failed jobs land here after their last retry, where they stay visible and can be redriven. */
+export const deadLetterName = (queue: string) => `${queue}-dead-letter`;
+
+/**
+ * Creates every queue and its dead-letter queue, then applies the current options (createQueue does
+ * nothing for an existing queue, so changed retry or expiry settings would otherwise never take effect).
+ */
+export async function ensureQueues(boss: PgBoss): Promise<void> {
+  for (const queue of Object.values(QUEUES)) {
+    const deadLetter = deadLetterName(queue.name);
+    await boss.createQueue(deadLetter, { retentionSeconds: 30 * 86_400, deleteAfterSeconds: 30 * 86_400 });
+    const options = { ...queue.options, deadLetter };
+    await boss.createQueue(queue.name, options);
+    const { policy: _policy, ...mutable } = options as Omit<Queue, 'name'>;
+    await boss.updateQueue(queue.name, mutable);
+  }
+}

@@ -1,0 +1,36 @@
+import type { PgBoss } from 'pg-boss';
+import { QUEUES, ensureQueues, type QueueKey, type Payload } from './queues.ts';
+import type { JobDeps } from './deps.ts';
+import { exchangeGrant } from './exchange-grant.ts';
+import { purgeResource } from './purge-resource.ts';
+
+type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>) => Promise<void>;
+
+/** The only list of job handlers. The web process never imports this file. */
+const HANDLERS: { [K in QueueKey]: Handler<K> } = {
+  exchangeGrant,
+  purgeResource,
+};
+
+/**
+ * Creates the queues and starts a worker for each. Handlers throw to fail (pg-boss then retries and,
+ * at the end, dead-letters); they never swallow errors, which would mark the job completed.
+ */
+export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { pollingIntervalSeconds?: number } = {}): Promise<void> {
+  await ensureQueues(boss);
+  for (const key of Object.keys(HANDLERS) as QueueKey[]) {
+    const queue = QUEUES[key];
+    const handler = HANDLERS[key] as Handler<QueueKey>;
+    await boss.work(queue.name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
+      if (!job) return;
+      const logger = deps.logger.child({ queue: queue.name, jobId: job.id, attempt: job.retryCount });
+      const payload = queue.payload.parse(job.data);
+      try {
+        await handler({ ...deps, logger }, payload);
+      } catch (error) {
+        logger.warn({ err: { message: (error as Error).message, name: (error as Error).name } }, 'job attempt failed');
+        throw error;
+      }
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBoss } from '../jobs/boss.ts';
+import { createApp } from '../http/app.ts';
+import type { Runtime } from './runtime.ts';
+
+/** A running web process. */
+export interface WebProcess {
+  server: Server;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves HTTP. Its pg-boss only sends jobs: no supervision, no cron, no migrations (pg-boss's proxy
+ * pattern), so any number of web dynos add no maintenance load.
+ */
+export async function startWeb(runtime: Runtime, options: { port?: number; host?: string; nowSeconds?: () => number } = {}): Promise<WebProcess> {
+  const { config, logger, pool, secrets } = runtime;
+  const boss = createBoss(config.DATABASE_URL, 'web');
+  boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (web)'));
+  await boss.start();
+  const app = createApp({ config, pool, boss, logger, secrets, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(options.port ?? config.PORT, options.host ?? '0.0.0.0', () => resolve(s));
+    s.once('error', reject);
+  });
+  // Heroku's router gives a request 30 s; keep-alive must outlive its idle timeout.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port }, 'web listening');
+  return {
+    server, port,
+    async stop() {
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await boss.stop({ graceful: false, close: true });
+    },
+  };
+}

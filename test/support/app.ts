@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after } from 'node:test';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createRuntime, type Runtime } from '../../src/processes/runtime.ts';
+import { startWeb } from '../../src/processes/web-process.ts';
+import { startWorker } from '../../src/processes/worker-process.ts';
+import { createTestDatabase } from './database.ts';
+import { freePort } from '../../src/db/local-cluster.ts';
+
+/** Secrets for one test app; random so no test can pass by accident on a constant. */
+export function testSecrets() {
+  return {
+    HEROKU_ADDON_PASSWORD: 'pw-' + randomBytes(12).toString('hex'),
+    HEROKU_SSO_SALT: 'salt-' + randomBytes(16).toString('hex'),
+    HEROKU_OAUTH_CLIENT_SECRET: 'client-secret-' + randomBytes(12).toString('hex'),
+    SESSION_SECRET: randomBytes(32).toString('hex'),
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  };
+}
+
+/** Every log line the app wrote, so tests can assert that no secret ever reached the logs. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, done: () => void) {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestApp {
+  url: string;
+  config: Config;
+  runtime: Runtime;
+  logs: LogCapture;
+  /** Starts the worker (jobs) in this process. */
+  startWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the web process in-process on a random loopback port against a fresh database; stopped when
+ * the test file ends. `env` overrides configuration (e.g. the simulator's URLs). Call it at the top
+ * level of a test file (top-level await): an `after` hook registered inside `before` would run at once.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: { nowSeconds?: () => number; databaseUrl?: string } = {}): Promise<TestApp> {
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase('app'));
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test', DATABASE_URL: databaseUrl, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'debug',
+    HEROKU_API_URL: 'http://127.0.0.1:9', HEROKU_OAUTH_URL: 'http://127.0.0.1:9', ...testSecrets(), ...env,
+  });
+  const logs = new LogCapture();
+  const logger = createLogger({ level: config.LOG_LEVEL, destination: logs });
+  const runtime = createRuntime(config, logger, 5);
+  const web = await startWeb(runtime, { port, host: '127.0.0.1', ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
+  const url = `http://127.0.0.1:${web.port}`;
+  const stops: Array<() => Promise<void>> = [() => web.stop()];
+  const app: TestApp = {
+    url, config, runtime, logs,
+    async startWorker() {
+      const worker = await startWorker(runtime, { pollingIntervalSeconds: 0.5 });
+      stops.unshift(() => worker.stop());
+    },
+    async stop() {
+      for (const stop of stops.splice(0)) await stop();
+      await runtime.pool.end();
+    },
+  };
+  after(() => app.stop());
+  return app;
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
