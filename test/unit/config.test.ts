@@ -1,0 +1,45 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, ConfigError } from '../../src/config.ts';
+
+const valid = {
+  DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', HEROKU_ADDON_PASSWORD: 'x'.repeat(20), HEROKU_SSO_SALT: 's'.repeat(32),
+  HEROKU_OAUTH_CLIENT_SECRET: 'secret', PUBLIC_URL: 'https://big-backup.example.com', SESSION_SECRET: 'z'.repeat(40),
+  ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+};
+
+test('parses a complete environment with Heroku defaults', () => {
+  const config = loadConfig(valid);
+  assert.equal(config.PORT, 5000);
+  assert.equal(config.HEROKU_API_URL, 'https://api.heroku.com');
+  assert.equal(config.HEROKU_OAUTH_URL, 'https://id.heroku.com');
+  assert.equal(config.ENCRYPTION_KEY.length, 1);
+});
+
+test('reports every problem at once, naming each variable', () => {
+  try {
+    loadConfig({ PORT: 'eighty', ENCRYPTION_KEY: 'short' });
+    assert.fail('should throw');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    const text = error.message;
+    for (const name of ['PORT', 'DATABASE_URL', 'HEROKU_ADDON_PASSWORD', 'HEROKU_SSO_SALT', 'HEROKU_OAUTH_CLIENT_SECRET', 'PUBLIC_URL', 'SESSION_SECRET', 'ENCRYPTION_KEY']) {
+      assert.match(text, new RegExp(name), `mentions ${name}`);
+    }
+    assert.ok(error.problems.length >= 8);
+  }
+});
+
+test('accepts a list of encryption keys for rotation, the first being current', () => {
+  const keys = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
+  assert.deepEqual(loadConfig({ ...valid, ENCRYPTION_KEY: keys.join(', ') }).ENCRYPTION_KEY, keys);
+});
+
+test('refuses an encryption key that is not 32 bytes', () => {
+  assert.throws(() => loadConfig({ ...valid, ENCRYPTION_KEY: randomBytes(16).toString('base64') }), /32 random bytes/);
+});
+
+test('refuses a database URL that is not postgres', () => {
+  assert.throws(() => loadConfig({ ...valid, DATABASE_URL: 'mysql://u:p@h/db' }), /postgres/);
+});

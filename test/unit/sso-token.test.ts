@@ -1,0 +1,63 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { verifySsoPost } from '../../src/sso/sso-token.ts';
+
+// The worked example of heroku-contract.md §6.2, computed independently of our code.
+const uuid = '01234567-89ab-cdef-0123-456789abcdef';
+const salt = '2f97bfa52ca102f8874716e2eb1d3b4920ad0be4';
+const timestamp = 1_700_000_000;
+const user = { user_id: 'fedcba98-7654-3210-fedc-ba9876543210', email: 'user@example.com' };
+const resourceToken = '4f86d9a322ac89cfc8dbd27a64cc186a41f234a2';
+const userScopedToken = '0dd50a298d6163f3efca20842e61ea2f9d8f78c57d8c2dc1879e43f4d9d8201a';
+
+const post = (extra: Record<string, unknown>) => ({ resource_id: uuid, timestamp: String(timestamp), ...user, app: 'acme', 'nav-data': 'x', ...extra });
+
+test('accepts the contract\'s worked resource_token', () => {
+  const verdict = verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 10);
+  assert.equal(verdict.ok, true);
+  if (verdict.ok) assert.deepEqual([verdict.claims.resourceId, verdict.claims.userId, verdict.claims.email], [uuid, user.user_id, user.email]);
+});
+
+test('accepts the contract\'s worked user_scoped_resource_token, in upper case too', () => {
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp).ok, true);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken.toUpperCase() }), salt, timestamp).ok, true);
+});
+
+test('prefers the user-scoped token: a wrong one fails even beside a right resource_token', () => {
+  const verdict = verifySsoPost(post({ resource_token: resourceToken, user_scoped_resource_token: 'f'.repeat(64) }), salt, timestamp);
+  assert.equal(verdict.ok, false);
+});
+
+test('binds the user-scoped token to the user: another email fails', () => {
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken, email: 'other@example.com' }), salt, timestamp).ok, false);
+});
+
+for (const [label, token] of [
+  ['a wrong token', 'a'.repeat(40)], ['a non-hex token', 'z'.repeat(40)], ['a short token', resourceToken.slice(0, 39)],
+  ['a long token', resourceToken + '0'], ['an empty token', ''], ['a token with unicode', 'é'.repeat(40)],
+]) {
+  test(`refuses ${label} without throwing`, () => {
+    assert.equal(verifySsoPost(post({ resource_token: token }), salt, timestamp).ok, false);
+  });
+}
+
+test('refuses malformed posts of every kind without throwing', () => {
+  for (const body of [undefined, null, 'text', [], {}, post({ resource_id: 'nope', resource_token: resourceToken }), post({ timestamp: 'soon', resource_token: resourceToken }), post({ resource_token: ['a'] }), post({ user_id: undefined, resource_token: resourceToken })]) {
+    assert.equal(verifySsoPost(body, salt, timestamp).ok, false);
+  }
+});
+
+test('refuses a token older than 5 minutes and accepts one just inside', () => {
+  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 300).ok, true);
+  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 301).ok, false);
+  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 360).ok, false);
+});
+
+test('refuses a token more than a minute in the future and accepts small clock skew', () => {
+  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp - 60).ok, true);
+  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp - 61).ok, false);
+});
+
+test('refuses a token made with another salt', () => {
+  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt + 'x', timestamp).ok, false);
+});
