@@ -1,0 +1,38 @@
+/** Which simulated host a fault applies to. */
+export type FaultTarget = 'api' | 'oauth';
+
+interface PendingFailure {
+  remaining: number;
+  status: number;
+  retryAfterSeconds: number | null;
+}
+
+/** Knobs that make the next requests fail the way Heroku sometimes does. */
+export class SimFaults {
+  #pending: Record<FaultTarget, PendingFailure[]> = { api: [], oauth: [] };
+
+  /** The next `count` requests to /oauth/token answer `status` (5xx) without touching codes or tokens. */
+  failNextTokenRequests(count: number, status = 503): void {
+    this.#pending.oauth.push({ remaining: count, status, retryAfterSeconds: null });
+  }
+
+  /** The next `count` requests to the target answer 429 with `Retry-After`. */
+  rateLimitNext(count: number, retryAfterSeconds = 1, target: FaultTarget = 'api'): void {
+    this.#pending[target].push({ remaining: count, status: 429, retryAfterSeconds });
+  }
+
+  /** Drops every pending fault. */
+  reset(): void {
+    this.#pending = { api: [], oauth: [] };
+  }
+
+  /** Consumes one pending failure for the target, if any. */
+  take(target: FaultTarget): { status: number; retryAfterSeconds: number | null } | null {
+    const queue = this.#pending[target];
+    const head = queue[0];
+    if (!head) return null;
+    head.remaining -= 1;
+    if (head.remaining <= 0) queue.shift();
+    return { status: head.status, retryAfterSeconds: head.retryAfterSeconds };
+  }
+}
