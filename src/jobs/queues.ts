@@ -10,7 +10,7 @@ export const QUEUES = {
     name: 'heroku-exchange-grant',
     payload: z.object({ resourceId: z.guid() }),
     // Grant codes die about five minutes after Heroku issues them: retry quickly, give up in minutes.
-    options: { retryLimit: 6, retryDelay: 5, retryBackoff: true, retryDelayMax: 60, expireInSeconds: 60 },
+    options: { retryLimit: 8, retryDelay: 2, retryBackoff: true, retryDelayMax: 60, expireInSeconds: 60 },
   },
   purgeResource: {
     name: 'resource-purge',

@@ -47,9 +47,9 @@ export interface TestApp {
  * the test file ends. `env` overrides configuration (e.g. the simulator's URLs). Call it at the top
  * level of a test file (top-level await): an `after` hook registered inside `before` would run at once.
  */
-export async function startTestApp(env: Record<string, string> = {}, options: { nowSeconds?: () => number; databaseUrl?: string } = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { nowSeconds?: () => number; databaseUrl?: string; port?: number } = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase('app'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = loadConfig({
     NODE_ENV: 'test', DATABASE_URL: databaseUrl, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'debug',
     HEROKU_API_URL: 'http://127.0.0.1:9', HEROKU_OAUTH_URL: 'http://127.0.0.1:9', ...testSecrets(), ...env,

@@ -23,7 +23,9 @@ export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { se
           res.cookie('heroku-nav-data', navData, { sameSite: 'lax', secure: options.secureCookies, path: '/' });
         }
         req.log.info({ resourceId: (user as { resourceId?: string }).resourceId }, 'single sign-on accepted');
-        res.redirect(303, '/dashboard');
+        // Save before redirecting: express-session's own save at response end runs after the headers
+        // are out, and a browser following the redirect at once would reach a half-saved session.
+        req.session.save((saveError) => (saveError ? next(saveError) : res.redirect(303, '/dashboard')));
       });
     })(req, res, next);
   });

@@ -20,29 +20,31 @@ export interface SessionUser {
  */
 export class HerokuSsoStrategy extends Strategy {
   name = 'heroku-sso';
-  readonly #pool: pg.Pool;
-  readonly #salt: string;
-  readonly #nowSeconds: () => number;
+  // Not `#private`: passport authenticates on `Object.create(strategy)`, and a JavaScript private
+  // field cannot be read through a prototype.
+  private readonly pool: pg.Pool;
+  private readonly salt: string;
+  private readonly nowSeconds: () => number;
 
   constructor(options: { pool: pg.Pool; salt: string; nowSeconds: () => number }) {
     super();
-    this.#pool = options.pool;
-    this.#salt = options.salt;
-    this.#nowSeconds = options.nowSeconds;
+    this.pool = options.pool;
+    this.salt = options.salt;
+    this.nowSeconds = options.nowSeconds;
   }
 
   override authenticate(req: Request): void {
-    this.#check(req).then(
+    this.check(req).then(
       (outcome) => ('user' in outcome ? this.success(outcome.user) : this.fail({ message: outcome.reason }, 403)),
       (error: unknown) => this.error(error as Error),
     );
   }
 
-  async #check(req: Request): Promise<{ user: SessionUser } | { reason: string }> {
-    const verdict = verifySsoPost(req.body, this.#salt, this.#nowSeconds());
+  private async check(req: Request): Promise<{ user: SessionUser } | { reason: string }> {
+    const verdict = verifySsoPost(req.body, this.salt, this.nowSeconds());
     if (!verdict.ok) return { reason: verdict.reason };
     const { claims } = verdict;
-    return withTransaction(this.#pool, async (tx) => {
+    return withTransaction(this.pool, async (tx) => {
       const resource = await lockResource(tx, claims.resourceId);
       if (!resource || resource.state !== 'provisioned') return { reason: 'unknown or deprovisioned resource' };
       // A token signs one sign-in: keep its hash for longer than it stays valid and refuse it twice.

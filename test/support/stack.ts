@@ -1,0 +1,68 @@
+import { after } from 'node:test';
+import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../src/simulator/index.ts';
+import { freePort } from '../../src/db/local-cluster.ts';
+import { startTestApp, testSecrets, type TestApp } from './app.ts';
+
+/** Our app and the Heroku simulator, pointed at each other. */
+export interface Stack {
+  app: TestApp;
+  sim: HerokuSimulator;
+  secrets: ReturnType<typeof testSecrets>;
+}
+
+/**
+ * Starts the web process (and, unless told not to, the worker) against a fresh database, with a Heroku
+ * simulator playing Heroku for it. Call at the top level of a test file; both stop when it ends.
+ */
+export async function startStack(options: { worker?: boolean; sim?: Partial<HerokuSimulatorOptions>; env?: Record<string, string>; nowSeconds?: () => number } = {}): Promise<Stack> {
+  const secrets = testSecrets();
+  const port = await freePort();
+  const publicUrl = options.env?.PUBLIC_URL ?? `http://127.0.0.1:${port}`;
+  const sim = await startHerokuSimulator({
+    addon: {
+      id: 'big-backup', password: secrets.HEROKU_ADDON_PASSWORD, ssoSalt: secrets.HEROKU_SSO_SALT,
+      baseUrl: `http://127.0.0.1:${port}/heroku/resources`, ssoUrl: `http://127.0.0.1:${port}/sso/login`,
+    },
+    oauthClientSecret: secrets.HEROKU_OAUTH_CLIENT_SECRET,
+    ...options.sim,
+  });
+  after(() => sim.stop());
+  const app = await startTestApp(
+    { ...secrets, HEROKU_API_URL: sim.url, HEROKU_OAUTH_URL: sim.url, PUBLIC_URL: publicUrl, ...options.env },
+    { port, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) },
+  );
+  if (options.worker !== false) await app.startWorker();
+  return { app, sim, secrets };
+}
+
+/** A browser-like client: keeps cookies, never follows redirects on its own. */
+export class Browser {
+  readonly cookies = new Map<string, string>();
+  readonly baseUrl: string;
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  async request(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'text/html', ...options.headers };
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    let body: string | undefined;
+    if (options.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(options.form).toString();
+    }
+    const response = await fetch(new URL(path, this.baseUrl), { method, headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const [name, ...value] = pair!.split('=');
+      if (/expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name!.trim());
+      else this.cookies.set(name!.trim(), value.join('='));
+    }
+    return response;
+  }
+
+  /** Posts a simulator-built SSO form as Heroku's auto-submitting page would. */
+  signIn(form: { action: string; params: Record<string, string> }): Promise<Response> {
+    return this.request('POST', new URL(form.action).pathname, { form: form.params, headers: { origin: 'https://dashboard.heroku.com', 'sec-fetch-site': 'cross-site' } });
+  }
+}
