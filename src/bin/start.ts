@@ -18,7 +18,7 @@ try {
   let env: Record<string, string | undefined> = process.env;
   let banner: string | undefined;
   if (!process.env.DATABASE_URL) {
-    const embedded = await startEmbeddedDefault(path.join(ROOT, '.data'), process.env);
+    const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env);
     env = embedded.env;
     banner = embedded.banner;
     stops.push(embedded.stop);

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
@@ -42,6 +42,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const port = options.port ?? (await freePort());
   const log = options.log ?? (() => {});
   const initialised = existsSync(path.join(options.dataDir, 'PG_VERSION'));
+  if (owner) assertTraversable(path.dirname(options.dataDir), owner);
   if (!initialised) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     if (owner) chownSync(options.dataDir, owner.uid, owner.gid);
@@ -131,6 +132,20 @@ function serverOwner(): { uid: number; gid: number } | undefined {
     return { uid, gid };
   } catch {
     throw new Error('PostgreSQL cannot run as root and there is no "postgres" system user: create one (useradd --system postgres) or run as another user');
+  }
+}
+
+/** As root the server runs as `postgres`, which must be able to enter every folder above its data. */
+function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    if (existsSync(current)) {
+      const stat = statSync(current);
+      const canEnter = stat.uid === owner.uid ? stat.mode & 0o100 : stat.gid === owner.gid ? stat.mode & 0o010 : stat.mode & 0o001;
+      if (!canEnter) {
+        throw new Error(`PostgreSQL runs as the "postgres" user, which cannot enter ${current}; allow it (chmod o+x ${current}) or keep the data folder elsewhere`);
+      }
+    }
+    if (current === path.dirname(current)) return;
   }
 }
 

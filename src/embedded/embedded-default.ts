@@ -46,7 +46,7 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
     `  dashboard:        ${publicUrl}/dashboard`,
     `  Heroku simulator: ${simulator.url}/`,
     '',
-    `Demo: open ${simulator.url}/ , press "Provision a demo add-on", then "Open dashboard (SSO)".`,
+    `Demo: open ${simulator.url}/ , press "heroku addons:create big-backup", then "Open dashboard (SSO)".`,
     'Data and development secrets live in .data/ ; stop with Ctrl-C.',
     '',
   ].join('\n');

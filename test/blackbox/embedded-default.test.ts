@@ -1,0 +1,53 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, statSync, readFileSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/db/local-cluster.ts';
+import { runNpm, waitForHttp } from '../support/child-process.ts';
+import { Browser } from '../support/stack.ts';
+
+// The README's first command: `npm start` with no configuration at all.
+const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-embedded-'));
+chmodSync(parent, 0o755); // as root, the embedded server runs as the postgres user
+const dataDir = path.join(parent, 'data');
+const port = await freePort();
+const simPort = await freePort();
+const server = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+await waitForHttp(`http://localhost:${port}/healthz`, server, 90_000);
+
+test('prints how to open the demo', () => {
+  assert.match(server.output(), new RegExp(`Demo: open http://127\\.0\\.0\\.1:${simPort}/`));
+});
+
+test('keeps generated development secrets private in the data folder', () => {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.ok(JSON.parse(readFileSync(file, 'utf8')).encryptionKey);
+});
+
+test('provisions a demo add-on through the simulator console and signs in to its dashboard', async () => {
+  const sim = `http://127.0.0.1:${simPort}`;
+  const created = await fetch(`${sim}/_sim/provision`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'plan=standard', redirect: 'manual' });
+  assert.ok(created.status < 400);
+  const state = await (await fetch(`${sim}/_sim/state`)).json() as { addons: Array<{ id: string; state: string }> };
+  const addon = state.addons.find((a) => a.state === 'provisioned');
+  assert.ok(addon, 'a provisioned add-on');
+  // The console's "Open dashboard (SSO)" page auto-posts a form; read it as the browser would.
+  const page = await (await fetch(`${sim}/sso/${addon.id}`)).text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(page)![1]!;
+  const params = Object.fromEntries([...page.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!.replace(/&amp;/g, '&')]));
+  const browser = new Browser(`http://localhost:${port}`);
+  assert.equal((await browser.signIn({ action, params })).status, 303);
+  const dashboard = await browser.request('GET', '/dashboard');
+  assert.equal(dashboard.status, 200);
+  assert.match(await dashboard.text(), /Standard/);
+});
+
+test('keeps its data across a restart', async () => {
+  await server.stop();
+  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+  await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
+  assert.doesNotMatch(again.output(), /could not start/);
+  await again.stop();
+});
