@@ -20,7 +20,7 @@ test('a person arriving by Heroku\'s cross-site SSO form post lands signed in on
   const form = sim.ssoForm(outcome.uuid);
   await page.setContent(`<form method="post" action="${appUrl}/sso/login">${Object.entries(form.params)
     .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`).join('')}</form>`);
-  await Promise.all([page.waitForURL(`${appUrl}/dashboard`), page.locator('form').evaluate((f: HTMLFormElement) => f.submit())]);
+  await Promise.all([page.waitForURL(`${appUrl}/dashboard`), page.locator('form').evaluate((form) => (form as unknown as { submit(): void }).submit())]);
   await page.getByRole('heading', { level: 1 }).waitFor();
   assert.match(await page.locator('main').innerText(), /Premium/);
   assert.match(await page.locator('main').innerText(), /No backups exist yet/);

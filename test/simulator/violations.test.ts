@@ -2,7 +2,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { useSimulator } from './support/harness.ts';
 
-const t = useSimulator({ requestTimeoutMs: 300 });
+// Long enough for a cold first request on a busy CI machine, short enough to test the timeout quickly.
+const t = useSimulator({ requestTimeoutMs: 1500 });
 
 /** Makes the provider answer its next provisions with `answer` (restored afterwards). */
 async function withProvisionAnswer<T>(answer: (req: any, res: any) => void, fn: () => Promise<T>): Promise<T> {
@@ -34,7 +35,7 @@ test('a non-JSON error answer (e.g. a plain-text 401) is reported too', async ()
 
 test('a provider slower than the request timeout is reported and the provision fails', async () => {
   const { sim } = t;
-  const outcome = await withProvisionAnswer((req, res) => setTimeout(() => res.json({ id: req.body.uuid }), 1000), () => sim.provision());
+  const outcome = await withProvisionAnswer((req, res) => setTimeout(() => res.json({ id: req.body.uuid }), 4000), () => sim.provision());
   assert.equal(outcome.status, null);
   assert.equal(outcome.call.error, 'timeout');
   assert.equal(outcome.result, 'failed');

@@ -1,0 +1,203 @@
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
+  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type HeadObjectCommandOutput, type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { finished, type Readable } from 'node:stream';
+import { ByteMeter } from './byte-meter.ts';
+import { asStorageError, describe, StorageError, withCleanupError } from './errors.ts';
+import { MANIFEST_SUFFIX } from './keys.ts';
+import { serializeManifest, type ObjectManifest } from './manifest.ts';
+import type { UploadOptions, UploadResult } from './object-store.ts';
+import { formatBytes, planParts, type PartPlan } from './part-plan.ts';
+import { encryptionProblem, isS3NotFound, sseParams } from './s3-client.ts';
+import type { S3Settings } from './storage-url.ts';
+import { abortedError, assertValidUploadOptions, untilAborted } from './validate.ts';
+
+export interface S3Target {
+  client: S3Client;
+  settings: S3Settings;
+}
+
+type Send = (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<Record<string, unknown>>;
+
+/**
+ * Streams `body` to `storageKey` with lib-storage and proves the result before sealing it:
+ *
+ * 1. The part size comes from the size estimate (part-plan.ts); a stream that outgrows the plan
+ *    is stopped by the ByteMeter before part `maxParts + 1` could be asked for.
+ * 2. The first failure of any kind (a part failing beyond the SDK's retries, the body failing,
+ *    `sourceDone` rejecting, the caller's signal, SSE not confirmed) stops everything at once:
+ *    in-flight parts are cancelled and the body destroyed. lib-storage alone would let the other
+ *    queue slots keep uploading the rest of the stream before it aborts.
+ * 3. lib-storage aborts the multipart upload; we abort again by id (harmless if gone) and delete
+ *    the key and its manifest, and only then reject.
+ * 4. After CompleteMultipartUpload, HeadObject must show exactly the bytes we read (a "200 with
+ *    error" or a lost object must never pass), and the encryption we asked for.
+ * 5. The manifest with our SHA-256 is written last (manifest.ts).
+ */
+export async function uploadToS3(target: S3Target, key: string, storageKey: string, body: Readable, options: UploadOptions): Promise<UploadResult> {
+  const { client, settings } = target;
+  const bucket = settings.bucket;
+  const send = client.send.bind(client) as Send;
+  const { signal } = options;
+  let plan: PartPlan;
+  try {
+    assertValidUploadOptions(options);
+    plan = planParts(options.sizeEstimate, { maxParts: settings.maxParts, partSizeFloor: settings.partSizeFloor });
+    if (signal?.aborted) throw abortedError(signal, `the upload of ${key}`);
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
+
+  const internal = new AbortController();
+  let failure: StorageError | undefined;
+  let bytesStored = 0;
+  const meter = new ByteMeter({
+    maxBytes: plan.maxBytes,
+    limitReason: `, the most ${plan.maxParts} parts of ${formatBytes(plan.partSize)} can hold` +
+      ` (planned for an estimate of ${formatBytes(options.sizeEstimate ?? 0)}); stopped before part ${plan.maxParts + 1}`,
+    onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored }),
+  });
+  const fail = (error: StorageError): void => {
+    failure ??= error;
+    if (!internal.signal.aborted) internal.abort(error);
+    if (!meter.destroyed) meter.destroy(error);
+    if (!body.destroyed) body.destroy();
+  };
+  const onAbort = (): void => fail(abortedError(signal!, `the upload of ${key}`));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopWatchingBody = finished(body, { writable: false }, (error) => {
+    if (error) fail(asStorageError(error, 'source_failed', 'the source stream failed'));
+  });
+  meter.on('error', (error) => fail(asStorageError(error, 'source_failed', 'the source stream failed')));
+  options.sourceDone?.then(undefined, (error: unknown) => {
+    fail(new StorageError('source_failed', `the producer of the stream failed: ${describe(error)}`, { cause: error }));
+  });
+
+  const upload = new Upload({
+    client: scopedClient(client, settings, internal.signal, fail),
+    params: {
+      Bucket: bucket,
+      Key: storageKey,
+      Body: meter,
+      ContentType: options.contentType ?? 'application/octet-stream',
+      ...(options.metadata === undefined ? {} : { Metadata: options.metadata }),
+      ...sseParams(settings.sse),
+    },
+    partSize: plan.partSize,
+    queueSize: settings.queueSize,
+    leavePartsOnError: false,
+  });
+  upload.on('httpUploadProgress', (progress) => {
+    if (progress.loaded !== undefined) bytesStored = progress.loaded;
+  });
+
+  try {
+    // A manifest left by an earlier upload to this key would describe other bytes: remove it first.
+    await send(new DeleteObjectCommand({ Bucket: bucket, Key: storageKey + MANIFEST_SUFFIX }));
+    if (failure) throw failure;
+    body.pipe(meter);
+    await upload.done();
+    if (failure) throw failure;
+    if (!meter.complete) throw new StorageError('store_failed', `the upload of ${key} completed before the stream ended`);
+    const bytes = meter.bytesRead;
+    const sha256 = meter.sha256;
+
+    const head = await headOrNull(send, bucket, storageKey);
+    if (head === null) {
+      throw new StorageError('missing_after_complete', `the store reported ${key} complete, but it is not there`);
+    }
+    if (head.ContentLength !== bytes) {
+      throw new StorageError('size_mismatch', `the store holds ${head.ContentLength ?? 'an unknown number of'} bytes for ${key}, ${bytes} were sent`);
+    }
+    const headProblem = encryptionProblem(settings.sse, head);
+    if (headProblem !== null) throw new StorageError('encryption_not_honoured', `${key}: ${headProblem}`);
+
+    if (options.sourceDone !== undefined) await untilAborted(options.sourceDone, internal.signal);
+    if (failure) throw failure;
+
+    const manifest: ObjectManifest = {
+      version: 1, key, bytes, sha256, sealedAt: new Date().toISOString(), metadata: options.metadata ?? {},
+      partSize: plan.partSize, ...(head.ETag === undefined ? {} : { etag: head.ETag }),
+    };
+    const sealed = await send(new PutObjectCommand({
+      Bucket: bucket, Key: storageKey + MANIFEST_SUFFIX, Body: serializeManifest(manifest), ContentType: 'application/json',
+      ...sseParams(settings.sse),
+    }), { abortSignal: internal.signal });
+    const manifestProblem = encryptionProblem(settings.sse, sealed);
+    if (manifestProblem !== null) throw new StorageError('encryption_not_honoured', `${key} manifest: ${manifestProblem}`);
+    if (failure) throw failure;
+    return { key, bytes, sha256 };
+  } catch (error) {
+    const reason = failure ?? asStorageError(error, 'store_failed', `the upload of ${key} failed`);
+    fail(reason);
+    const cleanupError = await removeEverything(send, bucket, storageKey, upload.uploadId);
+    throw cleanupError === undefined ? reason : withCleanupError(reason, cleanupError);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    stopWatchingBody();
+  }
+}
+
+/**
+ * The client lib-storage sees: the real one, except that parts are cancelled by our internal
+ * signal, a failing part or create stops the whole upload at once, and every response that
+ * creates an object or upload must confirm the encryption we asked for.
+ */
+function scopedClient(client: S3Client, settings: S3Settings, signal: AbortSignal, fail: (error: StorageError) => void): S3Client {
+  const send = client.send.bind(client) as Send;
+  const scoped = Object.create(client) as S3Client;
+  const scopedSend: Send = async (command, options) => {
+    const isPart = command instanceof UploadPartCommand;
+    const watched = isPart || command instanceof CreateMultipartUploadCommand || command instanceof PutObjectCommand;
+    try {
+      const output = await send(command, isPart ? { ...options, abortSignal: signal } : options);
+      // Create is the check that matters: it fails before a single part is sent unencrypted.
+      if (command instanceof CreateMultipartUploadCommand || command instanceof PutObjectCommand || command instanceof CompleteMultipartUploadCommand) {
+        const problem = encryptionProblem(settings.sse, output as { ServerSideEncryption?: string });
+        if (problem !== null) {
+          let cleanupError: unknown;
+          if (command instanceof CreateMultipartUploadCommand && typeof output.UploadId === 'string') {
+            // lib-storage never learns this upload's id when its create fails, so abort it here.
+            const { Bucket, Key } = command.input;
+            cleanupError = await send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: output.UploadId })).then(() => undefined, (e: unknown) => e);
+          }
+          throw new StorageError('encryption_not_honoured', problem, { cleanupError });
+        }
+      }
+      return output;
+    } catch (error) {
+      if (watched || error instanceof StorageError) {
+        const what = isPart ? `part ${(command as UploadPartCommand).input.PartNumber} failed` : 'the store refused the upload';
+        fail(asStorageError(error, 'store_failed', what));
+      }
+      throw error;
+    }
+  };
+  Object.defineProperty(scoped, 'send', { value: scopedSend });
+  return scoped;
+}
+
+async function headOrNull(send: Send, bucket: string, key: string): Promise<HeadObjectCommandOutput | null> {
+  try {
+    return (await send(new HeadObjectCommand({ Bucket: bucket, Key: key }))) as unknown as HeadObjectCommandOutput;
+  } catch (error) {
+    if (isS3NotFound(error)) return null;
+    throw error;
+  }
+}
+
+/** Aborts the multipart upload (if any) and deletes the manifest and the object; returns the first error. */
+async function removeEverything(send: Send, bucket: string, key: string, uploadId: string | undefined): Promise<unknown> {
+  const errors: unknown[] = [];
+  if (uploadId !== undefined) {
+    await send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+      .catch((error: unknown) => { if (!isS3NotFound(error)) errors.push(error); });
+  }
+  for (const target of [key + MANIFEST_SUFFIX, key]) {
+    await send(new DeleteObjectCommand({ Bucket: bucket, Key: target })).catch((error: unknown) => { errors.push(error); });
+  }
+  return errors[0];
+}
