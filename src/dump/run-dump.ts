@@ -1,0 +1,250 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { DumpError, canceled, stalled } from './errors.ts';
+import { classifyExit } from './exit-status.ts';
+import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
+import { buildDumpCommand, type DumpFormatInfo } from './dump-command.ts';
+import { writePasswordFile } from './password-file.ts';
+import type { DumpPlan } from './prepare-dump.ts';
+import { ProgressEstimator, type DumpProgress } from './progress.ts';
+import { redact } from './redact.ts';
+import { createLineSplitter, parseVerboseLine } from './stderr-lines.ts';
+
+/** Options of `runDump`. */
+export interface RunDumpOptions {
+  /** Aborting kills pg_dump's process group and rejects `done` with a `canceled` DumpError. */
+  signal?: AbortSignal;
+  /** The watchdog kills pg_dump when neither stdout nor stderr moved for this long; default 5 minutes. */
+  stallTimeoutMs?: number;
+  /** Time between SIGTERM and SIGKILL; default 3 s. */
+  killGraceMs?: number;
+  /** How often `onProgress` is called; default 1 s. */
+  progressIntervalMs?: number;
+  /** Size of the buffers handed downstream; default 1 MiB. */
+  coalesceBytes?: number;
+  /** Each stderr line of pg_dump, redacted: the backup's log. */
+  onLog?: (line: string) => void;
+  onProgress?: (progress: DumpProgress) => void;
+  /** Where the private password-file folder is made; default the OS temp folder. */
+  tmpDir?: string;
+}
+
+/** A running pg_dump. */
+export interface DumpRun {
+  readonly pid: number;
+  /** The exact spawn arguments (no password in them). */
+  readonly argv: readonly string[];
+  readonly plan: DumpPlan;
+  /**
+   * The archive bytes (zstd-compressed for a wrapped `fast` format). It ends only after pg_dump exited 0;
+   * on any failure it is destroyed with the DumpError instead, so an upload piping it aborts.
+   */
+  readonly stdout: Readable;
+  /** Settles after pg_dump has exited and the stream is finished; rejects with a DumpError. */
+  readonly done: Promise<DumpResult>;
+  /** The current progress estimate. */
+  progress(): DumpProgress;
+  /** Stops pg_dump like aborting the signal does. */
+  cancel(reason?: string): void;
+}
+
+/** What a successful run reports. */
+export interface DumpResult {
+  bytesOut: number;
+  rawBytes: number;
+  durationMs: number;
+  tablesDumped: number;
+  format: DumpFormatInfo;
+  pgDumpVersion: string;
+  serverVersion: string;
+  progress: DumpProgress;
+}
+
+const DEFAULTS = { stallTimeoutMs: 5 * 60_000, killGraceMs: 3000, progressIntervalMs: 1000 };
+const STDERR_TAIL = 20;
+
+/**
+ * Starts pg_dump for a prepared plan. The password goes through a 0600 PGPASSFILE that is removed when
+ * the run settles, never through argv or the environment; pg_dump runs in its own process group so
+ * cancellation also reaches anything it forks.
+ */
+export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Promise<DumpRun> {
+  if (options.signal?.aborted) throw canceled();
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
+  const killGraceMs = options.killGraceMs ?? DEFAULTS.killGraceMs;
+  const progressIntervalMs = options.progressIntervalMs ?? DEFAULTS.progressIntervalMs;
+  const secrets = [plan.connection.password.reveal()];
+  const passwordFile = await writePasswordFile(plan.connection, options.tmpDir);
+  const command = buildDumpCommand({ connection: plan.connection, passwordFile: passwordFile.path, format: plan.format, serverMajor: plan.server.major });
+
+  let child: ChildProcess;
+  try {
+    child = spawn(plan.binaries.pgDump, command.argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: command.env });
+    if (child.pid === undefined) {
+      const [error] = (await once(child, 'error')) as [Error];
+      throw error;
+    }
+  } catch (error) {
+    await passwordFile.remove();
+    throw new DumpError('dump_failed', `could not start ${plan.binaries.pgDump}: ${redact((error as Error).message, secrets)}`, { retryable: false, cause: error });
+  }
+  const pid = child.pid;
+  const stdoutPipe = child.stdout;
+  const stderrPipe = child.stderr;
+  if (!stdoutPipe || !stderrPipe) throw new Error('pg_dump was spawned without pipes');
+
+  const startedAt = Date.now();
+  const estimator = new ProgressEstimator(plan.server, plan.format.pgDumpCompression, { now: startedAt });
+  let lastActivity = startedAt;
+  let failure: DumpError | undefined;
+  let settled = false;
+  let childClosed = false;
+  let pipelineDone = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stderrTail: string[] = [];
+
+  let resolveExit: (error: DumpError | null) => void = () => {};
+  const exitOutcome = new Promise<DumpError | null>((resolve) => { resolveExit = resolve; });
+  let resolveDone: (result: DumpResult) => void = () => {};
+  let rejectDone: (error: DumpError) => void = () => {};
+  const done = new Promise<DumpResult>((resolve, reject) => { resolveDone = resolve; rejectDone = reject; });
+  // A consumer that fails first may never await `done`; that must not crash the worker.
+  done.catch(() => {});
+
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (childClosed) return; // the group id may already belong to someone else
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  };
+  const gate = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      estimator.addOut(chunk.length);
+      callback(null, chunk);
+    },
+    // The consumer sees the end of the archive only once pg_dump's exit status says it is complete.
+    flush(callback) {
+      void exitOutcome.then((error) => callback(error ?? null));
+    },
+  });
+  // Consumers get errors through their own listeners (pipeline) and through `done`.
+  gate.on('error', () => {});
+
+  const fail = (error: DumpError) => {
+    if (failure || settled) return;
+    failure = error;
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), killGraceMs);
+    gate.destroy(error);
+  };
+  const emit = (progress: DumpProgress) => {
+    try {
+      options.onProgress?.(progress);
+    } catch {
+      // A failing progress writer must not take the dump down with it.
+    }
+  };
+
+  const splitter = createLineSplitter((rawLine) => {
+    lastActivity = Date.now();
+    const event = parseVerboseLine(rawLine);
+    if (event) estimator.startSection(event);
+    const line = redact(rawLine, secrets);
+    stderrTail.push(line);
+    if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
+    try {
+      options.onLog?.(line);
+    } catch {
+      // As for onProgress.
+    }
+  });
+  stderrPipe.on('data', (chunk: Buffer) => splitter.push(chunk));
+  stderrPipe.on('end', () => splitter.end());
+
+  const stages: Transform[] = [createCoalescer(options.coalesceBytes ?? DEFAULT_COALESCE_BYTES, (bytes) => {
+    estimator.addRaw(bytes);
+    lastActivity = Date.now();
+  })];
+  if (plan.format.wrapper === 'zstd') {
+    stages.push(zlib.createZstdCompress({
+      chunkSize: 256 * 1024,
+      params: { [zlib.constants.ZSTD_c_compressionLevel]: 1, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
+    }));
+  }
+
+  let lastEmit = startedAt;
+  const tick = setInterval(() => {
+    const now = Date.now();
+    if (now - lastActivity > stallTimeoutMs) fail(stalled(stallTimeoutMs, estimator.currentTable));
+    if (now - lastEmit >= progressIntervalMs) {
+      lastEmit = now;
+      emit(estimator.snapshot(now));
+    }
+  }, Math.max(50, Math.min(progressIntervalMs, stallTimeoutMs / 4)));
+
+  const onAbort = () => fail(canceled());
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  const maybeSettle = async () => {
+    if (!childClosed || !pipelineDone || settled) return;
+    settled = true;
+    clearInterval(tick);
+    clearTimeout(killTimer);
+    options.signal?.removeEventListener('abort', onAbort);
+    await passwordFile.remove().catch(() => {});
+    if (failure) {
+      emit(estimator.snapshot());
+      rejectDone(failure);
+      return;
+    }
+    estimator.finish();
+    const progress = estimator.snapshot();
+    emit(progress);
+    resolveDone({
+      bytesOut: progress.bytesOut,
+      rawBytes: progress.rawBytes,
+      durationMs: Date.now() - startedAt,
+      tablesDumped: progress.tablesStarted,
+      format: plan.format,
+      pgDumpVersion: plan.binaries.version,
+      serverVersion: plan.server.version,
+      progress,
+    });
+  };
+
+  child.once('close', (code, signal) => {
+    childClosed = true;
+    if (!failure && code !== 0) {
+      failure = classifyExit(code, signal, stderrTail);
+      // Do not wait for a slow consumer to drain what is buffered: the archive is incomplete anyway.
+      gate.destroy(failure);
+    }
+    resolveExit(failure ?? null);
+    void maybeSettle();
+  });
+  pipeline([stdoutPipe, ...stages, gate], (error) => {
+    pipelineDone = true;
+    if (error && !failure) {
+      const premature = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+      fail(premature
+        ? canceled('the archive stream was closed before pg_dump finished')
+        : error instanceof DumpError ? error : new DumpError('dump_failed', `the archive stream failed: ${redact(error.message, secrets)}`, { retryable: true, cause: error }));
+    }
+    void maybeSettle();
+  });
+
+  return {
+    pid,
+    argv: command.argv,
+    plan,
+    stdout: gate,
+    done,
+    progress: () => estimator.snapshot(),
+    cancel: (reason?: string) => fail(canceled(reason)),
+  };
+}

@@ -1,0 +1,80 @@
+import { invalidSource } from './errors.ts';
+import { Secret } from './redact.ts';
+
+/** libpq's sslmode values; unset means libpq's own default (`prefer`). */
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/** Where one run connects. The password is a `Secret`, so logging this object leaks nothing. */
+export interface ConnectionParams {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: Secret;
+  sslmode?: SslMode;
+}
+
+/** A source resolved for one run. */
+export interface ResolvedSource {
+  connection: ConnectionParams;
+  /** Names the server and database, never the password: safe for logs and the backup row. */
+  description: string;
+}
+
+/**
+ * "Where do I connect for this run." A direct source is a URL given by the customer; a Heroku fork
+ * source (a later issue) creates the fork in `resolve`, so resolution can be slow and can be canceled.
+ */
+export interface BackupSource {
+  readonly kind: string;
+  resolve(signal?: AbortSignal): Promise<ResolvedSource>;
+}
+
+/** A source that is just a database URL (`postgres://user:password@host:port/db?sslmode=require`). */
+export function directSource(databaseUrl: string): BackupSource {
+  return {
+    kind: 'direct',
+    async resolve() {
+      const connection = parseDatabaseUrl(databaseUrl);
+      return { connection, description: describeConnection(connection) };
+    },
+  };
+}
+
+/** Parses a postgres URL into connection parameters; errors never quote the URL. */
+export function parseDatabaseUrl(databaseUrl: string): ConnectionParams {
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    throw invalidSource('it is not a URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalidSource('the scheme must be postgres:// or postgresql://');
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw invalidSource('it names no host');
+  const user = decode(url.username, 'user name');
+  if (!user) throw invalidSource('it names no user');
+  const database = decode(url.pathname.replace(/^\//, ''), 'database name') || user;
+  const port = url.port ? Number(url.port) : 5432;
+  const password = decode(url.password, 'password');
+  if (/[\r\n]/.test(password)) throw invalidSource('the password holds a line break, which a password file cannot carry');
+  const sslmode = url.searchParams.get('sslmode') ?? undefined;
+  if (sslmode !== undefined && !SSL_MODES.includes(sslmode as SslMode)) throw invalidSource(`sslmode must be one of ${SSL_MODES.join(', ')}`);
+  return { host, port, database, user, password: new Secret(password), ...(sslmode ? { sslmode: sslmode as SslMode } : {}) };
+}
+
+/** `postgres://user@host:port/database`, for logs. */
+export function describeConnection(connection: ConnectionParams): string {
+  const host = connection.host.includes(':') ? `[${connection.host}]` : connection.host;
+  return `postgres://${encodeURIComponent(connection.user)}@${host}:${connection.port}/${encodeURIComponent(connection.database)}`;
+}
+
+function decode(value: string, what: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw invalidSource(`the ${what} is not valid percent-encoding`);
+  }
+}
