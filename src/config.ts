@@ -25,10 +25,21 @@ const schema = z.object({
     .transform((value) => value.split(',').map((key) => key.trim()).filter(Boolean))
     .pipe(z.array(base64Key).min(1)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Where archives go: s3://bucket/prefix (with the AWS_* variables) or file:///path (development).
+  STORAGE_URL: z.string().trim().regex(/^(s3|file):\/\//, { error: 'STORAGE_URL must be s3://bucket/prefix or file:///path' }).optional(),
+  // A folder with pg_dump/pg_restore to prefer over /usr/lib/postgresql/*/bin and the PATH.
+  PG_BIN_DIR: z.string().trim().min(1).optional(),
+  // A dump that moves no bytes for this long is stopped as stalled.
+  BACKUP_STALL_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(86_399).default(300),
+}).superRefine((config, context) => {
+  // Production must say where archives go; silently writing them to a dyno's ephemeral disk loses them.
+  if (config.NODE_ENV === 'production' && !config.STORAGE_URL) {
+    context.addIssue({ code: 'custom', path: ['STORAGE_URL'], message: 'STORAGE_URL is required in production (s3://bucket/prefix)' });
+  }
 });
 
-/** The parsed configuration; field names are the environment names. */
-export type Config = z.infer<typeof schema>;
+/** The parsed configuration; field names are the environment names. `AWS` carries the AWS_* variables for the S3 SDK. */
+export type Config = z.infer<typeof schema> & { AWS: Record<string, string> };
 
 /** Thrown at boot with every problem listed, so one restart fixes them all. */
 export class ConfigError extends Error {
@@ -44,7 +55,10 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const result = schema.safeParse(cleaned);
-  if (result.success) return result.data;
+  if (result.success) {
+    const aws = Object.fromEntries(Object.entries(cleaned).filter(([key]) => key.startsWith('AWS_'))) as Record<string, string>;
+    return { ...result.data, AWS: aws };
+  }
   throw new ConfigError(result.error.issues.map((issue) => {
     const key = issue.path.join('.') || '(root)';
     return issue.message.startsWith(key.split('.')[0] ?? '') ? issue.message : `${key}: ${issue.message}`;

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { startHerokuSimulator } from '../simulator/index.ts';
@@ -37,6 +39,7 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
     HEROKU_API_URL: simulator.url,
     HEROKU_OAUTH_URL: simulator.url,
     PUBLIC_URL: publicUrl,
+    STORAGE_URL: pathToFileURL(path.join(dataDir, 'archives')).toString(),
     ...base,
     DATABASE_URL: databaseUrl,
   };

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 import type { PartnerAuthorizationDeps } from '../heroku/partner-authorization.ts';
 
 /** What every job handler may use. */
@@ -8,5 +10,17 @@ export interface JobDeps {
   pool: pg.Pool;
   boss: PgBoss;
   logger: Logger;
+  secrets: SecretBox;
+  store: ObjectStore;
   partner: PartnerAuthorizationDeps;
+  backup: { stallTimeoutMs: number; pgBinDir?: string; cancelPollMs?: number };
+}
+
+/** The pg-boss job a handler is running. */
+export interface JobContext {
+  id: string;
+  /** Aborted by pg-boss on expiry or shutdown. */
+  signal: AbortSignal;
+  /** 0 on the first run; grows by one on each retry. */
+  retryCount: number;
 }

@@ -12,6 +12,16 @@ export const QUEUES = {
     // Grant codes die about five minutes after Heroku issues them: retry quickly, give up in minutes.
     options: { retryLimit: 8, retryDelay: 2, retryBackoff: true, retryDelayMax: 60, expireInSeconds: 60 },
   },
+  backup: {
+    name: 'backup',
+    payload: z.object({ backupId: z.guid() }),
+    // One queued-or-running backup per resource (singletonKey = resource id). Heartbeats let a dead
+    // worker's job be retried within minutes instead of at expiry; expiry per job comes from the plan.
+    options: {
+      policy: 'exclusive', heartbeatSeconds: 60, retryLimit: 3, retryDelay: 60, retryBackoff: true, retryDelayMax: 3600,
+      expireInSeconds: 23 * 3600, retentionSeconds: 7 * 86_400,
+    },
+  },
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),

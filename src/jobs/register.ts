@@ -1,13 +1,15 @@
 import type { PgBoss } from 'pg-boss';
 import { QUEUES, ensureQueues, type QueueKey, type Payload } from './queues.ts';
-import type { JobDeps } from './deps.ts';
+import type { JobContext, JobDeps } from './deps.ts';
 import { exchangeGrant } from './exchange-grant.ts';
 import { purgeResource } from './purge-resource.ts';
+import { runBackup } from './run-backup.ts';
 
-type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>) => Promise<void>;
+type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<void>;
 
 /** The only list of job handlers. The web process never imports this file. */
 const HANDLERS: { [K in QueueKey]: Handler<K> } = {
+  backup: runBackup,
   exchangeGrant,
   purgeResource,
 };
@@ -26,7 +28,7 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
       const logger = deps.logger.child({ queue: queue.name, jobId: job.id, attempt: job.retryCount });
       const payload = queue.payload.parse(job.data);
       try {
-        await handler({ ...deps, logger }, payload);
+        await handler({ ...deps, logger }, payload, { id: job.id, signal: job.signal, retryCount: job.retryCount });
       } catch (error) {
         logger.warn({ err: { message: (error as Error).message, name: (error as Error).name } }, 'job attempt failed');
         throw error;

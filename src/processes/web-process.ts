@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PgBoss } from 'pg-boss';
 import { createBoss } from '../jobs/boss.ts';
 import { createApp } from '../http/app.ts';
 import type { Runtime } from './runtime.ts';
@@ -7,6 +8,8 @@ import type { Runtime } from './runtime.ts';
 /** A running web process. */
 export interface WebProcess {
   server: Server;
+  /** The web's send-only pg-boss. */
+  boss: PgBoss;
   port: number;
   stop(): Promise<void>;
 }
@@ -31,7 +34,7 @@ export async function startWeb(runtime: Runtime, options: { port?: number; host?
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'web listening');
   return {
-    server, port,
+    server, port, boss,
     async stop() {
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await boss.stop({ graceful: false, close: true });

@@ -1,6 +1,8 @@
 import { createBoss } from '../jobs/boss.ts';
 import { registerJobs } from '../jobs/register.ts';
 import type { Runtime } from './runtime.ts';
+import { openObjectStore } from '../storage/open-object-store.ts';
+import { storageUrl } from './storage-url.ts';
 
 /** A running worker process. */
 export interface WorkerProcess {
@@ -8,17 +10,23 @@ export interface WorkerProcess {
 }
 
 /** Runs jobs, schedules and pg-boss maintenance. */
-export async function startWorker(runtime: Runtime, options: { pollingIntervalSeconds?: number } = {}): Promise<WorkerProcess> {
-  const { config, logger, pool, partner } = runtime;
+export async function startWorker(runtime: Runtime, options: { pollingIntervalSeconds?: number; cancelPollMs?: number } = {}): Promise<WorkerProcess> {
+  const { config, logger, pool, partner, secrets } = runtime;
+  const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'worker');
   boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (worker)'));
   await boss.start();
-  await registerJobs(boss, { pool, boss, logger, partner }, options);
+  await registerJobs(boss, {
+    pool, boss, logger, partner, secrets, store,
+    backup: { stallTimeoutMs: config.BACKUP_STALL_TIMEOUT_SECONDS * 1000, ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}), ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}) },
+  }, options);
+  logger.info({ storage: store.location }, 'archives go to storage');
   logger.info('worker started');
   return {
     async stop() {
       // Dynos get 30 s after SIGTERM: let running jobs finish or fail within 25 s.
       await boss.stop({ graceful: true, timeout: 25_000, close: true });
+      await store.close();
     },
   };
 }

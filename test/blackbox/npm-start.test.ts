@@ -1,5 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startHerokuSimulator } from '../../src/simulator/index.ts';
 import { freePort } from '../../src/db/local-cluster.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -20,6 +24,7 @@ test.after(() => sim.stop());
 const server = runNpm(['start'], {
   PORT: String(port), DATABASE_URL: await createTestDatabase('blackbox'), PUBLIC_URL: baseUrl,
   HEROKU_API_URL: sim.url, HEROKU_OAUTH_URL: sim.url, ...secrets,
+  STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-blackbox-archives-'))).toString(),
 });
 await waitForHttp(`${baseUrl}/healthz`, server);
 

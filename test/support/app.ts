@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
+import type { PgBoss } from 'pg-boss';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/processes/runtime.ts';
@@ -36,6 +41,8 @@ export interface TestApp {
   url: string;
   config: Config;
   runtime: Runtime;
+  /** The web process's send-only pg-boss, for calling services as the web process does. */
+  boss: PgBoss;
   logs: LogCapture;
   /** Starts the worker (jobs) in this process. */
   startWorker(): Promise<void>;
@@ -52,7 +59,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   const port = options.port ?? (await freePort());
   const config = loadConfig({
     NODE_ENV: 'test', DATABASE_URL: databaseUrl, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'debug',
-    HEROKU_API_URL: 'http://127.0.0.1:9', HEROKU_OAUTH_URL: 'http://127.0.0.1:9', ...testSecrets(), ...env,
+    HEROKU_API_URL: 'http://127.0.0.1:9', HEROKU_OAUTH_URL: 'http://127.0.0.1:9',
+    STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-archives-'))).toString(), ...testSecrets(), ...env,
   });
   const logs = new LogCapture();
   const logger = createLogger({ level: config.LOG_LEVEL, destination: logs });
@@ -61,9 +69,9 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   const url = `http://127.0.0.1:${web.port}`;
   const stops: Array<() => Promise<void>> = [() => web.stop()];
   const app: TestApp = {
-    url, config, runtime, logs,
+    url, config, runtime, logs, boss: web.boss,
     async startWorker() {
-      const worker = await startWorker(runtime, { pollingIntervalSeconds: 0.5 });
+      const worker = await startWorker(runtime, { pollingIntervalSeconds: 0.5, cancelPollMs: 250 });
       stops.unshift(() => worker.stop());
     },
     async stop() {

@@ -6,7 +6,7 @@ import { loadConfig, ConfigError } from '../../src/config.ts';
 const valid = {
   DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', HEROKU_ADDON_PASSWORD: 'x'.repeat(20), HEROKU_SSO_SALT: 's'.repeat(32),
   HEROKU_OAUTH_CLIENT_SECRET: 'secret', PUBLIC_URL: 'https://big-backup.example.com', SESSION_SECRET: 'z'.repeat(40),
-  ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  ENCRYPTION_KEY: randomBytes(32).toString('base64'), STORAGE_URL: 's3://archives/big-backup',
 };
 
 test('parses a complete environment with Heroku defaults', () => {
@@ -42,4 +42,15 @@ test('refuses an encryption key that is not 32 bytes', () => {
 
 test('refuses a database URL that is not postgres', () => {
   assert.throws(() => loadConfig({ ...valid, DATABASE_URL: 'mysql://u:p@h/db' }), /postgres/);
+});
+
+test('requires STORAGE_URL in production, so archives never land on a dyno\'s ephemeral disk', () => {
+  const { STORAGE_URL: _omitted, ...withoutStorage } = valid;
+  assert.throws(() => loadConfig(withoutStorage), /STORAGE_URL is required in production/);
+  assert.equal(loadConfig({ ...withoutStorage, NODE_ENV: 'development' }).STORAGE_URL, undefined);
+});
+
+test('passes the AWS_* variables through for the S3 client, and nothing else', () => {
+  const config = loadConfig({ ...valid, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIA', OTHER: 'x' });
+  assert.deepEqual(config.AWS, { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIA' });
 });

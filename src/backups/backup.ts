@@ -1,0 +1,67 @@
+/** The states a backup moves through; completed means stored, proven and verified. */
+export const BACKUP_STATES = ['pending', 'running', 'verifying', 'completed', 'failed', 'canceled'] as const;
+export type BackupState = (typeof BACKUP_STATES)[number];
+export type BackupTrigger = 'manual' | 'scheduled';
+export type BackupFormat = 'default' | 'fast';
+
+/** States a backup never leaves. */
+export const FINAL_STATES: readonly BackupState[] = ['completed', 'failed', 'canceled'];
+
+/** A backup as the rest of the code sees it. */
+export interface Backup {
+  id: string;
+  resourceId: string;
+  trigger: BackupTrigger;
+  number: number;
+  /** `b001` for manual, `a001` for scheduled, like PGBackups. */
+  name: string;
+  state: BackupState;
+  phase: string | null;
+  format: BackupFormat;
+  requestedBy: string;
+  slotKey: string | null;
+  attempt: number;
+  objectKey: string | null;
+  bytes: number | null;
+  sha256: string | null;
+  sourceBytes: number | null;
+  sourceDescription: string | null;
+  serverVersion: string | null;
+  pgDumpVersion: string | null;
+  dumpCommand: string | null;
+  restoreCommand: string | null;
+  tableCount: number | null;
+  tocEntries: number | null;
+  progress: BackupProgress;
+  failureKind: string | null;
+  failureReason: string | null;
+  cancelRequestedAt: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  verifiedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** What a running backup reports about itself, refreshed about once a second. */
+export interface BackupProgress {
+  bytes?: number;
+  rawBytes?: number;
+  bytesPerSecond?: number;
+  etaSeconds?: number | null;
+  currentTable?: string | null;
+  tablesDumped?: number;
+  updatedAt?: string;
+}
+
+/** PGBackups-style name: prefix by trigger, number zero-padded to three digits. */
+export function backupName(trigger: BackupTrigger, number: number): string {
+  return `${trigger === 'manual' ? 'b' : 'a'}${String(number).padStart(3, '0')}`;
+}
+
+/**
+ * Where an attempt's archive is stored. Each attempt has its own key, so a stale attempt can never
+ * overwrite the object of a newer one; keys are built here, never from input.
+ */
+export function objectKeyFor(resourceId: string, backupId: string, attempt: number, extension: '.dump' | '.dump.zst'): string {
+  return `tenants/${resourceId}/${backupId}/attempt-${attempt}${extension}`;
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { withTransaction } from '../db/pool.ts';
+import { AppError, conflict, notFound } from '../errors.ts';
+import { findResource } from '../resources/resources.repo.ts';
+import { findPlan } from '../resources/plans.ts';
+import { recordAudit } from '../audit/audit.repo.ts';
+import { sendJob } from '../jobs/send.ts';
+import { insertBackup, requestCancel, findResourceBackup, markCanceled, type NewBackup } from './backups.repo.ts';
+import type { Backup, BackupFormat, BackupTrigger } from './backup.ts';
+
+export interface BackupsDeps {
+  pool: pg.Pool;
+  boss: PgBoss;
+}
+
+/** Raised when the resource already has a backup queued or running (the queue allows one). */
+export const ALREADY_RUNNING = 'backup_already_running';
+
+/**
+ * Creates the backup row and sends its job in one transaction. The backup queue is exclusive per
+ * resource, so when a backup is already queued or running the send returns null and the whole request
+ * (row and number included) rolls back into a readable refusal. A scheduled slot already taken returns
+ * undefined.
+ */
+export async function requestBackup(deps: BackupsDeps, resourceId: string, request: { trigger: BackupTrigger; requestedBy: string; format?: BackupFormat; slotKey?: string }): Promise<Backup | undefined> {
+  const resource = await findResource(deps.pool, resourceId);
+  if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
+  const plan = findPlan(resource.plan)!;
+  return withTransaction(deps.pool, async (tx) => {
+    const fields: NewBackup = { id: randomUUID(), resourceId, trigger: request.trigger, format: request.format ?? 'default', requestedBy: request.requestedBy, slotKey: request.slotKey ?? null };
+    const backup = await insertBackup(tx, fields);
+    if (!backup) return undefined;
+    const jobId = await sendJob(deps.boss, 'backup', { backupId: backup.id }, {
+      db: tx, singletonKey: resourceId, expireInSeconds: plan.maxBackupHours * 3600 - 1,
+    });
+    if (!jobId) throw new AppError(ALREADY_RUNNING, 409, 'A backup of this database is already queued or running; your plan runs one at a time. Wait for it to finish, or cancel it.');
+    await recordAudit(tx, { resourceId, actor: request.requestedBy, action: 'backup.requested', detail: { backup: backup.name, trigger: request.trigger, format: fields.format } });
+    return backup;
+  });
+}
+
+/**
+ * Asks a backup to stop. One that has not started ends as canceled at once; a running one is stopped
+ * by its worker within seconds (pg_dump killed, upload aborted) and then shows as canceled.
+ */
+export async function cancelBackup(deps: BackupsDeps, resourceId: string, backupId: string, requestedBy: string): Promise<Backup> {
+  const backup = await findResourceBackup(deps.pool, resourceId, backupId);
+  if (!backup) throw notFound('backup');
+  if (!(await requestCancel(deps.pool, resourceId, backupId))) throw conflict(`backup ${backup.name} has already finished`);
+  if (backup.state === 'pending' && backup.attempt === 0) await markCanceled(deps.pool, backupId, `canceled by ${requestedBy} before it started`);
+  await recordAudit(deps.pool, { resourceId, actor: requestedBy, action: 'backup.cancel_requested', detail: { backup: backup.name } });
+  return (await findResourceBackup(deps.pool, resourceId, backupId))!;
+}

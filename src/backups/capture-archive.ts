@@ -1,0 +1,81 @@
+import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
+import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
+import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+
+/** Hooks through which the caller (the job, or the one-shot command) records each step. */
+export interface CaptureHooks {
+  /** The dump is planned (versions checked, binaries chosen); throwing stops before pg_dump starts. */
+  onPlan?(plan: DumpPlan): Promise<void>;
+  onLog?(line: string): void;
+  onProgress?(progress: DumpProgress): void;
+  /** Every byte is stored and proven (size and digest); throwing stops before verification. */
+  onStored?(stored: UploadResult, dump: DumpResult): Promise<void>;
+}
+
+export interface CaptureOptions extends CaptureHooks {
+  source: BackupSource;
+  store: ObjectStore;
+  /** Called with the plan to name the object (its extension depends on the format chosen). */
+  key: (plan: DumpPlan) => string;
+  format: DumpFormat;
+  signal?: AbortSignal;
+  stallTimeoutMs?: number;
+  pgBinDir?: string;
+  metadata?: Record<string, string>;
+}
+
+/** A captured, stored and verified archive. */
+export interface CapturedArchive {
+  key: string;
+  plan: DumpPlan;
+  dump: DumpResult;
+  stored: UploadResult;
+  verified: VerifiedArchive;
+}
+
+/**
+ * The engine: plan the dump (refusing at once when no pg_dump fits the server), stream pg_dump's
+ * output into storage while hashing and counting it, and only when pg_dump exited 0 and storage proved
+ * every byte, read the archive back to verify it. Any failure rejects after storage has removed what
+ * it wrote; a failed verification removes the object too, so a bad archive is never offered.
+ */
+export async function captureArchive(options: CaptureOptions): Promise<CapturedArchive> {
+  const plan = await prepareDump(options.source, {
+    format: options.format,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.pgBinDir ? { binDir: options.pgBinDir } : {}),
+  });
+  await options.onPlan?.(plan);
+  const key = options.key(plan);
+  const run = await runDump(plan, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+    ...(options.onLog ? { onLog: options.onLog } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  let stored: UploadResult;
+  try {
+    stored = await options.store.upload(key, run.stdout, {
+      sizeEstimate: plan.archiveBytesUpperBound,
+      sourceDone: run.done,
+      ...(options.signal ? { signal: options.signal } : {}),
+      metadata: { format: plan.format.format, 'pg-dump-major': String(plan.binaries.major), ...options.metadata },
+    });
+  } catch (error) {
+    // The dump's own failure (exit code, stall, cancel) explains more than "the source failed".
+    run.cancel('the upload failed');
+    const dumpError = await run.done.then(() => null, (e: unknown) => e);
+    throw isDumpError(dumpError) ? dumpError : error;
+  }
+  const dump = await run.done;
+  await options.onStored?.(stored, dump);
+  try {
+    const verified = await verifyArchive(options.store, key, stored, {
+      pgRestore: plan.binaries.pgRestore, wrapper: plan.format.wrapper, ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { key, plan, dump, stored, verified };
+  } catch (error) {
+    await options.store.delete(key).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,120 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { Writable, pipeline } from 'node:stream';
+import zlib from 'node:zlib';
+import type { ObjectStore } from '../storage/object-store.ts';
+
+/** What reading an archive back proved. */
+export interface VerifiedArchive {
+  bytes: number;
+  sha256: string;
+  /** Tables whose rows the archive holds (TABLE DATA entries). */
+  tableCount: number;
+  /** All table-of-contents entries. */
+  tocEntries: number;
+}
+
+/** The stored archive is not the one that was written, or not a readable archive. */
+export class VerificationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VerificationError';
+  }
+}
+
+/**
+ * Reads the stored object back and proves it: the store reports the expected size and digest, the
+ * bytes read hash to the digest computed while uploading, `pg_restore --list` reads its table of
+ * contents, and a full `pg_restore` to /dev/null reads (and decompresses) every data block. One pass
+ * over the object feeds all three.
+ */
+export async function verifyArchive(
+  store: ObjectStore, key: string, expected: { bytes: number; sha256: string },
+  options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal },
+): Promise<VerifiedArchive> {
+  const info = await store.head(key);
+  if (!info) throw new VerificationError('the archive is missing from storage');
+  if (info.bytes !== expected.bytes) throw new VerificationError(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
+  if (info.manifest?.sha256 !== expected.sha256) throw new VerificationError('the digest kept in storage does not match the one computed while writing');
+
+  const list = spawnRestore(options.pgRestore, ['--list']);
+  const readThrough = spawnRestore(options.pgRestore, ['--file=/dev/null']);
+  const listOutput: Buffer[] = [];
+  list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) });
+  // Decompress a zstd-wrapped archive for pg_restore; the digest is over the stored bytes.
+  const restoreInput = options.wrapper === 'zstd' ? zlib.createZstdDecompress() : null;
+  const fanOut = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      (restoreInput ? writeTo(restoreInput, chunk) : Promise.all([writeTo(list.child.stdin, chunk), writeTo(readThrough.child.stdin, chunk)]))
+        .then(() => done(), done);
+    },
+    final(done) {
+      if (restoreInput) restoreInput.end();
+      else { list.child.stdin.end(); readThrough.child.stdin.end(); }
+      done();
+    },
+  });
+  if (restoreInput) {
+    restoreInput.on('data', (chunk: Buffer) => {
+      restoreInput.pause();
+      Promise.all([writeTo(list.child.stdin, chunk), writeTo(readThrough.child.stdin, chunk)]).then(() => restoreInput.resume(), (e) => restoreInput.destroy(e));
+    });
+    restoreInput.on('end', () => { list.child.stdin.end(); readThrough.child.stdin.end(); });
+  }
+  const abort = () => { list.child.kill('SIGKILL'); readThrough.child.kill('SIGKILL'); };
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await new Promise<void>((resolve, reject) => pipeline(body, fanOut, (error) => (error ? reject(error) : resolve())));
+    if (restoreInput && !restoreInput.readableEnded) await once(restoreInput, 'end');
+    const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
+    const digest = hash.digest('hex');
+    if (bytes !== expected.bytes) throw new VerificationError(`read back ${bytes} bytes, but ${expected.bytes} were written`);
+    if (digest !== expected.sha256) throw new VerificationError('the bytes read back do not match the digest computed while writing');
+    if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+    if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
+    return { bytes, sha256: digest, ...countToc(Buffer.concat(listOutput).toString('utf8')) };
+  } catch (error) {
+    abort();
+    if (error instanceof VerificationError) throw error;
+    throw new VerificationError(`reading the archive back failed: ${(error as Error).message}`);
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** Counts table-of-contents lines: `1234; 0 16385 TABLE DATA public orders owner`. */
+export function countToc(listing: string): { tableCount: number; tocEntries: number } {
+  const entries = listing.split('\n').filter((line) => /^\d+;/.test(line));
+  return { tocEntries: entries.length, tableCount: entries.filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length };
+}
+
+function spawnRestore(pgRestore: string, args: string[]) {
+  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C' } });
+  const stderr: string[] = [];
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });
+  // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it
+  // then fail with EPIPE, which is expected and not an error.
+  child.stdin.on('error', () => {});
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, exit, stderrTail: () => stderr.join('').trim().split('\n').slice(-3).join(' ') };
+}
+
+/** Writes a chunk and waits for drain; a stream already closed (pg_restore done reading) is skipped. */
+function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, chunk: Buffer): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    if (stream.write(chunk)) return resolve();
+    const done = () => { stream.removeListener('drain', done); stream.removeListener('close', done); stream.removeListener('error', done); resolve(); };
+    stream.once('drain', done);
+    stream.once('close', done);
+    stream.once('error', done);
+  });
+}
+

@@ -1,0 +1,150 @@
+import type { Payload } from './queues.ts';
+import { QUEUES } from './queues.ts';
+import type { JobContext, JobDeps } from './deps.ts';
+import { captureArchive } from '../backups/capture-archive.ts';
+import { objectKeyFor } from '../backups/backup.ts';
+import { beginAttempt, recordAttemptFacts, markVerifying, markCompleted, markFailed, markCanceled, cancelRequested, appendLogs } from '../backups/backups.repo.ts';
+import { loadSource } from '../backups/sources.repo.ts';
+import { findResource } from '../resources/resources.repo.ts';
+import { isDumpError } from '../dump/index.ts';
+import { VerificationError } from '../backups/verify-archive.ts';
+import { StorageError } from '../storage/errors.ts';
+import { recordAudit } from '../audit/audit.repo.ts';
+import { createLogBuffer } from '../backups/log-buffer.ts';
+
+/** A newer attempt owns the backup now; this one must stop and leave no trace. */
+class SupersededError extends Error {
+  constructor() {
+    super('a newer attempt took over this backup');
+    this.name = 'SupersededError';
+  }
+}
+
+/** Failures a retry cannot fix: the backup fails at once and the job is not retried. */
+class PermanentFailure extends Error {
+  readonly kind: string;
+  constructor(kind: string, message: string) {
+    super(message);
+    this.name = 'PermanentFailure';
+    this.kind = kind;
+  }
+}
+
+/**
+ * Runs one attempt of a backup: resolve the source, dump, stream to storage, prove, verify, complete.
+ * Every write names this attempt's token, so an attempt that a newer one replaced (pg-boss executes at
+ * least once) can neither complete the backup nor keep its archive. Throws to have pg-boss retry;
+ * returns after recording a failure a retry cannot fix, or a cancel.
+ */
+export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, job: JobContext): Promise<void> {
+  const started = await beginAttempt(deps.pool, backupId);
+  if (!started) {
+    // Final already (a duplicate delivery) or canceled before it began.
+    await markCanceled(deps.pool, backupId, 'canceled before it started');
+    return;
+  }
+  const { backup, token } = started;
+  const logger = deps.logger.child({ backupId, resourceId: backup.resourceId, attempt: backup.attempt });
+  const controller = new AbortController();
+  const stop = (reason: Error) => { if (!controller.signal.aborted) controller.abort(reason); };
+  const onJobAbort = () => stop(new Error('the job expired or the worker is shutting down'));
+  job.signal.addEventListener('abort', onJobAbort, { once: true });
+  const logs = createLogBuffer((lines) => appendLogs(deps.pool, backupId, backup.attempt, lines), (error) => logger.warn({ err: { message: error.message } }, 'could not store log lines'));
+  // Cancellation is a row flag set by the web process; the attempt looks for it every few seconds.
+  const watcher = setInterval(() => {
+    cancelRequested(deps.pool, backupId).then((yes) => { if (yes) stop(new CancelRequested()); }, () => {});
+  }, deps.backup.cancelPollMs ?? 2000);
+  let objectKey: string | undefined;
+  let lastProgressWrite = 0;
+  const fenced = async (write: Promise<boolean>) => { if (!(await write)) { const e = new SupersededError(); stop(e); throw e; } };
+  try {
+    const resource = await findResource(deps.pool, backup.resourceId);
+    if (!resource || resource.state !== 'provisioned') throw new PermanentFailure('deprovisioned', 'the add-on was removed');
+    await fenced(recordAttemptFacts(deps.pool, backupId, token, { phase: 'resolving' }));
+    const source = await loadSource(deps.pool, deps.secrets, backup.resourceId);
+    if (!source) throw new PermanentFailure('no_source', 'there is no database to back up yet: set one in the dashboard settings');
+    logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
+    const captured = await captureArchive({
+      source: source.source, store: deps.store, format: backup.format, signal: controller.signal,
+      stallTimeoutMs: deps.backup.stallTimeoutMs, ...(deps.backup.pgBinDir ? { pgBinDir: deps.backup.pgBinDir } : {}),
+      key: (plan) => (objectKey = objectKeyFor(backup.resourceId, backupId, backup.attempt, plan.format.fileExtension)),
+      metadata: { 'backup-id': backupId, attempt: String(backup.attempt) },
+      onPlan: async (plan) => {
+        logs.add(`PostgreSQL ${plan.server.version}; pg_dump ${plan.binaries.version} (${plan.binaries.pgDump}); format ${plan.format.format}, compression ${plan.format.pgDumpCompression}${plan.format.wrapper === 'zstd' ? ' with a zstd wrapper' : ''}`);
+        await fenced(recordAttemptFacts(deps.pool, backupId, token, {
+          phase: 'dumping', sourceBytes: plan.server.databaseBytes, sourceDescription: source.description,
+          serverVersion: plan.server.version, pgDumpVersion: plan.binaries.version,
+          dumpCommand: `pg_dump ${plan.format.flags.join(' ')}`, restoreCommand: plan.format.restoreCommand,
+        }));
+      },
+      onLog: (line) => logs.add(line),
+      onProgress: (progress) => {
+        const now = Date.now();
+        if (now - lastProgressWrite < 1000) return;
+        lastProgressWrite = now;
+        fenced(recordAttemptFacts(deps.pool, backupId, token, {
+          progress: {
+            bytes: progress.bytesOut, rawBytes: progress.rawBytes, bytesPerSecond: Math.round(progress.bytesPerSecond),
+            etaSeconds: progress.etaSeconds, currentTable: progress.currentTable,
+            tablesDumped: progress.tablesStarted, updatedAt: new Date(now).toISOString(),
+          },
+        })).catch(() => {});
+      },
+      onStored: async (stored) => {
+        logs.add(`stored ${stored.bytes} bytes, sha256 ${stored.sha256}; reading it back to verify`);
+        await fenced(markVerifying(deps.pool, backupId, token, { objectKey: stored.key, bytes: stored.bytes, sha256: stored.sha256 }));
+      },
+    });
+    logs.add(`verified: ${captured.verified.tableCount} tables, ${captured.verified.tocEntries} archive entries`);
+    await logs.flush();
+    await fenced(markCompleted(deps.pool, backupId, token, captured.verified));
+    await deps.pool.query('update resources set largest_database_bytes = greatest(coalesce(largest_database_bytes, 0), $2) where id = $1', [backup.resourceId, captured.plan.server.databaseBytes]);
+    await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.completed', detail: { backup: backup.name, bytes: captured.stored.bytes } });
+    logger.info({ bytes: captured.stored.bytes }, 'backup completed');
+  } catch (error) {
+    const reason = controller.signal.reason;
+    if (error instanceof SupersededError || reason instanceof SupersededError) {
+      // Not ours any more: remove our own archive (each attempt has its own key) and end quietly.
+      if (objectKey) await deps.store.delete(objectKey).catch(() => {});
+      logger.warn('attempt superseded by a newer one; its archive was removed');
+      return;
+    }
+    logs.add(`attempt ${backup.attempt} failed: ${sanitize(error)}`);
+    await logs.flush();
+    if (reason instanceof CancelRequested) {
+      await markCanceled(deps.pool, backupId, 'canceled on request');
+      await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.canceled', detail: { backup: backup.name } });
+      return;
+    }
+    const { kind, retryable } = classify(error);
+    const final = !retryable || job.retryCount >= QUEUES.backup.options.retryLimit;
+    await markFailed(deps.pool, backupId, token, { kind, reason: sanitize(error), final });
+    logger.warn({ kind, final }, 'backup attempt failed');
+    if (retryable) throw error;
+  } finally {
+    clearInterval(watcher);
+    job.signal.removeEventListener('abort', onJobAbort);
+    await logs.close();
+  }
+}
+
+class CancelRequested extends Error {
+  constructor() {
+    super('canceled on request');
+    this.name = 'CancelRequested';
+  }
+}
+
+function classify(error: unknown): { kind: string; retryable: boolean } {
+  if (error instanceof PermanentFailure) return { kind: error.kind, retryable: false };
+  if (isDumpError(error)) return { kind: error.code, retryable: error.retryable };
+  if (error instanceof VerificationError) return { kind: 'verification_failed', retryable: true };
+  if (error instanceof StorageError) return { kind: `storage_${error.code}`, retryable: error.retryable };
+  return { kind: 'internal', retryable: true };
+}
+
+/** Error messages from our own layers are written to be safe to show; strip anything URL-like anyway. */
+function sanitize(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/postgres(ql)?:\/\/\S+/g, '[database URL]').replace(/X-Amz-[A-Za-z-]+=[^&\s]+/g, '[signature]').slice(0, 1000);
+}
