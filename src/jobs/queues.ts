@@ -22,6 +22,12 @@ export const QUEUES = {
       expireInSeconds: 23 * 3600, retentionSeconds: 7 * 86_400,
     },
   },
+  backupJanitor: {
+    name: 'backup-janitor',
+    payload: z.object({}).loose(),
+    // Scheduled every 10 minutes; one at a time across all workers.
+    options: { policy: 'singleton', retryLimit: 1, retryDelay: 60, expireInSeconds: 1800 },
+  },
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),

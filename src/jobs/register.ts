@@ -4,12 +4,14 @@ import type { JobContext, JobDeps } from './deps.ts';
 import { exchangeGrant } from './exchange-grant.ts';
 import { purgeResource } from './purge-resource.ts';
 import { runBackup } from './run-backup.ts';
+import { backupJanitor } from './backup-janitor.ts';
 
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<void>;
 
 /** The only list of job handlers. The web process never imports this file. */
 const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   backup: runBackup,
+  backupJanitor: async (deps, payload) => { await backupJanitor(deps, payload); },
   exchangeGrant,
   purgeResource,
 };
@@ -35,4 +37,6 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
       }
     });
   }
+  // Upserts by name and key, so every worker may say it at start-up; pg-boss sends one job per tick.
+  await boss.schedule(QUEUES.backupJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
 }

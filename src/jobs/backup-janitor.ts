@@ -1,0 +1,55 @@
+import type { JobDeps } from './deps.ts';
+import { QUEUES } from './queues.ts';
+import { findBackup, markFailed } from '../backups/backups.repo.ts';
+
+/** Nothing started this long ago can still be running: pg-boss expires every job in under 24 hours. */
+export const MAX_ATTEMPT_AGE_MS = 24 * 3600_000;
+
+// An unfinished backup whose job is gone is only declared dead after this grace, so a job that is
+// being retried right now is never mistaken for a dead one.
+const RECONCILE_GRACE_MS = 10 * 60_000;
+
+/** What one janitor pass did. */
+export interface JanitorReport {
+  abandonedBackups: string[];
+  abortedUploads: string[];
+  removedObjects: string[];
+}
+
+/**
+ * Cleans up after crashes. pg-boss is not the record: when a worker dies and the job's retries run out
+ * (or its row is gone), the backup would stay "running" forever, so it is failed with that reason.
+ * Multipart uploads and temporary files older than any attempt can live are aborted, and archives that
+ * no backup claims (a dead attempt's object, a backup deleted without its object) are removed.
+ */
+export async function backupJanitor(deps: JobDeps, _payload: object, _job?: unknown, now: Date = new Date()): Promise<JanitorReport> {
+  const report: JanitorReport = { abandonedBackups: [], abortedUploads: [], removedObjects: [] };
+  const unfinished = await deps.pool.query<{ id: string }>(
+    `select id from backups where state in ('pending', 'running', 'verifying') and updated_at < $1`,
+    [new Date(now.getTime() - RECONCILE_GRACE_MS)]);
+  for (const { id } of unfinished.rows) {
+    const jobs = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId: id } });
+    if (jobs.some((job) => job.state === 'created' || job.state === 'retry' || job.state === 'active')) continue;
+    if (await markFailed(deps.pool, id, null, { kind: 'abandoned', reason: 'the worker running this backup stopped and its retries ran out', final: true })) {
+      report.abandonedBackups.push(id);
+    }
+  }
+  const cutoff = now.getTime() - MAX_ATTEMPT_AGE_MS;
+  for (const upload of await deps.store.listIncompleteUploads('tenants/')) {
+    if (upload.initiated.getTime() > cutoff) continue;
+    await deps.store.abortIncompleteUpload(upload);
+    report.abortedUploads.push(upload.key);
+  }
+  for (const object of await deps.store.list('tenants/')) {
+    if (object.lastModified.getTime() > cutoff) continue;
+    const [, , backupId] = object.key.split('/');
+    const backup = backupId && /^[0-9a-f-]{36}$/.test(backupId) ? await findBackup(deps.pool, backupId) : undefined;
+    if (backup && backup.objectKey === object.key && object.sealed && backup.state !== 'failed' && backup.state !== 'canceled') continue;
+    await deps.store.delete(object.key);
+    report.removedObjects.push(object.key);
+  }
+  if (report.abandonedBackups.length + report.abortedUploads.length + report.removedObjects.length > 0) {
+    deps.logger.info({ ...report }, 'janitor cleaned up');
+  }
+  return report;
+}
