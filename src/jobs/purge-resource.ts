@@ -5,15 +5,29 @@ import { findResource, markResourcePurged } from '../resources/resources.repo.ts
 import { wipeAuthorization } from '../heroku/authorizations.repo.ts';
 import { deleteResourceSessions, deleteResourceUsers } from '../users/resource-users.repo.ts';
 import { deleteAudit } from '../audit/audit.repo.ts';
+import { QUEUES } from './queues.ts';
+import { deleteSchedule } from '../backups/schedules.repo.ts';
+import { deleteSource } from '../backups/sources.repo.ts';
 
 /**
- * Removes what a deprovisioned resource left with us: tokens, people, sessions and its audit trail. The
- * resource row stays as a tombstone so repeated Heroku calls stay idempotent. Safe to run twice.
+ * Removes what a deprovisioned resource left with us: its schedule, every archive and backup, its source,
+ * tokens, people, sessions and audit trail. The resource row stays as a tombstone so repeated Heroku
+ * calls stay idempotent. Safe to run twice (a purge interrupted half-way finishes on the retry).
  */
 export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purgeResource'>): Promise<void> {
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'deprovisioned' || resource.purgedAt) return;
+  // A backup still running sees the cancel flag (set at deprovision) and stops; wait for that, by retrying.
+  const running = await deps.pool.query(`select 1 from backups where resource_id = $1 and state in ('running', 'verifying')`, [resourceId]);
+  if (running.rowCount) throw new Error('a backup of this resource is still stopping; the purge will retry');
+  await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
+  // Archives first: rows can be rebuilt from nothing, objects left behind would be customer data we keep.
+  for (const object of await deps.store.list(`tenants/${resourceId}/`)) await deps.store.delete(object.key);
+  for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`)) await deps.store.abortIncompleteUpload(upload);
   await withTransaction(deps.pool, async (tx) => {
+    await tx.query('delete from backups where resource_id = $1', [resourceId]);
+    await deleteSchedule(tx, resourceId);
+    await deleteSource(tx, resourceId);
     await wipeAuthorization(tx, resourceId);
     await deleteResourceSessions(tx, resourceId);
     await deleteResourceUsers(tx, resourceId);

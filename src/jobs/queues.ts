@@ -22,6 +22,18 @@ export const QUEUES = {
       expireInSeconds: 23 * 3600, retentionSeconds: 7 * 86_400,
     },
   },
+  backupScheduled: {
+    name: 'backup-scheduled',
+    payload: z.object({ resourceId: z.guid() }),
+    // A schedule tick: turns into at most one backup per slot (see jobs/backup-scheduled.ts).
+    options: { retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 300 },
+  },
+  backupPrune: {
+    name: 'backup-prune',
+    payload: z.object({ resourceId: z.guid() }),
+    // One queued-or-running prune per resource; the handler also holds an advisory lock.
+    options: { policy: 'exclusive', retryLimit: 5, retryDelay: 60, retryBackoff: true, expireInSeconds: 1800 },
+  },
   backupJanitor: {
     name: 'backup-janitor',
     payload: z.object({}).loose(),
@@ -31,7 +43,7 @@ export const QUEUES = {
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),
-    options: { retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 900 },
+    options: { retryLimit: 10, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 900 },
   },
 } as const satisfies Record<string, { name: string; payload: z.ZodType; options: Omit<Queue, 'name'> }>;
 

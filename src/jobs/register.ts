@@ -5,12 +5,16 @@ import { exchangeGrant } from './exchange-grant.ts';
 import { purgeResource } from './purge-resource.ts';
 import { runBackup } from './run-backup.ts';
 import { backupJanitor } from './backup-janitor.ts';
+import { backupScheduled } from './backup-scheduled.ts';
+import { backupPrune } from './backup-prune.ts';
 
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<void>;
 
 /** The only list of job handlers. The web process never imports this file. */
 const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   backup: runBackup,
+  backupScheduled: async (deps, payload, job) => { await backupScheduled(deps, payload, job); },
+  backupPrune: async (deps, payload) => { await backupPrune(deps, payload); },
   backupJanitor: async (deps, payload) => { await backupJanitor(deps, payload); },
   exchangeGrant,
   purgeResource,

@@ -11,6 +11,7 @@ import { VerificationError } from '../backups/verify-archive.ts';
 import { StorageError } from '../storage/errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { createLogBuffer } from '../backups/log-buffer.ts';
+import { sendJob } from './send.ts';
 
 /** A newer attempt owns the backup now; this one must stop and leave no trace. */
 class SupersededError extends Error {
@@ -101,6 +102,8 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     await deps.pool.query('update resources set largest_database_bytes = greatest(coalesce(largest_database_bytes, 0), $2) where id = $1', [backup.resourceId, captured.plan.server.databaseBytes]);
     await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.completed', detail: { backup: backup.name, bytes: captured.stored.bytes } });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
+    // A new verified backup may let older ones go.
+    await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
   } catch (error) {
     const reason = controller.signal.reason;
     if (error instanceof SupersededError || reason instanceof SupersededError) {

@@ -99,6 +99,8 @@ export async function deprovision(deps: ResourcesDeps, resourceId: string): Prom
     if (!resource) throw gone('no such add-on resource (already removed?)');
     if (!(await markResourceDeprovisioned(tx, resourceId))) return;
     await deleteResourceSessions(tx, resourceId);
+    // Running backups stop within seconds (their attempt watches this flag); queued ones never start.
+    await tx.query(`update backups set cancel_requested_at = coalesce(cancel_requested_at, now()) where resource_id = $1 and state in ('pending', 'running', 'verifying')`, [resourceId]);
     await sendJob(deps.boss, 'purgeResource', { resourceId }, { db: tx, singletonKey: resourceId });
     await recordAudit(tx, { resourceId, actor: 'heroku', action: 'resource.deprovisioned' });
   });

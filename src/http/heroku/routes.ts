@@ -1,7 +1,7 @@
 import { Router, json } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { herokuBasicAuth } from '../middleware/heroku-auth.ts';
-import { parseOr422 } from '../validate.ts';
+import { parseOr422 } from '../../validate.ts';
 import { provisionBody, planChangeBody, resourceIdParam } from './schemas.ts';
 import { provision, changePlan, deprovision } from '../../resources/resources.service.ts';
 

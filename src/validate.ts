@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { unprocessable } from '../errors.ts';
+import { unprocessable } from './errors.ts';
 
 /** Parses input with a zod schema, or throws a 422 whose message names each bad field. */
 export function parseOr422<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {

@@ -1,0 +1,41 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { withTransaction } from '../db/pool.ts';
+import { notFound } from '../errors.ts';
+import { parseOr422 } from '../validate.ts';
+import { findResource } from '../resources/resources.repo.ts';
+import { findPlan } from '../resources/plans.ts';
+import { recordAudit } from '../audit/audit.repo.ts';
+import { QUEUES } from '../jobs/queues.ts';
+import { cronFor, scheduleSchemaFor, type Schedule } from './schedule.ts';
+import { saveSchedule, deleteSchedule } from './schedules.repo.ts';
+
+export interface SchedulesDeps {
+  pool: pg.Pool;
+  boss: PgBoss;
+}
+
+/**
+ * Sets a resource's schedule: validated against its plan (422 naming the problem), stored, and given
+ * to pg-boss as a cron keyed by the resource, so setting it again replaces it rather than adding one.
+ */
+export async function setSchedule(deps: SchedulesDeps, resourceId: string, input: unknown, updatedBy: string): Promise<Schedule> {
+  const resource = await findResource(deps.pool, resourceId);
+  if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
+  const schedule = parseOr422(scheduleSchemaFor(findPlan(resource.plan)!), input);
+  const { cron, tz } = cronFor(schedule);
+  await withTransaction(deps.pool, async (tx) => {
+    await saveSchedule(tx, resourceId, schedule, updatedBy);
+    await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.set', detail: { ...schedule } });
+  });
+  await deps.boss.schedule(QUEUES.backupScheduled.name, cron, { resourceId }, { tz, key: resourceId });
+  return schedule;
+}
+
+/** Stops scheduled backups for a resource (also on deprovision). Safe to repeat. */
+export async function removeSchedule(deps: SchedulesDeps, resourceId: string, updatedBy: string): Promise<void> {
+  if (await deleteSchedule(deps.pool, resourceId)) {
+    await recordAudit(deps.pool, { resourceId, actor: updatedBy, action: 'schedule.removed' });
+  }
+  await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
+}
