@@ -1,0 +1,116 @@
+import { directSource, parseDatabaseUrl } from '../dump/source.ts';
+import { assertValidKey } from '../storage/keys.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { UsageError, type CaptureArgs, type SourceArg } from './args.ts';
+import { reportFailure, type CliContext } from './context.ts';
+import { CliFailure, EXIT } from './failure.ts';
+import { dumpState, formatBytes } from './progress-bar.ts';
+import { withReadProgress } from './read-progress.ts';
+import { chooseMode, createReporter } from './reporter.ts';
+import { locate, restoreCommands, summarize, type ArchiveLocation, type ArchiveResult } from './result.ts';
+
+/** `big-backup capture`: the engine's dump → storage → verification, once, outside the queue. */
+export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<number> {
+  const reporter = createReporter(ctx.stderr, chooseMode(ctx.stderr, args));
+  const secrets: string[] = [];
+  let store: ObjectStore | null = null;
+  let where: ArchiveLocation | null = null;
+  // Set once we know the key was free: only then may a failure's cleanup delete it.
+  let ownKey: string | null = null;
+  try {
+    const url = sourceUrl(args.source, ctx.env);
+    secrets.push(url);
+    const connection = parseDatabaseUrl(url);
+    secrets.push(connection.password.reveal());
+    if (args.source.kind === 'url' && connection.password.reveal() !== '' && !args.quiet) {
+      ctx.stderr.write('big-backup: warning: the password is on the command line, where other processes can read it; prefer --source env:DATABASE_URL\n');
+    }
+    if (args.key !== null) assertValidKey(args.key);
+    // Loaded after the arguments are checked, so a mistake is reported before the AWS SDK and pg load.
+    const [{ openObjectStore }, { captureArchive }] = await Promise.all([
+      import('../storage/open-object-store.ts'), import('../backups/capture-archive.ts'),
+    ]);
+    store = await openObjectStore(args.to, ctx.env);
+    const opened = store;
+    const startedAt = new Date();
+    const pgBinDir = ctx.env.PG_BIN_DIR;
+    const captured = await captureArchive({
+      source: directSource(url),
+      store: withReadProgress(opened, (state) => reporter.progress(state)),
+      format: args.format,
+      signal: ctx.signal,
+      stallTimeoutMs: args.stallTimeoutSeconds * 1000,
+      ...(pgBinDir ? { pgBinDir } : {}),
+      key: () => {
+        if (where === null) throw new Error('the key is chosen when the dump is planned');
+        return where.key;
+      },
+      onPlan: async (plan) => {
+        const key = args.key ?? defaultKey(plan.connection.database, startedAt, plan.format.fileExtension);
+        where = locate(opened, key);
+        // Never overwrite an archive: a failed run's cleanup would then delete the earlier, good one.
+        if (await opened.head(key)) {
+          throw new CliFailure('exists', `${where.path ?? where.url} already exists`, 'choose another --key, or leave --key out for a new timestamped one');
+        }
+        ownKey = key;
+        const zstd = plan.format.wrapper === 'zstd' ? ', wrapped in zstd' : '';
+        reporter.status(`backing up ${plan.source} (PostgreSQL ${plan.server.version.split(' ')[0]}, ${formatBytes(plan.server.databaseBytes)} on disk)`);
+        reporter.status(`pg_dump ${plan.binaries.version}, format ${plan.format.format} (compression ${plan.format.pgDumpCompression}${zstd}) to ${where.path ?? where.url}`);
+      },
+      ...(args.verbose ? { onLog: (line: string) => reporter.status(line) } : {}),
+      onProgress: (progress) => reporter.progress(dumpState(progress)),
+      onStored: async (stored) => {
+        reporter.clear();
+        reporter.status(`stored ${formatBytes(stored.bytes)} (sha256 ${stored.sha256}); reading it back to verify`);
+      },
+    });
+    const located = locate(opened, captured.key);
+    const result: ArchiveResult & Record<string, unknown> = {
+      verified: true,
+      ...located,
+      bytes: captured.verified.bytes,
+      sha256: captured.verified.sha256,
+      format: captured.plan.format.format,
+      wrapper: captured.plan.format.wrapper,
+      compression: captured.plan.format.pgDumpCompression,
+      minPgRestoreMajor: captured.plan.format.minPgRestoreMajor,
+      tables: captured.verified.tableCount,
+      tocEntries: captured.verified.tocEntries,
+      source: captured.plan.source,
+      serverVersion: captured.plan.server.version,
+      pgDumpVersion: captured.plan.binaries.version,
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+      ...restoreCommands(located, captured.plan.format.wrapper),
+    };
+    reporter.clear();
+    reporter.status(`verified in ${result.durationSeconds} s`);
+    ctx.stdout.write(args.json ? JSON.stringify(result) + '\n' : summarize('Verified backup', result, [['source', captured.plan.source]]));
+    return EXIT.verified;
+  } catch (error) {
+    // The engine removes what it wrote on every failure path; this makes sure even when its own
+    // cleanup was interrupted. The key was free before this run, so whatever is there is ours.
+    if (store !== null && ownKey !== null) await store.delete(ownKey).catch(() => {});
+    return reportFailure(ctx, reporter, error, {
+      json: args.json, secrets, where, capture: true, interrupted: 'pg_dump was stopped and nothing was kept in storage',
+    });
+  } finally {
+    await store?.close().catch(() => {});
+  }
+}
+
+/** The database URL, from the environment for `env:NAME` so that it never has to be in argv. */
+function sourceUrl(source: SourceArg, env: CliContext['env']): string {
+  if (source.kind === 'url') return source.url;
+  const value = env[source.name];
+  if (value === undefined || value.trim() === '') throw new UsageError(`--source env:${source.name}: the environment variable ${source.name} is not set`, 'capture');
+  return value.trim();
+}
+
+/** `big-backup/<database>/<UTC time>.dump`: sorts by time, and each segment passes the key rules. */
+export function defaultKey(database: string, at: Date, extension: string): string {
+  let name = database.replace(/[^A-Za-z0-9._=+@-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
+  if (name === '') name = 'database';
+  const time = at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return `big-backup/${name}/${time}${extension}`;
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ROOT, runCli } from './run-cli.ts';
+
+describe('big-backup usage', () => {
+  test('--help prints each command\'s usage on stdout and exits 0', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--help'], /^Usage: big-backup <command> \[options\]$/m],
+      [['capture', '-h'], /^Usage: big-backup capture --source <database-url\|env:NAME> --to <storage-url> \[options\]$/m],
+      [['help', 'verify'], /^Usage: big-backup verify --from <storage-url> --key <key> \[options\]$/m],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli(args)));
+    runs.forEach((run, index) => {
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, cases[index]![1]);
+      assert.equal(run.stderr, '');
+    });
+  });
+
+  test('usage errors exit 2 with one message, a hint and nothing on stdout', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['backup'], /unknown command "backup"/],
+      [['capture', '--to', 'file:///tmp/x'], /--source is required/],
+      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--format', 'zip'], /--format must be default or fast, not "zip"/],
+      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--bogus'], /unknown option "--bogus"/],
+      [['capture', '--source', '--to', 'file:///tmp/x'], /--source needs a value/],
+      [['capture', '--source', 'env:NOT_SET', '--to', 'file:///tmp/x'], /the environment variable NOT_SET is not set/],
+      [['capture', '--source', 'env:DB', '--to', 'ftp://host/x'], /unsupported storage URL scheme "ftp:"/],
+      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--key', '../escape.dump'], /invalid storage key "\.\.\/escape\.dump"/],
+      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', 'postgres://u:hunter22@h/db'], /unexpected argument "postgres:\/\/u:\[redacted\]@h\/db"/],
+      [['capture', '--source', 'env:NOT_PG', '--to', 'file:///tmp/x'], /the database URL is not usable: the scheme must be postgres/],
+      [['verify', '--from', 'file:///tmp/x'], /--key is required/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli(args, { DB: 'postgres://u:hunter22@h/db', NOT_PG: 'mysql://u:hunter22@h/db' })));
+    runs.forEach((run, index) => {
+      const [args, message] = cases[index]!;
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      const lines = run.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 2, run.stderr);
+      assert.match(lines[0]!, /^big-backup: error: /);
+      assert.match(lines[0]!, message);
+      assert.match(lines[1]!, /^hint: /);
+      assert.equal(run.stdout, '');
+      assert.ok(!run.stderr.includes('hunter22'), run.stderr);
+    });
+  });
+
+  test('npx big-backup runs the bin from the checkout', async () => {
+    const child = spawn('npx', ['--no-install', 'big-backup', 'verify', '--help'], {
+      cwd: ROOT, env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    const [code] = (await once(child, 'close')) as [number | null];
+    assert.equal(code, 0);
+    assert.match(stdout, /^Usage: big-backup verify /m);
+  });
+});
