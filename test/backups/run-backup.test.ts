@@ -107,3 +107,17 @@ test('a backup canceled right after it was requested ends canceled, whether or n
   assert.equal((await settled(requested!.id)).state, 'canceled');
   assert.deepEqual(await store.list(`tenants/${resourceId}/`), []);
 });
+
+test('deprovision during a backup cancels it within seconds and the purge removes every archive', async () => {
+  const resourceId = await resourceWithSource();
+  const first = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
+  assert.equal((await settled(first!.id)).state, 'completed');
+  // The row completes a moment before pg-boss marks the job done; until then the queue is still busy.
+  const running = await eventually(() => requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' }).catch(() => undefined), { what: 'queue free' });
+  await eventually(async () => (await findBackup(db, running.id))?.phase === 'dumping', { what: 'dumping' });
+  assert.equal((await sim.deprovision(resourceId)).result, 'deprovisioned');
+  await eventually(async () => (await db.query('select purged_at from resources where id = $1', [resourceId])).rows[0].purged_at, { timeoutMs: 60_000, what: 'purge' });
+  assert.deepEqual(await store.list(`tenants/${resourceId}/`), []);
+  assert.deepEqual(await store.listIncompleteUploads(`tenants/${resourceId}/`), []);
+  assert.equal((await db.query('select count(*)::int as n from backups where resource_id = $1', [resourceId])).rows[0].n, 0);
+});
