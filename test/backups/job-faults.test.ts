@@ -36,6 +36,16 @@ const until = (id: string, states: string[], timeoutMs = 60_000) => eventually(a
   const b = await findBackup(db, id);
   return b && states.includes(b.state) ? b : undefined;
 }, { timeoutMs, what: `backup in ${states.join('/')}` });
+/** Waits for the first attempt to fail (the backup then waits for its retry, with the reason shown). */
+const firstFailure = (id: string, timeoutMs = 60_000) => eventually(async () => {
+  const b = await findBackup(db, id);
+  return b?.failureKind ? b : undefined;
+}, { timeoutMs, what: 'first attempt to fail' });
+/** Cancels the queued retry, so it does not run into later tests. */
+const dropRetry = async (id: string) => {
+  const job = await db.query(`select id from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [id]);
+  await app.boss.cancel('backup', job.rows[0].id);
+};
 const nothingLeft = async (resourceId: string) => {
   assert.deepEqual(await store.list(`tenants/${resourceId}/`), [], 'no object');
   assert.deepEqual(await store.listIncompleteUploads(`tenants/${resourceId}/`), [], 'no open multipart upload');
@@ -59,15 +69,12 @@ test('an upload part that keeps failing fails the attempt visibly, aborts the up
   s3.faults.failUploadPart = 2;
   try {
     const requested = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
-    const after1 = await eventually(async () => {
-      const b = await findBackup(db, requested!.id);
-      return b?.failureKind ? b : undefined;
-    }, { timeoutMs: 60_000, what: 'first attempt to fail' });
+    const after1 = await firstFailure(requested!.id);
     assert.match(after1.failureKind!, /^storage_/);
     assert.equal(after1.state, 'pending', 'waiting for its retry, with the reason shown');
     assert.ok(s3.requests.some((r) => r.operation === 'AbortMultipartUpload'));
     await nothingLeft(resourceId);
-    await app.boss.cancel('backup', (await db.query(`select id from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [requested!.id])).rows[0].id);
+    await dropRetry(requested!.id);
   } finally {
     s3.faults = {};
   }
@@ -76,19 +83,24 @@ test('an upload part that keeps failing fails the attempt visibly, aborts the up
 test('a database connection terminated mid-dump fails the attempt as dump_failed and leaves nothing', async () => {
   const resourceId = await resource();
   const requested = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
-  await eventually(async () => (await findBackup(db, requested!.id))?.progress.currentTable, { what: 'copying a table' });
+  // Keep cutting pg_dump's connection while it copies data, until the attempt notices: a single try
+  // could come too late for a small table, and then there would be nothing to prove.
   const admin = new pg.Client(server.url('shop'));
   await admin.connect();
-  await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'big-backup' and pid <> pg_backend_pid()`);
+  let failedYet = false;
+  const killer = (async () => {
+    while (!failedYet) {
+      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'big-backup' and query like 'COPY %' and pid <> pg_backend_pid()`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  const failed = await firstFailure(requested!.id).finally(() => { failedYet = true; });
+  await killer;
   await admin.end();
-  const failed = await eventually(async () => {
-    const b = await findBackup(db, requested!.id);
-    return b?.failureKind ? b : undefined;
-  }, { what: 'attempt to fail' });
   assert.equal(failed.failureKind, 'dump_failed');
   assert.doesNotMatch(failed.failureReason!, /pw:|secret/);
   await nothingLeft(resourceId);
-  await app.boss.cancel('backup', (await db.query(`select id from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [requested!.id])).rows[0].id);
+  await dropRetry(requested!.id);
 });
 
 test('the watchdog fails a dump that moves no bytes', async () => {
@@ -99,12 +111,9 @@ test('the watchdog fails a dump that moves no bytes', async () => {
   await locker.query('lock table public.customers in access exclusive mode');
   try {
     const requested = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
-    const failed = await eventually(async () => {
-      const b = await findBackup(db, requested!.id);
-      return b?.failureKind ? b : undefined;
-    }, { timeoutMs: 60_000, what: 'watchdog' });
+    const failed = await firstFailure(requested!.id);
     assert.equal(failed.failureKind, 'stalled');
-    await app.boss.cancel('backup', (await db.query(`select id from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [requested!.id])).rows[0].id);
+    await dropRetry(requested!.id);
   } finally {
     await locker.query('rollback');
     await locker.end();
