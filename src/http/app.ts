@@ -5,7 +5,7 @@ import helmet from 'helmet';
 import type { AppDeps } from './deps.ts';
 import { requestLog } from './middleware/request-log.ts';
 import { herokuRoutes } from './heroku/routes.ts';
-import { sessionMiddleware } from './sso/session.ts';
+import { sessionMiddleware, servedOverTls } from './sso/session.ts';
 import { ssoRoutes } from './sso/routes.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { errorHandler } from './error-handler.ts';
@@ -16,7 +16,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** Builds the web application (no listen): middleware order, routers, 404 and the error handler. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
-  const secure = new URL(deps.config.PUBLIC_URL).protocol === 'https:';
+  const secure = servedOverTls(deps.config.PUBLIC_URL);
   // Heroku's router is the one proxy in front of us: trust exactly one hop for req.ip and req.secure.
   app.set('trust proxy', 1);
   app.set('view engine', 'ejs');

@@ -8,14 +8,15 @@ import { backupJanitor } from './backup-janitor.ts';
 import { backupScheduled } from './backup-scheduled.ts';
 import { backupPrune } from './backup-prune.ts';
 
-type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<void>;
+// What a handler returns is for its tests; pg-boss only learns whether it threw.
+type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
 
 /** The only list of job handlers. The web process never imports this file. */
 const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   backup: runBackup,
-  backupScheduled: async (deps, payload, job) => { await backupScheduled(deps, payload, job); },
-  backupPrune: async (deps, payload) => { await backupPrune(deps, payload); },
-  backupJanitor: async (deps, payload) => { await backupJanitor(deps, payload); },
+  backupScheduled,
+  backupPrune,
+  backupJanitor,
   exchangeGrant,
   purgeResource,
 };
@@ -31,7 +32,7 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
     const handler = HANDLERS[key] as Handler<QueueKey>;
     await boss.work(queue.name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
       if (!job) return;
-      const logger = deps.logger.child({ queue: queue.name, jobId: job.id, attempt: job.retryCount });
+      const logger = deps.logger.child({ queue: queue.name, jobId: job.id, retryCount: job.retryCount });
       const payload = queue.payload.parse(job.data);
       try {
         await handler({ ...deps, logger }, payload, { id: job.id, signal: job.signal, retryCount: job.retryCount });

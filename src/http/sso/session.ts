@@ -15,7 +15,6 @@ export interface Viewer {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface User extends Partial<Viewer> {}
   }
@@ -38,7 +37,7 @@ export const SESSION_ABSOLUTE_MS = 12 * 60 * 60_000;
 export function sessionMiddleware(deps: AppDeps): { middleware: RequestHandler[]; passport: InstanceType<typeof Passport> } {
   // One passport per app (not the module singleton), so two apps in one process never share serializers.
   const passport = new Passport();
-  const secure = new URL(deps.config.PUBLIC_URL).protocol === 'https:';
+  const secure = servedOverTls(deps.config.PUBLIC_URL);
   const PgStore = connectPgSimple(session);
   passport.use(new HerokuSsoStrategy({
     pool: deps.pool, salt: deps.config.HEROKU_SSO_SALT,
@@ -78,5 +77,10 @@ async function loadViewer(deps: AppDeps, stored: SessionUser): Promise<Viewer | 
 
 /** `__Host-` cookies must be Secure, so the prefix is used only when we are served over TLS. */
 export function sessionCookieName(publicUrl: string): string {
-  return new URL(publicUrl).protocol === 'https:' ? '__Host-big-backup.sid' : 'big-backup.sid';
+  return servedOverTls(publicUrl) ? '__Host-big-backup.sid' : 'big-backup.sid';
+}
+
+/** Whether we are served over TLS (Heroku's router terminates it): Secure cookies, HSTS. */
+export function servedOverTls(publicUrl: string): boolean {
+  return new URL(publicUrl).protocol === 'https:';
 }
