@@ -1,5 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync, statSync, cpSync, chmodSync, renameSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
@@ -43,6 +44,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const log = options.log ?? (() => {});
   const initialised = existsSync(path.join(options.dataDir, 'PG_VERSION'));
   if (owner) assertTraversable(path.dirname(options.dataDir), owner);
+  const binDir = owner ? reachableBinDir(options.binDir, owner) : options.binDir;
   if (!initialised) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     if (owner) chownSync(options.dataDir, owner.uid, owner.gid);
@@ -51,7 +53,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     writeFileSync(pwfile, options.password + '\n', { mode: 0o600 });
     if (owner) chownSync(pwfile, owner.uid, owner.gid);
     try {
-      runInitdb(options.binDir, [
+      runInitdb(binDir, [
         '-D', options.dataDir, '-U', 'postgres', '--pwfile', pwfile,
         '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync',
       ], owner);
@@ -67,7 +69,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
   ];
   if (!options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const child = spawn(path.join(options.binDir, 'postgres'), settings, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
+  const child = spawn(path.join(binDir, 'postgres'), settings, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
   let exited = false;
   const exitPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
   const output: string[] = [];
@@ -135,18 +137,49 @@ function serverOwner(): { uid: number; gid: number } | undefined {
   }
 }
 
-/** As root the server runs as `postgres`, which must be able to enter every folder above its data. */
-function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
+/** The first folder on the way to `dir` that `owner` cannot enter, or undefined when it can reach it. */
+function blockedFolder(dir: string, owner: { uid: number; gid: number }): string | undefined {
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     if (existsSync(current)) {
       const stat = statSync(current);
       const canEnter = stat.uid === owner.uid ? stat.mode & 0o100 : stat.gid === owner.gid ? stat.mode & 0o010 : stat.mode & 0o001;
-      if (!canEnter) {
-        throw new Error(`PostgreSQL runs as the "postgres" user, which cannot enter ${current}; allow it (chmod o+x ${current}) or keep the data folder elsewhere`);
-      }
+      if (!canEnter) return current;
     }
-    if (current === path.dirname(current)) return;
+    if (current === path.dirname(current)) return undefined;
   }
+}
+
+/** As root the server runs as `postgres`, which must be able to enter every folder above its data. */
+function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
+  const blocked = blockedFolder(dir, owner);
+  if (blocked) {
+    throw new Error(`PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}; allow it (chmod o+x ${blocked}) or keep the data folder elsewhere`);
+  }
+}
+
+/**
+ * The server's binaries as the `postgres` user can run them. Binaries inside a checkout under a
+ * private folder (a root home, a mktemp clone) are out of its reach, so the installation they belong
+ * to (bin, lib, share) is copied once per machine to a shared temporary folder, made under a temporary
+ * name and renamed into place so that parallel starts never see half a copy.
+ */
+function reachableBinDir(binDir: string, owner: { uid: number; gid: number }): string {
+  if (!blockedFolder(binDir, owner)) return binDir;
+  const installation = path.dirname(path.resolve(binDir));
+  const target = path.join(os.tmpdir(), `big-backup-postgres-${createHash('sha256').update(realpathSync(installation)).digest('hex').slice(0, 12)}`);
+  if (!existsSync(path.join(target, 'bin', 'postgres'))) {
+    const partial = `${target}.${process.pid}.${Date.now()}.partial`;
+    cpSync(installation, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    try {
+      renameSync(partial, target);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another process finished its copy first
+    }
+  }
+  const blocked = blockedFolder(path.join(target, 'bin'), owner);
+  if (blocked) throw new Error(`PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}, where its binaries were copied`);
+  return path.join(target, path.basename(binDir));
 }
 
 /** Asks the kernel for a free loopback port. */
