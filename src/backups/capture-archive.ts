@@ -62,10 +62,12 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
       metadata: { format: plan.format.format, 'pg-dump-major': String(plan.binaries.major), ...options.metadata },
     });
   } catch (error) {
-    // The dump's own failure (exit code, stall, cancel) explains more than "the source failed".
+    // pg_dump's own failure (exit code, stall) explains more than storage's "the source failed". But
+    // when pg_dump was only stopped because the upload failed (or by the same cancel), its error says
+    // "canceled" and is not retryable, so the storage error, which knows whether a retry can help, stands.
     run.cancel('the upload failed');
     const dumpError = await run.done.then(() => null, (e: unknown) => e);
-    throw isDumpError(dumpError) ? dumpError : error;
+    throw isDumpError(dumpError) && dumpError.code !== 'canceled' ? dumpError : error;
   }
   const dump = await run.done;
   await options.onStored?.(stored, dump);
