@@ -9,5 +9,6 @@ export function parseOr422<S extends z.ZodType>(schema: S, input: unknown): z.in
     const field = issue.path.join('.');
     return field && !issue.message.startsWith(field) ? `${field}: ${issue.message}` : issue.message;
   });
-  throw unprocessable(problems.join('; '), 'invalid_input');
+  const fields = [...new Set(result.error.issues.map((issue) => issue.path.join('.')).filter(Boolean))];
+  throw unprocessable(problems.join('; '), 'invalid_input', fields);
 }

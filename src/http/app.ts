@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type Express } from 'express';
+import express, { urlencoded, type Express } from 'express';
 import helmet from 'helmet';
 import type { AppDeps } from './deps.ts';
 import { requestLog } from './middleware/request-log.ts';
@@ -8,6 +8,8 @@ import { herokuRoutes } from './heroku/routes.ts';
 import { sessionMiddleware, servedOverTls } from './sso/session.ts';
 import { ssoRoutes } from './sso/routes.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
+import { apiRoutes } from './api/router.ts';
+import { csrfProtection } from './middleware/csrf.ts';
 import { errorHandler } from './error-handler.ts';
 import { notFound } from '../errors.ts';
 
@@ -47,6 +49,9 @@ export function createApp(deps: AppDeps): Express {
   const sessions = sessionMiddleware(deps);
   app.use(sessions.middleware);
   app.use(ssoRoutes(sessions.passport, { secureCookies: secure }));
+  app.use('/api/v1', apiRoutes(deps));
+  // Every page route below: form bodies parsed once, and CSRF-checked when they change something.
+  app.use(urlencoded({ extended: false, limit: '16kb' }), csrfProtection);
   app.use(dashboardRoutes(deps));
 
   app.use((_req, _res, next) => next(notFound('Page')));

@@ -16,8 +16,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     let status = 500;
     let code = 'internal_error';
     let message = 'Something went wrong on our side. Please try again; if it keeps happening, contact support.';
+    let fields: string[] | undefined;
     if (error instanceof AppError) {
-      ({ status, code, message } = error);
+      ({ status, code, message, fields } = error);
     } else if (error?.type === 'entity.parse.failed') {
       status = req.path.startsWith('/heroku') ? 422 : 400;
       code = 'invalid_json';
@@ -32,6 +33,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (res.headersSent) return res.end();
     res.status(status);
+    // Heroku reads `id` and `message`; our API promises a stable `code` (and `fields` for bad input).
+    if (req.path.startsWith('/api/')) return res.json({ code, message, ...(fields ? { fields } : {}) });
     if (wantsJson(req)) return res.json({ id: code, message });
     res.render('error', { status, message, title: status === 404 ? 'Not found' : 'Something went wrong' });
   };

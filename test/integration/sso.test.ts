@@ -156,18 +156,21 @@ test('sign-out destroys the session server-side', async () => {
   const browser = new Browser(app.url);
   await browser.signIn(sim.ssoForm(uuid));
   const sid = browser.cookies.get('big-backup.sid')!;
-  const out = await browser.request('POST', '/logout', { headers: { origin: app.config.PUBLIC_URL } });
+  const out = await browser.submit('/logout');
   assert.equal(out.status, 200);
   const replay = new Browser(app.url);
   replay.cookies.set('big-backup.sid', sid);
   assert.equal((await replay.request('GET', '/dashboard')).status, 401);
 });
 
-test('refuses a cross-site sign-out post', async () => {
+test('refuses a cross-site sign-out post, and a same-origin one without the CSRF token', async () => {
   const { uuid } = await provisioned();
   const browser = new Browser(app.url);
   await browser.signIn(sim.ssoForm(uuid));
-  assert.equal((await browser.request('POST', '/logout', { headers: { origin: 'https://evil.example' } })).status, 403);
+  const _csrf = await browser.csrfToken();
+  assert.equal((await browser.request('POST', '/logout', { form: { _csrf }, headers: { origin: 'https://evil.example' } })).status, 403);
+  assert.equal((await browser.request('POST', '/logout', { headers: { origin: app.config.PUBLIC_URL } })).status, 403);
+  assert.equal((await browser.request('POST', '/logout', { form: { _csrf: _csrf.slice(1) + 'x' }, headers: { origin: app.config.PUBLIC_URL } })).status, 403);
   assert.equal((await browser.request('GET', '/dashboard')).status, 200);
 });
 

@@ -61,6 +61,20 @@ export class Browser {
     return response;
   }
 
+  /** The session's CSRF token, read from a dashboard page's `<meta name="csrf-token">`. */
+  async csrfToken(page = '/dashboard'): Promise<string> {
+    const html = await (await this.request('GET', page)).text();
+    const match = /<meta name="csrf-token" content="([^"]+)">/.exec(html);
+    if (!match) throw new Error(`no CSRF token on ${page}`);
+    return match[1]!;
+  }
+
+  /** Submits a dashboard form the way the page would: same origin, with the session's CSRF token. */
+  async submit(path: string, form: Record<string, string> = {}): Promise<Response> {
+    const _csrf = await this.csrfToken();
+    return this.request('POST', path, { form: { ...form, _csrf }, headers: { origin: new URL(this.baseUrl).origin, 'sec-fetch-site': 'same-origin' } });
+  }
+
   /** Posts a simulator-built SSO form as Heroku's auto-submitting page would. */
   signIn(form: { action: string; params: Record<string, string> }): Promise<Response> {
     return this.request('POST', new URL(form.action).pathname, { form: form.params, headers: { origin: 'https://dashboard.heroku.com', 'sec-fetch-site': 'cross-site' } });

@@ -1,4 +1,4 @@
-import { Router, urlencoded } from 'express';
+import { Router } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { requireSession } from '../middleware/require-session.ts';
 import { sameOrigin } from '../middleware/same-origin.ts';
@@ -27,7 +27,7 @@ export function dashboardRoutes(deps: AppDeps): Router {
     });
   });
 
-  router.post('/logout', sameOrigin(deps.config.PUBLIC_URL), urlencoded({ extended: false, limit: '4kb' }), (req, res, next) => {
+  router.post('/logout', sameOrigin(deps.config.PUBLIC_URL), (req, res, next) => {
     req.logout((error) => {
       if (error) return next(error);
       req.session.destroy(() => res.clearCookie(sessionCookieName(deps.config.PUBLIC_URL), { path: '/' }).render('signed-out', { title: 'Signed out' }));
