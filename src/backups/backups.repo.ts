@@ -180,6 +180,20 @@ export async function markCanceled(db: Queryable, id: string, reason: string): P
   return true;
 }
 
+/**
+ * Ends a backup that no attempt is running (not started yet, or waiting for its retry) as canceled.
+ * Atomic with beginAttempt: false when an attempt has just started (it then sees the cancel flag).
+ */
+export async function cancelPending(db: Queryable, id: string, reason: string): Promise<boolean> {
+  const result = await db.query<{ attempt: number }>(
+    `update backups set state = 'canceled', phase = null, failure_kind = 'canceled', failure_reason = $2, finished_at = now(),
+       attempt_token = null, updated_at = now()
+     where id = $1 and state = 'pending' returning attempt`, [id, reason]);
+  if (result.rowCount !== 1) return false;
+  await recordEvent(db, id, result.rows[0]!.attempt, 'canceled', reason);
+  return true;
+}
+
 /** Whether someone asked this backup to stop. */
 export async function cancelRequested(db: Queryable, id: string): Promise<boolean> {
   const result = await db.query('select 1 from backups where id = $1 and cancel_requested_at is not null', [id]);

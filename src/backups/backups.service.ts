@@ -7,7 +7,8 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { sendJob } from '../jobs/send.ts';
-import { insertBackup, requestCancel, findResourceBackup, markCanceled, type NewBackup } from './backups.repo.ts';
+import { insertBackup, requestCancel, findResourceBackup, cancelPending, type NewBackup } from './backups.repo.ts';
+import { QUEUES } from '../jobs/queues.ts';
 import type { Backup, BackupFormat, BackupTrigger } from './backup.ts';
 
 export interface BackupsDeps {
@@ -42,14 +43,23 @@ export async function requestBackup(deps: BackupsDeps, resourceId: string, reque
 }
 
 /**
- * Asks a backup to stop. One that has not started ends as canceled at once; a running one is stopped
+ * Asks a backup to stop. One no attempt is running (not started, or waiting to retry) ends as canceled at
+ * once; a running one is stopped
  * by its worker within seconds (pg_dump killed, upload aborted) and then shows as canceled.
  */
 export async function cancelBackup(deps: BackupsDeps, resourceId: string, backupId: string, requestedBy: string): Promise<Backup> {
   const backup = await findResourceBackup(deps.pool, resourceId, backupId);
   if (!backup) throw notFound('backup');
   if (!(await requestCancel(deps.pool, resourceId, backupId))) throw conflict(`backup ${backup.name} has already finished`);
-  if (backup.state === 'pending' && backup.attempt === 0) await markCanceled(deps.pool, backupId, `canceled by ${requestedBy} before it started`);
+  if (backup.state === 'pending') {
+    const reason = backup.attempt === 0 ? `canceled by ${requestedBy} before it started` : `canceled by ${requestedBy} while waiting to retry`;
+    if (await cancelPending(deps.pool, backupId, reason)) {
+      // Its job (waiting to start, or to retry after a failed attempt) holds the resource's one queued
+      // slot; cancel it so the next capture is not refused until the retry would have come round.
+      const waiting = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId }, queued: true });
+      if (waiting.length > 0) await deps.boss.cancel(QUEUES.backup.name, waiting.map((job) => job.id));
+    }
+  }
   await recordAudit(deps.pool, { resourceId, actor: requestedBy, action: 'backup.cancel_requested', detail: { backup: backup.name } });
   return (await findResourceBackup(deps.pool, resourceId, backupId))!;
 }

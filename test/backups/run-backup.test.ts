@@ -8,6 +8,7 @@ import { setDirectSource } from '../../src/backups/sources.repo.ts';
 import { findBackup, listEvents, tailLogs } from '../../src/backups/backups.repo.ts';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
 import { AppError } from '../../src/errors.ts';
+import { freePort } from '../../src/db/local-cluster.ts';
 
 const { app, sim } = await startStack();
 const server = await startSourceServer();
@@ -106,6 +107,26 @@ test('a backup canceled right after it was requested ends canceled, whether or n
   await cancelBackup(web, resourceId, requested!.id, 'x');
   assert.equal((await settled(requested!.id)).state, 'canceled');
   assert.deepEqual(await store.list(`tenants/${resourceId}/`), []);
+});
+
+test('a backup waiting to retry is canceled at once, and its queued retry no longer blocks a new capture', async () => {
+  // Nothing listens on this port: the attempt fails with a retryable connection error.
+  const unreachable = new URL(sourceUrl);
+  unreachable.port = String(await freePort());
+  const resourceId = await resourceWithSource(unreachable.toString());
+  const requested = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
+  const waiting = await eventually(async () => {
+    const b = await findBackup(db, requested!.id);
+    return b?.state === 'pending' && b.attempt === 1 ? b : undefined;
+  }, { timeoutMs: 30_000, what: 'the first attempt to fail and wait for its retry' });
+  assert.equal(waiting.failureKind, 'connection_failed');
+  const canceled = await cancelBackup(web, resourceId, requested!.id, 'admin@example.com');
+  assert.equal(canceled.state, 'canceled');
+  assert.match(canceled.failureReason!, /while waiting to retry/);
+  const next = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
+  assert.equal(next!.name, 'b002');
+  await cancelBackup(web, resourceId, next!.id, 'x');
+  await settled(next!.id);
 });
 
 test('deprovision during a backup cancels it within seconds and the purge removes every archive', async () => {
