@@ -1,8 +1,14 @@
 import type { SimContext } from './context.ts';
+import { POSTGRES_PREFIX } from './postgres/plans.ts';
 import { clearAddonConfig, releaseAttachedApps } from './state/addon-config.ts';
 import { revokeAuthorization } from './state/authorizations.ts';
 import { attachmentsOf } from './state/store.ts';
 import type { SimAddon } from './state/types.ts';
+
+/** The prefix an attachment name replaces in the add-on's config var names. */
+export function configPrefix(ctx: SimContext, addon: SimAddon): string {
+  return addon.postgres ? POSTGRES_PREFIX : ctx.options.addon.configVarsPrefix;
+}
 
 // State transitions shared by the add-on manager driver (Heroku's side of provision/deprovision)
 // and the Platform API actions the provider calls. Both must agree, so they live in one place.
@@ -31,7 +37,7 @@ export function markDeprovisioned(ctx: SimContext, addon: SimAddon, opts: { fail
   if (addon.state === 'deprovisioned') return false;
   const now = ctx.now();
   const wasLive = addon.state === 'provisioned';
-  clearAddonConfig(ctx.store, addon, ctx.options.addon.configVarsPrefix, {
+  clearAddonConfig(ctx.store, addon, configPrefix(ctx, addon), {
     release: wasLive, description: `Remove ${addon.name} add-on`, now,
   });
   for (const attachment of attachmentsOf(ctx.store, addon.id)) ctx.store.attachments.delete(attachment.id);

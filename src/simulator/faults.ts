@@ -7,9 +7,14 @@ interface PendingFailure {
   retryAfterSeconds: number | null;
 }
 
+/** What happens to `heroku-postgresql` forks created while a fork fault is set. */
+export type ForkFault = 'never-ready' | 'vanish';
+
 /** Knobs that make the next requests fail the way Heroku sometimes does. */
 export class SimFaults {
   #pending: Record<FaultTarget, PendingFailure[]> = { api: [], oauth: [] };
+  /** Applies to every fork created from when it is set until reset(). */
+  forkFault: ForkFault | null = null;
 
   /** The next `count` requests to /oauth/token answer `status` (5xx) without touching codes or tokens. */
   failNextTokenRequests(count: number, status = 503): void {
@@ -21,9 +26,10 @@ export class SimFaults {
     this.#pending[target].push({ remaining: count, status: 429, retryAfterSeconds });
   }
 
-  /** Drops every pending fault. */
+  /** Drops every pending fault and the fork fault. */
   reset(): void {
     this.#pending = { api: [], oauth: [] };
+    this.forkFault = null;
   }
 
   /** Consumes one pending failure for the target, if any. */

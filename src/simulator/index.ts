@@ -1,6 +1,7 @@
 // Public surface of the Heroku simulator: start it, then drive it and read its records.
 export { startHerokuSimulator, type HerokuSimulator } from './start.ts';
-export type { HerokuSimulatorOptions, SimulatedAddonManifest, SimulatedOAuthClient } from './options.ts';
+export type { HerokuSimulatorOptions, SimulatedAddonManifest, SimulatedOAuthClient, SimulatedPostgresOptions } from './options.ts';
+export type { AttachPostgresOptions, PostgresAddonSummary } from './postgres/addons.ts';
 export type { AddonManagerDriver, RawProviderRequest } from './manager/driver.ts';
 export type { ProvisionInput } from './manager/provision-request.ts';
 export type { ReplayOptions } from './manager/provision.ts';
@@ -9,6 +10,7 @@ export type { ManagerOutcome, ProvisionOutcome, PlanChangeOutcome, DeprovisionOu
 export { ADDONS_ACCEPT, type ProviderAuth, type ProviderExchange } from './manager/provider-client.ts';
 export type { RecordedRequest, ProviderCall, Violation, ViolationKind, SimLog, SimHost } from './log.ts';
 export type { SimFaultKnobs } from './knobs.ts';
+export type { ForkFault } from './faults.ts';
 export type { TokenResponse } from './oauth/token-response.ts';
 export type { UserTokenRequest } from './oauth/user-tokens.ts';
 export { SSO_VARIANTS, type SsoForm, type SsoFormOptions, type SsoVariant } from './sso/form.ts';

@@ -1,7 +1,7 @@
 import type { SimContext } from './context.ts';
 import type { FaultTarget } from './faults.ts';
 import { revokeAuthorization } from './state/authorizations.ts';
-import { findAddon } from './state/store.ts';
+import { findAddon, findUser } from './state/store.ts';
 
 /** Test knobs that make Heroku misbehave or move an add-on's credentials along. */
 export interface SimFaultKnobs {
@@ -13,7 +13,16 @@ export interface SimFaultKnobs {
   revokeAuthorization(addonIdOrName: string): void;
   /** Makes every access token of the add-on's authorization expire now; returns how many. Refresh still works. */
   expireAccessTokens(addonIdOrName: string): number;
-  /** Drops pending request failures. */
+  /** Forks created from now on stay `provisioning` forever (until reset()). */
+  forkNeverReady(): void;
+  /** Forks created from now on are deprovisioned (then 404) half-way through their wait, before becoming ready (until reset()). */
+  deprovisionForksWhileWaiting(): void;
+  /**
+   * Revokes every OAuth authorization the user has granted so far: their access tokens get 401 and
+   * refresh answers `invalid_grant`. Authorizations granted afterwards (a reconnect) work. Returns how many.
+   */
+  revokeUserAuthorizations(email: string): number;
+  /** Drops pending request failures and the fork fault. */
   reset(): void;
 }
 
@@ -33,6 +42,20 @@ export function createFaultKnobs(ctx: SimContext): SimFaultKnobs {
       let count = 0;
       for (const token of ctx.store.accessTokens.values()) {
         if (token.authorizationId === authorizationId && token.expiresAt > ctx.now()) { token.expiresAt = ctx.now(); count++; }
+      }
+      return count;
+    },
+    forkNeverReady: () => { ctx.faults.forkFault = 'never-ready'; },
+    deprovisionForksWhileWaiting: () => { ctx.faults.forkFault = 'vanish'; },
+    revokeUserAuthorizations: (email) => {
+      const user = findUser(ctx.store, email);
+      if (!user) throw new Error(`simulator: no user ${email}`);
+      let count = 0;
+      for (const authorization of ctx.store.authorizations.values()) {
+        if (authorization.kind === 'user' && authorization.userId === user.id && authorization.revokedAt === null) {
+          revokeAuthorization(ctx.store, authorization.id, ctx.now());
+          count++;
+        }
       }
       return count;
     },

@@ -27,6 +27,14 @@ export interface SimulatedOAuthClient {
   name?: string;
 }
 
+/** The real PostgreSQL server behind simulated `heroku-postgresql` add-ons. */
+export interface SimulatedPostgresOptions {
+  /** Superuser URL; new add-ons and forks become databases on this server (CREATE DATABASE), dropped on DELETE. */
+  adminUrl: string;
+  /** Folder holding pg_dump and pg_restore for forks; default: the newest /usr/lib/postgresql/<n>/bin, then PATH. */
+  binDir?: string;
+}
+
 /** Options for startHerokuSimulator. */
 export interface HerokuSimulatorOptions {
   /** 0 or undefined: a random port. */
@@ -45,6 +53,10 @@ export interface HerokuSimulatorOptions {
   asyncProvisionTimeoutMs?: number;
   /** Millisecond clock; token/code expiry and SSO timestamps read it. */
   now?: () => number;
+  /** Needed to create `heroku-postgresql` add-ons and forks; attaching existing databases works without it. */
+  postgres?: SimulatedPostgresOptions;
+  /** How long a new `heroku-postgresql` add-on or fork stays `provisioning` before its copy starts (default 300). */
+  forkReadyAfterMs?: number;
 }
 
 /** Options with every default filled in. */
@@ -59,6 +71,8 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   asyncProvisionTimeoutMs: number;
   now: () => number;
+  postgres: SimulatedPostgresOptions | null;
+  forkReadyAfterMs: number;
 }
 
 /** Fills defaults; the numbers are Heroku's documented ones (§1.1, §2, §3.1 of the contract). */
@@ -80,5 +94,7 @@ export function resolveOptions(options: HerokuSimulatorOptions): ResolvedOptions
     requestTimeoutMs: options.requestTimeoutMs ?? 25_000,
     asyncProvisionTimeoutMs: options.asyncProvisionTimeoutMs ?? 12 * 60 * 60 * 1000,
     now: options.now ?? Date.now,
+    postgres: options.postgres ?? null,
+    forkReadyAfterMs: options.forkReadyAfterMs ?? 300,
   };
 }

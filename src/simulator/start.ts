@@ -9,6 +9,10 @@ import { createAddonManagerDriver, type AddonManagerDriver } from './manager/dri
 import { issueUserToken, type UserTokenRequest } from './oauth/user-tokens.ts';
 import type { TokenResponse } from './oauth/token-response.ts';
 import { resolveOptions, type HerokuSimulatorOptions } from './options.ts';
+import {
+  attachPostgres, postgresSummaries, rotatePostgresCredentials, stopPostgres, type AttachPostgresOptions, type PostgresAddonSummary,
+} from './postgres/addons.ts';
+import { postgresServer } from './postgres/server.ts';
 import { buildSsoForm, type SsoForm, type SsoFormOptions } from './sso/form.ts';
 import { ensureApp, type AppSpec } from './state/apps.ts';
 import { newId, stableId } from './state/ids.ts';
@@ -34,7 +38,18 @@ export interface HerokuSimulator extends AddonManagerDriver {
   ssoForm(addonIdOrName: string, opts?: SsoFormOptions): SsoForm;
   /** Mints a user-level token (for user-OAuth flows) without the browser round trip. */
   issueUserToken(req: UserTokenRequest): TokenResponse;
-  /** Closes the server and stops timers. */
+  /**
+   * Registers an existing real database as a provisioned `heroku-postgresql` add-on on the app (made
+   * by name if missing) and sets `<AS>_URL` (default `DATABASE_URL`) in one release. Never dropped by the simulator.
+   */
+  attachPostgres(appIdOrName: string, opts: AttachPostgresOptions): SimAddon;
+  /** The database's password changed: every attached app's `<ATTACHMENT>_URL` becomes `newUrl` (one release each). */
+  rotatePostgresCredentials(addonIdOrName: string, newUrl: string): void;
+  /** Number of releases of the app (a new app has 1). */
+  releases(appIdOrName: string): number;
+  /** Every `heroku-postgresql` add-on ever made, deprovisioned ones included: filter on `state`. */
+  postgresAddons(): PostgresAddonSummary[];
+  /** Closes the server, stops timers and copies, and drops the databases it created that are still live. */
   stop(): Promise<void>;
 }
 
@@ -50,6 +65,7 @@ export async function startHerokuSimulator(options: HerokuSimulatorOptions): Pro
 
   const ctx: SimContext = {
     options: resolved, store, log: new SimLog(), faults: new SimFaults(), now: resolved.now, deadlines: new ProvisionDeadlines(), url: '',
+    postgres: { server: resolved.postgres ? postgresServer(resolved.postgres.adminUrl, resolved.postgres.binDir) : null, work: new Map() },
   };
   const driver = createAddonManagerDriver(ctx);
   const server = createSimulatorApp(ctx, driver).listen(resolved.port, resolved.host);
@@ -72,12 +88,23 @@ export async function startHerokuSimulator(options: HerokuSimulatorOptions): Pro
     createApp: (spec) => ensureApp(store, spec, ctx.now()),
     ssoForm: (addonIdOrName, opts) => buildSsoForm(ctx, addonIdOrName, opts),
     issueUserToken: (req) => issueUserToken(ctx, req),
+    attachPostgres: (appIdOrName, opts) => attachPostgres(ctx, appIdOrName, opts),
+    rotatePostgresCredentials: (addonIdOrName, newUrl) => rotatePostgresCredentials(ctx, addonIdOrName, newUrl),
+    releases: (appIdOrName) => {
+      const app = findApp(store, appIdOrName);
+      if (!app) throw new Error(`simulator: no app ${appIdOrName}`);
+      return app.releases.length;
+    },
+    postgresAddons: () => postgresSummaries(ctx),
     stop: async () => {
-      ctx.deadlines.clearAll();
+      // Stop taking requests first: a POST answered while databases are being dropped would start a
+      // timer (or a copy) that creates a database after stop() returned, which nothing would ever drop.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      ctx.deadlines.clearAll();
+      await stopPostgres(ctx);
     },
   };
 }

@@ -32,7 +32,7 @@ function appSection(ctx: SimContext, app: SimApp): string {
 <p class="note">owner ${e(owner)} · ${app.collaboratorIds.length} collaborator(s) · release v${app.releases.length} · config vars: ${vars.length ? vars.map((v) => `<code>${e(v)}</code>`).join(', ') : 'none'}</p>
 <table>
 <tr><th>Add-on</th><th>Plan</th><th>State</th><th>Provider id</th><th></th></tr>
-${addons.map((addon) => addonRow(addon)).join('\n') || '<tr><td colspan="5" class="note">no add-ons</td></tr>'}
+${addons.map((addon) => (addon.postgres ? postgresRow(ctx, addon) : addonRow(addon))).join('\n') || '<tr><td colspan="5" class="note">no add-ons</td></tr>'}
 </table>`;
 }
 
@@ -48,6 +48,18 @@ function addonRow(addon: SimAddon): string {
   <td class="state-${e(addon.state)}">${e(addon.state)}${addon.pendingDeprovision ? ' (deprovision pending)' : ''}</td>
   <td><code>${e(addon.providerId ?? '—')}</code></td>
   <td>${actions}</td>
+</tr>`;
+}
+
+function postgresRow(ctx: SimContext, addon: SimAddon): string {
+  const source = addon.postgres?.forkOf ? ctx.store.addons.get(addon.postgres.forkOf) : undefined;
+  const origin = source ? `fork of ${e(source.name)}` : addon.postgres?.origin === 'attached' ? 'attached by a test' : 'new database';
+  return `<tr>
+  <td>${e(addon.name)}<br><code class="note">${e(addon.id)}</code>${addon.failure ? `<br><span class="note">${e(addon.failure)}</span>` : ''}</td>
+  <td>heroku-postgresql:${e(addon.plan)}</td>
+  <td class="state-${e(addon.state)}">${e(addon.state)}</td>
+  <td class="note">${origin}<br>database <code>${e(addon.postgres?.databaseName ?? '')}</code></td>
+  <td></td>
 </tr>`;
 }
 

@@ -1,7 +1,7 @@
 import express, { Router, type Response } from 'express';
 import type { SimContext } from '../context.ts';
 import type { AddonManagerDriver } from '../manager/driver.ts';
-import { findAddon } from '../state/store.ts';
+import { findServiceAddon } from '../state/store.ts';
 import { consolePage } from './page.ts';
 
 /**
@@ -40,7 +40,7 @@ export function consoleRoutes(ctx: SimContext, driver: AddonManagerDriver): Rout
   });
 
   router.post('/_sim/addons/:addon/plan', form, async (req, res) => {
-    const addon = findAddon(ctx.store, req.params.addon);
+    const addon = findServiceAddon(ctx.store, req.params.addon);
     const plan = ((req.body ?? {}) as Record<string, string | undefined>).plan;
     if (!addon || !plan) return back(res, 'Plan change needs an add-on and a plan.');
     if (addon.state !== 'provisioned') return back(res, `${addon.name} is ${addon.state}.`);
@@ -49,7 +49,7 @@ export function consoleRoutes(ctx: SimContext, driver: AddonManagerDriver): Rout
   });
 
   router.post('/_sim/addons/:addon/deprovision', async (req, res) => {
-    const addon = findAddon(ctx.store, req.params.addon);
+    const addon = findServiceAddon(ctx.store, req.params.addon);
     if (!addon) return back(res, 'No such add-on.');
     const outcome = await driver.deprovision(addon.id);
     back(res, `Deprovision of ${addon.name}: ${outcome.status ?? outcome.call.error} → ${outcome.result}`);

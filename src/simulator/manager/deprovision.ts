@@ -1,6 +1,6 @@
 import { markDeprovisioned } from '../addon-lifecycle.ts';
 import type { SimContext } from '../context.ts';
-import { findAddon } from '../state/store.ts';
+import { findServiceAddon } from '../state/store.ts';
 import { answered, baseOutcome, failureReason, type DeprovisionOutcome } from './outcomes.ts';
 import { callProvider } from './provider-client.ts';
 
@@ -17,7 +17,7 @@ export interface DeprovisionOptions {
  * repeats must still answer 2xx or 410, never 404 or 5xx.
  */
 export async function deprovision(ctx: SimContext, uuid: string, opts: DeprovisionOptions = {}): Promise<DeprovisionOutcome> {
-  const addon = findAddon(ctx.store, uuid);
+  const addon = findServiceAddon(ctx.store, uuid);
   if (!addon) throw new Error(`simulator: no add-on ${uuid}`);
   const wasGone = addon.state === 'deprovisioned';
   const exchange = await callProvider(ctx, { operation: 'deprovision', addonId: addon.id, method: 'DELETE', path: `/${addon.id}` });

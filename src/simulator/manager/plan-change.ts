@@ -1,7 +1,7 @@
 import { returnedConfigProblems } from '../config-rules.ts';
 import type { SimContext } from '../context.ts';
 import { writeAddonConfig } from '../state/addon-config.ts';
-import { findAddon } from '../state/store.ts';
+import { findServiceAddon } from '../state/store.ts';
 import { answered, baseOutcome, bodyMessage, failureReason, type PlanChangeOutcome } from './outcomes.ts';
 import { callProvider } from './provider-client.ts';
 
@@ -11,7 +11,7 @@ import { callProvider } from './provider-client.ts';
  * change, so 202 is a violation.
  */
 export async function changePlan(ctx: SimContext, uuid: string, plan: string, extraFields: Record<string, unknown> = {}): Promise<PlanChangeOutcome> {
-  const addon = findAddon(ctx.store, uuid);
+  const addon = findServiceAddon(ctx.store, uuid);
   if (!addon) throw new Error(`simulator: no add-on ${uuid}`);
   if (addon.state !== 'provisioned') throw new Error(`simulator: add-on ${uuid} is ${addon.state}; Heroku only changes plans of provisioned add-ons`);
   const exchange = await callProvider(ctx, { operation: 'plan-change', addonId: addon.id, method: 'PUT', path: `/${addon.id}`, body: { plan, ...extraFields } });

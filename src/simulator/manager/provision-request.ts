@@ -67,8 +67,8 @@ export function prepareProvision(ctx: SimContext, input: ProvisionInput): Prepar
     ...input.extraFields,
   };
   const addon: SimAddon = {
-    id: uuid, name: body.name, appId: app.id, plan: body.plan, region: body.region, state: 'provisioning',
-    providerId: null, config: {}, options: body.options, authorizationId: authorization?.id ?? null, provisionBody: body,
+    id: uuid, name: body.name, appId: app.id, service: ctx.options.addon.id, plan: body.plan, region: body.region, state: 'provisioning',
+    providerId: null, config: {}, options: body.options, authorizationId: authorization?.id ?? null, provisionBody: body, postgres: null,
     message: null, failure: null, asyncAcceptedAt: null, pendingDeprovision: false,
     createdAt: now, updatedAt: now, provisionedAt: null, deprovisionedAt: null,
   };

@@ -1,5 +1,5 @@
 import type { SimContext } from '../context.ts';
-import { findAddon } from '../state/store.ts';
+import { findServiceAddon } from '../state/store.ts';
 import type { SimAddon } from '../state/types.ts';
 import { baseOutcome, type ProvisionOutcome } from './outcomes.ts';
 import { callProvider } from './provider-client.ts';
@@ -38,7 +38,7 @@ export async function provisionConcurrently(ctx: SimContext, input: ProvisionInp
 
 /** Resends an earlier provision byte for byte (same uuid, same grant code), sequentially or concurrently. */
 export async function replayProvision(ctx: SimContext, uuid: string, opts: ReplayOptions = {}): Promise<ProvisionOutcome[]> {
-  const addon = findAddon(ctx.store, uuid);
+  const addon = findServiceAddon(ctx.store, uuid);
   if (!addon) throw new Error(`simulator: no add-on ${uuid} to replay`);
   const times = opts.times ?? 1;
   if (opts.concurrent) return Promise.all(Array.from({ length: times }, () => send(ctx, addon, true)));
@@ -48,14 +48,16 @@ export async function replayProvision(ctx: SimContext, uuid: string, opts: Repla
 }
 
 async function send(ctx: SimContext, addon: SimAddon, replay: boolean): Promise<ProvisionOutcome> {
-  const exchange = await callProvider(ctx, { operation: 'provision', addonId: addon.id, method: 'POST', body: addon.provisionBody });
+  const body = addon.provisionBody;
+  if (!body) throw new Error(`simulator: add-on ${addon.id} was never provisioned through the provider`);
+  const exchange = await callProvider(ctx, { operation: 'provision', addonId: addon.id, method: 'POST', body });
   const failure = applyProvisionAnswer(ctx, addon, exchange, replay);
   const result = addon.state === 'deprovisioned' ? 'failed' : addon.state;
   return {
     ...baseOutcome(ctx, addon, exchange.call, failure),
     result,
-    grantCode: addon.provisionBody.oauth_grant?.code ?? null,
-    requestBody: addon.provisionBody,
+    grantCode: body.oauth_grant?.code ?? null,
+    requestBody: body,
     replay,
   };
 }

@@ -63,3 +63,40 @@ function userCollaborates(ctx: SimContext, p: Principal, appId: string): boolean
   const app = ctx.store.apps.get(appId);
   return !!app && p.authorization.kind === 'user' && isCollaborator(app, p.authorization.userId);
 }
+
+/** Scopes that may change apps and add-ons. */
+const WRITE = ['global', 'write', 'write-protected'];
+/** Scopes that may create and destroy databases and read their URLs (contract §5.7). */
+const PROTECTED_WRITE = ['global', 'write-protected'];
+
+/** Acting for a user: a partner token may not create or destroy apps and add-ons (contract §4.2, §5.6). */
+export function requireUserToken(p: Principal, what: string): void {
+  if (p.authorization.kind !== 'user') throw forbidden(`Add-on partner tokens may not ${what}.`);
+}
+
+/** A user token with a write scope that collaborates on the app. */
+export function requireAppWrite(ctx: SimContext, p: Principal, app: SimApp, what: string): void {
+  requireUserToken(p, what);
+  if (!userCollaborates(ctx, p, app.id)) throw forbidden(`You do not have access to the app ${app.name}.`);
+  if (!p.authorization.scopes.some((s) => WRITE.includes(s))) throw forbidden('This OAuth authorization lacks a write scope.');
+}
+
+/** Creating or destroying a Heroku Postgres database: a collaborating user with `write-protected` or `global`. */
+export function requireDatabaseWrite(ctx: SimContext, p: Principal, app: SimApp, what: string): void {
+  requireAppWrite(ctx, p, app, what);
+  if (!p.authorization.scopes.some((s) => PROTECTED_WRITE.includes(s))) {
+    throw forbidden('This OAuth authorization lacks the write-protected scope needed for Heroku Postgres databases.');
+  }
+}
+
+/** Reading an add-on's config values as a user needs a protected scope, like the app's config vars. */
+export function requireProtectedScope(p: Principal): void {
+  if (p.authorization.kind === 'user' && !p.authorization.scopes.some((s) => PROTECTED_READ.includes(s))) {
+    throw forbidden('This OAuth authorization lacks the read-protected scope needed for config vars.');
+  }
+}
+
+/** True when the user collaborates on the app (false for partner tokens). */
+export function canUserRead(ctx: SimContext, p: Principal, app: SimApp): boolean {
+  return userCollaborates(ctx, p, app.id);
+}

@@ -5,7 +5,7 @@ import type { SimContext } from '../context.ts';
 import { principal } from '../http/authenticate.ts';
 import { invalidParams } from '../http/errors.ts';
 import { writeAddonConfig } from '../state/addon-config.ts';
-import { loadAddon, requireAddonRead, requirePartner, isPartnerOf } from './access.ts';
+import { loadAddon, requireAddonRead, requirePartner, requireProtectedScope, isPartnerOf } from './access.ts';
 import { addonConfigJson, addonJson } from './serialize.ts';
 
 /** `/addons/...`: the add-on endpoints a partner token may use (contract §4.2). Mount behind authenticate. */
@@ -30,7 +30,9 @@ export function addonRoutes(ctx: SimContext): Router {
 
   router.get('/addons/:addon/config', (req, res) => {
     const addon = loadAddon(ctx, req.params.addon);
-    requireAddonRead(ctx, principal(res), addon);
+    const p = principal(res);
+    requireAddonRead(ctx, p, addon);
+    requireProtectedScope(p);
     res.json(addonConfigJson(addon));
   });
 

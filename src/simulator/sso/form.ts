@@ -1,7 +1,7 @@
 import type { SimContext } from '../context.ts';
 import { ensureUser } from '../state/apps.ts';
 import { newId } from '../state/ids.ts';
-import { appOf, findAddon, findApp } from '../state/store.ts';
+import { appOf, findServiceAddon, findApp } from '../state/store.ts';
 import { navData, resourceToken, userScopedResourceToken } from './tokens.ts';
 
 /** Deliberately wrong SSO posts, one per way a provider's check can be too lenient or too fragile. */
@@ -47,7 +47,7 @@ const SKEW_SECONDS = 360;
 
 /** Builds the SSO form post for an add-on, honest or deliberately wrong. */
 export function buildSsoForm(ctx: SimContext, addonIdOrName: string, opts: SsoFormOptions = {}): SsoForm {
-  const addon = findAddon(ctx.store, addonIdOrName);
+  const addon = findServiceAddon(ctx.store, addonIdOrName);
   if (!addon) throw new Error(`simulator: no add-on ${addonIdOrName}`);
   const app = appOf(ctx.store, addon);
   const salt = ctx.options.addon.ssoSalt;

@@ -3,7 +3,7 @@ import type { SimContext } from '../context.ts';
 import { principal } from '../http/authenticate.ts';
 import { forbidden, HerokuError, notFound } from '../http/errors.ts';
 import { isCollaborator } from '../state/apps.ts';
-import { findAddon } from '../state/store.ts';
+import { findServiceAddon } from '../state/store.ts';
 import { loadApp } from '../platform/access.ts';
 import { buildSsoForm, SSO_VARIANTS, type SsoFormOptions, type SsoVariant } from './form.ts';
 import { autoSubmitPage } from './page.ts';
@@ -17,7 +17,7 @@ export function ssoRoutes(ctx: SimContext): Router {
   const router = Router();
 
   router.get('/sso/:addon', (req, res) => {
-    if (!findAddon(ctx.store, req.params.addon)) throw notFound('add-on');
+    if (!findServiceAddon(ctx.store, req.params.addon)) throw notFound('add-on');
     res.type('html').send(autoSubmitPage(buildSsoForm(ctx, req.params.addon, formOptions(req.query as Record<string, unknown>))));
   });
 
@@ -25,7 +25,7 @@ export function ssoRoutes(ctx: SimContext): Router {
     const p = principal(res);
     if (p.authorization.kind !== 'user') throw forbidden('Single sign-on needs a user token.');
     const app = loadApp(ctx, req.params.app);
-    const addon = findAddon(ctx.store, req.params.addon);
+    const addon = findServiceAddon(ctx.store, req.params.addon);
     if (!addon || addon.appId !== app.id || addon.state === 'deprovisioned') throw notFound('add-on');
     if (!isCollaborator(app, p.authorization.userId)) throw forbidden('You do not have access to this app.');
     res.json(buildSsoForm(ctx, addon.id, { user: p.authorization.userId }));

@@ -75,3 +75,9 @@ export function appOf(store: SimStore, addon: SimAddon): SimApp {
 export function attachmentsOf(store: SimStore, addonId: string): SimAttachment[] {
   return [...store.attachments.values()].filter((a) => a.addonId === addonId);
 }
+
+/** An add-on of the simulated service (the provider under test) by id or name; never a `heroku-postgresql` one. */
+export function findServiceAddon(store: SimStore, idOrName: string): SimAddon | undefined {
+  const addon = findAddon(store, idOrName);
+  return addon && addon.postgres === null ? addon : undefined;
+}

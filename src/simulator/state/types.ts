@@ -55,13 +55,28 @@ export interface ProvisionBody {
   [extra: string]: unknown;
 }
 
-/** An add-on resource of the simulated service. Failed provisions end `deprovisioned` with `failure`. */
+/**
+ * A real database behind a `heroku-postgresql` add-on. `created` databases live on the simulator's
+ * PostgreSQL server (new add-ons and forks) and are dropped with the add-on; attached ones belong to the test.
+ */
+export interface SimPostgresDatabase {
+  databaseName: string;
+  origin: 'attached' | 'created';
+  /** Source add-on id when this add-on is a fork. */
+  forkOf: string | null;
+  /** Fault chosen when the add-on was created: stay `provisioning`, or vanish before becoming ready. */
+  fault: 'never-ready' | 'vanish' | null;
+}
+
+/** An add-on resource: of the simulated service (the provider under test) or `heroku-postgresql`. Failed provisions end `deprovisioned` with `failure`. */
 export interface SimAddon {
   /** Heroku's uuid; the `uuid` of the provision request and the Platform API `id`. */
   id: string;
   name: string;
   appId: string;
-  /** Plan slug without the service prefix (`basic`). */
+  /** Add-on service name: the manifest id, or `heroku-postgresql`. */
+  service: string;
+  /** Plan slug without the service prefix (`basic`, `standard-0`). */
   plan: string;
   /** Full region (`amazon-web-services::us-east-1`). */
   region: string;
@@ -73,7 +88,10 @@ export interface SimAddon {
   options: Record<string, string>;
   /** The partner authorization the provision grant belongs to; null when provisioned without a grant. */
   authorizationId: string | null;
-  provisionBody: ProvisionBody;
+  /** The provision request Heroku sent the provider; null for `heroku-postgresql` add-ons (Heroku's own). */
+  provisionBody: ProvisionBody | null;
+  /** The database behind a `heroku-postgresql` add-on; null for the simulated service. */
+  postgres: SimPostgresDatabase | null;
   /** Last `message` the provider returned (shown to the user by the CLI). */
   message: string | null;
   /** Why provisioning failed, when it did. */
