@@ -31,6 +31,14 @@ const schema = z.object({
   PG_BIN_DIR: z.string().trim().min(1).optional(),
   // A dump that moves no bytes for this long is stopped as stalled.
   BACKUP_STALL_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(86_399).default(300),
+  // Our own Heroku OAuth client for "Connect Heroku" (scope write-protected); without it the dashboard
+  // explains that connecting is not configured.
+  HEROKU_CONNECT_CLIENT_ID: z.string().trim().min(1).optional(),
+  HEROKU_CONNECT_CLIENT_SECRET: z.string().trim().min(1).optional(),
+  // How long a fork may take to become ready before the backup fails, and the first poll interval
+  // (it backs off to a minute).
+  FORK_READY_TIMEOUT_SECONDS: z.coerce.number().min(1).max(86_399).default(12 * 3600),
+  FORK_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
 }).superRefine((config, context) => {
   // Production must say where archives go; silently writing them to a dyno's ephemeral disk loses them.
   if (config.NODE_ENV === 'production' && !config.STORAGE_URL) {

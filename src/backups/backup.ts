@@ -40,6 +40,27 @@ export interface Backup {
   startedAt: Date | null;
   verifiedAt: Date | null;
   finishedAt: Date | null;
+  /** How the last attempt read the database: a fork, a URL given directly, or directly because it could not be forked. */
+  sourceMode: 'fork' | 'direct' | 'direct-fallback' | null;
+  /** The fork the last attempt dumped, when it made one. */
+  fork: BackupFork | null;
+}
+
+/** A short-lived fork of the customer's database, from request to destruction. */
+export interface BackupFork {
+  addonName: string | null;
+  /** heroku-postgresql plan without the service prefix. */
+  plan: string | null;
+  state: string | null;
+  requestedAt: Date;
+  readyAt: Date | null;
+  destroyedAt: Date | null;
+}
+
+/** Seconds the fork took to become ready, and how long it lived (so far, while it stands). */
+export function forkTimings(fork: BackupFork, now: Date = new Date()): { readySeconds: number | null; livedSeconds: number } {
+  const seconds = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000));
+  return { readySeconds: fork.readyAt ? seconds(fork.requestedAt, fork.readyAt) : null, livedSeconds: seconds(fork.requestedAt, fork.destroyedAt ?? now) };
 }
 
 /** What a running backup reports about itself, refreshed about once a second. */

@@ -3,7 +3,8 @@ import { backupName, type Backup, type BackupFormat, type BackupProgress, type B
 
 const COLUMNS = `id, resource_id, trigger, number, state, phase, format, requested_by, slot_key, attempt, object_key, bytes,
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
-  toc_entries, progress, failure_kind, failure_reason, cancel_requested_at, created_at, started_at, verified_at, finished_at`;
+  toc_entries, progress, failure_kind, failure_reason, cancel_requested_at, created_at, started_at, verified_at, finished_at,
+  source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at`;
 
 type Row = Record<string, unknown>;
 const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -20,6 +21,11 @@ function toBackup(r: Row): Backup {
     failureKind: r.failure_kind as string | null, failureReason: r.failure_reason as string | null,
     cancelRequestedAt: r.cancel_requested_at as Date | null, createdAt: r.created_at as Date, startedAt: r.started_at as Date | null,
     verifiedAt: r.verified_at as Date | null, finishedAt: r.finished_at as Date | null,
+    sourceMode: r.source_mode as Backup['sourceMode'],
+    fork: r.fork_requested_at ? {
+      addonName: r.fork_addon_name as string | null, plan: r.fork_plan as string | null, state: r.fork_state as string | null,
+      requestedAt: r.fork_requested_at as Date, readyAt: r.fork_ready_at as Date | null, destroyedAt: r.fork_destroyed_at as Date | null,
+    } : null,
   };
 }
 

@@ -15,13 +15,45 @@ export async function setDirectSource(db: Queryable, secrets: SecretBox, resourc
   return { description };
 }
 
-/** The resource's source for this run, or undefined when none is set. */
+/** The resource's direct source for this run, or undefined when none is set (a Heroku source resolves in src/forks). */
 export async function loadSource(db: Queryable, secrets: SecretBox, resourceId: string): Promise<{ source: BackupSource; description: string } | undefined> {
   const result = await db.query<{ url_ciphertext: string; description: string }>(
-    'select url_ciphertext, description from backup_sources where resource_id = $1', [resourceId]);
+    `select url_ciphertext, description from backup_sources where resource_id = $1 and kind = 'direct'`, [resourceId]);
   const row = result.rows[0];
   if (!row) return undefined;
   return { source: directSource(secrets.open(row.url_ciphertext, resourceId, SEALED_URL)), description: row.description };
+}
+
+/** Backs up a Heroku attachment of an app: `<ATTACHMENT>_URL` is read from the app's config vars at every run. */
+export async function setHerokuSource(db: Queryable, resourceId: string, choice: { appName: string; attachmentName: string }, updatedBy: string): Promise<{ description: string }> {
+  const description = `${choice.appName}::${choice.attachmentName}_URL`;
+  await db.query(
+    `insert into backup_sources (resource_id, kind, url_ciphertext, attachment_name, app_name, description, updated_by)
+     values ($1, 'heroku', null, $2, $3, $4, $5)
+     on conflict (resource_id) do update set kind = 'heroku', url_ciphertext = null, attachment_name = excluded.attachment_name,
+       app_name = excluded.app_name, description = excluded.description, updated_by = excluded.updated_by, updated_at = now()`,
+    [resourceId, choice.attachmentName, choice.appName, description, updatedBy]);
+  return { description };
+}
+
+/** What the resource backs up, without opening anything: a sealed direct URL, or a Heroku attachment. */
+export type SourceSetting =
+  | { kind: 'direct'; description: string; urlCiphertext: string }
+  | { kind: 'heroku'; description: string; appName: string; attachmentName: string };
+
+export async function findSourceSetting(db: Queryable, resourceId: string): Promise<SourceSetting | undefined> {
+  const result = await db.query<{ kind: string; url_ciphertext: string | null; description: string; app_name: string | null; attachment_name: string | null }>(
+    'select kind, url_ciphertext, description, app_name, attachment_name from backup_sources where resource_id = $1', [resourceId]);
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return row.kind === 'heroku'
+    ? { kind: 'heroku', description: row.description, appName: row.app_name!, attachmentName: row.attachment_name! }
+    : { kind: 'direct', description: row.description, urlCiphertext: row.url_ciphertext! };
+}
+
+/** Opens a direct source's sealed URL for one run. */
+export function openDirectSource(secrets: SecretBox, resourceId: string, setting: { urlCiphertext: string }): BackupSource {
+  return directSource(secrets.open(setting.urlCiphertext, resourceId, SEALED_URL));
 }
 
 export async function deleteSource(db: Queryable, resourceId: string): Promise<void> {

@@ -8,6 +8,7 @@ import { herokuRoutes } from './heroku/routes.ts';
 import { sessionMiddleware, servedOverTls } from './sso/session.ts';
 import { ssoRoutes } from './sso/routes.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
+import { connectRoutes } from './connect/routes.ts';
 import { apiRoutes } from './api/router.ts';
 import { csrfProtection } from './middleware/csrf.ts';
 import { errorHandler } from './error-handler.ts';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): Express {
   // Every page route below: form bodies parsed once, and CSRF-checked when they change something.
   app.use(urlencoded({ extended: false, limit: '16kb' }), csrfProtection);
   app.use(dashboardRoutes(deps));
+  app.use(connectRoutes(deps));
 
   app.use((_req, _res, next) => next(notFound('Page')));
   app.use(errorHandler(deps.logger));

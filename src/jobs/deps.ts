@@ -4,6 +4,8 @@ import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { PartnerAuthorizationDeps } from '../heroku/partner-authorization.ts';
+import type { ConnectDeps } from '../heroku/connect-authorization.ts';
+import type { ForkSettings } from '../forks/fork-lifecycle.ts';
 
 /** What every job handler may use. */
 export interface JobDeps {
@@ -14,6 +16,9 @@ export interface JobDeps {
   store: ObjectStore;
   partner: PartnerAuthorizationDeps;
   backup: { stallTimeoutMs: number; pgBinDir?: string; cancelPollMs?: number };
+  /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
+  connect?: ConnectDeps;
+  forks?: ForkSettings;
 }
 
 /** The pg-boss job a handler is running. */

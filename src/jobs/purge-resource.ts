@@ -8,6 +8,10 @@ import { deleteAudit } from '../audit/audit.repo.ts';
 import { QUEUES } from './queues.ts';
 import { deleteSchedule } from '../backups/schedules.repo.ts';
 import { deleteSource } from '../backups/sources.repo.ts';
+import { listResourceLiveForks } from '../forks/forks.repo.ts';
+import { destroyForkNow } from '../forks/fork-teardown.ts';
+import { deleteConnection } from '../heroku/connect-connections.repo.ts';
+import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 
 /**
  * Removes what a deprovisioned resource left with us: its schedule, every archive and backup, its source,
@@ -21,6 +25,17 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   const running = await deps.pool.query(`select 1 from backups where resource_id = $1 and state in ('running', 'verifying')`, [resourceId]);
   if (running.rowCount) throw new Error('a backup of this resource is still stopping; the purge will retry');
   await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
+  // Forks are the customer's billed add-ons: destroy them while the connected grant still exists (a
+  // failure throws, and the purge retries before anything is wiped). Without a usable grant nobody but
+  // the customer can remove them; that must not keep their data with us.
+  for (const fork of await listResourceLiveForks(deps.pool, resourceId)) {
+    try {
+      await destroyForkNow(deps, fork);
+    } catch (error) {
+      if (!((error as Error).cause instanceof ConnectionUnavailableError)) throw error;
+      deps.logger.warn({ resourceId, addonId: fork.addonId }, 'a fork could not be destroyed: the Heroku connection is gone');
+    }
+  }
   // Archives first: rows can be rebuilt from nothing, objects left behind would be customer data we keep.
   for (const object of await deps.store.list(`tenants/${resourceId}/`)) await deps.store.delete(object.key);
   for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`)) await deps.store.abortIncompleteUpload(upload);
@@ -28,6 +43,7 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
     await tx.query('delete from backups where resource_id = $1', [resourceId]);
     await deleteSchedule(tx, resourceId);
     await deleteSource(tx, resourceId);
+    await deleteConnection(tx, resourceId);
     await wipeAuthorization(tx, resourceId);
     await deleteResourceSessions(tx, resourceId);
     await deleteResourceUsers(tx, resourceId);

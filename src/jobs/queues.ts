@@ -40,6 +40,19 @@ export const QUEUES = {
     // Scheduled every 10 minutes; one at a time across all workers.
     options: { policy: 'singleton', retryLimit: 1, retryDelay: 60, expireInSeconds: 1800 },
   },
+  destroyFork: {
+    name: 'fork-destroy',
+    payload: z.object({ resourceId: z.guid(), backupId: z.guid(), addonId: z.string().min(1), appName: z.string().min(1) }),
+    // Idempotent (404 counts as destroyed); a fork left standing costs the customer money, so keep trying
+    // for hours, and the fork janitor tries again after that.
+    options: { retryLimit: 12, retryDelay: 15, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300 },
+  },
+  forkJanitor: {
+    name: 'fork-janitor',
+    payload: z.object({}).loose(),
+    // Scheduled every 10 minutes; one at a time across all workers.
+    options: { policy: 'singleton', retryLimit: 1, retryDelay: 60, expireInSeconds: 1800 },
+  },
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),

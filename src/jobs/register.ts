@@ -7,6 +7,8 @@ import { runBackup } from './run-backup.ts';
 import { backupJanitor } from './backup-janitor.ts';
 import { backupScheduled } from './backup-scheduled.ts';
 import { backupPrune } from './backup-prune.ts';
+import { destroyFork } from './destroy-fork.ts';
+import { forkJanitor } from './fork-janitor.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
@@ -19,6 +21,8 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   backupJanitor,
   exchangeGrant,
   purgeResource,
+  destroyFork,
+  forkJanitor,
 };
 
 /**
@@ -44,4 +48,5 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
   }
   // Upserts by name and key, so every worker may say it at start-up; pg-boss sends one job per tick.
   await boss.schedule(QUEUES.backupJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
+  await boss.schedule(QUEUES.forkJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
 }

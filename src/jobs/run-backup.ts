@@ -4,7 +4,8 @@ import type { JobContext, JobDeps } from './deps.ts';
 import { captureArchive } from '../backups/capture-archive.ts';
 import { objectKeyFor } from '../backups/backup.ts';
 import { beginAttempt, recordAttemptFacts, markVerifying, markCompleted, markFailed, markCanceled, cancelRequested, appendLogs } from '../backups/backups.repo.ts';
-import { loadSource } from '../backups/sources.repo.ts';
+import { openSourceSession } from '../forks/fork-lifecycle.ts';
+import { SourceError } from '../forks/errors.ts';
 import { findResource } from '../resources/resources.repo.ts';
 import { isDumpError } from '../dump/index.ts';
 import { VerificationError } from '../backups/verify-archive.ts';
@@ -58,12 +59,13 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   let objectKey: string | undefined;
   let lastProgressWrite = 0;
   const fenced = async (write: Promise<boolean>) => { if (!(await write)) { const e = new SupersededError(); stop(e); throw e; } };
+  // Resolves the database (a fork of it, for a Heroku source); `close` tears down the fork on every exit path.
+  const sourceSession = openSourceSession(deps, { backup, token, signal: controller.signal, log: (line) => logs.add(line) });
   try {
     const resource = await findResource(deps.pool, backup.resourceId);
     if (!resource || resource.state !== 'provisioned') throw new PermanentFailure('deprovisioned', 'the add-on was removed');
     await fenced(recordAttemptFacts(deps.pool, backupId, token, { phase: 'resolving' }));
-    const source = await loadSource(deps.pool, deps.secrets, backup.resourceId);
-    if (!source) throw new PermanentFailure('no_source', 'there is no database to back up yet: set one in the dashboard settings');
+    const source = await sourceSession.open();
     logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
     const captured = await captureArchive({
       source: source.source, store: deps.store, format: backup.format, signal: controller.signal,
@@ -114,7 +116,9 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     }
     logs.add(`attempt ${backup.attempt} failed: ${sanitize(error)}`);
     await logs.flush();
-    if (reason instanceof CancelRequested) {
+    // A cancel asked for while this attempt was failing for another reason ends the backup too, rather
+    // than leaving it to wait for a retry that would only find the flag.
+    if (reason instanceof CancelRequested || (await cancelRequested(deps.pool, backupId).catch(() => false))) {
       await markCanceled(deps.pool, backupId, 'canceled on request');
       await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.canceled', detail: { backup: backup.name } });
       return;
@@ -125,6 +129,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     logger.warn({ kind, final }, 'backup attempt failed');
     if (retryable) throw error;
   } finally {
+    await sourceSession.close();
     clearInterval(watcher);
     job.signal.removeEventListener('abort', onJobAbort);
     await logs.close();
@@ -140,6 +145,7 @@ class CancelRequested extends Error {
 
 function classify(error: unknown): { kind: string; retryable: boolean } {
   if (error instanceof PermanentFailure) return { kind: error.kind, retryable: false };
+  if (error instanceof SourceError) return { kind: error.kind, retryable: error.retryable };
   if (isDumpError(error)) return { kind: error.code, retryable: error.retryable };
   if (error instanceof VerificationError) return { kind: 'verification_failed', retryable: true };
   if (error instanceof StorageError) return { kind: `storage_${error.code}`, retryable: error.retryable };

@@ -3,6 +3,7 @@ import { registerJobs } from '../jobs/register.ts';
 import type { Runtime } from './runtime.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';
+import { connectDeps } from '../heroku/connect-authorization.ts';
 
 /** A running worker process. */
 export interface WorkerProcess {
@@ -18,6 +19,8 @@ export async function startWorker(runtime: Runtime, options: { pollingIntervalSe
   await boss.start();
   await registerJobs(boss, {
     pool, boss, logger, partner, secrets, store,
+    connect: connectDeps({ pool, secrets }, config),
+    forks: { readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000, pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000 },
     backup: { stallTimeoutMs: config.BACKUP_STALL_TIMEOUT_SECONDS * 1000, ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}), ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}) },
   }, options);
   logger.info({ storage: store.location }, 'archives go to storage');

@@ -5,6 +5,10 @@ import { sameOrigin } from '../middleware/same-origin.ts';
 import { findPlan } from '../../resources/plans.ts';
 import { findAuthorization } from '../../heroku/authorizations.repo.ts';
 import { sessionCookieName } from '../sso/session.ts';
+import { listResourceBackups } from '../../backups/backups.repo.ts';
+import { forkTimings } from '../../backups/backup.ts';
+import { findSourceSetting } from '../../backups/sources.repo.ts';
+import { findConnection } from '../../heroku/connect-connections.repo.ts';
 
 /** The customer's dashboard pages, reached by single sign-on. */
 export function dashboardRoutes(deps: AppDeps): Router {
@@ -19,11 +23,16 @@ export function dashboardRoutes(deps: AppDeps): Router {
 
   router.get('/dashboard', requireSession, async (req, res) => {
     const { resource, user } = req.viewer;
-    const authorization = await findAuthorization(deps.pool, resource.id);
+    const [authorization, connection, source, backups] = await Promise.all([
+      findAuthorization(deps.pool, resource.id), findConnection(deps.pool, resource.id),
+      findSourceSetting(deps.pool, resource.id), listResourceBackups(deps.pool, resource.id, 20),
+    ]);
     res.render('dashboard', {
       title: `${resource.appName ?? resource.name} · big-backup`,
       resource, user, plan: findPlan(resource.plan)!,
       authorizationStatus: authorization?.status ?? 'pending',
+      connection, source, forkTimings,
+      backups,
     });
   });
 

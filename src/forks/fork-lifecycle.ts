@@ -1,0 +1,234 @@
+import pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import type { Backup } from '../backups/backup.ts';
+import { findSourceSetting, openDirectSource } from '../backups/sources.repo.ts';
+import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../dump/index.ts';
+import { findConnection, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
+import { ConnectionUnavailableError, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
+import { RateLimitedError, type ConnectApi, type UserAddon } from '../heroku/connect-api.ts';
+import { PlatformApiError } from '../heroku/platform-api.ts';
+import { sendJob } from '../jobs/send.ts';
+import { SourceError } from './errors.ts';
+import { findLiveFork, recordForkReady, recordForkRequested, recordSourceMode, type SourceMode } from './forks.repo.ts';
+
+/** How long a fork may take to be ready, and how often to look (backing off to a minute). */
+export interface ForkSettings {
+  readyTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_FORK_SETTINGS: ForkSettings = { readyTimeoutMs: 12 * 3600_000, pollIntervalMs: 5000 };
+const MAX_POLL_INTERVAL_MS = 60_000;
+
+/** What opening a source needs. */
+export interface SourceSessionDeps {
+  pool: pg.Pool;
+  boss: PgBoss;
+  secrets: SecretBox;
+  connect?: ConnectDeps;
+  forks?: ForkSettings;
+}
+
+/** The database one attempt dumps, and how it got there. */
+export interface OpenedSource {
+  source: BackupSource;
+  /** Names server and database, never a password. */
+  description: string;
+  mode: SourceMode;
+}
+
+/** One attempt's source: `open` resolves it (creating a fork when the source is on Heroku); `close` sends the fork's teardown. */
+export interface SourceSession {
+  open(): Promise<OpenedSource>;
+  /** Safe on every exit path and more than once; never throws. */
+  close(): Promise<void>;
+}
+
+/** Heroku Postgres plans that cannot be forked (Essential tier, and the legacy hobby/mini/basic plans). */
+export function isForkablePlan(planName: string): boolean {
+  const plan = planName.replace(/^heroku-postgresql:/, '');
+  return !/^(essential|mini|basic|hobby)/.test(plan);
+}
+
+/** `BIGBACKUP_FORK_B001` (a later attempt appends its number); the config var on the scratch app is this plus `_URL`. */
+export function forkAttachmentName(backup: Pick<Backup, 'name' | 'attempt'>): string {
+  return `BIGBACKUP_FORK_${backup.name.toUpperCase()}${backup.attempt > 1 ? `_${backup.attempt}` : ''}`;
+}
+
+/**
+ * Opens the source of one backup attempt. A direct source is the sealed URL the customer gave. A Heroku
+ * source reads `<ATTACHMENT>_URL` from the app's config vars with the connected account's token (every
+ * run; credentials rotate), then, unless the database cannot be forked, creates a fork on the scratch
+ * app, saves its id on the backup at once, waits for it to be provisioned and out of recovery, and
+ * hands back the fork's URL. Whatever happens, `close` sends the fork this attempt created to the
+ * separate, retried teardown job.
+ */
+export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup; token: string; signal: AbortSignal; log: (line: string) => void }): SourceSession {
+  const { backup, token, signal, log } = run;
+  const settings = deps.forks ?? DEFAULT_FORK_SETTINGS;
+  let created: { addonId: string; appName: string } | undefined;
+  let closed = false;
+
+  const heroku = async <T>(fn: (api: ConnectApi) => Promise<T>): Promise<T> => {
+    if (!deps.connect) throw new SourceError('not_configured', 'Connecting a Heroku account is not configured on this server', false);
+    try {
+      return await withConnectApi(deps.connect, backup.resourceId, fn);
+    } catch (error) {
+      throw toSourceError(error);
+    }
+  };
+
+  async function openHeroku(setting: { appName: string; attachmentName: string; description: string }): Promise<OpenedSource> {
+    const connection = await findConnection(deps.pool, backup.resourceId);
+    if (!connection) throw new SourceError('not_connected', 'no Heroku account is connected: an admin must connect Heroku in the dashboard settings', false);
+    if (connection.status !== 'connected') throw new SourceError('reconnect_needed', `reconnect needed: ${connection.lastError ?? 'the Heroku connection stopped working'}`, false);
+    const configVar = `${setting.attachmentName}_URL`;
+    const vars = await heroku((api) => api.configVars(setting.appName));
+    const url = vars[configVar];
+    if (!url) throw new SourceError('source_missing', `the app ${setting.appName} has no ${configVar} config var; choose the database again in the settings`, false);
+    log(`resolved ${setting.description} from the app's config vars`);
+    const attachment = (await heroku((api) => api.attachments(setting.appName))).find((a) => a.name === setting.attachmentName);
+    const addon = attachment ? await heroku((api) => api.addon(attachment.addon.id)) : undefined;
+    if (!addon) return fallback(connection, url, setting.description, `${configVar} is not a Heroku Postgres attachment, so it cannot be forked`);
+    if (!isForkablePlan(addon.plan.name)) {
+      return fallback(connection, url, setting.description, `${addon.name} is on ${addon.plan.name}; Essential-tier databases cannot be forked`);
+    }
+    if (!connection.scratchAppName) throw new SourceError('no_scratch_app', 'no app is chosen to hold forks: pick or create one in the dashboard settings', false);
+    return forkAndWait(connection, connection.scratchAppName, addon, url, setting.description);
+  }
+
+  async function fallback(connection: ConnectionRow, url: string, described: string, why: string): Promise<OpenedSource> {
+    if (!connection.allowDirectFallback) {
+      throw new SourceError('not_forkable', `${why}; a direct dump of the production database is not allowed (an admin can allow it in the settings)`, false);
+    }
+    log(`${why}: dumping the database directly, as an admin allowed (no fork; production carries the load)`);
+    await recordSourceMode(deps.pool, backup.id, token, 'direct-fallback');
+    return { source: directSource(url), description: `${describeConnection(parseDatabaseUrl(url))} (${described}, direct)`, mode: 'direct-fallback' };
+  }
+
+  async function forkAndWait(connection: ConnectionRow, scratchApp: string, source: UserAddon, sourceUrl: string, described: string): Promise<OpenedSource> {
+    // A previous attempt of this backup that died may have left its fork on the row: tear it down first.
+    const older = await findLiveFork(deps.pool, backup.id);
+    if (older) await sendTeardown(deps.boss, older).catch(() => {});
+    const attachmentName = forkAttachmentName(backup);
+    const plan = `heroku-postgresql:${connection.forkPlan}`;
+    let fork: UserAddon;
+    try {
+      fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
+    } catch (error) {
+      // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
+      if (error instanceof SourceError && error.kind === 'heroku_refused') return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
+      throw error;
+    }
+    created = { addonId: fork.id, appName: scratchApp };
+    const requestedAt = Date.now();
+    if (!(await recordForkRequested(deps.pool, backup.id, token, { addonId: fork.id, addonName: fork.name, appName: scratchApp, plan: connection.forkPlan }))) {
+      throw new SourceError('superseded', 'a newer attempt took over this backup', false);
+    }
+    await recordSourceMode(deps.pool, backup.id, token, 'fork');
+    log(`fork ${fork.name} (${plan}) of ${source.name} requested on the app ${scratchApp}; waiting for it to be ready`);
+    const deadline = requestedAt + settings.readyTimeoutMs;
+    let interval = settings.pollIntervalMs;
+    for (;;) {
+      const forkUrl = await readyUrl(scratchApp, fork.id, attachmentName);
+      if (forkUrl && (await outOfRecovery(forkUrl))) {
+        await recordForkReady(deps.pool, backup.id, fork.id);
+        log(`fork ${fork.name} ready after ${Math.round((Date.now() - requestedAt) / 1000)} s`);
+        return { source: directSource(forkUrl), description: `${describeConnection(parseDatabaseUrl(forkUrl))} (fork ${fork.name} of ${described})`, mode: 'fork' };
+      }
+      if (Date.now() + interval > deadline) {
+        throw new SourceError('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)}`, false);
+      }
+      await sleep(interval, signal);
+      interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);
+    }
+  }
+
+  /** The fork's URL once it is provisioned and its config var is set; undefined while it is not. */
+  async function readyUrl(app: string, addonId: string, attachmentName: string): Promise<string | undefined> {
+    let state: UserAddon;
+    try {
+      state = await heroku((api) => api.appAddon(app, addonId));
+    } catch (error) {
+      if (error instanceof SourceError && error.kind === 'heroku_not_found') throw new SourceError('fork_lost', 'the fork was deprovisioned before it became ready', true);
+      throw error;
+    }
+    if (state.state === 'deprovisioned') throw new SourceError('fork_lost', 'the fork was deprovisioned before it became ready', true);
+    if (state.state !== 'provisioned') return undefined;
+    const vars = await heroku((api) => api.configVars(app));
+    return vars[`${attachmentName}_URL`] ?? undefined;
+  }
+
+  return {
+    async open() {
+      const setting = await findSourceSetting(deps.pool, backup.resourceId);
+      if (!setting) throw new SourceError('no_source', 'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings', false);
+      if (setting.kind === 'direct') {
+        await recordSourceMode(deps.pool, backup.id, token, 'direct');
+        return { source: openDirectSource(deps.secrets, backup.resourceId, setting), description: setting.description, mode: 'direct' };
+      }
+      return openHeroku(setting);
+    },
+    async close() {
+      if (closed || !created) return;
+      closed = true;
+      try {
+        await sendTeardown(deps.boss, { resourceId: backup.resourceId, backupId: backup.id, ...created });
+        log(`fork teardown requested`);
+      } catch {
+        // The fork janitor finds it: it is recorded on the backup.
+      }
+    },
+  };
+}
+
+/** Sends the idempotent, retried teardown of one fork. */
+export async function sendTeardown(boss: PgBoss, fork: { resourceId: string; backupId: string; addonId: string; appName: string }): Promise<void> {
+  await sendJob(boss, 'destroyFork', { resourceId: fork.resourceId, backupId: fork.backupId, addonId: fork.addonId, appName: fork.appName });
+}
+
+/** Maps what the connected-account calls throw onto failures a backup can show and classify. */
+export function toSourceError(error: unknown): unknown {
+  if (error instanceof SourceError) return error;
+  if (error instanceof ConnectionUnavailableError) return new SourceError('reconnect_needed', error.message, false, { cause: error });
+  if (error instanceof RateLimitedError) return new SourceError('heroku_rate_limited', error.message, true, { cause: error });
+  if (error instanceof PlatformApiError) {
+    if (error.statusCode === 404) return new SourceError('heroku_not_found', error.message, false, { cause: error });
+    if (error.statusCode === 422) return new SourceError('heroku_refused', error.message, false, { cause: error });
+    if (error.statusCode === 403) return new SourceError('heroku_forbidden', `${error.message} (does the connected account still have access to the app?)`, false, { cause: error });
+    return new SourceError('heroku_api', error.message, error.statusCode >= 500, { cause: error });
+  }
+  return error;
+}
+
+/** True once the fork accepts connections and has left recovery (a fresh fork replays WAL first). */
+async function outOfRecovery(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'big-backup' });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const result = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
+    return result.rows[0]?.recovering === false;
+  } catch {
+    // Starting up, DNS not there yet, credentials not active yet: all mean "not ready".
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(timer); reject(signal.reason); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function formatDuration(ms: number): string {
+  const minutes = ms / 60_000;
+  if (minutes >= 1) return `${Number.isInteger(minutes) ? minutes : minutes.toFixed(1)} minutes`;
+  return `${Math.round(ms / 1000)} seconds`;
+}

@@ -1,0 +1,85 @@
+import type { Queryable } from '../db/pool.ts';
+import type { Backup } from '../backups/backup.ts';
+
+/** A fork recorded on a backup. */
+export interface ForkRecord {
+  backupId: string;
+  resourceId: string;
+  addonId: string;
+  addonName: string | null;
+  appName: string;
+  backupState: string;
+  requestedAt: Date;
+}
+
+export type SourceMode = NonNullable<Backup['sourceMode']>;
+
+/** Which way this attempt reads the database. Fenced by the attempt token. */
+export async function recordSourceMode(db: Queryable, backupId: string, token: string, mode: SourceMode): Promise<boolean> {
+  const result = await db.query(
+    `update backups set source_mode = $3, updated_at = now() where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+    [backupId, token, mode]);
+  return result.rowCount === 1;
+}
+
+/**
+ * Saves the fork Heroku just created on the backup row, at once, so teardown and the janitor can find
+ * it. Fenced: false when a newer attempt owns the backup (the caller then destroys its own fork).
+ */
+export async function recordForkRequested(db: Queryable, backupId: string, token: string, fork: { addonId: string; addonName: string; appName: string; plan: string }): Promise<boolean> {
+  const result = await db.query(
+    `update backups set fork_addon_id = $3, fork_addon_name = $4, fork_app_name = $5, fork_plan = $6, fork_state = 'provisioning',
+       fork_requested_at = now(), fork_ready_at = null, fork_destroyed_at = null, updated_at = now()
+     where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+    [backupId, token, fork.addonId, fork.addonName, fork.appName, fork.plan]);
+  return result.rowCount === 1;
+}
+
+export async function recordForkReady(db: Queryable, backupId: string, addonId: string): Promise<void> {
+  await db.query(
+    `update backups set fork_state = 'ready', fork_ready_at = now(), updated_at = now() where id = $1 and fork_addon_id = $2 and fork_destroyed_at is null`,
+    [backupId, addonId]);
+}
+
+export async function recordForkState(db: Queryable, addonId: string, state: string): Promise<void> {
+  await db.query('update backups set fork_state = $2 where fork_addon_id = $1 and fork_destroyed_at is null', [addonId, state]);
+}
+
+/** The fork is gone (destroyed by us, or already 404 at Heroku). Idempotent. */
+export async function markForkDestroyed(db: Queryable, addonId: string): Promise<void> {
+  await db.query(
+    `update backups set fork_state = 'destroyed', fork_destroyed_at = now() where fork_addon_id = $1 and fork_destroyed_at is null`, [addonId]);
+}
+
+const LIVE = `select id as "backupId", resource_id as "resourceId", fork_addon_id as "addonId", fork_addon_name as "addonName",
+  fork_app_name as "appName", state as "backupState", fork_requested_at as "requestedAt"
+  from backups where fork_addon_id is not null and fork_destroyed_at is null`;
+
+/** The fork recorded on one backup, if it still stands. */
+export async function findLiveFork(db: Queryable, backupId: string): Promise<ForkRecord | undefined> {
+  const result = await db.query<ForkRecord>(`${LIVE} and id = $1`, [backupId]);
+  return result.rows[0];
+}
+
+/** Every fork of one resource not yet destroyed. */
+export async function listResourceLiveForks(db: Queryable, resourceId: string): Promise<ForkRecord[]> {
+  return (await db.query<ForkRecord>(`${LIVE} and resource_id = $1`, [resourceId])).rows;
+}
+
+/** Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`. */
+export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
+  const result = await db.query<ForkRecord>(
+    `${LIVE} and (state in ('completed', 'failed', 'canceled') or fork_requested_at < $1) order by fork_requested_at`, [cutoff]);
+  return result.rows;
+}
+
+/**
+ * True when the backup is gone (its resource was purged, forks first) or records this fork as destroyed.
+ * A backup whose row now names a newer attempt's fork says nothing about this one: false.
+ */
+export async function forkAlreadyDestroyed(db: Queryable, backupId: string, addonId: string): Promise<boolean> {
+  const result = await db.query<{ addon: string | null; destroyed: Date | null }>(
+    'select fork_addon_id as addon, fork_destroyed_at as destroyed from backups where id = $1', [backupId]);
+  const row = result.rows[0];
+  return !row || (row.addon === addonId && row.destroyed !== null);
+}

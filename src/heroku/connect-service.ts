@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { withTransaction } from '../db/pool.ts';
+import { conflict, unprocessable } from '../errors.ts';
+import { recordAudit } from '../audit/audit.repo.ts';
+import type { Resource } from '../resources/resources.repo.ts';
+import { findSourceSetting, setHerokuSource, type SourceSetting } from '../backups/sources.repo.ts';
+import { listResourceLiveForks } from '../forks/forks.repo.ts';
+import { CONNECT_SCOPE, completeConnect, withConnectApi, type ConnectDeps } from './connect-authorization.ts';
+import { PlatformApiError } from './platform-api.ts';
+import type { ConnectApi, HerokuApp } from './connect-api.ts';
+import { deleteConnection, findConnection, updateConnectionSettings, type ConnectionRow } from './connect-connections.repo.ts';
+
+/** A Postgres database attached to the app, as the settings page offers it. */
+export interface PostgresAttachment {
+  name: string;
+  addonName: string;
+  plan: string;
+}
+
+/** Where the authorize step sends the browser, for our own OAuth client. */
+export function authorizeUrl(deps: ConnectDeps, publicUrl: string, state: string): string {
+  const url = new URL('/oauth/authorize', deps.oauthUrl);
+  url.searchParams.set('client_id', deps.client!.id);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('scope', CONNECT_SCOPE);
+  url.searchParams.set('state', state);
+  url.searchParams.set('redirect_uri', callbackUrl(publicUrl));
+  return url.toString();
+}
+
+export function callbackUrl(publicUrl: string): string {
+  return new URL('/connect/heroku/callback', publicUrl).toString();
+}
+
+/** A fresh, unguessable `state` (256 bits). */
+export function newConnectState(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Finishes a connect: stores the grant, makes sure forks have an app to live on (creates one the first
+ * time; the admin may pick another), and, when the resource has no source yet, backs up the attachment
+ * named at provision (default DATABASE) of the app the add-on is attached to.
+ */
+export async function finishConnect(deps: ConnectDeps, resource: Resource, code: string, actor: string): Promise<{ email: string; scratchApp: string | null; note?: string }> {
+  const { api, email } = await completeConnect(deps, resource.id, code, actor);
+  const connection = (await findConnection(deps.pool, resource.id))!;
+  let scratchApp = connection.scratchAppName;
+  let note: string | undefined;
+  if (!scratchApp) {
+    try {
+      const app = await api.createApp(`bb-forks-${randomBytes(5).toString('hex')}`);
+      await updateConnectionSettings(deps.pool, resource.id, { scratchApp: app });
+      scratchApp = app.name;
+    } catch (error) {
+      note = `Could not create an app for forks (${(error as Error).message}); pick one below.`;
+    }
+  }
+  if (!(await findSourceSetting(deps.pool, resource.id)) && resource.appName) {
+    await setHerokuSource(deps.pool, resource.id, { appName: resource.appName, attachmentName: resource.databaseAttachment }, actor);
+  }
+  await recordAudit(deps.pool, { resourceId: resource.id, actor, action: 'heroku.connected', detail: { herokuEmail: email, scratchApp } });
+  return { email, scratchApp, ...(note ? { note } : {}) };
+}
+
+/** What the settings page shows. Heroku is asked live for the choices; a failure there is shown, not thrown. */
+export interface ConnectionView {
+  connection: ConnectionRow | undefined;
+  source: SourceSetting | undefined;
+  attachments: PostgresAttachment[];
+  apps: HerokuApp[];
+  liveProblem?: string;
+}
+
+export async function loadConnectionView(deps: ConnectDeps, resource: Resource): Promise<ConnectionView> {
+  const connection = await findConnection(deps.pool, resource.id);
+  const source = await findSourceSetting(deps.pool, resource.id);
+  const view: ConnectionView = { connection, source, attachments: [], apps: [] };
+  if (!connection || connection.status !== 'connected' || !deps.client) return view;
+  try {
+    await withConnectApi(deps, resource.id, async (api) => {
+      view.apps = await api.listApps();
+      if (resource.appName) view.attachments = await postgresAttachments(api, resource.appName);
+    });
+  } catch (error) {
+    view.liveProblem = (error as Error).message;
+    // A refused grant has just been marked; show that state.
+    view.connection = await findConnection(deps.pool, resource.id);
+  }
+  return view;
+}
+
+/** The app's attachments whose add-on is Heroku Postgres. */
+export async function postgresAttachments(api: ConnectApi, appName: string): Promise<PostgresAttachment[]> {
+  const found: PostgresAttachment[] = [];
+  for (const attachment of await api.attachments(appName)) {
+    const addon = await api.addon(attachment.addon.id).catch((error: unknown) => {
+      if (error instanceof PlatformApiError && (error.statusCode === 404 || error.statusCode === 403)) return undefined;
+      throw error;
+    });
+    const service = addon?.addon_service?.name ?? addon?.plan.name.split(':')[0];
+    if (addon && service === 'heroku-postgresql') found.push({ name: attachment.name, addonName: addon.name, plan: addon.plan.name });
+  }
+  return found;
+}
+
+/** The admin's choices on the settings page; each is optional. */
+export interface SettingsChange {
+  attachment?: string;
+  scratchApp?: string;
+  createScratchApp?: boolean;
+  forkPlan?: string;
+  allowDirectFallback?: boolean;
+}
+
+export async function changeSettings(deps: ConnectDeps, resource: Resource, change: SettingsChange, actor: string): Promise<void> {
+  const connection = await findConnection(deps.pool, resource.id);
+  if (!connection) throw conflict('Connect Heroku first.');
+  await withConnectApi(deps, resource.id, async (api) => {
+    if (change.attachment !== undefined) {
+      if (!resource.appName) throw conflict('The app this add-on is attached to is not known yet.');
+      const choices = await postgresAttachments(api, resource.appName);
+      if (!choices.some((c) => c.name === change.attachment)) throw unprocessable(`${change.attachment} is not a Postgres attachment of ${resource.appName}.`);
+      await setHerokuSource(deps.pool, resource.id, { appName: resource.appName, attachmentName: change.attachment }, actor);
+    }
+    if (change.createScratchApp) {
+      await updateConnectionSettings(deps.pool, resource.id, { scratchApp: await api.createApp(`bb-forks-${randomBytes(5).toString('hex')}`) });
+    } else if (change.scratchApp && change.scratchApp !== connection.scratchAppName) {
+      if (change.scratchApp === resource.appName) throw unprocessable('Forks must not go on the production app: a new config var there means a release and a restart.');
+      const app = await api.app(change.scratchApp).catch((error: unknown) => {
+        if (error instanceof PlatformApiError && (error.statusCode === 404 || error.statusCode === 403)) throw unprocessable(`The connected account cannot use the app ${change.scratchApp}.`);
+        throw error;
+      });
+      await updateConnectionSettings(deps.pool, resource.id, { scratchApp: app });
+    }
+  });
+  await updateConnectionSettings(deps.pool, resource.id, {
+    ...(change.forkPlan ? { forkPlan: change.forkPlan } : {}),
+    ...(change.allowDirectFallback !== undefined ? { allowDirectFallback: change.allowDirectFallback } : {}),
+  });
+  await recordAudit(deps.pool, { resourceId: resource.id, actor, action: 'heroku.settings_changed', detail: { ...change } });
+}
+
+/** Forgets the grant. Refused while a fork stands: only the grant can destroy it. */
+export async function disconnect(deps: ConnectDeps, resource: Resource, actor: string): Promise<void> {
+  await withTransaction(deps.pool, async (tx) => {
+    const forks = await listResourceLiveForks(tx, resource.id);
+    if (forks.length > 0) throw conflict('A fork of a running backup still exists; disconnect after it has been destroyed (cancel the backup, then try again in a minute).');
+    await deleteConnection(tx, resource.id);
+    await recordAudit(tx, { resourceId: resource.id, actor, action: 'heroku.disconnected' });
+  });
+}

@@ -1,0 +1,339 @@
+import test, { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import pg from 'pg';
+import { Browser, startStack } from '../support/stack.ts';
+import { eventually } from '../support/app.ts';
+import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive } from '../support/seed-source.ts';
+import { cancelBackup, requestBackup } from '../../src/backups/backups.service.ts';
+import { QUEUES } from '../../src/jobs/queues.ts';
+import { findBackup } from '../../src/backups/backups.repo.ts';
+import { forkJanitor } from '../../src/jobs/fork-janitor.ts';
+import { MAX_ATTEMPT_AGE_MS } from '../../src/jobs/backup-janitor.ts';
+import { connectDeps } from '../../src/heroku/connect-authorization.ts';
+import type { JobDeps } from '../../src/jobs/deps.ts';
+
+// Backups of a Heroku database, end to end through the simulator: the customer connects their Heroku
+// account in the dashboard, every run reads <ATTACHMENT>_URL afresh, forks the database onto a scratch
+// app (a real copy on a real server), dumps the fork and destroys it on every exit path.
+const CONNECT = { id: 'big-backup-connect', secret: 'connect-client-secret-for-tests-only' };
+const server = await startSourceServer();
+after(() => server.stop());
+const { app, sim } = await startStack({
+  sim: { oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }], postgres: { adminUrl: server.url('postgres') }, forkReadyAfterMs: 200 },
+  env: {
+    HEROKU_CONNECT_CLIENT_ID: CONNECT.id, HEROKU_CONNECT_CLIENT_SECRET: CONNECT.secret,
+    FORK_POLL_INTERVAL_SECONDS: '0.2', FORK_READY_TIMEOUT_SECONDS: '6',
+  },
+});
+const db = app.runtime.pool;
+const web = { pool: db, boss: app.boss };
+const archiveRoot = fileURLToPath(app.config.STORAGE_URL!);
+
+let counter = 0;
+
+/** A provisioned add-on on an app whose DATABASE_URL is a real seeded database, signed in and connected. */
+async function connectedResource(options: { plan?: string; databaseUrl?: string } = {}) {
+  const n = ++counter;
+  const owner = `owner-${n}-${Date.now()}@example.com`;
+  const databaseUrl = options.databaseUrl ?? (await seedSourceDatabase(server, `prod_${n}`));
+  const outcome = await sim.provision({ plan: 'standard', app: { owner, collaborators: [] } });
+  assert.equal(outcome.result, 'provisioned');
+  const appName = sim.app(outcome.addon!.appId)!.name;
+  const database = sim.attachPostgres(appName, { url: databaseUrl, plan: options.plan ?? 'standard-0' });
+  // The partner grant exchange teaches us the app; connecting uses it to pick DATABASE.
+  await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
+
+  const browser = new Browser(app.url);
+  assert.equal((await browser.signIn(sim.ssoForm(outcome.uuid, { user: owner }))).status, 303);
+  const start = await browser.request('GET', '/connect/heroku');
+  assert.equal(start.status, 303);
+  const authorize = new URL(start.headers.get('location')!);
+  assert.equal(authorize.origin, new URL(sim.url).origin);
+  assert.equal(authorize.searchParams.get('scope'), 'write-protected');
+  authorize.searchParams.set('user', owner); // the simulator's stand-in for who is logged in at Heroku
+  const approved = await fetch(authorize, { redirect: 'manual' });
+  assert.equal(approved.status, 302);
+  const callback = new URL(approved.headers.get('location')!);
+  const back = await browser.request('GET', callback.pathname + callback.search);
+  assert.equal(back.status, 303, await back.text());
+  assert.equal(back.headers.get('location'), '/settings/heroku?notice=connected');
+  return { uuid: outcome.uuid, appName, owner, browser, database, databaseUrl, n };
+}
+
+const settled = (id: string, timeoutMs = 60_000) => eventually(async () => {
+  const b = await findBackup(db, id);
+  return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
+}, { timeoutMs, what: 'the backup to settle' });
+
+const forkRow = async (backupId: string) => (await db.query(
+  `select source_mode, fork_addon_id, fork_addon_name, fork_app_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at
+   from backups where id = $1`, [backupId])).rows[0];
+
+/** The fork's add-on as Heroku (the simulator) has it. */
+const simFork = (addonId: string) => sim.postgresAddons().find((a) => a.id === addonId);
+
+async function databaseExists(name: string): Promise<boolean> {
+  const client = new pg.Client(server.url('postgres'));
+  await client.connect();
+  try {
+    return (await client.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits for the fork's teardown (a separate job) and checks it is gone at Heroku and on the server. */
+async function assertForkDestroyed(backupId: string) {
+  const row = await eventually(async () => { const r = await forkRow(backupId); return r?.fork_destroyed_at ? r : undefined; }, { timeoutMs: 20_000, what: 'the fork teardown' });
+  const fork = simFork(row.fork_addon_id);
+  assert.equal(fork?.state, 'deprovisioned', 'Heroku no longer has the fork');
+  assert.equal(await databaseExists(fork!.databaseName), false, 'the fork database was dropped');
+  return row;
+}
+
+function appSnapshot(appName: string) {
+  const simApp = sim.app(appName)!;
+  return { releases: sim.releases(appName), configVars: { ...simApp.configVars } };
+}
+
+test('a scheduled backup forks the database on a scratch app, dumps the fork while production keeps writing, and destroys it', async () => {
+  const r = await connectedResource();
+  const settings = await r.browser.request('GET', '/settings/heroku');
+  const page = await settings.text();
+  assert.match(page, /connected/);
+  assert.match(page, new RegExp(`${r.appName}::DATABASE_URL`));
+  const connection = (await db.query('select scratch_app_name, heroku_email, connected_by, access_token_ciphertext from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  assert.ok(connection.scratch_app_name && connection.scratch_app_name !== r.appName, 'forks go on a scratch app');
+  assert.equal(connection.heroku_email, r.owner);
+  assert.ok(!connection.access_token_ciphertext.includes('HRKU-'), 'the token is stored sealed');
+
+  // Production keeps receiving writes during the whole backup: a counter table grows without gaps.
+  await server.run(`prod_${r.n}`, 'create table public.ticks (id bigint primary key, at timestamptz default now())');
+  const writer = new pg.Client(r.databaseUrl);
+  await writer.connect();
+  let written = 0;
+  let writing = true;
+  const writes = (async () => {
+    while (writing) await writer.query('insert into public.ticks (id) values ($1)', [++written]);
+  })();
+  const before = appSnapshot(r.appName);
+
+  const requested = await requestBackup(web, r.uuid, { trigger: 'scheduled', requestedBy: 'schedule', slotKey: `${r.uuid}:test-slot` });
+  assert.equal(requested!.name, 'a001');
+  const done = await settled(requested!.id);
+  const writtenAtEnd = written;
+  writing = false;
+  await writes;
+  await writer.end();
+  assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
+  assert.ok(done.verifiedAt);
+
+  const row = await assertForkDestroyed(done.id);
+  assert.equal(row.source_mode, 'fork');
+  assert.equal(row.fork_app_name, connection.scratch_app_name);
+  assert.equal(row.fork_plan, 'standard-0');
+  assert.match(row.fork_addon_name, /./);
+  assert.ok(row.fork_ready_at >= row.fork_requested_at);
+  const fork = simFork(row.fork_addon_id)!;
+  assert.equal(fork.forkOf, r.database.id, 'a fork of the production database');
+  assert.equal(fork.appName, connection.scratch_app_name);
+  assert.deepEqual(appSnapshot(r.appName), before, 'the production app got no config var and no release');
+
+  // The archive restores to the fork's snapshot: every table as seeded, and a gap-free prefix of the
+  // ticks that production kept writing after the fork was taken.
+  const archive = await readFile(path.join(archiveRoot, done.objectKey!));
+  const restoredUrl = await restoreArchive(server, `restored_${r.n}`, archive);
+  const restored = await fingerprintDatabase(restoredUrl);
+  const source = await fingerprintDatabase(r.databaseUrl);
+  for (const [key, value] of Object.entries(source)) {
+    if (key === 'table public.ticks' || key.startsWith('table heroku_ext.')) continue;
+    assert.equal(restored[key], value, key);
+  }
+  const client = new pg.Client(restoredUrl);
+  await client.connect();
+  const ticks = (await client.query<{ n: number; max: number | null }>('select count(*)::int as n, max(id)::int as max from public.ticks')).rows[0]!;
+  await client.end();
+  assert.equal(ticks.n, ticks.max ?? 0, 'the fork is a consistent snapshot: no gaps');
+  assert.ok(ticks.n < writtenAtEnd, `production wrote on after the fork was taken (${ticks.n} in the fork, ${writtenAtEnd} written)`);
+
+  const dashboard = await (await r.browser.request('GET', '/dashboard')).text();
+  assert.match(dashboard, /a001/);
+  assert.match(dashboard, /completed and verified/);
+  assert.match(dashboard, /standard-0, ready in \d+ s, lived \d+ s/);
+  assert.match(dashboard, new RegExp(`connected</span> as ${r.owner}`));
+
+  const log = (await db.query<{ message: string }>('select message from backup_logs where backup_id = $1 order by id', [done.id])).rows.map((l) => l.message).join('\n');
+  assert.match(log, /resolved .*DATABASE_URL from the app's config vars/);
+  assert.match(log, /fork .* ready after/);
+  assert.ok(!log.includes(server.password), 'no password in the log');
+  assert.ok(!app.logs.text().includes(server.password), 'no password in our logs');
+});
+
+test('reads the database URL afresh on every run: a rotated password does not break the next backup', async () => {
+  // An Essential-tier database cannot be forked; the admin allows dumping it directly, so this run uses
+  // the URL from the config vars itself.
+  const n = counter + 1;
+  const base = await seedSourceDatabase(server, `prod_${n}`);
+  await server.run('postgres', `create role app_${n} login superuser password 'first-password'`);
+  const withPassword = (password: string) => { const u = new URL(base); u.username = `app_${n}`; u.password = password; return u.toString(); };
+  const r = await connectedResource({ plan: 'essential-0', databaseUrl: withPassword('first-password') });
+  assert.equal(n, r.n);
+
+  const refused = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  const first = await settled(refused!.id);
+  assert.equal(first.state, 'failed');
+  assert.equal(first.failureKind, 'not_forkable');
+  assert.match(first.failureReason!, /Essential-tier databases cannot be forked.*not allowed/);
+  assert.equal(first.attempt, 1, 'not retried');
+
+  const saved = await r.browser.submit('/settings/heroku', { allow_direct_fallback: '1' });
+  assert.equal(saved.status, 303);
+  const one = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  const ran = await settled(one!.id);
+  assert.equal(ran.state, 'completed', `${ran.failureKind}: ${ran.failureReason}`);
+  assert.equal((await forkRow(ran.id)).source_mode, 'direct-fallback');
+
+  await server.run('postgres', `alter role app_${n} password 'second-password'`);
+  sim.rotatePostgresCredentials(r.database.id, withPassword('second-password'));
+  const two = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  const again = await settled(two!.id);
+  assert.equal(again.state, 'completed', `${again.failureKind}: ${again.failureReason}`);
+  assert.equal(again.attempt, 1);
+});
+
+test('a fork that never becomes ready fails the backup with a clear reason, and the fork is destroyed', async () => {
+  const r = await connectedResource();
+  sim.faults.forkNeverReady();
+  try {
+    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+    const done = await settled(requested!.id);
+    assert.equal(done.state, 'failed');
+    assert.equal(done.failureKind, 'fork_timeout', JSON.stringify({ state: done.state, attempt: done.attempt, fork: done.fork, mode: done.sourceMode, sim: sim.postgresAddons().slice(-3) }));
+    assert.match(done.failureReason!, /the fork was not ready after 6 seconds/);
+    assert.equal(done.attempt, 1, 'a deadline is not retried');
+    await assertForkDestroyed(done.id);
+  } finally {
+    sim.faults.reset();
+  }
+});
+
+test('a fork deprovisioned while we wait fails the attempt, and each attempt cleans up its own fork', async () => {
+  const r = await connectedResource();
+  // A lost fork is worth another attempt; retry at once rather than after the product's minute.
+  await app.boss.updateQueue('backup', { retryDelay: 1, retryBackoff: false });
+  after(() => app.boss.updateQueue('backup', { retryDelay: QUEUES.backup.options.retryDelay, retryBackoff: true }));
+  sim.faults.deprovisionForksWhileWaiting();
+  let backupId: string;
+  try {
+    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+    backupId = requested!.id;
+    await eventually(async () => (await db.query(`select 1 from backup_logs where backup_id = $1 and message like '%deprovisioned before it became ready%'`, [backupId])).rowCount, { timeoutMs: 20_000, what: 'the lost fork to be noticed' });
+  } finally {
+    sim.faults.reset();
+  }
+  // The retry (a fresh fork, no fault now) succeeds.
+  const done = await settled(backupId, 90_000);
+  assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
+  assert.ok(done.attempt >= 2);
+  await assertForkDestroyed(done.id);
+  const live = sim.postgresAddons().filter((a) => a.forkOf === r.database.id && a.state !== 'deprovisioned');
+  assert.deepEqual(live, [], 'no fork of this database is left');
+});
+
+test('waits out Heroku rate limits (429 with Retry-After) instead of failing the backup', async () => {
+  const r = await connectedResource();
+  sim.faults.rateLimitNext(2, 1);
+  const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  const done = await settled(requested!.id);
+  assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
+  assert.equal(done.attempt, 1, 'waited, not retried as a failure');
+  assert.ok(sim.log.apiRequests().filter((q) => q.status === 429).length >= 2, 'Heroku did answer 429');
+  await assertForkDestroyed(done.id);
+});
+
+test('a revoked grant puts the resource in "reconnect needed", fails the backup once with that reason, and is not retried', async () => {
+  const r = await connectedResource();
+  assert.ok(sim.faults.revokeUserAuthorizations(r.owner) >= 1);
+  const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  const done = await settled(requested!.id);
+  assert.equal(done.state, 'failed');
+  assert.equal(done.failureKind, 'reconnect_needed');
+  assert.match(done.failureReason!, /reconnect/i);
+  assert.equal(done.attempt, 1, 'no retry storm');
+  const connection = (await db.query('select status, last_error from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  assert.equal(connection.status, 'reconnect_needed');
+  const page = await (await r.browser.request('GET', '/settings/heroku')).text();
+  assert.match(page, /reconnect needed/);
+  assert.match(page, /Reconnect Heroku/);
+  // The next run fails at once too, without asking Heroku again.
+  const calls = sim.log.requests.length;
+  const next = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  assert.equal((await settled(next!.id)).failureKind, 'reconnect_needed');
+  assert.equal(sim.log.requests.length, calls, 'no call to Heroku with a grant known to be dead');
+  assert.match(await (await r.browser.request('GET', '/dashboard')).text(), /Backups of the Heroku database fail until someone reconnects Heroku/);
+
+  // An admin can disconnect: the grant is forgotten, and the page offers to connect again.
+  assert.equal((await r.browser.submit('/connect/heroku/disconnect')).status, 303);
+  assert.equal((await db.query('select 1 from heroku_connections where resource_id = $1', [r.uuid])).rowCount, 0);
+  assert.match(await (await r.browser.request('GET', '/settings/heroku')).text(), /not connected[\s\S]*Connect Heroku/);
+});
+
+test('deprovisioning during a backup cancels it and destroys its fork', async () => {
+  const r = await connectedResource();
+  sim.faults.forkNeverReady();
+  try {
+    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+    const withFork = await eventually(async () => { const row = await forkRow(requested!.id); return row?.fork_addon_id ? row : undefined; }, { what: 'the fork to be requested' });
+    assert.equal((await sim.deprovision(r.uuid)).result, 'deprovisioned');
+    // The purge removes the backup rows once the attempt has stopped; the fork must be gone at Heroku.
+    await eventually(async () => simFork(withFork.fork_addon_id)?.state === 'deprovisioned', { timeoutMs: 30_000, what: 'the fork to be destroyed' });
+    assert.equal(await databaseExists(simFork(withFork.fork_addon_id)!.databaseName), false);
+    const events = await eventually(async () => (await db.query(`select 1 from audit_events where resource_id = $1`, [r.uuid])).rowCount === 0 || undefined, { timeoutMs: 30_000, what: 'the purge' });
+    assert.ok(events);
+  } finally {
+    sim.faults.reset();
+  }
+});
+
+test('the fork janitor destroys a fork that outlived any attempt (a worker died holding it)', async () => {
+  const r = await connectedResource();
+  sim.faults.forkNeverReady();
+  try {
+    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+    const withFork = await eventually(async () => { const row = await forkRow(requested!.id); return row?.fork_addon_id ? row : undefined; }, { what: 'the fork to be requested' });
+    const deps = {
+      pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, partner: app.runtime.partner,
+      connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
+    } as unknown as JobDeps;
+    // Now, nothing is old enough to reap; past the longest an attempt may live, this fork is.
+    assert.deepEqual((await forkJanitor(deps, {})).destroyed, []);
+    const report = await forkJanitor(deps, {}, undefined, new Date(Date.now() + MAX_ATTEMPT_AGE_MS + 60_000));
+    assert.deepEqual(report.destroyed, [withFork.fork_addon_id]);
+    assert.equal(simFork(withFork.fork_addon_id)?.state, 'deprovisioned');
+    assert.ok((await forkRow(requested!.id)).fork_destroyed_at);
+    await cancelBackup(web, r.uuid, requested!.id, r.owner);
+    assert.equal((await settled(requested!.id, 30_000)).state, 'canceled');
+  } finally {
+    sim.faults.reset();
+  }
+});
+
+test('an admin must connect before a Heroku database can be backed up, and members cannot connect', async () => {
+  const outcome = await sim.provision({ plan: 'standard' });
+  await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
+  const admin = new Browser(app.url);
+  await admin.signIn(sim.ssoForm(outcome.uuid));
+  const member = new Browser(app.url);
+  await member.signIn(sim.ssoForm(outcome.uuid, { user: `member-${outcome.uuid.slice(0, 6)}@example.com` }));
+  assert.equal((await member.request('GET', '/connect/heroku')).status, 403);
+  assert.match(await (await admin.request('GET', '/settings/heroku')).text(), /not connected/);
+  // A callback whose state was never issued to this session is refused.
+  assert.equal((await admin.request('GET', '/connect/heroku/callback?code=x&state=forged')).status, 403);
+  const requested = await requestBackup(web, outcome.uuid, { trigger: 'manual', requestedBy: 'x' });
+  const done = await settled(requested!.id);
+  assert.equal(done.failureKind, 'no_source');
+  assert.match(done.failureReason!, /connect Heroku/);
+});
