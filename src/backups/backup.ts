@@ -72,6 +72,8 @@ export interface BackupProgress {
   currentTable?: string | null;
   tablesDumped?: number;
   updatedAt?: string;
+  /** [seconds since the attempt started, bytes pg_dump had written], at most MAX_SAMPLES, for the throughput chart. */
+  samples?: Array<[number, number]>;
 }
 
 /** PGBackups-style name: prefix by trigger, number zero-padded to three digits. */

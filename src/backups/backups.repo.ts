@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.ts';
 import { backupName, type Backup, type BackupFormat, type BackupProgress, type BackupState, type BackupTrigger } from './backup.ts';
+import type { VerifiedArchive } from './verify-archive.ts';
 
 const COLUMNS = `id, resource_id, trigger, number, state, phase, format, requested_by, slot_key, attempt, object_key, bytes,
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
@@ -72,6 +73,15 @@ export async function findResourceBackup(db: Queryable, resourceId: string, id: 
   return result.rows[0] && toBackup(result.rows[0]);
 }
 
+/** One page of a resource's backups, newest first, and how many there are in all. */
+export async function pageResourceBackups(db: Queryable, resourceId: string, page: { limit: number; offset: number }): Promise<{ backups: Backup[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    db.query<Row>(`select ${COLUMNS} from backups where resource_id = $1 order by created_at desc, number desc limit $2 offset $3`, [resourceId, page.limit, page.offset]),
+    db.query<{ n: number }>('select count(*)::int as n from backups where resource_id = $1', [resourceId]),
+  ]);
+  return { backups: rows.rows.map(toBackup), total: count.rows[0]!.n };
+}
+
 export async function listResourceBackups(db: Queryable, resourceId: string, limit = 50): Promise<Backup[]> {
   const result = await db.query<Row>(`select ${COLUMNS} from backups where resource_id = $1 order by created_at desc, number desc limit $2`, [resourceId, limit]);
   return result.rows.map(toBackup);
@@ -137,13 +147,13 @@ export async function markVerifying(db: Queryable, id: string, token: string, st
 }
 
 /** Completes only on proof: the row must hold a digest and size, and this attempt must still own it. */
-export async function markCompleted(db: Queryable, id: string, token: string, verified: { tableCount: number; tocEntries: number }): Promise<boolean> {
+export async function markCompleted(db: Queryable, id: string, token: string, verified: Pick<VerifiedArchive, 'tableCount' | 'tocEntries' | 'contents'>): Promise<boolean> {
   const result = await db.query<{ attempt: number }>(
-    `update backups set state = 'completed', phase = null, table_count = $3, toc_entries = $4, verified_at = now(), finished_at = now(),
+    `update backups set state = 'completed', phase = null, table_count = $3, toc_entries = $4, contents = $5, verified_at = now(), finished_at = now(),
        failure_kind = null, failure_reason = null, updated_at = now()
      where id = $1 and attempt_token = $2 and state = 'verifying' and sha256 is not null and bytes is not null and object_key is not null
      returning attempt`,
-    [id, token, verified.tableCount, verified.tocEntries]);
+    [id, token, verified.tableCount, verified.tocEntries, JSON.stringify(verified.contents)]);
   if (result.rowCount !== 1) return false;
   await recordEvent(db, id, result.rows[0]!.attempt, 'completed');
   return true;
@@ -200,6 +210,12 @@ export async function cancelPending(db: Queryable, id: string, reason: string): 
   return true;
 }
 
+/** The objects a verified backup's archive holds (read from its table of contents at verification). */
+export async function findBackupContents(db: Queryable, resourceId: string, id: string): Promise<VerifiedArchive['contents'] | undefined> {
+  const result = await db.query<{ contents: VerifiedArchive['contents'] | null }>('select contents from backups where id = $1 and resource_id = $2', [id, resourceId]);
+  return result.rows[0]?.contents ?? undefined;
+}
+
 /** Whether someone asked this backup to stop. */
 export async function cancelRequested(db: Queryable, id: string): Promise<boolean> {
   const result = await db.query('select 1 from backups where id = $1 and cancel_requested_at is not null', [id]);
@@ -220,6 +236,14 @@ export async function appendLogs(db: Queryable, id: string, attempt: number, lin
   if (lines.length === 0) return;
   await db.query(
     'insert into backup_logs (backup_id, attempt, message) select $1, $2, unnest($3::text[])', [id, attempt, lines]);
+}
+
+/** Log lines after `afterId` (0: from the start), oldest first, with their ids so a live view can ask for more. */
+export async function logsAfter(db: Queryable, id: string, afterId: number, limit = 500): Promise<Array<{ id: number; attempt: number; at: Date; message: string }>> {
+  const result = await db.query(
+    `select id::int as id, attempt, at, message from (
+       select * from backup_logs where backup_id = $1 and id > $2 order by id desc limit $3) t order by id`, [id, afterId, limit]);
+  return result.rows as Array<{ id: number; attempt: number; at: Date; message: string }>;
 }
 
 export async function tailLogs(db: Queryable, id: string, limit = 200): Promise<Array<{ attempt: number; at: Date; message: string }>> {

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { parseContents, type ContentsEntry } from './archive-contents.ts';
 
 /** What reading an archive back proved. */
 export interface VerifiedArchive {
@@ -13,6 +14,8 @@ export interface VerifiedArchive {
   tableCount: number;
   /** All table-of-contents entries. */
   tocEntries: number;
+  /** The objects the table of contents names (schemas, tables, views, …), for browsing and search. */
+  contents: { entries: ContentsEntry[]; truncated: boolean };
 }
 
 /** The stored archive is not the one that was written, or not a readable archive. */
@@ -79,7 +82,8 @@ export async function verifyArchive(
     if (digest !== expected.sha256) throw new VerificationError('the bytes read back do not match the digest computed while writing');
     if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
     if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
-    return { bytes, sha256: digest, ...countToc(Buffer.concat(listOutput).toString('utf8')) };
+    const listing = Buffer.concat(listOutput).toString('utf8');
+    return { bytes, sha256: digest, ...countToc(listing), contents: parseContents(listing) };
   } catch (error) {
     abort();
     if (error instanceof VerificationError) throw error;

@@ -13,6 +13,7 @@ import { StorageError } from '../storage/errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { createLogBuffer } from '../backups/log-buffer.ts';
 import { sendJob } from './send.ts';
+import { createThroughputSamples } from '../backups/throughput-samples.ts';
 
 /** A newer attempt owns the backup now; this one must stop and leave no trace. */
 class SupersededError extends Error {
@@ -58,6 +59,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   }, deps.backup.cancelPollMs ?? 2000);
   let objectKey: string | undefined;
   let lastProgressWrite = 0;
+  const samples = createThroughputSamples(Date.now());
   const fenced = async (write: Promise<boolean>) => { if (!(await write)) { const e = new SupersededError(); stop(e); throw e; } };
   // Resolves the database (a fork of it, for a Heroku source); `close` tears down the fork on every exit path.
   const sourceSession = openSourceSession(deps, { backup, token, signal: controller.signal, log: (line) => logs.add(line) });
@@ -85,11 +87,12 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
         const now = Date.now();
         if (now - lastProgressWrite < 1000) return;
         lastProgressWrite = now;
+        samples.add(now, progress.rawBytes);
         fenced(recordAttemptFacts(deps.pool, backupId, token, {
           progress: {
             bytes: progress.bytesOut, rawBytes: progress.rawBytes, bytesPerSecond: Math.round(progress.bytesPerSecond),
             etaSeconds: progress.etaSeconds, currentTable: progress.currentTable,
-            tablesDumped: progress.tablesStarted, updatedAt: new Date(now).toISOString(),
+            tablesDumped: progress.tablesStarted, updatedAt: new Date(now).toISOString(), samples: samples.list(),
           },
         })).catch(() => {});
       },
