@@ -7,7 +7,9 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { sendJob } from '../jobs/send.ts';
-import { insertBackup, requestCancel, findResourceBackup, cancelPending, type NewBackup } from './backups.repo.ts';
+import { insertBackup, requestCancel, findResourceBackup, cancelPending, pageResourceBackups, listEvents, logsAfter, findBackupContents, type NewBackup } from './backups.repo.ts';
+import { parseOr422 } from '../validate.ts';
+import { z } from 'zod';
 import { QUEUES } from '../jobs/queues.ts';
 import type { Backup, BackupFormat, BackupTrigger } from './backup.ts';
 
@@ -62,4 +64,41 @@ export async function cancelBackup(deps: BackupsDeps, resourceId: string, backup
   }
   await recordAudit(deps.pool, { resourceId, actor: requestedBy, action: 'backup.cancel_requested', detail: { backup: backup.name } });
   return (await findResourceBackup(deps.pool, resourceId, backupId))!;
+}
+
+/** Backups per page on the dashboard and in the API. */
+export const PAGE_SIZE = 50;
+
+const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(1_000_000).default(1) }).loose();
+
+/** One page of the resource's backups, newest first. `query` is the request's (page=N), validated here. */
+export async function listBackups(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, query: unknown) {
+  const { page } = parseOr422(pageQuery, query ?? {});
+  const { backups, total } = await pageResourceBackups(deps.pool, resourceId, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+  return { backups, total, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
+}
+
+/** One of the resource's backups, or 404 (another resource's id included). */
+export async function getBackup(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, backupId: string): Promise<Backup> {
+  const backup = z.guid().safeParse(backupId).success ? await findResourceBackup(deps.pool, resourceId, backupId) : undefined;
+  if (!backup) throw notFound('backup');
+  return backup;
+}
+
+/** Everything the backup's page shows: state changes, the log (after a line id, for live views) and contents. */
+export async function getBackupDetail(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, backupId: string, options: { logsAfter?: number } = {}) {
+  const backup = await getBackup(deps, resourceId, backupId);
+  const [events, logs, contents] = await Promise.all([
+    listEvents(deps.pool, backup.id), logsAfter(deps.pool, backup.id, options.logsAfter ?? 0), findBackupContents(deps.pool, resourceId, backup.id),
+  ]);
+  return { backup, events, logs, contents: contents ?? null };
+}
+
+const captureInput = z.object({ format: z.enum(['default', 'fast'], { error: 'format must be default or fast' }).default('default') }).strict();
+
+/** "Capture now" from the dashboard or the API: a manual backup in the format asked for. */
+export async function captureNow(deps: BackupsDeps, resourceId: string, input: unknown, requestedBy: string): Promise<Backup> {
+  const { format } = parseOr422(captureInput, input ?? {});
+  const backup = await requestBackup(deps, resourceId, { trigger: 'manual', requestedBy, format });
+  return backup!;
 }

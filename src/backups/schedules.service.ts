@@ -7,8 +7,10 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { QUEUES } from '../jobs/queues.ts';
-import { cronFor, scheduleSchemaFor, type Schedule } from './schedule.ts';
-import { saveSchedule, deleteSchedule } from './schedules.repo.ts';
+import { cronFor, nextRuns, scheduleSchemaFor, type Schedule } from './schedule.ts';
+import { saveSchedule, deleteSchedule, findSchedule } from './schedules.repo.ts';
+import { listResourceBackups } from './backups.repo.ts';
+import { decideRetention } from './retention.ts';
 
 export interface SchedulesDeps {
   pool: pg.Pool;
@@ -38,4 +40,28 @@ export async function removeSchedule(deps: SchedulesDeps, resourceId: string, up
     await recordAudit(deps.pool, { resourceId, actor: updatedBy, action: 'schedule.removed' });
   }
   await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
+}
+
+/**
+ * What the settings page and `GET /api/v1/schedule` show: the schedule (or null), its next runs, what
+ * the plan allows, and a preview of retention applied to the backups as they are now: which are kept
+ * and why, and which the next prune would delete.
+ */
+export async function describeSchedule(deps: Pick<SchedulesDeps, 'pool'>, resourceId: string, now: Date = new Date()) {
+  const resource = await findResource(deps.pool, resourceId);
+  if (!resource) throw notFound('add-on resource');
+  const plan = findPlan(resource.plan)!;
+  const schedule = (await findSchedule(deps.pool, resourceId)) ?? null;
+  const backups = await listResourceBackups(deps.pool, resourceId, 100_000);
+  const decision = decideRetention({ backups, retention: plan.retention, timeZone: schedule?.timeZone ?? 'UTC', now });
+  const names = new Map(backups.map((b) => [b.id, b.name]));
+  return {
+    schedule,
+    nextRuns: schedule ? nextRuns(schedule, now, 5) : [],
+    plan: { title: plan.title, frequencies: plan.scheduleFrequencies, retention: plan.retention },
+    retention: {
+      keep: decision.keep.map((k) => ({ id: k.id, name: names.get(k.id)!, reasons: k.reasons.map((r) => r.text) })),
+      delete: decision.delete.map((d) => ({ id: d.id, name: names.get(d.id)!, reason: d.reason })),
+    },
+  };
 }

@@ -10,6 +10,7 @@ import { ssoRoutes } from './sso/routes.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { connectRoutes } from './connect/routes.ts';
 import { apiRoutes } from './api/router.ts';
+import { downloadRoutes } from './links/download-routes.ts';
 import { csrfProtection } from './middleware/csrf.ts';
 import { errorHandler } from './error-handler.ts';
 import { notFound } from '../errors.ts';
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
   app.use('/heroku/resources', herokuRoutes(deps));
+  app.use(downloadRoutes(deps));
 
   const sessions = sessionMiddleware(deps);
   app.use(sessions.middleware);

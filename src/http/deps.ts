@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 
 /** What the web application needs; built by bin/web.ts (or a test) and passed in, never imported. */
 export interface AppDeps {
@@ -12,6 +13,8 @@ export interface AppDeps {
   boss: PgBoss;
   logger: Logger;
   secrets: SecretBox;
+  /** Where archives are, for download links (presigned on S3, streamed by us from local disk). */
+  store: ObjectStore;
   /** Clock in seconds, replaceable in tests of SSO time windows. */
   nowSeconds?: () => number;
 }

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { PgBoss } from 'pg-boss';
 import { createBoss } from '../jobs/boss.ts';
 import { createApp } from '../http/app.ts';
+import { openObjectStore } from '../storage/open-object-store.ts';
+import { storageUrl } from './storage-url.ts';
 import type { Runtime } from './runtime.ts';
 
 /** A running web process. */
@@ -20,10 +22,11 @@ export interface WebProcess {
  */
 export async function startWeb(runtime: Runtime, options: { port?: number; host?: string; nowSeconds?: () => number } = {}): Promise<WebProcess> {
   const { config, logger, pool, secrets } = runtime;
+  const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'web');
   boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (web)'));
   await boss.start();
-  const app = createApp({ config, pool, boss, logger, secrets, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
+  const app = createApp({ config, pool, boss, logger, secrets, store, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(options.port ?? config.PORT, options.host ?? '0.0.0.0', () => resolve(s));
     s.once('error', reject);
@@ -38,6 +41,7 @@ export async function startWeb(runtime: Runtime, options: { port?: number; host?
     async stop() {
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await boss.stop({ graceful: false, close: true });
+      await store.close();
     },
   };
 }

@@ -1,18 +1,16 @@
 import { Router } from 'express';
 import type { AppDeps } from '../deps.ts';
-import { requireSession } from '../middleware/require-session.ts';
 import { sameOrigin } from '../middleware/same-origin.ts';
-import { findPlan } from '../../resources/plans.ts';
-import { findAuthorization } from '../../heroku/authorizations.repo.ts';
 import { sessionCookieName } from '../sso/session.ts';
-import { listResourceBackups } from '../../backups/backups.repo.ts';
-import { forkTimings } from '../../backups/backup.ts';
-import { findSourceSetting } from '../../backups/sources.repo.ts';
-import { findConnection } from '../../heroku/connect-connections.repo.ts';
+import { fmt } from './format.ts';
+import { backupPages } from './backup-pages.ts';
+import { settingsPages } from './settings-pages.ts';
+import { auditPage } from './audit-page.ts';
 
 /** The customer's dashboard pages, reached by single sign-on. */
 export function dashboardRoutes(deps: AppDeps): Router {
   const router = Router();
+  router.use((_req, res, next) => { res.locals.fmt = fmt; next(); });
 
   router.get('/', (req, res) => {
     if (req.user?.resource) return res.redirect(303, '/dashboard');
@@ -21,20 +19,7 @@ export function dashboardRoutes(deps: AppDeps): Router {
 
   router.get('/r/:id', (_req, res) => res.render('landing', { title: 'big-backup' }));
 
-  router.get('/dashboard', requireSession, async (req, res) => {
-    const { resource, user } = req.viewer;
-    const [authorization, connection, source, backups] = await Promise.all([
-      findAuthorization(deps.pool, resource.id), findConnection(deps.pool, resource.id),
-      findSourceSetting(deps.pool, resource.id), listResourceBackups(deps.pool, resource.id, 20),
-    ]);
-    res.render('dashboard', {
-      title: `${resource.appName ?? resource.name} · big-backup`,
-      resource, user, plan: findPlan(resource.plan)!,
-      authorizationStatus: authorization?.status ?? 'pending',
-      connection, source, forkTimings,
-      backups,
-    });
-  });
+  router.use(backupPages(deps), settingsPages(deps), auditPage(deps));
 
   router.post('/logout', sameOrigin(deps.config.PUBLIC_URL), (req, res, next) => {
     req.logout((error) => {

@@ -29,5 +29,6 @@ export function requestLog(logger: Logger): RequestHandler {
 }
 
 function safePath(req: Request): string {
-  return req.originalUrl.split('?')[0] ?? req.path;
+  // Download-link paths carry their secret token: log `/d/[redacted]`.
+  return (req.originalUrl.split('?')[0] ?? req.path).replace(/^\/d\/[^/]+/i, '/d/[redacted]');
 }

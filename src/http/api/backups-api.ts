@@ -1,0 +1,34 @@
+import { Router } from 'express';
+import type { AppDeps } from '../deps.ts';
+import { cancelBackup, captureNow, getBackupDetail, listBackups } from '../../backups/backups.service.ts';
+import { actorOf } from './actor.ts';
+import { backupJson } from './backup-json.ts';
+
+/** `/api/v1/backups`: list, capture now, one backup (with its log and contents), cancel. Members and admins alike. */
+export function backupsApi(deps: AppDeps): Router {
+  const router = Router();
+  router.get('/backups', async (req, res) => {
+    const page = await listBackups(deps, req.viewer.resource.id, req.query);
+    res.json({ backups: page.backups.map(backupJson), page: page.page, pages: page.pages, total: page.total });
+  });
+  router.post('/backups', async (req, res) => {
+    const backup = await captureNow(deps, req.viewer.resource.id, req.body, actorOf(req).label);
+    res.status(201).location(`/api/v1/backups/${backup.id}`).json(backupJson(backup));
+  });
+  router.get('/backups/:id', async (req, res) => {
+    const after = Number(req.query.logs_after ?? 0);
+    const detail = await getBackupDetail(deps, req.viewer.resource.id, req.params.id as string, { logsAfter: Number.isSafeInteger(after) && after > 0 ? after : 0 });
+    res.json({
+      ...backupJson(detail.backup),
+      throughput: detail.backup.progress.samples ?? [],
+      events: detail.events.map((e) => ({ attempt: e.attempt, state: e.state, detail: e.detail, at: e.at.toISOString() })),
+      logs: detail.logs.map((l) => ({ id: l.id, attempt: l.attempt, at: l.at.toISOString(), message: l.message })),
+      ...(req.query.contents === '1' ? { contents: detail.contents } : {}),
+    });
+  });
+  router.post('/backups/:id/cancel', async (req, res) => {
+    const actor = actorOf(req);
+    res.status(202).json(backupJson(await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label)));
+  });
+  return router;
+}

@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import type { AppDeps } from '../deps.ts';
+import { requireAdmin } from '../middleware/api-auth.ts';
+import { describeSchedule, removeSchedule, setSchedule } from '../../backups/schedules.service.ts';
+import { describeSource, setSourceUrl } from '../../backups/sources.service.ts';
+import { actorOf } from './actor.ts';
+
+/** `/api/v1/schedule` and `/api/v1/source`: anyone may read them; only admins change them. */
+export function settingsApi(deps: AppDeps): Router {
+  const router = Router();
+  router.get('/schedule', async (req, res) => {
+    res.json(await describeSchedule(deps, req.viewer.resource.id));
+  });
+  router.put('/schedule', requireAdmin, async (req, res) => {
+    const actor = actorOf(req);
+    await setSchedule(deps, actor.resourceId, req.body, actor.label);
+    res.json(await describeSchedule(deps, actor.resourceId));
+  });
+  router.delete('/schedule', requireAdmin, async (req, res) => {
+    const actor = actorOf(req);
+    await removeSchedule(deps, actor.resourceId, actor.label);
+    res.status(204).end();
+  });
+  router.get('/source', async (req, res) => {
+    res.json({ source: await describeSource(deps, req.viewer.resource.id) });
+  });
+  router.put('/source', requireAdmin, async (req, res) => {
+    const actor = actorOf(req);
+    res.json({ source: await setSourceUrl(deps, actor.resourceId, req.body, actor) });
+  });
+  return router;
+}
