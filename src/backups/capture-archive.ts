@@ -1,6 +1,7 @@
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
 import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
 import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+import { startArchiveInspector } from './archive-inspector.ts';
 
 /** Hooks through which the caller (the job, or the one-shot command) records each step. */
 export interface CaptureHooks {
@@ -35,8 +36,9 @@ export interface CapturedArchive {
 
 /**
  * The engine: plan the dump (refusing at once when no pg_dump fits the server), stream pg_dump's
- * output into storage while hashing and counting it, and only when pg_dump exited 0 and storage proved
- * every byte, read the archive back to verify it. Any failure rejects after storage has removed what
+ * output into storage while hashing and counting it and while pg_restore reads it through, and only
+ * when pg_dump exited 0, the read-through passed and storage proved every byte, read the stored
+ * archive back to verify it holds exactly those bytes. Any failure rejects after storage has removed what
  * it wrote; a failed verification removes the object too, so a bad archive is never offered.
  */
 export async function captureArchive(options: CaptureOptions): Promise<CapturedArchive> {
@@ -47,12 +49,21 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
   });
   await options.onPlan?.(plan);
   const key = options.key(plan);
-  const run = await runDump(plan, {
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
-    ...(options.onLog ? { onLog: options.onLog } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  // pg_restore reads the archive through while it is written, beside the upload (archive-inspector.ts).
+  const inspector = startArchiveInspector(plan.binaries.pgRestore);
+  let run;
+  try {
+    run = await runDump(plan, {
+      tap: inspector.tap,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  } catch (error) {
+    inspector.kill();
+    throw error;
+  }
   let stored: UploadResult;
   try {
     stored = await options.store.upload(key, run.stdout, {
@@ -62,6 +73,7 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
       metadata: { format: plan.format.format, 'pg-dump-major': String(plan.binaries.major), ...options.metadata },
     });
   } catch (error) {
+    inspector.kill();
     // pg_dump's own failure (exit code, stall) explains more than storage's "the source failed". But
     // when pg_dump was only stopped because the upload failed (or by the same cancel), its error says
     // "canceled" and is not retryable, so the storage error, which knows whether a retry can help, stands.
@@ -70,13 +82,15 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     throw isDumpError(dumpError) && dumpError.code !== 'canceled' ? dumpError : error;
   }
   const dump = await run.done;
-  await options.onStored?.(stored, dump);
   try {
+    const readThrough = await inspector.result();
+    await options.onStored?.(stored, dump);
     const verified = await verifyArchive(options.store, key, stored, {
-      pgRestore: plan.binaries.pgRestore, wrapper: plan.format.wrapper, ...(options.signal ? { signal: options.signal } : {}),
+      pgRestore: plan.binaries.pgRestore, wrapper: plan.format.wrapper, readThrough, ...(options.signal ? { signal: options.signal } : {}),
     });
     return { key, plan, dump, stored, verified };
   } catch (error) {
+    inspector.kill();
     await options.store.delete(key).catch(() => {});
     throw error;
   }

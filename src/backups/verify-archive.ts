@@ -5,6 +5,7 @@ import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
+import type { DumpInspection } from './archive-inspector.ts';
 
 /** What reading an archive back proved. */
 export interface VerifiedArchive {
@@ -31,10 +32,16 @@ export class VerificationError extends Error {
  * bytes read hash to the digest computed while uploading, `pg_restore --list` reads its table of
  * contents, and a full `pg_restore` to /dev/null reads (and decompresses) every data block. One pass
  * over the object feeds all three.
+ *
+ * With `readThrough` (the engine read the archive through while pg_dump wrote it, see
+ * archive-inspector.ts), the full read-through is not repeated: instead the stored object must hold
+ * exactly the bytes that were read through (their SHA-256 and length; for a zstd-wrapped archive, of
+ * the decompressed stream, which also proves the wrapper decompresses), and `pg_restore --list` of the
+ * stored object must find the same table of contents.
  */
 export async function verifyArchive(
   store: ObjectStore, key: string, expected: { bytes: number; sha256: string },
-  options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal },
+  options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal; readThrough?: DumpInspection },
 ): Promise<VerifiedArchive> {
   const info = await store.head(key);
   if (!info) throw new VerificationError('the archive is missing from storage');
@@ -42,48 +49,66 @@ export async function verifyArchive(
   if (info.manifest?.sha256 !== expected.sha256) throw new VerificationError('the digest kept in storage does not match the one computed while writing');
 
   const list = spawnRestore(options.pgRestore, ['--list']);
-  const readThrough = spawnRestore(options.pgRestore, ['--file=/dev/null']);
+  const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
+  const readers = readThrough ? [list, readThrough] : [list];
+  const feed = (chunk: Buffer) => Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
+  const endReaders = () => { for (const p of readers) p.child.stdin.end(); };
+  const rawHash = createHash('sha256');
+  let rawBytes = 0;
   const listOutput: Buffer[] = [];
   list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
   const hash = createHash('sha256');
   let bytes = 0;
   const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) });
   // Decompress a zstd-wrapped archive for pg_restore; the digest is over the stored bytes.
-  const restoreInput = options.wrapper === 'zstd' ? zlib.createZstdDecompress() : null;
+  const restoreInput = options.wrapper === 'zstd' ? zlib.createZstdDecompress({ chunkSize: 1 << 20 }) : null;
   const fanOut = new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       bytes += chunk.length;
-      (restoreInput ? writeTo(restoreInput, chunk) : Promise.all([writeTo(list.child.stdin, chunk), writeTo(readThrough.child.stdin, chunk)]))
-        .then(() => done(), done);
+      (restoreInput ? writeTo(restoreInput, chunk) : feed(chunk)).then(() => done(), done);
     },
     final(done) {
       if (restoreInput) restoreInput.end();
-      else { list.child.stdin.end(); readThrough.child.stdin.end(); }
+      else endReaders();
       done();
     },
   });
   if (restoreInput) {
     restoreInput.on('data', (chunk: Buffer) => {
+      rawHash.update(chunk);
+      rawBytes += chunk.length;
       restoreInput.pause();
-      Promise.all([writeTo(list.child.stdin, chunk), writeTo(readThrough.child.stdin, chunk)]).then(() => restoreInput.resume(), (e) => restoreInput.destroy(e));
+      feed(chunk).then(() => restoreInput.resume(), (e) => restoreInput.destroy(e));
     });
-    restoreInput.on('end', () => { list.child.stdin.end(); readThrough.child.stdin.end(); });
+    restoreInput.on('end', endReaders);
   }
-  const abort = () => { list.child.kill('SIGKILL'); readThrough.child.kill('SIGKILL'); };
+  const abort = () => { for (const p of readers) p.child.kill('SIGKILL'); };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
     await new Promise<void>((resolve, reject) => pipeline(body, fanOut, (error) => (error ? reject(error) : resolve())));
     if (restoreInput && !restoreInput.readableEnded) await once(restoreInput, 'end');
-    const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
+    const [listStatus, readStatus] = await Promise.all([list.exit, readThrough ? readThrough.exit : 0]);
     const digest = hash.digest('hex');
     if (bytes !== expected.bytes) throw new VerificationError(`read back ${bytes} bytes, but ${expected.bytes} were written`);
     if (digest !== expected.sha256) throw new VerificationError('the bytes read back do not match the digest computed while writing');
     if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-    if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
+    if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
     const listing = Buffer.concat(listOutput).toString('utf8');
-    return { bytes, sha256: digest, ...countToc(listing), contents: parseContents(listing) };
+    const toc = countToc(listing);
+    if (options.readThrough) {
+      const raw = restoreInput ? { sha256: rawHash.digest('hex'), bytes: rawBytes } : { sha256: digest, bytes };
+      if (raw.sha256 !== options.readThrough.rawSha256 || raw.bytes !== options.readThrough.rawBytes) {
+        throw new VerificationError(restoreInput
+          ? 'the stored archive does not decompress to the archive that was read through while dumping'
+          : 'the stored archive is not the archive that was read through while dumping');
+      }
+      if (toc.tocEntries !== countToc(options.readThrough.listing).tocEntries) {
+        throw new VerificationError('the stored archive\'s table of contents differs from the one read while dumping');
+      }
+    }
+    return { bytes, sha256: digest, ...toc, contents: parseContents(listing) };
   } catch (error) {
     abort();
     if (error instanceof VerificationError) throw error;
@@ -99,7 +124,14 @@ export function countToc(listing: string): { tableCount: number; tocEntries: num
   return { tocEntries: entries.length, tableCount: entries.filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length };
 }
 
-function spawnRestore(pgRestore: string, args: string[]) {
+/** A pg_restore reading an archive on its stdin. */
+export interface RestoreProcess {
+  child: ChildProcessWithoutNullStreams;
+  exit: Promise<number | null>;
+  stderrTail(): string;
+}
+
+export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess {
   const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C' } });
   const stderr: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });

@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 import { DumpError, canceled, stalled } from './errors.ts';
 import { classifyExit } from './exit-status.ts';
 import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
-import { buildDumpCommand, type DumpFormatInfo } from './dump-command.ts';
+import { buildDumpCommand, FAST_ZSTD_LEVEL, type DumpFormatInfo } from './dump-command.ts';
 import { writePasswordFile } from './password-file.ts';
 import type { DumpPlan } from './prepare-dump.ts';
 import { ProgressEstimator, type DumpProgress } from './progress.ts';
@@ -29,6 +29,8 @@ export interface RunDumpOptions {
   onProgress?: (progress: DumpProgress) => void;
   /** Where the private password-file folder is made; default the OS temp folder. */
   tmpDir?: string;
+  /** A pass-through stage that sees the archive as pg_dump wrote it (coalesced, before any zstd wrapper). */
+  tap?: Transform;
 }
 
 /** A running pg_dump. */
@@ -169,10 +171,11 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     estimator.addRaw(bytes);
     lastActivity = Date.now();
   })];
+  if (options.tap) stages.push(options.tap);
   if (plan.format.wrapper === 'zstd') {
     stages.push(zlib.createZstdCompress({
       chunkSize: 256 * 1024,
-      params: { [zlib.constants.ZSTD_c_compressionLevel]: 1, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
+      params: { [zlib.constants.ZSTD_c_compressionLevel]: FAST_ZSTD_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
     }));
   }
 

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive } from '../support/seed-source.ts';
+import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive, listArchive } from '../support/seed-source.ts';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
 import { directSource } from '../../src/dump/index.ts';
 import { captureArchive } from '../../src/backups/capture-archive.ts';
 import { verifyArchive, VerificationError } from '../../src/backups/verify-archive.ts';
+import { startArchiveInspector } from '../../src/backups/archive-inspector.ts';
 
 const server = await startSourceServer();
 after(() => server.stop());
@@ -79,3 +80,30 @@ test('a canceled capture leaves nothing in storage', async () => {
   const left = (() => { try { return readdirSync(dir); } catch { return []; } })();
   assert.deepEqual(left, []);
 });
+
+test('the read-through while dumping refuses a stream that is not an archive', async () => {
+  const { Readable, pipeline } = await import('node:stream');
+  const { Writable } = await import('node:stream');
+  const inspector = startArchiveInspector('/usr/lib/postgresql/15/bin/pg_restore');
+  const sink = new Writable({ write(_chunk, _encoding, done) { done(); } });
+  await new Promise<void>((resolve, reject) => pipeline(Readable.from([Buffer.alloc(1 << 20, 7), Buffer.alloc(1 << 20, 9)]), inspector.tap, sink, (e) => (e ? reject(e) : resolve())));
+  await assert.rejects(inspector.result(), (e: unknown) => e instanceof VerificationError && /pg_restore could not read/.test(e.message));
+});
+
+for (const format of ['default', 'fast'] as const) {
+  test(`a ${format} capture proves the stored object holds the archive read through while dumping, and refuses one that does not`, async () => {
+    const captured = await captureArchive({ source: directSource(source), store, format, key: (plan) => `tenants/t/proof-${format}/attempt-1${plan.format.fileExtension}` });
+    const stored = await readStored(captured.key);
+    const raw = format === 'fast' ? (await import('node:zlib')).zstdDecompressSync(stored) : stored;
+    const { createHash } = await import('node:crypto');
+    const listing = await listArchive(raw);
+    const readThrough = { rawSha256: createHash('sha256').update(raw).digest('hex'), rawBytes: raw.length, listing };
+    const options = { pgRestore: captured.plan.binaries.pgRestore, wrapper: captured.plan.format.wrapper, readThrough };
+    const ok = await verifyArchive(store, captured.key, captured.stored, options);
+    assert.equal(ok.tocEntries, captured.verified.tocEntries);
+    // The same stored object, but a read-through of other bytes (a different archive, or one byte off).
+    const other = { ...readThrough, rawSha256: createHash('sha256').update(Buffer.concat([raw, Buffer.from([0])])).digest('hex') };
+    await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: other }), /read through while dumping/);
+    await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: { ...readThrough, listing: '' } }), /table of contents differs/);
+  });
+}

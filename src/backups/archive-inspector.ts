@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { spawnRestore, VerificationError, type RestoreProcess } from './verify-archive.ts';
+
+/** What reading the archive through while it was written proved. */
+export interface DumpInspection {
+  /** SHA-256 and length of the archive as pg_dump wrote it (before any zstd wrapper). */
+  rawSha256: string;
+  rawBytes: number;
+  /** `pg_restore --list` of it. */
+  listing: string;
+}
+
+/** A pass-through stage for pg_dump's output that reads the archive through as it goes by. */
+export interface ArchiveInspector {
+  /** Insert into the archive stream before any compression wrapper. */
+  readonly tap: Transform;
+  /** Once the stream has ended: both pg_restore runs exited 0, or a VerificationError. */
+  result(): Promise<DumpInspection>;
+  /** Stops the pg_restore processes (on failure or cancel). */
+  kill(): void;
+}
+
+/**
+ * Reads the archive through while pg_dump writes it, so verification does not have to wait for the
+ * upload to finish: `pg_restore --file=/dev/null` parses (and decompresses) every block and
+ * `pg_restore --list` reads the table of contents, from the very bytes that are hashed and stored.
+ * Each chunk is passed downstream at once; the next one waits until both pg_restore runs accepted this
+ * one, so the read-through runs beside the upload on the second core and memory stays bounded. After
+ * storage, verification only has to prove the stored object holds these bytes (see verifyArchive's
+ * `readThrough` option).
+ */
+export function startArchiveInspector(pgRestore: string): ArchiveInspector {
+  const list = spawnRestore(pgRestore, ['--list']);
+  const readThrough = spawnRestore(pgRestore, ['--file=/dev/null']);
+  const listOutput: Buffer[] = [];
+  list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      this.push(chunk);
+      const waits = [list, readThrough].map((p) => accept(p, chunk)).filter((w): w is Promise<void> => w !== null);
+      if (waits.length === 0) return callback();
+      Promise.all(waits).then(() => callback(), callback);
+    },
+    flush(callback) {
+      list.child.stdin.end();
+      readThrough.child.stdin.end();
+      callback();
+    },
+  });
+  const kill = () => { list.child.kill('SIGKILL'); readThrough.child.kill('SIGKILL'); };
+  tap.once('error', kill);
+  return {
+    tap,
+    kill,
+    async result() {
+      const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
+      if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+      if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
+      return { rawSha256: hash.digest('hex'), rawBytes: bytes, listing: Buffer.concat(listOutput).toString('utf8') };
+    },
+  };
+}
+
+/** Writes a chunk to a pg_restore; null when it took it at once or has stopped reading (--list does, after the TOC). */
+function accept(p: RestoreProcess, chunk: Buffer): Promise<void> | null {
+  const stdin = p.child.stdin;
+  if (stdin.destroyed || stdin.writableEnded) return null;
+  if (stdin.write(chunk)) return null;
+  return new Promise((resolve) => {
+    const done = () => { stdin.removeListener('drain', done); stdin.removeListener('close', done); stdin.removeListener('error', done); resolve(); };
+    stdin.once('drain', done);
+    stdin.once('close', done);
+    stdin.once('error', done);
+  });
+}
