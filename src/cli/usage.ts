@@ -27,7 +27,7 @@ Options:
                            to read that URL from environment variable NAME (keeps the password
                            out of every process's argv; prefer it)
   --to <storage-url>       s3://bucket/prefix[?options] or file:///absolute/path
-  --format <default|fast>  default: a stock custom-format archive (gzip level 1) any pg_restore reads;
+  --format <default|fast>  default: a stock custom-format archive (gzip level 2) any pg_restore reads;
                            fast: zstd, inside the archive with pg_dump 16+, otherwise an archive
                            wrapped in zstd (.dump.zst); default: default
   --key <key>              the object's key; default big-backup/<database>/<UTC time>.dump[.zst]

@@ -33,7 +33,7 @@ export interface ProgressSizes {
 // Source bytes (heap + TOAST) per byte pg_dump writes, from performance.md B3 (2 524 MB of heap, TOAST
 // and large objects): -Z1 wrote 805 MB, -Z0 2 356 MB, zstd-1 693 MB. Replaced by the measured ratio
 // once enough tables have finished.
-const PRIOR_RATIO: Record<string, number> = { '0': 1.07, '1': 3.1, 'zstd:1': 3.6 };
+const PRIOR_RATIO: Record<string, number> = { '0': 1.07, '1': 3.1, '2': 3.2, 'zstd:1': 3.6, 'zstd:2': 3.9 };
 const LEARN_AFTER_BYTES = 16 * 1024 * 1024;
 // Tables under 1 MiB are not sized by the probe; each counts for what it wrote, up to this much.
 const SMALL_TABLE_CAP = 1024 * 1024;

@@ -48,12 +48,12 @@ test('the password file escapes backslashes and colons as libpq reads them', () 
   assert.equal(pgpassLine(connection), 'db.example.com:6543:d1abc:alice:p@ss\\:w\\\\ord/é');
 });
 
-test('the default format is a PGBackups-compatible gzip-1 custom archive with the connection as flags', () => {
+test('the default format is a PGBackups-compatible gzip-2 custom archive with the connection as flags', () => {
   const connection = parseDatabaseUrl(URL_WITH_PASSWORD);
   const format = describeFormat('default', 15, true, 120_000);
   const command = buildDumpCommand({ connection, passwordFile: '/tmp/x/pgpass', format, serverMajor: 15 });
   assert.deepEqual(command.argv, [
-    '-Fc', '--compress=1', '--no-acl', '--no-owner', '--quote-all-identifiers', '--verbose', '-w',
+    '-Fc', '--compress=2', '--no-acl', '--no-owner', '--quote-all-identifiers', '--verbose', '-w',
     '--lock-wait-timeout=120000', '--exclude-schema=heroku_ext',
     '--host=db.example.com', '--port=6543', '--username=alice', '--dbname=d1abc',
   ]);
@@ -79,8 +79,8 @@ test('the fast format wraps -Z0 in zstd before pg_dump 16 and uses pg_dump\'s ow
   assert.equal(old.fileExtension, '.dump.zst');
   assert.match(old.restoreCommand, /^zstd -dc backup\.dump\.zst \| pg_restore /);
   const modern = describeFormat('fast', 17, false);
-  assert.equal(modern.pgDumpCompression, 'zstd:1');
-  assert.ok(modern.flags.includes('--compress=zstd:1'));
+  assert.equal(modern.pgDumpCompression, 'zstd:2');
+  assert.ok(modern.flags.includes('--compress=zstd:2'));
   assert.equal(modern.wrapper, 'none');
   assert.equal(modern.minPgRestoreMajor, 17);
   assert.equal(describeFormat('fast', 16, false).minPgRestoreMajor, 16);
