@@ -216,6 +216,12 @@ export async function findBackupContents(db: Queryable, resourceId: string, id: 
   return result.rows[0]?.contents ?? undefined;
 }
 
+/** When the resource's newest verified backup was verified, if any. */
+export async function newestVerifiedAt(db: Queryable, resourceId: string): Promise<Date | null> {
+  const result = await db.query<{ at: Date | null }>(`select max(verified_at) as at from backups where resource_id = $1 and state = 'completed'`, [resourceId]);
+  return result.rows[0]?.at ?? null;
+}
+
 /** Whether someone asked this backup to stop. */
 export async function cancelRequested(db: Queryable, id: string): Promise<boolean> {
   const result = await db.query('select 1 from backups where id = $1 and cancel_requested_at is not null', [id]);

@@ -23,3 +23,9 @@ export async function deleteSchedule(db: Queryable, resourceId: string): Promise
   const result = await db.query('delete from backup_schedules where resource_id = $1', [resourceId]);
   return result.rowCount === 1;
 }
+
+/** When the schedule was last set: a new schedule gets a full grace period before it counts as stale. */
+export async function findScheduleSetAt(db: Queryable, resourceId: string): Promise<Date | undefined> {
+  const result = await db.query<{ updated_at: Date }>('select updated_at from backup_schedules where resource_id = $1', [resourceId]);
+  return result.rows[0]?.updated_at;
+}

@@ -258,3 +258,18 @@ test('the list pages through 10,000 backups, newest first', async () => {
   assert.match(last, />b001</);
   assert.ok(!last.includes('>b10000<'));
 });
+
+test('warns on the dashboard and in the API when scheduled backups have stopped producing verified archives', async () => {
+  const { uuid, browser } = await signedIn();
+  const token = await tokenFor(browser, 'admin');
+  assert.equal((await api('PUT', '/schedule', { token, body: { frequency: 'hourly', minute: 0, timeZone: 'UTC' } })).status, 200);
+  const fresh = await (await api('GET', '/backups', { token })).json() as { freshness: { stale: boolean } };
+  assert.equal(fresh.freshness.stale, false, 'a new schedule has its grace period');
+  assert.ok(!(await (await browser.request('GET', '/dashboard')).text()).includes('Backups are stale'));
+  // Two hours later, with nothing verified: more than 1.5 hourly intervals.
+  await db.query(`update backup_schedules set updated_at = now() - interval '2 hours' where resource_id = $1`, [uuid]);
+  const stale = await (await api('GET', '/backups', { token })).json() as { freshness: { stale: boolean; warning: string } };
+  assert.equal(stale.freshness.stale, true);
+  assert.match(stale.freshness.warning, /none has been verified yet/);
+  assert.match(await (await browser.request('GET', '/dashboard')).text(), /Backups are stale/);
+});

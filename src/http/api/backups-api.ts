@@ -3,13 +3,17 @@ import type { AppDeps } from '../deps.ts';
 import { cancelBackup, captureNow, getBackupDetail, listBackups } from '../../backups/backups.service.ts';
 import { actorOf } from './actor.ts';
 import { backupJson } from './backup-json.ts';
+import { backupFreshness } from '../../backups/freshness.ts';
 
 /** `/api/v1/backups`: list, capture now, one backup (with its log and contents), cancel. Members and admins alike. */
 export function backupsApi(deps: AppDeps): Router {
   const router = Router();
   router.get('/backups', async (req, res) => {
-    const page = await listBackups(deps, req.viewer.resource.id, req.query);
-    res.json({ backups: page.backups.map(backupJson), page: page.page, pages: page.pages, total: page.total });
+    const [page, freshness] = await Promise.all([listBackups(deps, req.viewer.resource.id, req.query), backupFreshness(deps.pool, req.viewer.resource.id)]);
+    res.json({
+      backups: page.backups.map(backupJson), page: page.page, pages: page.pages, total: page.total,
+      freshness: { stale: freshness.stale, newest_verified_at: freshness.newestVerifiedAt?.toISOString() ?? null, warning: freshness.warning },
+    });
   });
   router.post('/backups', async (req, res) => {
     const backup = await captureNow(deps, req.viewer.resource.id, req.body, actorOf(req).label);

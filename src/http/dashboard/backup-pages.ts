@@ -11,6 +11,7 @@ import { findPlan } from '../../resources/plans.ts';
 import { forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
 import { throughputChart } from './throughput-chart.ts';
+import { backupFreshness } from '../../backups/freshness.ts';
 import { createDownloadLink, listLinks, revokeLink } from '../../links/links.service.ts';
 
 /** Most table-of-contents entries one page shows; a search narrows them. */
@@ -23,13 +24,13 @@ export function backupPages(deps: AppDeps): Router {
 
   async function renderList(req: Request, res: import('express').Response, error?: string) {
     const { resource, user } = req.viewer;
-    const [page, authorization, connection, source] = await Promise.all([
+    const [page, authorization, connection, source, freshness] = await Promise.all([
       listBackups(deps, resource.id, req.query), findAuthorization(deps.pool, resource.id),
-      findConnection(deps.pool, resource.id), describeSource(deps, resource.id),
+      findConnection(deps.pool, resource.id), describeSource(deps, resource.id), backupFreshness(deps.pool, resource.id),
     ]);
     res.render('dashboard', {
       title: `${resource.appName ?? resource.name} · big-backup`, resource, user, plan: findPlan(resource.plan)!,
-      authorizationStatus: authorization?.status ?? 'pending', connection, source, forkTimings, ...page, error,
+      authorizationStatus: authorization?.status ?? 'pending', connection, source, forkTimings, ...page, error, freshness,
       running: page.backups.some((b) => ['pending', 'running', 'verifying'].includes(b.state)),
     });
   }
