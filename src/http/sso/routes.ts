@@ -1,6 +1,10 @@
 import { Router, urlencoded } from 'express';
 import type { Passport } from 'passport';
-import { AppError, forbidden } from '../../errors.ts';
+import { rateLimit } from 'express-rate-limit';
+import { AppError, forbidden, tooManyRequests } from '../../errors.ts';
+
+/** Sign-on attempts per client IP per minute: a person opens the dashboard a few times, never dozens. */
+export const SSO_RATE_LIMIT = { windowMs: 60_000, limit: 60 } as const;
 
 /**
  * POST /sso/login: Heroku's browser form post. Success regenerates the session (passport does, which
@@ -8,7 +12,13 @@ import { AppError, forbidden } from '../../errors.ts';
  */
 export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { secureCookies: boolean }): Router {
   const router = Router();
-  router.post('/sso/login', urlencoded({ extended: false, limit: '16kb' }), (req, res, next) => {
+  // Keyed on req.ip (trust proxy = 1: the address Heroku's router saw), so a forged X-Forwarded-For
+  // does not reset it. Per web process (memory store).
+  const limiter = rateLimit({
+    ...SSO_RATE_LIMIT, standardHeaders: 'draft-8', legacyHeaders: false,
+    handler: (_req, _res, next) => next(tooManyRequests('Too many sign-in attempts from your address. Wait a minute, then open big-backup again from Heroku.')),
+  });
+  router.post('/sso/login', limiter, urlencoded({ extended: false, limit: '16kb' }), (req, res, next) => {
     passport.authenticate('heroku-sso', (error: unknown, user: Express.User | false, info: { message?: string } | undefined) => {
       if (error) return next(error);
       if (!user) {
