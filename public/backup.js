@@ -18,7 +18,8 @@
       if (!response.ok) return schedule(5000);
       data = await response.json();
     } catch { return schedule(5000); }
-    if (!['pending', 'running', 'verifying'].includes(data.state)) { window.location.reload(); return; }
+    // A new state (started, verifying, finished, a retry) changes more than the progress block: reload.
+    if (`${data.state}:${data.attempt}` !== live.dataset.state) { window.location.reload(); return; }
     const p = data.progress || {};
     const progress = document.getElementById('progress');
     if (progress) { progress.max = data.source.bytes || progress.max; progress.value = Math.min(p.rawBytes || 0, progress.max); }
@@ -29,8 +30,6 @@
     set('table', p.currentTable || '—');
     set('rate', p.bytesPerSecond == null ? '—' : `${bytes(p.bytesPerSecond)}/s`);
     set('eta', duration(p.etaSeconds));
-    const badge = document.querySelector('h1 .badge');
-    if (badge) badge.textContent = data.state === 'pending' && data.attempt > 0 ? 'waiting to retry' : data.state;
     if (log && data.logs.length) {
       const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
       log.append(document.createTextNode(data.logs.map((l) => l.message + '\n').join('')));

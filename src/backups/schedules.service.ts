@@ -21,23 +21,23 @@ export interface SchedulesDeps {
  * Sets a resource's schedule: validated against its plan (422 naming the problem), stored, and given
  * to pg-boss as a cron keyed by the resource, so setting it again replaces it rather than adding one.
  */
-export async function setSchedule(deps: SchedulesDeps, resourceId: string, input: unknown, updatedBy: string): Promise<Schedule> {
+export async function setSchedule(deps: SchedulesDeps, resourceId: string, input: unknown, updatedBy: string, ip: string | null = null): Promise<Schedule> {
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
   const schedule = parseOr422(scheduleSchemaFor(findPlan(resource.plan)!), input);
   const { cron, tz } = cronFor(schedule);
   await withTransaction(deps.pool, async (tx) => {
     await saveSchedule(tx, resourceId, schedule, updatedBy);
-    await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.set', detail: { ...schedule } });
+    await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.set', detail: { ...schedule }, ip });
   });
   await deps.boss.schedule(QUEUES.backupScheduled.name, cron, { resourceId }, { tz, key: resourceId });
   return schedule;
 }
 
 /** Stops scheduled backups for a resource (also on deprovision). Safe to repeat. */
-export async function removeSchedule(deps: SchedulesDeps, resourceId: string, updatedBy: string): Promise<void> {
+export async function removeSchedule(deps: SchedulesDeps, resourceId: string, updatedBy: string, ip: string | null = null): Promise<void> {
   if (await deleteSchedule(deps.pool, resourceId)) {
-    await recordAudit(deps.pool, { resourceId, actor: updatedBy, action: 'schedule.removed' });
+    await recordAudit(deps.pool, { resourceId, actor: updatedBy, action: 'schedule.removed', ip });
   }
   await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
 }

@@ -13,12 +13,12 @@ export function settingsApi(deps: AppDeps): Router {
   });
   router.put('/schedule', requireAdmin, async (req, res) => {
     const actor = actorOf(req);
-    await setSchedule(deps, actor.resourceId, req.body, actor.label);
+    await setSchedule(deps, actor.resourceId, req.body, actor.label, actor.ip);
     res.json(await describeSchedule(deps, actor.resourceId));
   });
   router.delete('/schedule', requireAdmin, async (req, res) => {
     const actor = actorOf(req);
-    await removeSchedule(deps, actor.resourceId, actor.label);
+    await removeSchedule(deps, actor.resourceId, actor.label, actor.ip);
     res.status(204).end();
   });
   router.get('/source', async (req, res) => {

@@ -61,12 +61,12 @@ export function settingsPages(deps: AppDeps): Router {
     const input = body.frequency === 'hourly'
       ? { frequency: 'hourly', minute: number(body.minute), timeZone: body.timeZone }
       : { frequency: body.frequency, hour: number(body.hour), minute: number(body.minute), timeZone: body.timeZone };
-    await setSchedule(deps, req.viewer.resource.id, input, actorOf(req).label);
+    await setSchedule(deps, req.viewer.resource.id, input, actorOf(req).label, actorOf(req).ip);
     return 'schedule-saved';
   }));
 
   router.post('/settings/schedule/remove', requireSession, guard, requireAdmin, change(async (req) => {
-    await removeSchedule(deps, req.viewer.resource.id, actorOf(req).label);
+    await removeSchedule(deps, req.viewer.resource.id, actorOf(req).label, actorOf(req).ip);
     return 'schedule-removed';
   }));
 
