@@ -1,5 +1,5 @@
 /**
- * One run of the engine's full path (plan → pg_dump → storage → read-back verification), in a process of
+ * One run of the engine's full path (plan → pg_dump read through → storage → read-back verification), in a process of
  * its own so that its peak RSS is the worker's alone and starts clean for every run. Started by
  * bench/runners.ts; reads its inputs from the environment (the source URL holds a password, so it is
  * never in argv) and prints one `BENCH_RESULT {json}` line. pg_dump and pg_restore are child processes
@@ -17,7 +17,7 @@ export interface EngineRunResult {
   planSeconds: number;
   /** Until storage proved every byte (pg_dump exited 0, upload sealed). */
   storedSeconds: number;
-  /** Reading the object back: digest, `pg_restore --list`, `pg_restore -f /dev/null`. */
+  /** Reading the object back: digest, `pg_restore --list`, and for a zstd wrapper the decompressed bytes' digest. */
   verifySeconds: number;
   bytes: number;
   rawBytes: number;

@@ -7,6 +7,9 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
 import type { DumpInspection } from './archive-inspector.ts';
 
+// Compressed bytes queued for the zstd decompressor before reading the object waits for it.
+const DECOMPRESS_QUEUE_BYTES = 8 * 1024 * 1024;
+
 /** What reading an archive back proved. */
 export interface VerifiedArchive {
   bytes: number;
@@ -67,7 +70,11 @@ export async function verifyArchive(
     write(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       bytes += chunk.length;
-      (restoreInput ? writeTo(restoreInput, chunk) : feed(chunk)).then(() => done(), done);
+      if (!restoreInput) return void feed(chunk).then(() => done(), done);
+      // Keep a few MiB queued for the decompressor (it runs on the thread pool) instead of a round
+      // trip per chunk; wait only when it falls behind.
+      if (restoreInput.write(chunk) || restoreInput.writableLength < DECOMPRESS_QUEUE_BYTES) return done();
+      void drained(restoreInput).then(() => done(), done);
     },
     final(done) {
       if (restoreInput) restoreInput.end();
@@ -79,6 +86,8 @@ export async function verifyArchive(
     restoreInput.on('data', (chunk: Buffer) => {
       rawHash.update(chunk);
       rawBytes += chunk.length;
+      // Once pg_restore --list has its table of contents (and no read-through runs), nobody else reads.
+      if (readers.every((p) => p.child.stdin.destroyed || p.child.stdin.writableEnded)) return;
       restoreInput.pause();
       feed(chunk).then(() => restoreInput.resume(), (e) => restoreInput.destroy(e));
     });
@@ -145,8 +154,12 @@ export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess 
 /** Writes a chunk and waits for drain; a stream already closed (pg_restore done reading) is skipped. */
 function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, chunk: Buffer): Promise<void> {
   if (stream.destroyed || stream.writableEnded) return Promise.resolve();
+  return stream.write(chunk) ? Promise.resolve() : drained(stream);
+}
+
+/** Resolves when the stream drains, or closes or fails (a reader that stopped reading is not waited for). */
+export function drained(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => {
-    if (stream.write(chunk)) return resolve();
     const done = () => { stream.removeListener('drain', done); stream.removeListener('close', done); stream.removeListener('error', done); resolve(); };
     stream.once('drain', done);
     stream.once('close', done);
