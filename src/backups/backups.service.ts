@@ -27,7 +27,7 @@ export const ALREADY_RUNNING = 'backup_already_running';
  * (row and number included) rolls back into a readable refusal. A scheduled slot already taken returns
  * undefined.
  */
-export async function requestBackup(deps: BackupsDeps, resourceId: string, request: { trigger: BackupTrigger; requestedBy: string; format?: BackupFormat; slotKey?: string }): Promise<Backup | undefined> {
+export async function requestBackup(deps: BackupsDeps, resourceId: string, request: { trigger: BackupTrigger; requestedBy: string; format?: BackupFormat; slotKey?: string; ip?: string | null }): Promise<Backup | undefined> {
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
   const plan = findPlan(resource.plan)!;
@@ -39,7 +39,7 @@ export async function requestBackup(deps: BackupsDeps, resourceId: string, reque
       db: tx, singletonKey: resourceId, expireInSeconds: plan.maxBackupHours * 3600 - 1,
     });
     if (!jobId) throw new AppError(ALREADY_RUNNING, 409, 'A backup of this database is already queued or running; your plan runs one at a time. Wait for it to finish, or cancel it.');
-    await recordAudit(tx, { resourceId, actor: request.requestedBy, action: 'backup.requested', detail: { backup: backup.name, trigger: request.trigger, format: fields.format } });
+    await recordAudit(tx, { resourceId, actor: request.requestedBy, action: 'backup.requested', detail: { backup: backup.name, trigger: request.trigger, format: fields.format }, ip: request.ip ?? null });
     return backup;
   });
 }
@@ -49,7 +49,7 @@ export async function requestBackup(deps: BackupsDeps, resourceId: string, reque
  * once; a running one is stopped
  * by its worker within seconds (pg_dump killed, upload aborted) and then shows as canceled.
  */
-export async function cancelBackup(deps: BackupsDeps, resourceId: string, backupId: string, requestedBy: string): Promise<Backup> {
+export async function cancelBackup(deps: BackupsDeps, resourceId: string, backupId: string, requestedBy: string, ip: string | null = null): Promise<Backup> {
   const backup = await findResourceBackup(deps.pool, resourceId, backupId);
   if (!backup) throw notFound('backup');
   if (!(await requestCancel(deps.pool, resourceId, backupId))) throw conflict(`backup ${backup.name} has already finished`);
@@ -62,7 +62,7 @@ export async function cancelBackup(deps: BackupsDeps, resourceId: string, backup
       if (waiting.length > 0) await deps.boss.cancel(QUEUES.backup.name, waiting.map((job) => job.id));
     }
   }
-  await recordAudit(deps.pool, { resourceId, actor: requestedBy, action: 'backup.cancel_requested', detail: { backup: backup.name } });
+  await recordAudit(deps.pool, { resourceId, actor: requestedBy, action: 'backup.cancel_requested', detail: { backup: backup.name }, ip });
   return (await findResourceBackup(deps.pool, resourceId, backupId))!;
 }
 
@@ -97,8 +97,8 @@ export async function getBackupDetail(deps: Pick<BackupsDeps, 'pool'>, resourceI
 const captureInput = z.object({ format: z.enum(['default', 'fast'], { error: 'format must be default or fast' }).default('default') }).strict();
 
 /** "Capture now" from the dashboard or the API: a manual backup in the format asked for. */
-export async function captureNow(deps: BackupsDeps, resourceId: string, input: unknown, requestedBy: string): Promise<Backup> {
+export async function captureNow(deps: BackupsDeps, resourceId: string, input: unknown, requestedBy: string, ip: string | null = null): Promise<Backup> {
   const { format } = parseOr422(captureInput, input ?? {});
-  const backup = await requestBackup(deps, resourceId, { trigger: 'manual', requestedBy, format });
+  const backup = await requestBackup(deps, resourceId, { trigger: 'manual', requestedBy, format, ip });
   return backup!;
 }

@@ -90,6 +90,9 @@ test('capture now from the dashboard leads to the backup page, which ends verifi
 
   const list = await (await browser.request('GET', '/dashboard')).text();
   assert.match(list, new RegExp(`<a href="${location}">b001</a>`));
+  const audited = await db.query(`select action, host(ip) as ip from audit_events where resource_id = $1 and action in ('backup.requested', 'link.created', 'link.used', 'link.revoked')`, [uuid]);
+  assert.deepEqual(new Set(audited.rows.map((r) => r.action)), new Set(['backup.requested', 'link.created', 'link.used', 'link.revoked']));
+  assert.ok(audited.rows.every((r) => r.ip === '127.0.0.1'), 'who did it is recorded with the address it came from');
   assert.match(list, /completed and verified/);
 });
 

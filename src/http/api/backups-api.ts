@@ -16,7 +16,8 @@ export function backupsApi(deps: AppDeps): Router {
     });
   });
   router.post('/backups', async (req, res) => {
-    const backup = await captureNow(deps, req.viewer.resource.id, req.body, actorOf(req).label);
+    const actor = actorOf(req);
+    const backup = await captureNow(deps, actor.resourceId, req.body, actor.label, actor.ip);
     res.status(201).location(`/api/v1/backups/${backup.id}`).json(backupJson(backup));
   });
   router.get('/backups/:id', async (req, res) => {
@@ -32,7 +33,7 @@ export function backupsApi(deps: AppDeps): Router {
   });
   router.post('/backups/:id/cancel', async (req, res) => {
     const actor = actorOf(req);
-    res.status(202).json(backupJson(await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label)));
+    res.status(202).json(backupJson(await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip)));
   });
   return router;
 }

@@ -39,7 +39,8 @@ export function backupPages(deps: AppDeps): Router {
 
   router.post('/backups', requireSession, guard, async (req, res) => {
     try {
-      const backup = await captureNow(deps, req.viewer.resource.id, { format: req.body?.format || undefined }, actorOf(req).label);
+      const actor = actorOf(req);
+      const backup = await captureNow(deps, actor.resourceId, { format: req.body?.format || undefined }, actor.label, actor.ip);
       res.redirect(303, `/backups/${backup.id}`);
     } catch (error) {
       // A refusal the customer can act on (one already running, a bad format) is shown on the list.
@@ -83,7 +84,7 @@ export function backupPages(deps: AppDeps): Router {
 
   router.post('/backups/:id/cancel', requireSession, guard, async (req, res) => {
     const actor = actorOf(req);
-    await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label);
+    await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip);
     res.redirect(303, `/backups/${req.params.id}`);
   });
 
