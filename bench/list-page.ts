@@ -28,6 +28,7 @@ import { globalSetup, globalTeardown } from '../test/support/global-setup.ts';
 import { databaseUrl, TEMPLATE_DATABASE, testServerUrl } from '../test/support/database.ts';
 import { testSecrets } from '../test/support/app.ts';
 import { Browser } from '../test/support/stack.ts';
+import { cleanup, cleanups, progress } from './cleanup.ts';
 
 const BACKUPS = 10_000;
 const BUDGET_MS = 100;
@@ -54,24 +55,6 @@ function parseOptions(argv: string[]): Options | 'help' {
   }
   return options;
 }
-
-const cleanups: Array<() => Promise<void> | void> = [];
-async function cleanup(): Promise<void> {
-  while (cleanups.length > 0) {
-    try {
-      await cleanups.pop()!();
-    } catch (error) {
-      process.stderr.write(`cleanup: ${(error as Error).message}\n`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping and cleaning up…\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-const progress = (line: string) => process.stderr.write(line + '\n');
 
 interface Route { label: string; path: string; accept: string; expect: RegExp }
 

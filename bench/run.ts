@@ -21,25 +21,7 @@ import { buildDatabase, describeDatabase, GENERATOR_VERSION, type BuiltDatabase 
 import { MiB, parseOptions, USAGE, type BenchOptions, type Variant } from './options.ts';
 import { compressibility, describeDb, memoryTable, sizeTable, targetSummary, type SizeResult, type VariantResult } from './report.ts';
 import { runVariant, type RunContext } from './runners.ts';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-async function cleanup(): Promise<void> {
-  while (cleanups.length > 0) {
-    try {
-      await cleanups.pop()!();
-    } catch (error) {
-      process.stderr.write(`cleanup: ${(error as Error).message}\n`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping and cleaning up…\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-const progress = (line: string) => process.stderr.write(line + '\n');
+import { cleanup, cleanups, progress } from './cleanup.ts';
 
 async function main(): Promise<number> {
   let options: BenchOptions;

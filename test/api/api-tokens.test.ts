@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, Browser } from '../support/stack.ts';
+import { startStack, Browser, apiCall, type ApiAuth } from '../support/stack.ts';
 import { eventually } from '../support/app.ts';
 
 const { app, sim } = await startStack();
@@ -15,14 +15,7 @@ async function signedInAdmin(): Promise<{ uuid: string; browser: Browser }> {
   return { uuid: outcome.uuid, browser };
 }
 
-async function api(method: string, path: string, options: { token?: string; browser?: Browser; csrf?: string; body?: unknown } = {}): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.browser?.cookies.size) headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  if (options.csrf) headers['x-csrf-token'] = options.csrf;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(new URL('/api/v1' + path, app.url), { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
-}
+const api = (method: string, path: string, options: ApiAuth = {}) => apiCall(app.url, method, path, options);
 
 test('an admin creates a token once-shown, and scripts then act with it until it is revoked', async () => {
   const { uuid, browser } = await signedInAdmin();

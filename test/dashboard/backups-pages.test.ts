@@ -2,7 +2,7 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { startStack, Browser } from '../support/stack.ts';
+import { startStack, Browser, apiCall, type ApiAuth } from '../support/stack.ts';
 import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase } from '../support/seed-source.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
@@ -27,14 +27,7 @@ async function signedIn(options: { user?: string; uuid?: string } = {}) {
   return { uuid, browser };
 }
 
-async function api(method: string, path: string, options: { token?: string; browser?: Browser; csrf?: string; body?: unknown } = {}): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.browser?.cookies.size) headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  if (options.csrf) headers['x-csrf-token'] = options.csrf;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(new URL('/api/v1' + path, app.url), { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
-}
+const api = (method: string, path: string, options: ApiAuth = {}) => apiCall(app.url, method, path, options);
 
 async function tokenFor(browser: Browser, role: 'admin' | 'member' = 'admin'): Promise<string> {
   const created = await api('POST', '/tokens', { browser, csrf: await browser.csrfToken(), body: { name: `script ${role}`, role } });

@@ -1,7 +1,7 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { startStack, Browser, type Stack } from '../support/stack.ts';
+import { startStack, Browser, apiCall, type ApiAuth, type Stack } from '../support/stack.ts';
 import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase } from '../support/seed-source.ts';
 import { startS3Server } from '../support/s3-server.ts';
@@ -51,16 +51,8 @@ async function signIn(on: Stack, uuid: string, user: string): Promise<Browser> {
   return browser;
 }
 
-interface ApiOptions { token?: string; browser?: Browser; csrf?: string; body?: unknown; ip?: string; base?: string }
-async function api(method: string, path: string, options: ApiOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.browser?.cookies.size) headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  if (options.csrf) headers['x-csrf-token'] = options.csrf;
-  if (options.ip) headers['x-forwarded-for'] = options.ip;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(new URL('/api/v1' + path, options.base ?? app.url), { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
-}
+interface ApiOptions extends ApiAuth { base?: string }
+const api = (method: string, path: string, options: ApiOptions = {}) => apiCall(options.base ?? app.url, method, path, options);
 
 interface CreatedLink { id: string; url: string; prefix: string; filename: string; expires_at: string; backup: { id: string; name: string; sha256: string; bytes: number } }
 async function createLink(tenant: Tenant, body: unknown = {}, ip = clientIp(), base?: string): Promise<CreatedLink> {

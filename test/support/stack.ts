@@ -80,3 +80,24 @@ export class Browser {
     return this.request('POST', new URL(form.action).pathname, { form: form.params, headers: { origin: 'https://dashboard.heroku.com', 'sec-fetch-site': 'cross-site' } });
   }
 }
+
+/** How a test authenticates a call to /api/v1: an API token, or a signed-in Browser with its CSRF token. */
+export interface ApiAuth {
+  token?: string;
+  browser?: Browser;
+  csrf?: string;
+  body?: unknown;
+  /** Sent as X-Forwarded-For, as Heroku's router would (the app trusts one hop). */
+  ip?: string;
+}
+
+/** Calls `/api/v1` + path as a script (Bearer token) or as the dashboard's own JavaScript (session cookie + CSRF header). */
+export function apiCall(baseUrl: string, method: string, path: string, options: ApiAuth = {}): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.browser?.cookies.size) headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  if (options.csrf) headers['x-csrf-token'] = options.csrf;
+  if (options.ip) headers['x-forwarded-for'] = options.ip;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(new URL('/api/v1' + path, baseUrl), { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+}
