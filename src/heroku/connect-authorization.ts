@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/pool.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { exchangeGrantCode, refreshAccessToken, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
+import { exchangeGrantCode, refreshAccessToken, sealTokens, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
 import { PlatformApiError } from './platform-api.ts';
 import { createConnectApi, type ConnectApi } from './connect-api.ts';
 import { findConnection, markReconnectNeeded, saveConnection, storeRefreshedTokens } from './connect-connections.repo.ts';
@@ -52,7 +52,7 @@ export async function completeConnect(deps: ConnectDeps, resourceId: string, cod
   const tokens = await exchangeGrantCode(deps.oauthUrl, code, deps.client.secret, deps.now?.() ?? new Date());
   const api = createConnectApi(deps.apiUrl, tokens.accessToken, deps.sleep ? { sleep: deps.sleep } : {});
   const account = await api.account();
-  await saveConnection(deps.pool, resourceId, { ...seal(deps.secrets, resourceId, tokens), herokuUserId: account.id, herokuEmail: account.email, connectedBy });
+  await saveConnection(deps.pool, resourceId, { ...sealTokens(deps.secrets, resourceId, tokens, CONNECT_SEALED), herokuUserId: account.id, herokuEmail: account.email, connectedBy });
   return { api, email: account.email };
 }
 
@@ -116,17 +116,9 @@ async function currentToken(deps: ConnectDeps, resourceId: string, force: boolea
       }
       throw error;
     }
-    await storeRefreshedTokens(tx, resourceId, seal(deps.secrets, resourceId, tokens));
+    await storeRefreshedTokens(tx, resourceId, sealTokens(deps.secrets, resourceId, tokens, CONNECT_SEALED));
     return { token: tokens.accessToken };
   });
   if ('revoked' in outcome) throw new ConnectionUnavailableError(outcome.revoked);
   return outcome.token;
-}
-
-function seal(secrets: SecretBox, resourceId: string, tokens: TokenSet) {
-  return {
-    accessCiphertext: secrets.seal(tokens.accessToken, resourceId, CONNECT_SEALED.access),
-    refreshCiphertext: secrets.seal(tokens.refreshToken, resourceId, CONNECT_SEALED.refresh),
-    expiresAt: tokens.expiresAt,
-  };
 }

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../crypto/secret-box.ts';
 /** Tokens from id.heroku.com. */
 export interface TokenSet {
   accessToken: string;
@@ -61,4 +62,13 @@ async function requestToken(oauthUrl: string, form: Record<string, string>, now:
     throw new OAuthUnavailableError('Heroku\'s OAuth service answered without the expected tokens');
   }
   return { accessToken, refreshToken, expiresAt: new Date(now.getTime() + expiresIn * 1000) };
+}
+
+/** A token set sealed for storage: each token bound to the resource and its column (see secret-box.ts). */
+export function sealTokens(secrets: SecretBox, resourceId: string, tokens: TokenSet, columns: { access: string; refresh: string }) {
+  return {
+    accessCiphertext: secrets.seal(tokens.accessToken, resourceId, columns.access),
+    refreshCiphertext: secrets.seal(tokens.refreshToken, resourceId, columns.refresh),
+    expiresAt: tokens.expiresAt,
+  };
 }

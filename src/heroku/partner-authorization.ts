@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/pool.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { exchangeGrantCode, refreshAccessToken, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
+import { exchangeGrantCode, refreshAccessToken, sealTokens, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
 import { createPlatformApi, PlatformApiError, type PlatformApi } from './platform-api.ts';
 import { findAuthorization, markAuthorizationFailed, storeTokens } from './authorizations.repo.ts';
 
@@ -55,7 +55,7 @@ export async function exchangeProvisionGrant(deps: PartnerAuthorizationDeps, res
     }
     throw error;
   }
-  await storeTokens(deps.pool, resourceId, seal(deps.secrets, resourceId, tokens), 'exchange');
+  await storeTokens(deps.pool, resourceId, sealTokens(deps.secrets, resourceId, tokens, SEALED), 'exchange');
   return 'exchanged';
 }
 
@@ -105,17 +105,9 @@ async function currentAccessToken(deps: PartnerAuthorizationDeps, resourceId: st
       }
       throw error;
     }
-    await storeTokens(tx, resourceId, seal(deps.secrets, resourceId, tokens), 'refresh');
+    await storeTokens(tx, resourceId, sealTokens(deps.secrets, resourceId, tokens, SEALED), 'refresh');
     return { token: tokens.accessToken };
   });
   if ('revoked' in outcome) throw new AuthorizationUnavailableError(outcome.revoked);
   return outcome.token;
-}
-
-function seal(secrets: SecretBox, resourceId: string, tokens: TokenSet) {
-  return {
-    accessCiphertext: secrets.seal(tokens.accessToken, resourceId, SEALED.access),
-    refreshCiphertext: secrets.seal(tokens.refreshToken, resourceId, SEALED.refresh),
-    expiresAt: tokens.expiresAt,
-  };
 }
