@@ -22,13 +22,14 @@
     if (`${data.state}:${data.attempt}` !== live.dataset.state) { window.location.reload(); return; }
     const p = data.progress || {};
     const progress = document.getElementById('progress');
-    if (progress) { progress.max = data.source.bytes || progress.max; progress.value = Math.min(p.rawBytes || 0, progress.max); }
+    const total = p.sourceBytes || data.source.bytes;
+    if (progress) { progress.max = total || progress.max; progress.value = Math.min(p.sourceBytesDone || 0, progress.max); }
     set('phase', data.phase || (data.attempt > 0 ? 'waiting to retry' : 'queued'));
     set('fork-state', data.fork ? `${data.fork.name || ''} ${data.fork.state || ''}` : (data.source.mode || '—'));
-    set('bytes', `${bytes(p.rawBytes)} of about ${bytes(data.source.bytes)}`);
+    set('bytes', `about ${bytes(p.sourceBytesDone)} of ${bytes(total)}${total && p.sourceBytesDone ? ` (${Math.floor((100 * p.sourceBytesDone) / total)} %)` : ''}`);
     set('written', bytes(p.bytes));
     set('table', p.currentTable || '—');
-    set('rate', p.bytesPerSecond == null ? '—' : `${bytes(p.bytesPerSecond)}/s`);
+    set('rate', p.sourceBytesPerSecond == null ? '—' : `${bytes(p.sourceBytesPerSecond)}/s of the database`);
     set('eta', duration(p.etaSeconds));
     if (log && data.logs.length) {
       const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;

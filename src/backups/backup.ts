@@ -68,6 +68,10 @@ export interface BackupProgress {
   bytes?: number;
   rawBytes?: number;
   bytesPerSecond?: number;
+  /** The database bytes the dump covers (tables and large objects), and how many of them are estimated done. */
+  sourceBytes?: number;
+  sourceBytesDone?: number;
+  sourceBytesPerSecond?: number;
   etaSeconds?: number | null;
   currentTable?: string | null;
   tablesDumped?: number;

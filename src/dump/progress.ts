@@ -8,6 +8,8 @@ export interface DumpProgress {
   rawBytes: number;
   /** Archive bytes per second over the last `windowMs`. */
   bytesPerSecond: number;
+  /** Estimated database bytes dumped per second over the last `windowMs`. */
+  sourceBytesPerSecond: number;
   elapsedMs: number;
   /** `schema.table` pg_dump is copying, `large objects`, or null before the data phase. */
   currentTable: string | null;
@@ -121,6 +123,7 @@ export class ProgressEstimator {
       bytesOut: this.#out,
       rawBytes: this.#raw,
       bytesPerSecond: Math.round(bytesPerSecond),
+      sourceBytesPerSecond: Math.round(sourceRate),
       elapsedMs: now - this.#startedAt,
       currentTable: this.currentTable,
       tablesStarted: this.#tablesStarted,

@@ -91,6 +91,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
         fenced(recordAttemptFacts(deps.pool, backupId, token, {
           progress: {
             bytes: progress.bytesOut, rawBytes: progress.rawBytes, bytesPerSecond: Math.round(progress.bytesPerSecond),
+            sourceBytes: progress.sourceBytes, sourceBytesDone: progress.sourceBytesDone, sourceBytesPerSecond: progress.sourceBytesPerSecond,
             etaSeconds: progress.etaSeconds, currentTable: progress.currentTable,
             tablesDumped: progress.tablesStarted, updatedAt: new Date(now).toISOString(), samples: samples.list(),
           },
