@@ -54,6 +54,15 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
   });
   const kill = () => { list.child.kill('SIGKILL'); readThrough.child.kill('SIGKILL'); };
   tap.once('error', kill);
+  // A read-through that fails half-way fails the dump at once (pg_dump stopped, upload aborted) rather
+  // than after the whole database was dumped and stored.
+  let inputEnded = false;
+  tap.once('finish', () => { inputEnded = true; });
+  void readThrough.exit.then((code) => {
+    if (code !== 0 && !inputEnded && !tap.destroyed) {
+      tap.destroy(new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`));
+    }
+  });
   return {
     tap,
     kill,
