@@ -321,6 +321,27 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
   }
 });
 
+test('an admin chooses the database, the app forks go on and the fork plan, and cannot put forks on the production app', async () => {
+  const r = await connectedResource();
+  const refused = await r.browser.submit('/settings/heroku', { scratch_app: r.appName });
+  assert.equal(refused.status, 422);
+  assert.match(await refused.text(), /Forks must not go on the production app/);
+  const unknown = await r.browser.submit('/settings/heroku', { attachment: 'NOT_A_DATABASE' });
+  assert.equal(unknown.status, 422);
+  assert.match(await unknown.text(), /NOT_A_DATABASE is not a Postgres attachment/);
+  const mine = `forks-${r.n}-${Date.now().toString(36)}`.slice(0, 30);
+  sim.createApp({ name: mine, owner: r.owner, collaborators: [] });
+  const saved = await r.browser.submit('/settings/heroku', { scratch_app: mine, attachment: 'DATABASE', fork_plan: 'standard-2' });
+  assert.equal(saved.status, 303);
+  const row = (await db.query('select scratch_app_name, fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  assert.deepEqual(row, { scratch_app_name: mine, fork_plan: 'standard-2' });
+  const page = await (await r.browser.request('GET', '/settings/heroku')).text();
+  assert.match(page, new RegExp(`<option value="${mine}" selected>`));
+  assert.match(page, /heroku-postgresql:standard-2/);
+  const audit = await db.query(`select 1 from audit_events where resource_id = $1 and action = 'heroku.settings_changed'`, [r.uuid]);
+  assert.equal(audit.rowCount, 1);
+});
+
 test('an admin must connect before a Heroku database can be backed up, and members cannot connect', async () => {
   const outcome = await sim.provision({ plan: 'standard' });
   await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
