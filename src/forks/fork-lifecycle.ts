@@ -11,6 +11,7 @@ import { PlatformApiError } from '../heroku/platform-api.ts';
 import { sendJob } from '../jobs/send.ts';
 import { SourceError } from './errors.ts';
 import { findLiveFork, recordForkReady, recordForkRequested, recordSourceMode, type SourceMode } from './forks.repo.ts';
+import { destroyForkNow } from './fork-teardown.ts';
 
 /** How long a fork may take to be ready, and how often to look (backing off to a minute). */
 export interface ForkSettings {
@@ -108,9 +109,17 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
   }
 
   async function forkAndWait(connection: ConnectionRow, scratchApp: string, source: UserAddon, sourceUrl: string, described: string): Promise<OpenedSource> {
-    // A previous attempt of this backup that died may have left its fork on the row: tear it down first.
+    // A previous attempt of this backup that died may have left its fork on the row. Destroy it before
+    // the row names a new one, so no fork is ever left without a record the janitor can find.
     const older = await findLiveFork(deps.pool, backup.id);
-    if (older) await sendTeardown(deps.boss, older).catch(() => {});
+    if (older) {
+      try {
+        await destroyForkNow(deps, older);
+        log(`the fork ${older.addonName ?? older.addonId} of an earlier attempt was destroyed`);
+      } catch (error) {
+        throw new SourceError('fork_cleanup', `the fork of an earlier attempt could not be destroyed yet: ${(error as Error).message}`, true, { cause: error });
+      }
+    }
     const attachmentName = forkAttachmentName(backup);
     const plan = `heroku-postgresql:${connection.forkPlan}`;
     let fork: UserAddon;

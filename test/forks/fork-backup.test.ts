@@ -9,7 +9,10 @@ import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive } from '../support/seed-source.ts';
 import { cancelBackup, requestBackup } from '../../src/backups/backups.service.ts';
 import { QUEUES } from '../../src/jobs/queues.ts';
-import { findBackup } from '../../src/backups/backups.repo.ts';
+import { findBackup, insertBackup, beginAttempt } from '../../src/backups/backups.repo.ts';
+import { recordForkRequested } from '../../src/forks/forks.repo.ts';
+import { openSourceSession } from '../../src/forks/fork-lifecycle.ts';
+import { randomUUID } from 'node:crypto';
 import { forkJanitor } from '../../src/jobs/fork-janitor.ts';
 import { MAX_ATTEMPT_AGE_MS } from '../../src/jobs/backup-janitor.ts';
 import { connectDeps } from '../../src/heroku/connect-authorization.ts';
@@ -319,6 +322,42 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
   } finally {
     sim.faults.reset();
   }
+});
+
+test('an attempt first destroys the fork a dead earlier attempt left on the backup, before it records a new one', async () => {
+  const r = await connectedResource();
+  const connection = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  // Attempt 1 died holding fork A: made here through the API with the owner's token, recorded as the attempt would.
+  const backup = (await insertBackup(db, { id: randomUUID(), resourceId: r.uuid, trigger: 'manual', format: 'default', requestedBy: r.owner }))!;
+  const first = (await beginAttempt(db, backup.id))!;
+  const token = sim.issueUserToken({ user: r.owner, scopes: ['write-protected'] }).access_token;
+  const created = await fetch(new URL(`/apps/${connection.scratch_app_name}/addons`, sim.url), {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.heroku+json; version=3', 'content-type': 'application/json' },
+    body: JSON.stringify({ plan: 'heroku-postgresql:standard-0', config: { fork: r.database.id }, attachment: { name: 'BIGBACKUP_FORK_DEAD' } }),
+  });
+  assert.equal(created.status, 201);
+  const forkA = await created.json() as { id: string; name: string };
+  assert.ok(await recordForkRequested(db, backup.id, first.token, { addonId: forkA.id, addonName: forkA.name, appName: connection.scratch_app_name, plan: 'standard-0' }));
+
+  // Attempt 2, whose new fork never becomes ready (so nothing else happens meanwhile).
+  const second = (await beginAttempt(db, backup.id))!;
+  sim.faults.forkNeverReady();
+  const lines: string[] = [];
+  const session = openSourceSession(
+    { pool: db, boss: app.boss, secrets: app.runtime.secrets, connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config), forks: { readyTimeoutMs: 1500, pollIntervalMs: 100 } },
+    { backup: second.backup, token: second.token, signal: new AbortController().signal, log: (line) => lines.push(line) });
+  try {
+    await assert.rejects(session.open(), /not ready after/);
+  } finally {
+    sim.faults.reset();
+    await session.close();
+  }
+  assert.equal(simFork(forkA.id)?.state, 'deprovisioned', 'fork A is gone at Heroku');
+  assert.ok(lines.some((l) => l.includes(`the fork ${forkA.name} of an earlier attempt was destroyed`)), lines.join('\n'));
+  const row = await forkRow(backup.id);
+  assert.notEqual(row.fork_addon_id, forkA.id, 'the row now names the new fork');
+  // The new fork goes through the teardown job like any other.
+  await assertForkDestroyed(backup.id);
 });
 
 test('an admin chooses the database, the app forks go on and the fork plan, and cannot put forks on the production app', async () => {
