@@ -216,7 +216,12 @@ test('a revoked link is 410; only an admin or the link\'s creator may revoke it'
   const creatorCsrf = await creator.csrfToken();
   const bystander = await signIn(stack, tenant.uuid, `bystander-${randomBytes(3).toString('hex')}@example.com`);
   const bystanderCsrf = await bystander.csrfToken();
-  const make = async () => await (await api('POST', `/backups/${tenant.backup.id}/links`, { browser: creator, csrf: creatorCsrf, body: {} })).json() as CreatedLink;
+  const make = async () => {
+    const response = await api('POST', `/backups/${tenant.backup.id}/links`, { browser: creator, csrf: creatorCsrf, body: {} });
+    const body = await response.json() as CreatedLink;
+    assert.equal(response.status, 201, JSON.stringify(body));
+    return body;
+  };
 
   const revokedByAdmin = await make();
   assert.equal((await api('DELETE', `/links/${revokedByAdmin.id}`, { browser: bystander, csrf: bystanderCsrf })).status, 403, 'another member may not');
@@ -230,7 +235,8 @@ test('a revoked link is 410; only an admin or the link\'s creator may revoke it'
   assert.equal((await api('DELETE', `/links/${revokedByAdmin.id}`, { browser: tenant.admin, csrf: tenant.adminCsrf })).status, 204, 'revoking twice is harmless');
 
   const revokedByCreator = await make();
-  assert.equal((await api('DELETE', `/links/${revokedByCreator.id}`, { browser: creator, csrf: creatorCsrf })).status, 204);
+  const byCreator = await api('DELETE', `/links/${revokedByCreator.id}`, { browser: creator, csrf: creatorCsrf });
+  assert.equal(byCreator.status, 204, await byCreator.text());
   assert.equal((await follow(revokedByCreator.url, { ip })).status, 410);
   const revokedBy = async (id: string) => (await db.query('select revoked_by from download_links where id = $1', [id])).rows[0].revoked_by;
   assert.match(await revokedBy(revokedByAdmin.id), /^owner-/);
