@@ -25,7 +25,8 @@ const CONNECT = { id: 'big-backup-connect', secret: 'connect-client-secret-for-t
 const server = await startSourceServer();
 after(() => server.stop());
 const { app, sim } = await startStack({
-  sim: { oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }], postgres: { adminUrl: server.url('postgres') }, forkReadyAfterMs: 200 },
+  // Access tokens that live 2 minutes: every use falls in the 5-minute refresh margin, so each run refreshes.
+  sim: { oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }], postgres: { adminUrl: server.url('postgres') }, forkReadyAfterMs: 200, accessTokenTtlSeconds: 120 },
   env: {
     HEROKU_CONNECT_CLIENT_ID: CONNECT.id, HEROKU_CONNECT_CLIENT_SECRET: CONNECT.secret,
     FORK_POLL_INTERVAL_SECONDS: '0.2', FORK_READY_TIMEOUT_SECONDS: '6',
@@ -136,6 +137,11 @@ test('a scheduled backup forks the database on a scratch app, dumps the fork whi
 
   const row = await assertForkDestroyed(done.id);
   assert.equal(row.source_mode, 'fork');
+  assert.ok(sim.log.tokenRequests({ grantType: 'refresh_token' }).length > 0, 'the connected grant was refreshed before use');
+  const refreshed = (await db.query('select refreshed_at, status from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  assert.ok(refreshed.refreshed_at, 'the refresh is recorded');
+  assert.equal(refreshed.status, 'connected');
+  assert.ok(!sim.log.apiRequests().some((q) => q.auth.tokenState === 'expired'), 'no call was made with an expired token');
   assert.equal(row.fork_app_name, connection.scratch_app_name);
   assert.equal(row.fork_plan, 'standard-0');
   assert.match(row.fork_addon_name, /./);
