@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.ts';
@@ -6,6 +5,7 @@ import { requireSession } from '../middleware/require-session.ts';
 import { sameOrigin } from '../middleware/same-origin.ts';
 import { AppError, forbidden } from '../../errors.ts';
 import { parseOr422 } from '../../validate.ts';
+import { sameSecret } from '../../crypto/same-secret.ts';
 import { connectDeps, ConnectionUnavailableError } from '../../heroku/connect-authorization.ts';
 import { OAuthRejectedError } from '../../heroku/oauth-client.ts';
 import { authorizeUrl, changeSettings, disconnect, finishConnect, loadConnectionView, newConnectState } from '../../heroku/connect-service.ts';
@@ -68,7 +68,7 @@ export function connectRoutes(deps: AppDeps): Router {
     const pending = req.session.connectState;
     delete req.session.connectState;
     const state = typeof req.query.state === 'string' ? req.query.state : '';
-    if (!pending || pending.resourceId !== resource.id || Date.now() - pending.at > STATE_TTL_MS || !sameString(state, pending.value)) {
+    if (!pending || pending.resourceId !== resource.id || Date.now() - pending.at > STATE_TTL_MS || !sameSecret(state, pending.value)) {
       req.log.warn({ resourceId: resource.id }, 'connect callback with a missing, foreign or stale state refused');
       return next(forbidden('This Heroku connection attempt is not valid any more. Start again from the settings page.'));
     }
@@ -116,9 +116,3 @@ const NOTICES: Record<string, string> = {
   saved: 'Saved.',
   disconnected: 'Heroku is disconnected. Backups of a Heroku database fail until someone connects again.',
 };
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

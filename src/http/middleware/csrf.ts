@@ -1,4 +1,5 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../../crypto/same-secret.ts';
 import type { RequestHandler } from 'express';
 import { AppError } from '../../errors.ts';
 
@@ -23,15 +24,9 @@ export const csrfProtection: RequestHandler = (req, res, next) => {
   res.locals.csrfToken = session?.csrfToken ?? '';
   if (SAFE_METHODS.has(req.method)) return next();
   const sent = req.get('x-csrf-token') ?? (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined);
-  if (!session?.csrfToken || !sent || !sameToken(sent, session.csrfToken)) {
+  if (!session?.csrfToken || !sent || !sameSecret(sent, session.csrfToken)) {
     req.log.warn({ path: req.path }, 'csrf token missing or wrong');
     return next(new AppError('csrf_failed', 403, 'This form has expired or did not come from the big-backup dashboard. Reload the page and try again.'));
   }
   next();
 };
-
-function sameToken(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
