@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -149,7 +150,8 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
       if (Date.now() + interval > deadline) {
         throw new SourceError('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)}`, false);
       }
-      await sleep(interval, signal);
+      // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
+      await sleep(interval, undefined, { signal }).catch(() => { throw signal.reason; });
       interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);
     }
   }
@@ -225,15 +227,6 @@ async function outOfRecovery(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(timer); reject(signal.reason); };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function formatDuration(ms: number): string {
