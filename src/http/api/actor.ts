@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import type { Actor } from '../../api-tokens/api-tokens.service.ts';
+import type { Role } from '../../users/resource-users.repo.ts';
 
-/** Who is acting on which resource, as services and the audit log need it. */
-export function actorOf(req: Request): Actor {
-  return { resourceId: req.viewer.resource.id, label: req.viewer.user.email, ip: req.ip ?? null };
+/** Who is acting on which resource, with their role, as services and the audit log need it. */
+export function actorOf(req: Request): Actor & { role: Role } {
+  return { resourceId: req.viewer.resource.id, label: req.viewer.user.email, ip: req.ip ?? null, role: req.viewer.user.role };
 }

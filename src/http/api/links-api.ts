@@ -23,7 +23,7 @@ export function linksApi(deps: AppDeps): Router {
     res.json({ links: (await listLinks(deps.pool, req.viewer.resource.id, req.params.id as string)).map(linkJson) });
   });
   router.delete('/links/:id', async (req, res) => {
-    await revokeLink(deps.pool, { ...actorOf(req), role: req.viewer.user.role }, req.params.id as string);
+    await revokeLink(deps.pool, actorOf(req), req.params.id as string);
     res.status(204).end();
   });
   return router;

@@ -8,7 +8,7 @@ import { describeSource } from '../../backups/sources.service.ts';
 import { findConnection } from '../../heroku/connect-connections.repo.ts';
 import { findAuthorization } from '../../heroku/authorizations.repo.ts';
 import { findPlan } from '../../resources/plans.ts';
-import { forkTimings } from '../../backups/backup.ts';
+import { FINAL_STATES, forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
 import { throughputChart } from './throughput-chart.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
@@ -31,7 +31,7 @@ export function backupPages(deps: AppDeps): Router {
     res.render('dashboard', {
       title: `${resource.appName ?? resource.name} · big-backup`, resource, user, plan: findPlan(resource.plan)!,
       authorizationStatus: authorization?.status ?? 'pending', connection, source, forkTimings, ...page, error, freshness,
-      running: page.backups.some((b) => ['pending', 'running', 'verifying'].includes(b.state)),
+      running: page.backups.some((b) => !FINAL_STATES.includes(b.state)),
     });
   }
 
@@ -78,7 +78,7 @@ export function backupPages(deps: AppDeps): Router {
   });
 
   router.post('/backups/:id/links/:linkId/revoke', requireSession, guard, async (req, res) => {
-    await revokeLink(deps.pool, { ...actorOf(req), role: req.viewer.user.role }, req.params.linkId as string);
+    await revokeLink(deps.pool, actorOf(req), req.params.linkId as string);
     res.redirect(303, `/backups/${req.params.id}#links`);
   });
 
