@@ -76,6 +76,13 @@ const forkRow = async (backupId: string) => (await db.query(
   `select source_mode, fork_addon_id, fork_addon_name, fork_app_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at
    from backups where id = $1`, [backupId])).rows[0];
 
+/** Starts a manual backup and waits until its fork is recorded (set forkNeverReady first to keep it standing). */
+async function backupHoldingFork(resourceId: string, requestedBy: string) {
+  const requested = (await requestBackup(web, resourceId, { trigger: 'manual', requestedBy }))!;
+  const withFork = await eventually(async () => { const row = await forkRow(requested.id); return row?.fork_addon_id ? row : undefined; }, { what: 'the fork to be requested' });
+  return { requested, withFork };
+}
+
 /** The fork's add-on as Heroku (the simulator) has it. */
 const simFork = (addonId: string) => sim.postgresAddons().find((a) => a.id === addonId);
 
@@ -294,8 +301,7 @@ test('deprovisioning during a backup cancels it and destroys its fork', async ()
   const r = await connectedResource();
   sim.faults.forkNeverReady();
   try {
-    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
-    const withFork = await eventually(async () => { const row = await forkRow(requested!.id); return row?.fork_addon_id ? row : undefined; }, { what: 'the fork to be requested' });
+    const { withFork } = await backupHoldingFork(r.uuid, r.owner);
     assert.equal((await sim.deprovision(r.uuid)).result, 'deprovisioned');
     // The purge removes the backup rows once the attempt has stopped; the fork must be gone at Heroku.
     await eventually(async () => simFork(withFork.fork_addon_id)?.state === 'deprovisioned', { timeoutMs: 30_000, what: 'the fork to be destroyed' });
@@ -311,8 +317,7 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
   const r = await connectedResource();
   sim.faults.forkNeverReady();
   try {
-    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
-    const withFork = await eventually(async () => { const row = await forkRow(requested!.id); return row?.fork_addon_id ? row : undefined; }, { what: 'the fork to be requested' });
+    const { requested, withFork } = await backupHoldingFork(r.uuid, r.owner);
     const deps = {
       pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, partner: app.runtime.partner,
       connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
@@ -322,9 +327,9 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
     const report = await forkJanitor(deps, {}, undefined, new Date(Date.now() + MAX_ATTEMPT_AGE_MS + 60_000));
     assert.deepEqual(report.destroyed, [withFork.fork_addon_id]);
     assert.equal(simFork(withFork.fork_addon_id)?.state, 'deprovisioned');
-    assert.ok((await forkRow(requested!.id)).fork_destroyed_at);
-    await cancelBackup(web, r.uuid, requested!.id, r.owner);
-    assert.equal((await settled(requested!.id, 30_000)).state, 'canceled');
+    assert.ok((await forkRow(requested.id)).fork_destroyed_at);
+    await cancelBackup(web, r.uuid, requested.id, r.owner);
+    assert.equal((await settled(requested.id, 30_000)).state, 'canceled');
   } finally {
     sim.faults.reset();
   }
