@@ -1,14 +1,22 @@
-import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { spawnRestore, VerificationError, type RestoreProcess } from './verify-archive.ts';
 
 /** What reading the archive through while it was written proved. */
 export interface DumpInspection {
-  /** SHA-256 and length of the archive as pg_dump wrote it (before any zstd wrapper). */
-  rawSha256: string;
+  /**
+   * Length of the archive as pg_dump wrote it (before any zstd wrapper). No digest of these bytes is
+   * needed: they are the very chunks the next stage consumes, the stored bytes' SHA-256 is taken after
+   * that stage, and a zstd wrapper carries its own checksum of them (see run-dump.ts).
+   */
   rawBytes: number;
   /** `pg_restore --list` of it. */
   listing: string;
+  /**
+   * For a zstd-wrapped archive: the bytes the stored stream decoded to while it was written, its frame
+   * checksum checked (wrapper-check.ts). Equal to `rawBytes`, it proves the wrapper, and verification
+   * then decodes only as much as `pg_restore --list` needs.
+   */
+  wrapperDecodedBytes?: number;
 }
 
 /** A pass-through stage for pg_dump's output that reads the archive through as it goes by. */
@@ -35,11 +43,9 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
   const readThrough = spawnRestore(pgRestore, ['--file=/dev/null']);
   const listOutput: Buffer[] = [];
   list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
-  const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
       bytes += chunk.length;
       this.push(chunk);
       const waits = [list, readThrough].map((p) => accept(p, chunk)).filter((w): w is Promise<void> => w !== null);
@@ -70,7 +76,7 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
       const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
       if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
       if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
-      return { rawSha256: hash.digest('hex'), rawBytes: bytes, listing: Buffer.concat(listOutput).toString('utf8') };
+      return { rawBytes: bytes, listing: Buffer.concat(listOutput).toString('utf8') };
     },
   };
 }

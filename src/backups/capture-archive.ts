@@ -1,7 +1,8 @@
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
 import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
 import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
-import { startArchiveInspector } from './archive-inspector.ts';
+import { startArchiveInspector, type DumpInspection } from './archive-inspector.ts';
+import { startZstdCheck } from './wrapper-check.ts';
 
 /** Hooks through which the caller (the job, or the one-shot command) records each step. */
 export interface CaptureHooks {
@@ -37,8 +38,8 @@ export interface CapturedArchive {
 /**
  * The engine: plan the dump (refusing at once when no pg_dump fits the server), stream pg_dump's
  * output into storage while hashing and counting it and while pg_restore reads it through, and only
- * when pg_dump exited 0, the read-through passed and storage proved every byte, read the stored
- * archive back to verify it holds exactly those bytes. Any failure rejects after storage has removed what
+ * when pg_dump exited 0, the read-through passed (and a zstd wrapper decoded to the same archive) and
+ * storage proved every byte, read the stored archive back to verify it holds exactly those bytes. Any failure rejects after storage has removed what
  * it wrote; a failed verification removes the object too, so a bad archive is never offered.
  */
 export async function captureArchive(options: CaptureOptions): Promise<CapturedArchive> {
@@ -51,10 +52,13 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
   const key = options.key(plan);
   // pg_restore reads the archive through while it is written, beside the upload (archive-inspector.ts).
   const inspector = startArchiveInspector(plan.binaries.pgRestore);
+  // A zstd wrapper is decoded beside the dump too (wrapper-check.ts), from the bytes about to be stored.
+  const wrapperCheck = plan.format.wrapper === 'zstd' ? startZstdCheck() : null;
   let run;
   try {
     run = await runDump(plan, {
       tap: inspector.tap,
+      ...(wrapperCheck ? { wrappedTap: wrapperCheck.tap } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
       ...(options.onLog ? { onLog: options.onLog } : {}),
@@ -83,7 +87,8 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
   }
   const dump = await run.done;
   try {
-    const readThrough = await inspector.result();
+    const readThrough: DumpInspection = await inspector.result();
+    if (wrapperCheck) readThrough.wrapperDecodedBytes = await wrapperCheck.result();
     await options.onStored?.(stored, dump);
     const verified = await verifyArchive(options.store, key, stored, {
       pgRestore: plan.binaries.pgRestore, wrapper: plan.format.wrapper, readThrough, ...(options.signal ? { signal: options.signal } : {}),

@@ -38,9 +38,14 @@ export class VerificationError extends Error {
  *
  * With `readThrough` (the engine read the archive through while pg_dump wrote it, see
  * archive-inspector.ts), the full read-through is not repeated: instead the stored object must hold
- * exactly the bytes that were read through (their SHA-256 and length; for a zstd-wrapped archive, of
- * the decompressed stream, which also proves the wrapper decompresses), and `pg_restore --list` of the
- * stored object must find the same table of contents.
+ * exactly the bytes that were read through, and `pg_restore --list` of the stored object must find the
+ * same table of contents. Without a wrapper the stored bytes are those bytes (same length, and the
+ * digest above). A zstd wrapper must decompress completely, to the same length, and its frame checksum
+ * (XXH64 of everything the compressor was fed, which was exactly the stream read through; checked by
+ * the decompressor itself) must match: that proves it decompresses to those bytes without a second
+ * SHA-256 over the uncompressed archive. When the wrapper was already decoded that way while it was
+ * written (`readThrough.wrapperDecodedBytes`, see wrapper-check.ts), the digest proves the stored
+ * object is that stream, and only the head is decoded, for `pg_restore --list`.
  */
 export async function verifyArchive(
   store: ObjectStore, key: string, expected: { bytes: number; sha256: string },
@@ -51,13 +56,18 @@ export async function verifyArchive(
   if (info.bytes !== expected.bytes) throw new VerificationError(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
   if (info.manifest?.sha256 !== expected.sha256) throw new VerificationError('the digest kept in storage does not match the one computed while writing');
 
+  const decoded = options.readThrough?.wrapperDecodedBytes;
+  if (options.wrapper === 'zstd' && decoded !== undefined && decoded !== options.readThrough!.rawBytes) {
+    throw new VerificationError('the stored archive does not decompress to the archive that was read through while dumping');
+  }
+
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
   const feed = (chunk: Buffer) => Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
   const endReaders = () => { for (const p of readers) p.child.stdin.end(); };
-  const rawHash = createHash('sha256');
   let rawBytes = 0;
+  let decompressError: VerificationError | undefined;
   const listOutput: Buffer[] = [];
   list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
   const hash = createHash('sha256');
@@ -65,39 +75,56 @@ export async function verifyArchive(
   const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) });
   // Decompress a zstd-wrapped archive for pg_restore; the digest is over the stored bytes.
   const restoreInput = options.wrapper === 'zstd' ? zlib.createZstdDecompress({ chunkSize: 1 << 20 }) : null;
+  const wrapperProven = restoreInput !== null && options.readThrough?.wrapperDecodedBytes !== undefined;
+  const readersDone = () => readers.every((p) => p.child.stdin.destroyed || p.child.stdin.writableEnded);
+  // Set once the proven wrapper's head was decoded far enough for every reader; the rest is only hashed.
+  let headOnly = false;
   const fanOut = new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       bytes += chunk.length;
       if (!restoreInput) return void feed(chunk).then(() => done(), done);
+      if (headOnly) return done();
+      if (wrapperProven && readersDone()) {
+        headOnly = true;
+        restoreInput.destroy();
+        return done();
+      }
       // Keep a few MiB queued for the decompressor (it runs on the thread pool) instead of a round
       // trip per chunk; wait only when it falls behind.
       if (restoreInput.write(chunk) || restoreInput.writableLength < DECOMPRESS_QUEUE_BYTES) return done();
       void drained(restoreInput).then(() => done(), done);
     },
     final(done) {
-      if (restoreInput) restoreInput.end();
+      if (restoreInput && !headOnly) restoreInput.end();
       else endReaders();
       done();
     },
   });
   if (restoreInput) {
     restoreInput.on('data', (chunk: Buffer) => {
-      rawHash.update(chunk);
       rawBytes += chunk.length;
       // Once pg_restore --list has its table of contents (and no read-through runs), nobody else reads.
-      if (readers.every((p) => p.child.stdin.destroyed || p.child.stdin.writableEnded)) return;
+      if (readersDone()) return;
       restoreInput.pause();
       feed(chunk).then(() => restoreInput.resume(), (e) => restoreInput.destroy(e));
     });
     restoreInput.on('end', endReaders);
+    // A frame that fails its checksum (or is cut short) must fail verification, not the process.
+    restoreInput.on('error', (error: Error) => {
+      decompressError ??= new VerificationError(`the stored archive does not decompress: ${error.message}`);
+      if (!fanOut.destroyed) fanOut.destroy(decompressError);
+    });
   }
   const abort = () => { for (const p of readers) p.child.kill('SIGKILL'); };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
     await new Promise<void>((resolve, reject) => pipeline(body, fanOut, (error) => (error ? reject(error) : resolve())));
-    if (restoreInput && !restoreInput.readableEnded) await once(restoreInput, 'end');
+    if (restoreInput && !headOnly && !restoreInput.readableEnded) {
+      if (decompressError) throw decompressError;
+      await once(restoreInput, 'end');
+    }
     const [listStatus, readStatus] = await Promise.all([list.exit, readThrough ? readThrough.exit : 0]);
     const digest = hash.digest('hex');
     if (bytes !== expected.bytes) throw new VerificationError(`read back ${bytes} bytes, but ${expected.bytes} were written`);
@@ -107,8 +134,7 @@ export async function verifyArchive(
     const listing = Buffer.concat(listOutput).toString('utf8');
     const toc = countToc(listing);
     if (options.readThrough) {
-      const raw = restoreInput ? { sha256: rawHash.digest('hex'), bytes: rawBytes } : { sha256: digest, bytes };
-      if (raw.sha256 !== options.readThrough.rawSha256 || raw.bytes !== options.readThrough.rawBytes) {
+      if (!headOnly && (restoreInput ? rawBytes : bytes) !== options.readThrough.rawBytes) {
         throw new VerificationError(restoreInput
           ? 'the stored archive does not decompress to the archive that was read through while dumping'
           : 'the stored archive is not the archive that was read through while dumping');
@@ -120,6 +146,7 @@ export async function verifyArchive(
     return { bytes, sha256: digest, ...toc, contents: parseContents(listing) };
   } catch (error) {
     abort();
+    if (decompressError) throw decompressError;
     if (error instanceof VerificationError) throw error;
     throw new VerificationError(`reading the archive back failed: ${(error as Error).message}`);
   } finally {

@@ -31,6 +31,8 @@ export interface RunDumpOptions {
   tmpDir?: string;
   /** A pass-through stage that sees the archive as pg_dump wrote it (coalesced, before any zstd wrapper). */
   tap?: Transform;
+  /** A pass-through stage that sees the stream as stored (after the zstd wrapper, if any). */
+  wrappedTap?: Transform;
 }
 
 /** A running pg_dump. */
@@ -178,6 +180,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
       params: { [zlib.constants.ZSTD_c_compressionLevel]: FAST_ZSTD_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
     }));
   }
+  if (options.wrappedTap) stages.push(options.wrappedTap);
 
   let lastEmit = startedAt;
   const tick = setInterval(() => {

@@ -108,15 +108,77 @@ for (const format of ['default', 'fast'] as const) {
     const captured = await captureArchive({ source: directSource(source), store, format, key: (plan) => `tenants/t/proof-${format}/attempt-1${plan.format.fileExtension}` });
     const stored = await readStored(captured.key);
     const raw = format === 'fast' ? (await import('node:zlib')).zstdDecompressSync(stored) : stored;
-    const { createHash } = await import('node:crypto');
     const listing = await listArchive(raw);
-    const readThrough = { rawSha256: createHash('sha256').update(raw).digest('hex'), rawBytes: raw.length, listing };
+    const readThrough = { rawBytes: raw.length, listing };
     const options = { pgRestore: captured.plan.binaries.pgRestore, wrapper: captured.plan.format.wrapper, readThrough };
     const ok = await verifyArchive(store, captured.key, captured.stored, options);
     assert.equal(ok.tocEntries, captured.verified.tocEntries);
-    // The same stored object, but a read-through of other bytes (a different archive, or one byte off).
-    const other = { ...readThrough, rawSha256: createHash('sha256').update(Buffer.concat([raw, Buffer.from([0])])).digest('hex') };
-    await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: other }), /read through while dumping/);
+    // The same stored object, but a read-through of other bytes (one byte more), or of another table of contents.
+    await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: { ...readThrough, rawBytes: raw.length + 1 } }), /read through while dumping/);
     await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: { ...readThrough, listing: '' } }), /table of contents differs/);
   });
 }
+
+test('a zstd-wrapped archive whose frame checksum does not match what was read through fails verification', async () => {
+  const zlib = await import('node:zlib');
+  const captured = await captureArchive({ source: directSource(source), store, format: 'fast', key: () => 'tenants/t/checksum/attempt-1.dump.zst' });
+  const raw = zlib.zstdDecompressSync(await readStored(captured.key));
+  // What a faulty compressor would have written: a frame that decodes, to the right length, but not to the
+  // bytes it was fed. Its stored digest is consistent (it is computed over whatever was stored), so only
+  // the frame's own content checksum (the last 4 bytes: XXH64 of the input) can tell.
+  const frame = zlib.zstdCompressSync(raw, { params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } });
+  frame[frame.length - 1]! ^= 0x01;
+  const { Readable } = await import('node:stream');
+  const stored = await store.upload('tenants/t/checksum/attempt-2.dump.zst', Readable.from([frame]), {});
+  const options = { pgRestore: captured.plan.binaries.pgRestore, wrapper: 'zstd' as const, readThrough: { rawBytes: raw.length, listing: await listArchive(raw) } };
+  await assert.rejects(verifyArchive(store, stored.key, stored, options),
+    (e: unknown) => e instanceof VerificationError && /does not decompress/.test(e.message) && /checksum/i.test(e.message), 'a checksum mismatch');
+  // The same frame with its checksum intact passes, so the refusal above is the checksum's doing.
+  frame[frame.length - 1]! ^= 0x01;
+  const good = await store.upload('tenants/t/checksum/attempt-3.dump.zst', Readable.from([frame]), {});
+  await verifyArchive(store, good.key, good, options);
+});
+
+test('the zstd check beside the dump counts what the stored stream decodes to, and stops the stream on a bad frame', async () => {
+  const zlib = await import('node:zlib');
+  const { Readable, Writable, pipeline } = await import('node:stream');
+  const { startZstdCheck } = await import('../../src/backups/wrapper-check.ts');
+  const raw = Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(256 * 1024, i)));
+  const frame = zlib.zstdCompressSync(raw, { params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } });
+  const run = async (bytes: Buffer) => {
+    const check = startZstdCheck();
+    let passed = 0;
+    const sink = new Writable({ write(chunk: Buffer, _encoding, done) { passed += chunk.length; done(); } });
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 4096) }, (_, i) => bytes.subarray(i * 4096, (i + 1) * 4096));
+    const streamError = await new Promise<Error | null>((resolve) => pipeline(Readable.from(chunks), check.tap, sink, (e) => resolve(e ?? null)));
+    return { streamError, passed, result: check.result() };
+  };
+  const good = await run(frame);
+  assert.equal(good.streamError, null);
+  assert.equal(good.passed, frame.length, 'every compressed byte goes on to storage');
+  assert.equal(await good.result, raw.length);
+
+  const flipped = Buffer.from(frame);
+  flipped[flipped.length - 2]! ^= 0x10;
+  const bad = await run(flipped);
+  assert.ok(bad.streamError instanceof VerificationError && /does not decode/.test(bad.streamError.message), String(bad.streamError));
+  await assert.rejects(bad.result, VerificationError);
+
+  const cut = await run(frame.subarray(0, frame.length - 100));
+  await assert.rejects(cut.result, /does not decode/);
+});
+
+test('verification after a zstd check decodes only the head, and refuses a check that decoded to other than what was read through', async () => {
+  const zlib = await import('node:zlib');
+  const captured = await captureArchive({ source: directSource(source), store, format: 'fast', key: () => 'tenants/t/head-only/attempt-1.dump.zst' });
+  const raw = zlib.zstdDecompressSync(await readStored(captured.key));
+  const readThrough = { rawBytes: raw.length, listing: await listArchive(raw), wrapperDecodedBytes: raw.length };
+  const options = { pgRestore: captured.plan.binaries.pgRestore, wrapper: 'zstd' as const, readThrough };
+  const ok = await verifyArchive(store, captured.key, captured.stored, options);
+  assert.equal(ok.tocEntries, captured.verified.tocEntries);
+  assert.equal(ok.sha256, captured.stored.sha256);
+  await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: { ...readThrough, wrapperDecodedBytes: raw.length - 1 } }),
+    /does not decompress to the archive that was read through/);
+  // The digest still covers every stored byte when only the head is decoded.
+  await assert.rejects(verifyArchive(store, captured.key, { ...captured.stored, sha256: '0'.repeat(64) }, options), VerificationError);
+});
