@@ -9,7 +9,10 @@ export interface ByteMeterOptions {
   maxBytes?: number;
   /** Explains the limit in the error message. */
   limitReason?: string;
-  /** Size of the chunks passed on; small incoming chunks are copied together into chunks this big. */
+  /**
+   * Size of the chunks passed on; small incoming chunks are copied together into chunks this big.
+   * 0 passes each chunk on as it came (for a sink that copies anyway).
+   */
   chunkSize?: number;
   /** Called each time a chunk is passed on, with the bytes read so far. */
   onBytes?: (bytesRead: number) => void;
@@ -17,13 +20,14 @@ export interface ByteMeterOptions {
 
 /**
  * Sits between the body and the driver: counts and hashes (SHA-256) exactly the bytes that pass,
- * stops the stream the moment it outgrows `maxBytes`, and re-chunks it into 1 MiB pieces.
+ * stops the stream the moment it outgrows `maxBytes`, and (unless `chunkSize` is 0) re-chunks it
+ * into 1 MiB pieces.
  *
- * The re-chunking matters twice over. pg_dump's stdout arrives in ~11 KB chunks, and per-chunk
- * overhead downstream is most of Node's cost (performance.md B6). And lib-storage holds every
- * incoming chunk until a part is full; when those chunks are views into larger pooled buffers,
- * each keeps its whole backing store alive (aws-sdk-js-v3 #8286, worse on Node 24). Copying into
- * fresh buffers here keeps memory at what the part size promises.
+ * The re-chunking matters for a sink that keeps what it is given. pg_dump's stdout arrives in ~11 KB
+ * chunks, and per-chunk overhead downstream is most of Node's cost (performance.md B6); and a chunk
+ * that is a view into a larger pooled buffer keeps that whole backing store alive while it is held
+ * (aws-sdk-js-v3 #8286, worse on Node 24). The S3 driver's writer copies into its own part buffers
+ * and holds nothing, so it asks for no re-chunking.
  */
 export class ByteMeter extends Transform {
   readonly #hash = createHash('sha256');
@@ -67,6 +71,12 @@ export class ByteMeter extends Transform {
     }
     this.#hash.update(chunk);
     this.#bytesRead += chunk.byteLength;
+    if (this.#chunkSize === 0) {
+      this.push(chunk);
+      this.#onBytes?.(this.#bytesRead);
+      callback();
+      return;
+    }
     let offset = 0;
     while (offset < chunk.byteLength) {
       this.#pending ??= Buffer.allocUnsafe(this.#chunkSize);

@@ -35,7 +35,7 @@ export interface PartPlan {
 /**
  * Chooses the part size for a streamed multipart upload of about `sizeEstimate` bytes: large
  * enough that `headroom × sizeEstimate` fits in `maxParts` parts, rounded up to whole MiB, never
- * below the floor. lib-storage cannot change the part size once an upload of unknown length has
+ * below the floor. The part buffers are sized once, before an upload of unknown length has
  * started, so this is the only point where the part-count limit can be designed away. Throws
  * `too_large` (before anything is uploaded) when even 5 GiB parts could not hold the estimate.
  */

@@ -1,9 +1,6 @@
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type HeadObjectCommandOutput, type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { finished, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.ts';
 import { asStorageError, describe, StorageError, withCleanupError } from './errors.ts';
 import { MANIFEST_SUFFIX } from './keys.ts';
@@ -11,6 +8,7 @@ import { serializeManifest, type ObjectManifest } from './manifest.ts';
 import type { UploadOptions, UploadResult } from './object-store.ts';
 import { formatBytes, planParts, type PartPlan } from './part-plan.ts';
 import { encryptionProblem, isS3NotFound, sseParams } from './s3-client.ts';
+import { MultipartWriter, type Send } from './s3-multipart.ts';
 import type { S3Settings } from './storage-url.ts';
 import { abortedError, assertValidUploadOptions, untilAborted } from './validate.ts';
 
@@ -19,19 +17,17 @@ export interface S3Target {
   settings: S3Settings;
 }
 
-type Send = (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<Record<string, unknown>>;
-
 /**
- * Streams `body` to `storageKey` with lib-storage and proves the result before sealing it:
+ * Streams `body` to `storageKey` through a MultipartWriter (s3-multipart.ts: a fixed pool of part
+ * buffers) and proves the result before sealing it:
  *
  * 1. The part size comes from the size estimate (part-plan.ts); a stream that outgrows the plan
  *    is stopped by the ByteMeter before part `maxParts + 1` could be asked for.
  * 2. The first failure of any kind (a part failing beyond the SDK's retries, the body failing,
  *    `sourceDone` rejecting, the caller's signal, SSE not confirmed) stops everything at once:
- *    in-flight parts are cancelled and the body destroyed. lib-storage alone would let the other
- *    queue slots keep uploading the rest of the stream before it aborts.
- * 3. lib-storage aborts the multipart upload; we abort again by id (harmless if gone) and delete
- *    the key and its manifest, and only then reject.
+ *    in-flight parts are cancelled and the body destroyed.
+ * 3. Once no request is in flight, the multipart upload is aborted by id and the key and its
+ *    manifest deleted, and only then does it reject.
  * 4. After CompleteMultipartUpload, HeadObject must show exactly the bytes we read (a "200 with
  *    error" or a lost object must never pass), and the encryption we asked for.
  * 5. The manifest with our SHA-256 is written last (manifest.ts).
@@ -54,7 +50,23 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
   const internal = new AbortController();
   let failure: StorageError | undefined;
   let bytesStored = 0;
+  const writer = new MultipartWriter({
+    send, bucket, key: storageKey,
+    params: {
+      ContentType: options.contentType ?? 'application/octet-stream',
+      ...(options.metadata === undefined ? {} : { Metadata: options.metadata }),
+      ...sseParams(settings.sse),
+    },
+    partSize: plan.partSize,
+    queueSize: settings.queueSize,
+    partChecksums: settings.requestChecksumCalculation === 'WHEN_SUPPORTED',
+    signal: internal.signal,
+    encryptionProblem: (output) => encryptionProblem(settings.sse, output),
+    onStored: (stored) => { bytesStored = stored; },
+  });
   const meter = new ByteMeter({
+    // The writer copies into its own part buffers: re-chunking here would only be another copy.
+    chunkSize: 0,
     maxBytes: plan.maxBytes,
     limitReason: `, the most ${plan.maxParts} parts of ${formatBytes(plan.partSize)} can hold` +
       ` (planned for an estimate of ${formatBytes(options.sizeEstimate ?? 0)}); stopped before part ${plan.maxParts + 1}`,
@@ -65,6 +77,7 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     if (!internal.signal.aborted) internal.abort(error);
     if (!meter.destroyed) meter.destroy(error);
     if (!body.destroyed) body.destroy();
+    if (!writer.destroyed) writer.destroy(error);
   };
   const onAbort = (): void => fail(abortedError(signal!, `the upload of ${key}`));
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -76,30 +89,14 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     fail(new StorageError('source_failed', `the producer of the stream failed: ${describe(error)}`, { cause: error }));
   });
 
-  const upload = new Upload({
-    client: scopedClient(client, settings, internal.signal, fail),
-    params: {
-      Bucket: bucket,
-      Key: storageKey,
-      Body: meter,
-      ContentType: options.contentType ?? 'application/octet-stream',
-      ...(options.metadata === undefined ? {} : { Metadata: options.metadata }),
-      ...sseParams(settings.sse),
-    },
-    partSize: plan.partSize,
-    queueSize: settings.queueSize,
-    leavePartsOnError: false,
-  });
-  upload.on('httpUploadProgress', (progress) => {
-    if (progress.loaded !== undefined) bytesStored = progress.loaded;
-  });
+  writer.on('error', (error) => fail(asStorageError(error, 'store_failed', `the upload of ${key} failed`)));
 
   try {
     // A manifest left by an earlier upload to this key would describe other bytes: remove it first.
     await send(new DeleteObjectCommand({ Bucket: bucket, Key: storageKey + MANIFEST_SUFFIX }));
     if (failure) throw failure;
     body.pipe(meter);
-    await upload.done();
+    await pipeline(meter, writer);
     if (failure) throw failure;
     if (!meter.complete) throw new StorageError('store_failed', `the upload of ${key} completed before the stream ended`);
     const bytes = meter.bytesRead;
@@ -133,51 +130,14 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
   } catch (error) {
     const reason = failure ?? asStorageError(error, 'store_failed', `the upload of ${key} failed`);
     fail(reason);
-    const cleanupError = await removeEverything(send, bucket, storageKey, upload.uploadId);
+    // Abort only once no part can still land (the internal signal cancelled them all).
+    await writer.settled();
+    const cleanupError = await removeEverything(send, bucket, storageKey, writer.uploadId);
     throw cleanupError === undefined ? reason : withCleanupError(reason, cleanupError);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     stopWatchingBody();
   }
-}
-
-/**
- * The client lib-storage sees: the real one, except that parts are cancelled by our internal
- * signal, a failing part or create stops the whole upload at once, and every response that
- * creates an object or upload must confirm the encryption we asked for.
- */
-function scopedClient(client: S3Client, settings: S3Settings, signal: AbortSignal, fail: (error: StorageError) => void): S3Client {
-  const send = client.send.bind(client) as Send;
-  const scoped = Object.create(client) as S3Client;
-  const scopedSend: Send = async (command, options) => {
-    const isPart = command instanceof UploadPartCommand;
-    const watched = isPart || command instanceof CreateMultipartUploadCommand || command instanceof PutObjectCommand;
-    try {
-      const output = await send(command, isPart ? { ...options, abortSignal: signal } : options);
-      // Create is the check that matters: it fails before a single part is sent unencrypted.
-      if (command instanceof CreateMultipartUploadCommand || command instanceof PutObjectCommand || command instanceof CompleteMultipartUploadCommand) {
-        const problem = encryptionProblem(settings.sse, output as { ServerSideEncryption?: string });
-        if (problem !== null) {
-          let cleanupError: unknown;
-          if (command instanceof CreateMultipartUploadCommand && typeof output.UploadId === 'string') {
-            // lib-storage never learns this upload's id when its create fails, so abort it here.
-            const { Bucket, Key } = command.input;
-            cleanupError = await send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: output.UploadId })).then(() => undefined, (e: unknown) => e);
-          }
-          throw new StorageError('encryption_not_honoured', problem, { cleanupError });
-        }
-      }
-      return output;
-    } catch (error) {
-      if (watched || error instanceof StorageError) {
-        const what = isPart ? `part ${(command as UploadPartCommand).input.PartNumber} failed` : 'the store refused the upload';
-        fail(asStorageError(error, 'store_failed', what));
-      }
-      throw error;
-    }
-  };
-  Object.defineProperty(scoped, 'send', { value: scopedSend });
-  return scoped;
 }
 
 async function headOrNull(send: Send, bucket: string, key: string): Promise<HeadObjectCommandOutput | null> {
