@@ -20,7 +20,7 @@ import { startS3ServerProcess, type S3ServerProcess } from '../test/support/s3-s
 import { buildDatabase, describeDatabase, GENERATOR_VERSION, type BuiltDatabase } from './generate.ts';
 import { MiB, parseOptions, USAGE, type BenchOptions, type Variant } from './options.ts';
 import { compressibility, describeDb, memoryTable, sizeTable, targetSummary, type SizeResult, type VariantResult } from './report.ts';
-import { runVariant, type RunContext } from './runners.ts';
+import { buildEngineRun, runVariant, type RunContext } from './runners.ts';
 import { cleanup, cleanups, progress } from './cleanup.ts';
 
 async function main(): Promise<number> {
@@ -34,6 +34,10 @@ async function main(): Promise<number> {
   if (options.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (options.variants.some((v) => v.startsWith('default-') || v.startsWith('fast-'))) {
+    progress('compiling the engine to JavaScript (as `npm run build` does for the worker)…');
+    await buildEngineRun();
   }
   const loadBefore = os.loadavg();
   const startedAt = new Date();
@@ -167,10 +171,11 @@ function printReport(
     '  - MB = MiB. "src MB/s" = pg_database_size ÷ wall seconds. "× speed" = plain seconds ÷ variant seconds (medians of the same run);',
     '    "× size" = archive bytes ÷ plain pg_dump -Fc archive bytes.',
     '  - plain / shell-z1: pg_dump writing the file itself (it fsyncs by default); shell-zstd: bash pipe into the zstd CLI.',
-    '  - Engine rows: captureArchive() in a fresh Node process per run — plan (server probe), pg_dump (gzip-2 for default; -Z0 + in-process',
-    '    zstd-2 for fast on pg_dump 15), streamed to the store (S3 multipart or fsynced file) while pg_restore reads it through',
-    '    (pg_restore -f /dev/null and --list beside the upload), then verified by reading the object back (sha256, pg_restore --list,',
-    '    and for fast the zstd-decompressed bytes\' sha256 against what was read through). "plan s" = until pg_dump is chosen;',
+    '  - Engine rows: captureArchive() in a fresh Node process per run, compiled to JavaScript as the production worker runs —',
+    '    plan (server probe), pg_dump (gzip-2 for default; -Z0 + in-process zstd-2 for fast on pg_dump 15), streamed to the store',
+    '    (S3 multipart from a fixed pool of part buffers, or an fsynced file) while pg_restore reads it through (pg_restore -f',
+    '    /dev/null and --list beside the upload) and, for fast, a zstd decoder checks the frame about to be stored; then verified by',
+    '    reading the object back (sha256 of every stored byte, pg_restore --list of its head). "plan s" = until pg_dump is chosen;',
     '    "dump+store s" (which includes it) ends when storage proved every byte; "verify s" is the rest; "× w/o verify" = plain ÷',
     '    dump+store, for reading only (the targets count verification). "worker CPU s" = the Node process\'s own user+system CPU,',
     '    until stored + during verification (pg_dump, pg_restore and the S3 server excluded).',
