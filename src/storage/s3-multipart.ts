@@ -119,6 +119,7 @@ export class MultipartWriter extends Writable {
       Bucket: bucket, Key: key, UploadId: this.uploadId, MultipartUpload: { Parts: parts },
     }), { abortSignal: this.#options.signal }));
     this.#checkEncryption(output);
+    this.#releasePool();
   }
 
   async #putSingle(): Promise<void> {
@@ -130,6 +131,23 @@ export class MultipartWriter extends Writable {
     this.#checkEncryption(output);
     this.#bytesStored = body.length;
     this.#options.onStored?.(this.#bytesStored);
+    this.#releasePool();
+  }
+
+  /**
+   * Gives the part buffers' memory back at once, rather than when the garbage collector gets to them
+   * (V8 collects only after tens of MiB of new external memory, and verification reads the whole
+   * object next). Every request has settled, so nothing else holds them; `transfer(0)` detaches each
+   * buffer's own ArrayBuffer (Buffer.allocUnsafe gives parts of this size one each) and frees it.
+   */
+  #releasePool(): void {
+    const buffers = [...this.#free, ...(this.#current ? [this.#current] : [])];
+    this.#free.length = 0;
+    this.#current = undefined;
+    for (const buffer of buffers) {
+      const backing = buffer.buffer;
+      if (backing instanceof ArrayBuffer && backing.byteLength === buffer.length && !backing.detached) backing.transfer(0);
+    }
   }
 
   /**
