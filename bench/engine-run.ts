@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { captureArchive } from '../src/backups/capture-archive.ts';
 import { directSource, type DumpFormat } from '../src/dump/index.ts';
 import { openObjectStore } from '../src/storage/open-object-store.ts';
+import { cpuTimes } from './cpu.ts';
 
 export interface EngineRunResult {
   seconds: number;
@@ -35,6 +36,8 @@ export interface EngineRunResult {
   /** Peak RSS up to the moment storage proved every byte, before verification, KiB. */
   storedPeakRssKiB: number;
   cpuSeconds: number;
+  /** CPU of the pg_dump and pg_restore processes this run spawned (all ended by now). */
+  toolsCpuSeconds: number;
   /** The worker's CPU until every byte was stored (the rest is verification). */
   storedCpuSeconds: number;
   /** Highest values seen by sampling process.memoryUsage() every 50 ms, bytes: what the RSS is made of. */
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
   try {
     const startRssKiB = Math.round(process.memoryUsage().rss / 1024);
     const cpuBefore = process.cpuUsage();
+    const childrenBefore = cpuTimes()?.children ?? 0;
     let storedCpu = cpuBefore;
     const sampled = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
     const sample = () => {
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
       startRssKiB,
       storedPeakRssKiB,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      toolsCpuSeconds: (cpuTimes()?.children ?? childrenBefore) - childrenBefore,
       storedCpuSeconds: (storedCpu.user + storedCpu.system) / 1e6,
       sampled,
     };

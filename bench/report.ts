@@ -219,3 +219,29 @@ export function targetSummary(sizes: SizeResult[]): string[] {
   }
   return lines;
 }
+
+/**
+ * CPU seconds by process for one database size: the Node worker, pg_dump and pg_restore (or the shell
+ * pipe's pg_dump and zstd), the server backends and the S3-protocol server, against the wall time.
+ * "cores busy" = total ÷ wall; on 2 cores a run can never be shorter than half its total CPU.
+ */
+export function cpuTable(size: SizeResult): string {
+  const headers = ['variant', 's (median)', 'Node worker', 'pg_dump/pg_restore/zstd', 'server backend', 'S3 server', 'total CPU s', 'cores busy', 'total ÷ 2'];
+  const body: string[][] = [];
+  for (const v of size.variants) {
+    const samples = v.samples.filter((s) => s.cpu !== undefined);
+    if (samples.length === 0) continue;
+    const pick = (f: (s: Sample) => number | undefined): number | undefined => {
+      const values = samples.map(f).filter((x): x is number => x !== undefined);
+      return values.length === 0 ? undefined : median(values);
+    };
+    const wall = median(samples.map((s) => s.seconds));
+    const worker = pick((s) => s.cpu!.worker);
+    const tools = pick((s) => s.cpu!.tools);
+    const server = pick((s) => s.cpu!.server);
+    const s3 = v.variant.endsWith('-s3') ? pick((s) => s.cpu!.s3) : undefined;
+    const total = (worker ?? 0) + (tools ?? 0) + (server ?? 0) + (s3 ?? 0);
+    body.push([v.variant, num(wall, 2), num(worker, 1), num(tools, 1), num(server, 1), num(s3, 1), num(total, 1), num(total / wall, 2), num(total / 2, 1)]);
+  }
+  return table(headers, body, new Set([1, 2, 3, 4, 5, 6, 7, 8]));
+}

@@ -17,9 +17,10 @@ import { writePasswordFile } from '../src/dump/password-file.ts';
 import { planParts } from '../src/storage/part-plan.ts';
 import { parseStorageUrl } from '../src/storage/storage-url.ts';
 import { startS3ServerProcess, type S3ServerProcess } from '../test/support/s3-server.ts';
+import { postmasterPid } from './cpu.ts';
 import { buildDatabase, describeDatabase, GENERATOR_VERSION, type BuiltDatabase } from './generate.ts';
 import { MiB, parseOptions, USAGE, type BenchOptions, type Variant } from './options.ts';
-import { compressibility, describeDb, memoryTable, sizeTable, targetSummary, type SizeResult, type VariantResult } from './report.ts';
+import { compressibility, cpuTable, describeDb, memoryTable, sizeTable, targetSummary, type SizeResult, type VariantResult } from './report.ts';
 import { buildEngineRun, runVariant, type RunContext } from './runners.ts';
 import { cleanup, cleanups, progress } from './cleanup.ts';
 
@@ -95,6 +96,7 @@ async function main(): Promise<number> {
   const serverMajor = await withClient(databaseUrl('postgres'), async (c) =>
     Math.floor(Number((await c.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v) / 10000));
   const binaries = await selectPgBinaries(serverMajor);
+  const postmaster = postmasterPid(dataDir);
 
   const results: SizeResult[] = [];
   let failures = 0;
@@ -105,7 +107,8 @@ async function main(): Promise<number> {
     const context: RunContext = {
       sourceUrl, connection, binaries, passwordFile: passwordFile.path, outDir,
       fileStoreUrl: `file://${path.join(outDir, 'store')}`,
-      ...(s3 ? { s3: { url: s3.url(`bench-${db.name}`, s3Options), env: s3.env } } : {}),
+      ...(s3 ? { s3: { url: s3.url(`bench-${db.name}`, s3Options), env: s3.env, pid: s3.pid } } : {}),
+      ...(postmaster === undefined ? {} : { postmasterPid: postmaster }),
     };
     const byVariant = new Map<Variant, VariantResult>(options.variants.map((v) => [v, { variant: v, samples: [], errors: [] }]));
     try {
@@ -161,6 +164,7 @@ function printReport(
     if (ratio) out.push(ratio);
     out.push('');
     out.push(sizeTable(result));
+    out.push('', 'Where the CPU went (seconds, medians; the machine has 2 cores, so a run of W seconds can use at most 2W):', cpuTable(result));
   }
   out.push('', 'Worker memory (engine process only, highest of the rounds) against 80 MB + part size × (queue size + 2), part size as the S3 store plans it:');
   out.push('(max JS heap / external: highest process.memoryUsage() values sampled every 50 ms; external includes Buffers.)', '', memoryTable(results));

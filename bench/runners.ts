@@ -12,6 +12,8 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionParams, PgBinaries } from '../src/dump/index.ts';
+import { setTimeout } from 'node:timers/promises';
+import { cpuTimes } from './cpu.ts';
 import type { EngineRunResult } from './engine-run.ts';
 import type { Variant } from './options.ts';
 
@@ -24,6 +26,19 @@ export interface Sample {
   engine?: EngineRunResult;
   /** Wall time of the whole engine child, Node start-up and module loading included. */
   processSeconds?: number;
+  /** CPU seconds spent on this run, by process (see cpu.ts). */
+  cpu?: CpuSplit;
+}
+
+export interface CpuSplit {
+  /** The engine's Node process, during the timed run (engine rows only). */
+  worker?: number;
+  /** pg_dump and pg_restore (engine rows), or pg_dump and the shell's zstd (reference rows). */
+  tools: number;
+  /** The PostgreSQL server backends that served the run. */
+  server?: number;
+  /** The S3-protocol server. */
+  s3?: number;
 }
 
 export interface RunContext {
@@ -35,7 +50,9 @@ export interface RunContext {
   /** Scratch folder for local archives. */
   outDir: string;
   fileStoreUrl: string;
-  s3?: { url: string; env: Record<string, string> };
+  s3?: { url: string; env: Record<string, string>; pid: number };
+  /** The source cluster's postmaster, whose children's CPU is its backends'. */
+  postmasterPid?: number;
 }
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -53,6 +70,30 @@ export async function buildEngineRun(): Promise<void> {
 const RESULT_PREFIX = 'BENCH_RESULT ';
 
 export async function runVariant(variant: Variant, context: RunContext, tag: string): Promise<Sample> {
+  const before = snapshot(context);
+  const sample = await runOnce(variant, context, tag);
+  // A backend ends just after its client; give the postmaster a moment to reap it.
+  await setTimeout(300);
+  const after = snapshot(context);
+  const delta = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : Math.max(0, b - a));
+  const server = delta(before.server, after.server);
+  const s3 = delta(before.s3, after.s3);
+  sample.cpu = {
+    ...(sample.engine ? { worker: sample.engine.cpuSeconds, tools: sample.engine.toolsCpuSeconds } : { tools: delta(before.children, after.children) ?? 0 }),
+    ...(server === undefined ? {} : { server }),
+    ...(s3 === undefined ? {} : { s3 }),
+  };
+  return sample;
+}
+
+function snapshot(context: RunContext): { children?: number; server?: number; s3?: number } {
+  const server = context.postmasterPid === undefined ? undefined : cpuTimes(context.postmasterPid)?.children;
+  const s3 = context.s3 === undefined ? undefined : cpuTimes(context.s3.pid)?.self;
+  const children = cpuTimes()?.children;
+  return { ...(children === undefined ? {} : { children }), ...(server === undefined ? {} : { server }), ...(s3 === undefined ? {} : { s3 }) };
+}
+
+async function runOnce(variant: Variant, context: RunContext, tag: string): Promise<Sample> {
   switch (variant) {
     case 'plain': return runPgDump(context, ['-Fc'], tag);
     case 'shell-z1': return runPgDump(context, ['-Fc', '-Z1'], tag);

@@ -123,7 +123,10 @@ export async function startS3Server(bucket = 'big-backup-test'): Promise<TestS3S
 }
 
 /** The same server in a child process: for measuring the memory of the client side alone. */
-export type S3ServerProcess = Pick<TestS3Server, 'endpoint' | 'bucket' | 'env' | 'url' | 'close'>;
+export type S3ServerProcess = Pick<TestS3Server, 'endpoint' | 'bucket' | 'env' | 'url' | 'close'> & {
+  /** The server process (the benchmark reads its CPU time). */
+  readonly pid: number;
+};
 
 export async function startS3ServerProcess(): Promise<S3ServerProcess> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -134,6 +137,7 @@ export async function startS3ServerProcess(): Promise<S3ServerProcess> {
     endpoint,
     bucket,
     env,
+    pid: child.pid!,
     url: (prefix, options = {}) => storageUrl(endpoint, bucket, prefix, options),
     async close() {
       const exited = once(child, 'exit');
