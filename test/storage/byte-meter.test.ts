@@ -20,6 +20,20 @@ describe('ByteMeter', () => {
     assert.deepEqual(sizes, [MiB, MiB, MiB, 123]);
   });
 
+  test('passes on, uncopied, a chunk that owns a whole 1 MiB buffer, and copies views into larger buffers', async () => {
+    const whole = Buffer.alloc(MiB, 1);
+    const pooled = Buffer.alloc(3 * MiB, 2).subarray(MiB, 2 * MiB);
+    const meter = new ByteMeter();
+    const out: Buffer[] = [];
+    meter.on('data', (chunk: Buffer) => out.push(chunk));
+    await pipeline(Readable.from([whole, pooled]), meter);
+    assert.equal(out.length, 2);
+    assert.equal(out[0], whole, 'the same buffer');
+    assert.notEqual(out[1]!.buffer, pooled.buffer, 'a copy: the view would keep its 3 MiB backing store alive');
+    assert.ok(out[1]!.equals(pooled));
+    assert.equal(meter.sha256, sha256(Buffer.concat([whole, pooled])));
+  });
+
   test('fails with too_large as soon as the stream passes its limit', async () => {
     const meter = new ByteMeter({ maxBytes: 2 * MiB });
     const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
