@@ -53,6 +53,23 @@ describe('S3 driver', () => {
     await assertNothingAt(store, 'part-fails/');
   });
 
+  test('sends a CRC32 checksum with every part and the single PUT when the checksum mode is when_supported', async () => {
+    const store = await open({ checksum: 'when_supported' });
+    const source = generate(12 * MiB);
+    const result = await store.upload('crc/1.dump', source.stream, { sizeEstimate: 12 * MiB });
+    assert.equal(result.sha256, source.produced().sha256);
+    const parts = server.requests.filter((r) => r.operation === 'UploadPart' && r.key.endsWith('crc/1.dump'));
+    assert.equal(parts.length, 3);
+    assert.ok(parts.every((r) => /^[A-Za-z0-9+/]{6}==$/.test(r.checksumCrc32 ?? '')), JSON.stringify(parts));
+    await store.upload('crc/2.dump', generate(MiB).stream);
+    const put = server.requests.find((r) => r.operation === 'PutObject' && r.key.endsWith('crc/2.dump'));
+    assert.match(put?.checksumCrc32 ?? '', /^[A-Za-z0-9+/]{6}==$/);
+    // With when_required (for stores that reject flexible checksums), none are sent.
+    const plain = await open();
+    await plain.upload('crc/3.dump', generate(12 * MiB).stream, { sizeEstimate: 12 * MiB });
+    assert.ok(server.requests.filter((r) => r.key.endsWith('crc/3.dump')).every((r) => r.checksumCrc32 === undefined));
+  });
+
   test('rejects a completed upload whose stored object is shorter than the bytes sent', async () => {
     const store = await open();
     server.faults = { afterComplete: 'truncate' };

@@ -58,6 +58,8 @@ export interface RecordedRequest {
   key: string;
   partNumber?: number;
   status?: number;
+  /** The request's x-amz-checksum-crc32 header (flexible checksums), when it had one. */
+  checksumCrc32?: string;
 }
 
 type QueryValue = string | string[] | undefined;
@@ -166,7 +168,10 @@ function testMiddleware(
     const key = rest.join('/');
     const operation = classify(ctx, key);
     const partNumber = operation === 'UploadPart' ? Number(ctx.query.partNumber) : undefined;
-    const record: RecordedRequest = { operation, key, ...(partNumber === undefined ? {} : { partNumber }) };
+    const crc32 = ctx.headers['x-amz-checksum-crc32'];
+    const record: RecordedRequest = {
+      operation, key, ...(partNumber === undefined ? {} : { partNumber }), ...(typeof crc32 === 'string' ? { checksumCrc32: crc32 } : {}),
+    };
     requests.push(record);
     const uploadsDir = path.join(directory, bucket, '._S3rver_uploads');
     const uploadId = typeof ctx.query.uploadId === 'string' ? ctx.query.uploadId : '';
