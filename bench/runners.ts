@@ -171,7 +171,8 @@ async function runEngine(context: RunContext, format: 'default' | 'fast', store:
     BENCH_KEY: `bench/${tag}`,
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [ENGINE_RUN], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // --expose-gc as the Procfile's worker runs, for the garbage pacer (src/dump/garbage-pacer.ts).
+  const child = spawn(process.execPath, ['--expose-gc', ENGINE_RUN], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
   await expectSuccess(child, `the engine (${format} → ${store})`);

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
+import { createGarbagePacer } from '../dump/garbage-pacer.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
 import type { DumpInspection } from './archive-inspector.ts';
@@ -79,9 +80,11 @@ export async function verifyArchive(
   const readersDone = () => readers.every((p) => p.child.stdin.destroyed || p.child.stdin.writableEnded);
   // Set once the proven wrapper's head was decoded far enough for every reader; the rest is only hashed.
   let headOnly = false;
+  const pace = createGarbagePacer();
   const fanOut = new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, done) {
+      pace(chunk.length);
       hash.update(chunk);
       bytes += chunk.length;
       if (!restoreInput) return void feed(chunk).then(() => done(), done);

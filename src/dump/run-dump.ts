@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { createGarbagePacer } from './garbage-pacer.ts';
 import { DumpError, canceled, stalled } from './errors.ts';
 import { classifyExit } from './exit-status.ts';
 import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
@@ -169,7 +170,9 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   stderrPipe.on('data', (chunk: Buffer) => splitter.push(chunk));
   stderrPipe.on('end', () => splitter.end());
 
+  const pace = createGarbagePacer();
   const stages: Transform[] = [createCoalescer(options.coalesceBytes ?? DEFAULT_COALESCE_BYTES, (bytes) => {
+    pace(bytes);
     estimator.addRaw(bytes);
     lastActivity = Date.now();
   })];
