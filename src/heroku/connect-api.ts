@@ -1,6 +1,6 @@
 import Heroku, { type HerokuClientError } from 'heroku-client';
 import type { IncomingMessage } from 'node:http';
-import { PlatformApiError } from './platform-api.ts';
+import { PlatformApiError, type HerokuAddon } from './platform-api.ts';
 
 /** An app as the Platform API describes it (the fields we read). */
 export interface HerokuApp {
@@ -9,12 +9,7 @@ export interface HerokuApp {
 }
 
 /** An add-on as the Platform API describes it to a user token (the fields we read). */
-export interface UserAddon {
-  id: string;
-  name: string;
-  state: string;
-  app: { id: string; name: string };
-  plan: { name: string };
+export interface UserAddon extends HerokuAddon {
   addon_service?: { name: string };
 }
 
