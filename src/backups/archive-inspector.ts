@@ -1,5 +1,5 @@
 import { Transform } from 'node:stream';
-import { spawnRestore, VerificationError, type RestoreProcess } from './verify-archive.ts';
+import { drained, spawnRestore, VerificationError, type RestoreProcess } from './verify-archive.ts';
 
 /** What reading the archive through while it was written proved. */
 export interface DumpInspection {
@@ -85,11 +85,5 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
 function accept(p: RestoreProcess, chunk: Buffer): Promise<void> | null {
   const stdin = p.child.stdin;
   if (stdin.destroyed || stdin.writableEnded) return null;
-  if (stdin.write(chunk)) return null;
-  return new Promise((resolve) => {
-    const done = () => { stdin.removeListener('drain', done); stdin.removeListener('close', done); stdin.removeListener('error', done); resolve(); };
-    stdin.once('drain', done);
-    stdin.once('close', done);
-    stdin.once('error', done);
-  });
+  return stdin.write(chunk) ? null : drained(stdin);
 }

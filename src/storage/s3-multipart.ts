@@ -157,7 +157,7 @@ export class MultipartWriter extends Writable {
   async #dispatch(): Promise<void> {
     while (this.#inFlight.size >= this.#options.queueSize) {
       if (this.#failure) throw this.#failure;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await this.#nextRelease();
     }
     if (this.#failure) throw this.#failure;
     const buffer = this.#current!;
@@ -215,8 +215,13 @@ export class MultipartWriter extends Writable {
         this.#allocated += 1;
         return Buffer.allocUnsafe(partSize);
       }
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await this.#nextRelease();
     }
+  }
+
+  /** Resolves when a request settles (a buffer or a slot is free again) or the writer fails. */
+  #nextRelease(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   #wake(): void {
