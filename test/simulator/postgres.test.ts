@@ -137,6 +137,14 @@ async function pollUntil(token: string, app: string, id: string, until: 'provisi
 }
 
 /** Polls for `ms` and returns every state seen (404 as "404"). */
+/** A fork made with `token` (default the source owner's) is created, becomes provisioned and is deleted again. */
+async function forkRoundTrip(source: Source, scratch: string, token: string = source.token): Promise<void> {
+  const created = await api(token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await pollUntil(source.token, scratch, created.body.id, 'provisioned');
+  assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${created.body.id}`)).status, 200);
+}
+
 async function watch(token: string, app: string, id: string, ms: number): Promise<string[]> {
   const seen: string[] = [];
   const end = Date.now() + ms;
@@ -405,10 +413,7 @@ test('a fork made while forkNeverReady is set stays provisioning well past forkR
   // Giving up on it works like any DELETE; after reset() new forks become ready again.
   assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${id}`)).status, 200);
   assert.equal((await api(source.token, 'GET', `/apps/${scratch}/addons/${id}`)).status, 404);
-  const next = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
-  assert.equal(next.status, 201, JSON.stringify(next.body));
-  await pollUntil(source.token, scratch, next.body.id, 'provisioned');
-  assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${next.body.id}`)).status, 200);
+  await forkRoundTrip(source, scratch);
 });
 
 test('a fork made while deprovisionForksWhileWaiting is set answers 404 before it ever becomes provisioned', async () => {
@@ -436,10 +441,7 @@ test('a fork made while deprovisionForksWhileWaiting is set answers 404 before i
   assert.equal((await api(source.token, 'GET', `/apps/${scratch}/config-vars`)).body[`${ATTACHMENT}_URL`], undefined);
   assert.equal(sim.releases(scratch), releases, 'an add-on that never went live makes no release');
   // The attachment name is free again.
-  const again = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
-  assert.equal(again.status, 201, JSON.stringify(again.body));
-  await pollUntil(source.token, scratch, again.body.id, 'provisioned');
-  assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${again.body.id}`)).status, 200);
+  await forkRoundTrip(source, scratch);
 });
 
 test('refuses to fork an essential-0 database with 422', async () => {
@@ -478,10 +480,7 @@ test('refuses partner tokens and user tokens without write-protected with 403, c
   assert.equal(sim.postgresAddons().length, before, 'nothing was created');
 
   // The same user with write-protected may; `global` is a superset.
-  const global = await api(userToken(source.user, ['global']), 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
-  assert.equal(global.status, 201, JSON.stringify(global.body));
-  await pollUntil(source.token, scratch, global.body.id, 'provisioned');
-  assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${global.body.id}`)).status, 200);
+  await forkRoundTrip(source, scratch, userToken(source.user, ['global']));
 });
 
 test('refuses with 403 a user who does not collaborate on the source app, however the source is named', async () => {
