@@ -6,7 +6,8 @@ export const DEFAULT_COALESCE_BYTES = 1024 * 1024;
 /**
  * Gathers pg_dump's ~11 KB pipe reads into `size`-byte buffers, so every later stage (zstd, hashing,
  * the upload) pays its per-chunk cost ~100 times less often (performance.md B6). `onChunk` sees every
- * incoming byte count as it arrives, which is what the watchdog and progress watch.
+ * incoming byte count as it arrives, which is what the watchdog and progress watch. It owns its input:
+ * a chunk that is the whole of its buffer (as every pipe read is) is freed once copied.
  */
 export function createCoalescer(size: number = DEFAULT_COALESCE_BYTES, onChunk?: (bytes: number) => void): Transform {
   let buffer = Buffer.allocUnsafe(size);
@@ -27,6 +28,10 @@ export function createCoalescer(size: number = DEFAULT_COALESCE_BYTES, onChunk?:
           filled = 0;
         }
       }
+      // The pipe read is copied and nobody else holds it: free its memory now rather than at V8's next
+      // old-space collection, which external-memory growth would otherwise trigger every ~64 MiB.
+      const backing = chunk.buffer;
+      if (backing instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === backing.byteLength) backing.transfer(0);
       callback();
     },
     flush(callback) {

@@ -23,6 +23,21 @@ test('small chunks leave the coalescer as full buffers with every byte in order'
   assert.equal(seen, input.length);
 });
 
+test('the coalescer frees each pipe read that owns its whole buffer once copied, and leaves shared ones alone', async () => {
+  // Pipe reads each own an ArrayBuffer of exactly their length; views into a larger buffer must survive.
+  const owned = ['alpha-', 'beta-'].map((text) => { const b = Buffer.alloc(text.length); b.write(text); return b; });
+  const shared = Buffer.from('gamma-delta'); // a slice of Node's shared 8 KiB pool
+  const view = shared.subarray(0, 6);
+  const out: Buffer[] = [];
+  const coalescer = Readable.from([...owned, view]).pipe(createCoalescer(8));
+  coalescer.on('data', (chunk: Buffer) => out.push(chunk));
+  await finished(coalescer);
+  assert.equal(Buffer.concat(out).toString(), 'alpha-beta-gamma-');
+  assert.deepEqual(owned.map((b) => (b.buffer as ArrayBuffer).detached), [true, true]);
+  assert.equal((shared.buffer as ArrayBuffer).detached, false);
+  assert.equal(shared.toString(), 'gamma-delta');
+});
+
 test('stderr is split into lines across chunk and UTF-8 boundaries', () => {
   const lines: string[] = [];
   const splitter = createLineSplitter((line) => lines.push(line), 50);
