@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { createGarbagePacer } from '../dump/garbage-pacer.ts';
+import { freeBuffer } from '../dump/free-buffer.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
 import type { DumpInspection } from './archive-inspector.ts';
@@ -87,8 +88,12 @@ export async function verifyArchive(
       pace(chunk.length);
       hash.update(chunk);
       bytes += chunk.length;
+      // Past the head nothing but the digest reads the object: free each read at once.
+      if (headOnly || (!restoreInput && readersDone())) {
+        freeBuffer(chunk);
+        return done();
+      }
       if (!restoreInput) return void feed(chunk).then(() => done(), done);
-      if (headOnly) return done();
       if (wrapperProven && readersDone()) {
         headOnly = true;
         restoreInput.destroy();

@@ -1,4 +1,5 @@
 import { Transform } from 'node:stream';
+import { freeBuffer } from './free-buffer.ts';
 
 /** Default size of the buffers handed downstream. */
 export const DEFAULT_COALESCE_BYTES = 1024 * 1024;
@@ -28,10 +29,8 @@ export function createCoalescer(size: number = DEFAULT_COALESCE_BYTES, onChunk?:
           filled = 0;
         }
       }
-      // The pipe read is copied and nobody else holds it: free its memory now rather than at V8's next
-      // old-space collection, which external-memory growth would otherwise trigger every ~64 MiB.
-      const backing = chunk.buffer;
-      if (backing instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === backing.byteLength) backing.transfer(0);
+      // The pipe read is copied and nobody else holds it.
+      freeBuffer(chunk);
       callback();
     },
     flush(callback) {

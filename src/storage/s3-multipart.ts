@@ -3,6 +3,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
 import { asStorageError, StorageError } from './errors.ts';
+import { freeBuffer } from '../dump/free-buffer.ts';
 
 export type Send = (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<Record<string, unknown>>;
 
@@ -144,10 +145,7 @@ export class MultipartWriter extends Writable {
     const buffers = [...this.#free, ...(this.#current ? [this.#current] : [])];
     this.#free.length = 0;
     this.#current = undefined;
-    for (const buffer of buffers) {
-      const backing = buffer.buffer;
-      if (backing instanceof ArrayBuffer && backing.byteLength === buffer.length && !backing.detached) backing.transfer(0);
-    }
+    for (const buffer of buffers) freeBuffer(buffer);
   }
 
   /**
