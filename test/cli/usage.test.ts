@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ROOT, runCli } from './run-cli.ts';
@@ -48,14 +50,25 @@ describe('big-backup usage', () => {
     });
   });
 
-  test('npx big-backup runs the bin from the checkout', async () => {
+  test('npx big-backup runs the bin from the checkout, with the collector exposed as the worker has it', async () => {
+    // A preload in every node process npx starts reports, from the bin's process only, whether gc() exists.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bb-npx-'));
+    const probe = path.join(dir, 'probe.cjs');
+    await writeFile(probe, "if (/big-backup/.test(process.argv[1] || '')) process.stderr.write('gc:' + typeof globalThis.gc + '\\n');\n");
     const child = spawn('npx', ['--no-install', 'big-backup', 'verify', '--help'], {
-      cwd: ROOT, env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root' }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', NODE_OPTIONS: `--require=${probe}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
+    let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
     const [code] = (await once(child, 'close')) as [number | null];
-    assert.equal(code, 0);
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(code, 0, stderr);
     assert.match(stdout, /^Usage: big-backup verify /m);
+    // The garbage pacer (src/dump/garbage-pacer.ts) works only with --expose-gc.
+    assert.match(stderr, /^gc:function$/m);
   });
 });
