@@ -7,6 +7,8 @@ export interface DownloadLink {
   backupId: string;
   prefix: string;
   createdBy: string;
+  /** The creator's stable id (see Actor.id); null for links made before it was kept. */
+  createdById: string | null;
   createdIp: string | null;
   createdAt: Date;
   expiresAt: Date;
@@ -18,18 +20,18 @@ export interface DownloadLink {
 }
 
 interface Row {
-  id: string; resource_id: string; backup_id: string; prefix: string; created_by: string; created_ip: string | null;
+  id: string; resource_id: string; backup_id: string; prefix: string; created_by: string; created_by_id: string | null; created_ip: string | null;
   created_at: Date; expires_at: Date; revoked_at: Date | null; revoked_by: string | null; last_used_at: Date | null;
   last_used_ip: string | null; use_count: number;
 }
 
-const COLUMNS = `id, resource_id, backup_id, prefix, created_by, created_ip, created_at, expires_at, revoked_at, revoked_by,
+const COLUMNS = `id, resource_id, backup_id, prefix, created_by, created_by_id, created_ip, created_at, expires_at, revoked_at, revoked_by,
   last_used_at, last_used_ip, use_count`;
 const L_COLUMNS = COLUMNS.split(',').map((c) => 'l.' + c.trim()).join(', ');
 
 function toLink(row: Row): DownloadLink {
   return {
-    id: row.id, resourceId: row.resource_id, backupId: row.backup_id, prefix: row.prefix, createdBy: row.created_by,
+    id: row.id, resourceId: row.resource_id, backupId: row.backup_id, prefix: row.prefix, createdBy: row.created_by, createdById: row.created_by_id,
     createdIp: row.created_ip, createdAt: row.created_at, expiresAt: row.expires_at, revokedAt: row.revoked_at,
     revokedBy: row.revoked_by, lastUsedAt: row.last_used_at, lastUsedIp: row.last_used_ip, useCount: row.use_count,
   };
@@ -42,6 +44,7 @@ export interface NewDownloadLink {
   tokenHash: string;
   prefix: string;
   createdBy: string;
+  createdById: string;
   createdIp: string | null;
   expiresInSeconds: number;
 }
@@ -49,9 +52,9 @@ export interface NewDownloadLink {
 /** Inserts a link expiring `expiresInSeconds` from now by the database clock (the one redemption checks). */
 export async function insertDownloadLink(db: Queryable, link: NewDownloadLink): Promise<DownloadLink> {
   const result = await db.query<Row>(
-    `insert into download_links (id, resource_id, backup_id, token_hash, prefix, created_by, created_ip, expires_at)
-     values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) returning ${COLUMNS}`,
-    [link.id, link.resourceId, link.backupId, link.tokenHash, link.prefix, link.createdBy, link.createdIp, link.expiresInSeconds]);
+    `insert into download_links (id, resource_id, backup_id, token_hash, prefix, created_by, created_by_id, created_ip, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9)) returning ${COLUMNS}`,
+    [link.id, link.resourceId, link.backupId, link.tokenHash, link.prefix, link.createdBy, link.createdById, link.createdIp, link.expiresInSeconds]);
   return toLink(result.rows[0]!);
 }
 

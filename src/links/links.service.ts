@@ -74,7 +74,7 @@ export async function createDownloadLink(deps: LinksDeps, actor: Actor, backupId
   const link = await withTransaction(deps.pool, async (db) => {
     const created = await insertDownloadLink(db, {
       id: randomUUID(), resourceId: actor.resourceId, backupId: backup.id, tokenHash: hashLinkToken(token),
-      prefix: token.slice(0, LINK_TOKEN_PREFIX.length + 6), createdBy: actor.label, createdIp: actor.ip ?? null, expiresInSeconds,
+      prefix: token.slice(0, LINK_TOKEN_PREFIX.length + 6), createdBy: actor.label, createdById: actor.id, createdIp: actor.ip ?? null, expiresInSeconds,
     });
     await recordAudit(db, {
       resourceId: actor.resourceId, actor: actor.label, action: 'link.created', ip: actor.ip ?? null,
@@ -98,7 +98,8 @@ export async function revokeLink(pool: pg.Pool, actor: LinkActor, linkId: string
   await withTransaction(pool, async (db) => {
     const link = await findResourceDownloadLink(db, actor.resourceId, linkId);
     if (!link) throw notFound('download link');
-    if (actor.role !== 'admin' && link.createdBy !== actor.label) throw forbidden('Only an admin or the person who created this link can revoke it.');
+    const own = link.createdById === null ? link.createdBy === actor.label : link.createdById === actor.id;
+    if (actor.role !== 'admin' && !own) throw forbidden('Only an admin or the person who created this link can revoke it.');
     if (!(await revokeDownloadLink(db, actor.resourceId, linkId, actor.label))) return;
     await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'link.revoked', detail: { linkId, prefix: link.prefix }, ip: actor.ip ?? null });
   });

@@ -245,6 +245,20 @@ test('a revoked link is 410; only an admin or the link\'s creator may revoke it'
   assert.equal(audits.rows[0].n, 1, 'one audit row for one revocation');
 });
 
+test('a link\'s creator is who made it, not their name: another member token with the same name may not revoke it', async () => {
+  const mint = async () => {
+    const minted = await api('POST', '/tokens', { browser: tenant.admin, csrf: tenant.adminCsrf, body: { name: 'deploy', role: 'member' } });
+    assert.equal(minted.status, 201);
+    return (await minted.json() as { token: string }).token;
+  };
+  const [first, second] = [await mint(), await mint()];
+  const created = await api('POST', `/backups/${tenant.backup.id}/links`, { token: first, body: {} });
+  assert.equal(created.status, 201);
+  const link = await created.json() as CreatedLink;
+  assert.equal((await api('DELETE', `/links/${link.id}`, { token: second })).status, 403, 'same name, another token');
+  assert.equal((await api('DELETE', `/links/${link.id}`, { token: first })).status, 204, 'the token that made it');
+});
+
 test('an unknown or malformed token is 404', async () => {
   const ip = clientIp();
   for (const path of [`/d/bbl_${randomBytes(32).toString('base64url')}`, '/d/bbl_short', `/d/bbk_${randomBytes(32).toString('base64url')}`, `/d/${'a'.repeat(300)}`]) {
