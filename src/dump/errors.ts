@@ -80,7 +80,15 @@ export function canceled(reason = 'the backup was canceled'): DumpError {
 }
 
 /** The watchdog saw no bytes for `stallMs`. */
-export function stalled(stallMs: number, currentTable: string | null): DumpError {
+/**
+ * The watchdog's reason. `blocked` says which end stopped moving: pg_dump itself (a lock, a dead
+ * connection), or what takes the archive (storage or the read-through), with pg_dump waiting to write.
+ */
+export function stalled(stallMs: number, currentTable: string | null, blocked: 'pg_dump' | 'storage' = 'pg_dump'): DumpError {
   const where = currentTable ? ` while dumping ${currentTable}` : '';
-  return new DumpError('stalled', `pg_dump produced no output for ${Math.round(stallMs / 1000)} s${where} and was stopped`, { retryable: true });
+  const seconds = Math.round(stallMs / 1000);
+  const message = blocked === 'storage'
+    ? `storage took no archive bytes for ${seconds} s${where}; the backup was stopped`
+    : `pg_dump produced no output for ${seconds} s${where} and was stopped`;
+  return new DumpError('stalled', message, { retryable: true });
 }

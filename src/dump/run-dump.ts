@@ -106,6 +106,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   let failure: DumpError | undefined;
   let settled = false;
   let childClosed = false;
+  let childExited = false;
   let pipelineDone = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stderrTail: string[] = [];
@@ -119,7 +120,8 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   done.catch(() => {});
 
   const killGroup = (signal: NodeJS.Signals) => {
-    if (childClosed) return; // the group id may already belong to someone else
+    // Once pg_dump has exited it has been reaped, and its group id may already belong to someone else.
+    if (childExited || childClosed) return;
     try {
       process.kill(-pid, signal);
     } catch {
@@ -171,11 +173,12 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   stderrPipe.on('end', () => splitter.end());
 
   const pace = createGarbagePacer();
-  const stages: Transform[] = [createCoalescer(options.coalesceBytes ?? DEFAULT_COALESCE_BYTES, (bytes) => {
+  const coalescer = createCoalescer(options.coalesceBytes ?? DEFAULT_COALESCE_BYTES, (bytes) => {
     pace(bytes);
     estimator.addRaw(bytes);
     lastActivity = Date.now();
-  })];
+  });
+  const stages: Transform[] = [coalescer];
   if (options.tap) stages.push(options.tap);
   if (plan.format.wrapper === 'zstd') {
     stages.push(zlib.createZstdCompress({
@@ -188,7 +191,11 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   let lastEmit = startedAt;
   const tick = setInterval(() => {
     const now = Date.now();
-    if (now - lastActivity > stallTimeoutMs) fail(stalled(stallTimeoutMs, estimator.currentTable));
+    if (now - lastActivity > stallTimeoutMs) {
+      // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
+      const blocked = childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump';
+      fail(stalled(stallTimeoutMs, estimator.currentTable, blocked));
+    }
     if (now - lastEmit >= progressIntervalMs) {
       lastEmit = now;
       emit(estimator.snapshot(now));
@@ -226,6 +233,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     });
   };
 
+  child.once('exit', () => { childExited = true; });
   child.once('close', (code, signal) => {
     childClosed = true;
     if (!failure && code !== 0) {

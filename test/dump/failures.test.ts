@@ -164,6 +164,20 @@ test('a consumer that destroys the stream stops pg_dump', async () => {
   assert.ok(!processExists(run.pid));
 });
 
+test('when storage takes no bytes, the watchdog stops the dump and names storage, not pg_dump', async () => {
+  // Nobody reads the archive: pg_dump fills the pipe (or finishes) and then waits on the consumer.
+  const run = await startDump(directSource(sourceUrl), { tmpDir, stallTimeoutMs: 1500, coalesceBytes: 4096 });
+  await assert.rejects(run.done, (error: unknown) => {
+    assert.ok(isDumpError(error));
+    assert.equal(error.code, 'stalled');
+    assert.equal(error.retryable, true);
+    assert.match(error.message, /storage took no archive bytes for 2 s/);
+    assert.doesNotMatch(error.message, /pg_dump produced no output/);
+    return true;
+  });
+  assert.ok(!processExists(run.pid));
+});
+
 test('the watchdog stops a dump blocked on a lock, and the password stays out of argv and the environment', async () => {
   const locker = new pg.Client(sourceUrl);
   await locker.connect();
