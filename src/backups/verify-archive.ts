@@ -63,6 +63,8 @@ export async function verifyArchive(
     throw new VerificationError('the stored archive does not decompress to the archive that was read through while dumping');
   }
 
+  // Open the object first: a read that fails then leaves no pg_restore waiting on its stdin.
+  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) });
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
@@ -74,7 +76,6 @@ export async function verifyArchive(
   list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
   const hash = createHash('sha256');
   let bytes = 0;
-  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) });
   // Decompress a zstd-wrapped archive for pg_restore; the digest is over the stored bytes.
   const restoreInput = options.wrapper === 'zstd' ? zlib.createZstdDecompress({ chunkSize: 1 << 20 }) : null;
   const wrapperProven = restoreInput !== null && options.readThrough?.wrapperDecodedBytes !== undefined;
@@ -182,7 +183,16 @@ export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess 
   // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it
   // then fail with EPIPE, which is expected and not an error.
   child.stdin.on('error', () => {});
-  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  // A pg_restore that cannot start (missing, EAGAIN at the process limit) emits 'error' and never
+  // 'close': that is an exit with no status, and its reason becomes the stderr tail.
+  const exit = new Promise<number | null>((resolve) => {
+    child.once('close', (code) => resolve(code));
+    child.once('error', (error) => {
+      if (child.pid !== undefined) return; // started: 'close' follows
+      stderr.push(`could not start ${pgRestore}: ${error.message}`);
+      resolve(null);
+    });
+  });
   return { child, exit, stderrTail: () => stderr.join('').trim().split('\n').slice(-3).join(' ') };
 }
 

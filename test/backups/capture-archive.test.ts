@@ -9,6 +9,7 @@ import { directSource } from '../../src/dump/index.ts';
 import { captureArchive } from '../../src/backups/capture-archive.ts';
 import { verifyArchive, VerificationError } from '../../src/backups/verify-archive.ts';
 import { startArchiveInspector } from '../../src/backups/archive-inspector.ts';
+import { startS3Server } from '../support/s3-server.ts';
 
 const server = await startSourceServer();
 after(() => server.stop());
@@ -181,4 +182,46 @@ test('verification after a zstd check decodes only the head, and refuses a check
     /does not decompress to the archive that was read through/);
   // The digest still covers every stored byte when only the head is decoded.
   await assert.rejects(verifyArchive(store, captured.key, { ...captured.stored, sha256: '0'.repeat(64) }, options), VerificationError);
+});
+
+/** pg_restore processes this test process started that are still running. */
+function ownRestoreProcesses(): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return stat.includes('(pg_restore)') && Number(fields[1]) === process.pid;
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).map(Number);
+}
+
+test('a read-back that fails leaves no pg_restore running', async () => {
+  const s3 = await startS3Server();
+  try {
+    const s3Store = await openObjectStore(s3.url('readback'), s3.env);
+    const captured = await captureArchive({ source: directSource(source), store: s3Store, format: 'default', key: () => 'tenants/t/readback/attempt-1.dump' });
+    s3.faults = { failGetObjectOf: captured.key };
+    for (const readThrough of [undefined, { rawBytes: captured.dump.rawBytes, listing: '' }]) {
+      await assert.rejects(verifyArchive(s3Store, captured.key, captured.stored, {
+        pgRestore: captured.plan.binaries.pgRestore, wrapper: 'none', ...(readThrough ? { readThrough } : {}),
+      }), /InternalError/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(ownRestoreProcesses(), [], 'no pg_restore left waiting on its stdin');
+    }
+    await s3Store.close();
+  } finally {
+    await s3.close();
+  }
+});
+
+test('a pg_restore that cannot start fails verification with the reason, instead of crashing or hanging', async () => {
+  const captured = await captureArchive({ source: directSource(source), store, format: 'default', key: () => 'tenants/t/nobin/attempt-1.dump' });
+  const missing = path.join(root, 'no-such-bin', 'pg_restore');
+  await assert.rejects(verifyArchive(store, captured.key, captured.stored, { pgRestore: missing, wrapper: 'none' }),
+    (error: unknown) => error instanceof VerificationError && /could not start .*pg_restore.*ENOENT/.test(error.message));
+  const inspector = startArchiveInspector(missing);
+  inspector.tap.end(readFileSync(path.join(root, 'tenants/t/nobin/attempt-1.dump')));
+  await assert.rejects(inspector.result(), /could not start .*pg_restore.*ENOENT/);
 });
