@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps): Express {
 
   const sessions = sessionMiddleware(deps);
   app.use(sessions.middleware);
-  app.use(ssoRoutes(sessions.passport, { secureCookies: secure }));
+  app.use(ssoRoutes(sessions.passport, { secureCookies: secure, db: deps.pool }));
   app.use('/api/v1', apiRoutes(deps));
   // Every page route below: form bodies parsed once, and CSRF-checked when they change something.
   app.use(urlencoded({ extended: false, limit: '16kb' }), csrfProtection);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.ts';
 import { SSO_RATE_LIMIT } from '../../src/http/sso/routes.ts';
 
-// In a file of its own: the limit is per web process, and this test uses it up.
+// In a file of its own: this test uses up the limit of the address it signs on from.
 const { app } = await startStack({ worker: false });
 
 test('single sign-on answers 429 past its per-address limit, and a forged X-Forwarded-For does not get round it', async () => {

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { AppDeps } from '../deps.ts';
+import { PgRateLimitStore } from '../rate-limit-store.ts';
 import { gone, tooManyRequests } from '../../errors.ts';
 import { recordLinkUse, resolveLink, type ResolvedLink } from '../../links/links.service.ts';
 import { attachmentDisposition } from '../../storage/validate.ts';
@@ -24,7 +25,8 @@ export function downloadRoutes(deps: AppDeps): Router {
   const limiter = rateLimit({
     ...DOWNLOAD_RATE_LIMIT,
     // Keyed on req.ip, which `trust proxy` = 1 takes from the hop Heroku's router appended, so a
-    // client-sent X-Forwarded-For does not bypass it. The count is per web process (memory store).
+    // client-sent X-Forwarded-For does not bypass it. Counted in PostgreSQL: one limit for all web processes.
+    store: new PgRateLimitStore(deps.pool, 'download:'),
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, _res, next) => next(tooManyRequests('Too many download requests from your address. Wait a minute and try again.')),

@@ -2,6 +2,8 @@ import { Router, urlencoded } from 'express';
 import type { Passport } from 'passport';
 import { rateLimit } from 'express-rate-limit';
 import { AppError, forbidden, tooManyRequests } from '../../errors.ts';
+import type { Queryable } from '../../db/pool.ts';
+import { PgRateLimitStore } from '../rate-limit-store.ts';
 
 /** Sign-on attempts per client IP per minute: a person opens the dashboard a few times, never dozens. */
 export const SSO_RATE_LIMIT = { windowMs: 60_000, limit: 60 } as const;
@@ -10,12 +12,12 @@ export const SSO_RATE_LIMIT = { windowMs: 60_000, limit: 60 } as const;
  * POST /sso/login: Heroku's browser form post. Success regenerates the session (passport does, which
  * defeats session fixation), binds it to the resource and user, and redirects to the dashboard.
  */
-export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { secureCookies: boolean }): Router {
+export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { secureCookies: boolean; db: Queryable }): Router {
   const router = Router();
   // Keyed on req.ip (trust proxy = 1: the address Heroku's router saw), so a forged X-Forwarded-For
-  // does not reset it. Per web process (memory store).
+  // does not reset it. Counted in PostgreSQL: one limit for all web processes.
   const limiter = rateLimit({
-    ...SSO_RATE_LIMIT, standardHeaders: 'draft-8', legacyHeaders: false,
+    ...SSO_RATE_LIMIT, store: new PgRateLimitStore(options.db, 'sso:'), standardHeaders: 'draft-8', legacyHeaders: false,
     handler: (_req, _res, next) => next(tooManyRequests('Too many sign-in attempts from your address. Wait a minute, then open big-backup again from Heroku.')),
   });
   router.post('/sso/login', limiter, urlencoded({ extended: false, limit: '16kb' }), (req, res, next) => {
