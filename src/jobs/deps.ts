@@ -28,4 +28,6 @@ export interface JobContext {
   signal: AbortSignal;
   /** 0 on the first run; grows by one on each retry. */
   retryCount: number;
+  /** How long pg-boss lets this run before it fails the job as expired. */
+  expireInSeconds: number;
 }

@@ -39,7 +39,7 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
       const logger = deps.logger.child({ queue: queue.name, jobId: job.id, retryCount: job.retryCount });
       const payload = queue.payload.parse(job.data);
       try {
-        await handler({ ...deps, logger }, payload, { id: job.id, signal: job.signal, retryCount: job.retryCount });
+        await handler({ ...deps, logger }, payload, { id: job.id, signal: job.signal, retryCount: job.retryCount, expireInSeconds: job.expireInSeconds });
       } catch (error) {
         logger.warn({ err: { message: (error as Error).message, name: (error as Error).name } }, 'job attempt failed');
         throw error;

@@ -50,8 +50,13 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   const logger = deps.logger.child({ backupId, resourceId: backup.resourceId, attempt: backup.attempt });
   const controller = new AbortController();
   const stop = (reason: Error) => { if (!controller.signal.aborted) controller.abort(reason); };
-  const onJobAbort = () => stop(new Error('the job expired or the worker is shutting down'));
+  // pg-boss aborts the job's signal on shutdown, on a lost claim and on expiry alike. Expiry is a
+  // limit a retry would only hit again, so the attempt stops itself a little before it, as timed out.
+  const onJobAbort = () => stop(new JobInterrupted());
   job.signal.addEventListener('abort', onJobAbort, { once: true });
+  const deadline = job.expireInSeconds > 0
+    ? setTimeout(() => stop(new DeadlineReached(job.expireInSeconds)), deadlineDelayMs(job.expireInSeconds))
+    : undefined;
   const logs = createLogBuffer((lines) => appendLogs(deps.pool, backupId, backup.attempt, lines), (error) => logger.warn({ err: { message: error.message } }, 'could not store log lines'));
   // Cancellation is a row flag set by the web process; the attempt looks for it every few seconds.
   const watcher = setInterval(() => {
@@ -127,14 +132,17 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.canceled', detail: { backup: backup.name } });
       return;
     }
-    const { kind, retryable } = classify(error);
+    // Whatever the error, an attempt stopped from outside failed for that reason.
+    const { kind, retryable } = reason instanceof DeadlineReached || reason instanceof JobInterrupted ? classify(reason) : classify(error);
     const final = !retryable || job.retryCount >= QUEUES.backup.options.retryLimit;
-    await markFailed(deps.pool, backupId, token, { kind, reason: sanitize(error), final });
+    const why = reason instanceof DeadlineReached || reason instanceof JobInterrupted ? reason : error;
+    await markFailed(deps.pool, backupId, token, { kind, reason: sanitize(why), final });
     logger.warn({ kind, final }, 'backup attempt failed');
     if (retryable) throw error;
   } finally {
     await sourceSession.close();
     clearInterval(watcher);
+    clearTimeout(deadline);
     job.signal.removeEventListener('abort', onJobAbort);
     await logs.close();
   }
@@ -147,7 +155,33 @@ class CancelRequested extends Error {
   }
 }
 
+/** The worker stopped this attempt (shutdown, or pg-boss found its claim gone): another attempt may finish. */
+class JobInterrupted extends Error {
+  constructor() {
+    super('the worker stopped this attempt (a restart or deploy); it will be tried again');
+    this.name = 'JobInterrupted';
+  }
+}
+
+/** The attempt reached the plan's time limit: another attempt would only reach it again. */
+class DeadlineReached extends Error {
+  constructor(expireInSeconds: number) {
+    const hours = expireInSeconds / 3600;
+    const limit = hours >= 1 ? `${Math.round(hours)} hours` : `${Math.round(expireInSeconds)} seconds`;
+    super(`the backup did not finish within the plan's limit of ${limit} and was stopped`);
+    this.name = 'DeadlineReached';
+  }
+}
+
+/** When to stop before pg-boss's expiry: 2 minutes early (a tenth early for short limits), time to clean up. */
+function deadlineDelayMs(expireInSeconds: number): number {
+  const limitMs = expireInSeconds * 1000;
+  return Math.max(0, limitMs - Math.min(120_000, limitMs / 10));
+}
+
 function classify(error: unknown): { kind: string; retryable: boolean } {
+  if (error instanceof DeadlineReached) return { kind: 'timed_out', retryable: false };
+  if (error instanceof JobInterrupted) return { kind: 'interrupted', retryable: true };
   if (error instanceof PermanentFailure) return { kind: error.kind, retryable: false };
   if (error instanceof SourceError) return { kind: error.kind, retryable: error.retryable };
   if (isDumpError(error)) return { kind: error.code, retryable: error.retryable };

@@ -130,7 +130,7 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
     pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, store, partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
   };
-  const job = (retryCount: number) => ({ id: 'job', signal: new AbortController().signal, retryCount });
+  const job = (retryCount: number) => ({ id: 'job', signal: new AbortController().signal, retryCount, expireInSeconds: 3600 });
   // Attempt 1 starts; while it dumps, pg-boss (say, after a missed heartbeat) hands the job out again.
   const first = runBackup(deps, { backupId: backup.id }, job(0));
   await eventually(async () => (await findBackup(db, backup.id))?.phase === 'dumping', { what: 'attempt 1 dumping' });
@@ -144,4 +144,57 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
   assert.deepEqual(objects, [done.objectKey], 'only the winning attempt\'s archive remains');
   const completions = (await listEvents(db, backup.id)).filter((e) => e.state === 'completed');
   assert.deepEqual(completions.map((e) => e.attempt), [2]);
+});
+
+/** A backup row without a queued job, and what runBackup needs, so a test drives its attempts itself. */
+async function directAttempt() {
+  const resourceId = await resource();
+  const backup = (await insertBackup(db, { id: randomUUID(), resourceId, trigger: 'manual', format: 'default', requestedBy: 'x' }))!;
+  const deps: JobDeps = {
+    pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, store, partner: app.runtime.partner,
+    backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
+  };
+  return { resourceId, backup, deps };
+}
+
+/** Holds a lock that pg_dump waits on, so a dump stays in progress until the test is done with it. */
+async function whileDumpBlocked<T>(body: () => Promise<T>): Promise<T> {
+  const locker = new pg.Client(server.url('shop'));
+  await locker.connect();
+  await locker.query('begin');
+  await locker.query('lock table public.customers in access exclusive mode');
+  try {
+    return await body();
+  } finally {
+    await locker.query('rollback');
+    await locker.end();
+  }
+}
+
+test('a backup that reaches its plan\'s time limit fails at once as timed out, and is not retried', async () => {
+  const { resourceId, backup, deps } = await directAttempt();
+  await whileDumpBlocked(async () => {
+    // Returns (no throw, so pg-boss does not retry) once the attempt stopped itself before expiry.
+    await runBackup(deps, { backupId: backup.id }, { id: 'job', signal: new AbortController().signal, retryCount: 0, expireInSeconds: 4 });
+  });
+  const failed = (await findBackup(db, backup.id))!;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.failureKind, 'timed_out');
+  assert.match(failed.failureReason ?? '', /did not finish within the plan's limit of 4 seconds/);
+  await nothingLeft(resourceId);
+});
+
+test('a worker shutting down mid-dump fails the attempt as interrupted and leaves it to a retry', async () => {
+  const { resourceId, backup, deps } = await directAttempt();
+  const shutdown = new AbortController();
+  await whileDumpBlocked(async () => {
+    const attempt = runBackup(deps, { backupId: backup.id }, { id: 'job', signal: shutdown.signal, retryCount: 0, expireInSeconds: 3600 });
+    await eventually(async () => (await findBackup(db, backup.id))?.phase === 'dumping', { what: 'dumping' });
+    shutdown.abort();
+    await assert.rejects(attempt, 'thrown, so pg-boss retries it');
+  });
+  const waiting = (await findBackup(db, backup.id))!;
+  assert.equal(waiting.failureKind, 'interrupted');
+  assert.notEqual(waiting.state, 'failed', 'not final: a retry will run it again');
+  await nothingLeft(resourceId);
 });

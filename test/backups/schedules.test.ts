@@ -17,7 +17,7 @@ const deps = { pool: db, boss: app.boss, logger: app.runtime.logger, secrets: ap
 /** A schedule tick as pg-boss creates it, then handled by `workers` workers at once. */
 async function tick(resourceId: string, workers = 1) {
   const jobId = (await app.boss.send('backup-scheduled', { resourceId }))!;
-  return Promise.all(Array.from({ length: workers }, () => backupScheduled(deps, { resourceId }, { id: jobId, signal: new AbortController().signal, retryCount: 0 })));
+  return Promise.all(Array.from({ length: workers }, () => backupScheduled(deps, { resourceId }, { id: jobId, signal: new AbortController().signal, retryCount: 0, expireInSeconds: 1800 })));
 }
 
 test('stores a schedule and gives pg-boss one cron keyed by the resource, in its time zone', async () => {
