@@ -28,7 +28,10 @@ export { isStale } from './staleness.ts';
 export const FAILED_BACKUP_VISIBLE_MS = 7 * 86_400_000;
 
 /** The fields retention reads; pass Backup rows straight in. */
-export type RetentionBackup = Pick<Backup, 'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt'>;
+export type RetentionBackup = Pick<Backup, 'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt'> & {
+  /** The attempt's database fork, if it made one: while it stands, the row is its only record. */
+  fork?: { destroyedAt: Date | null } | null;
+};
 
 /** What retention decides from. */
 export interface RetentionInput {
@@ -40,7 +43,7 @@ export interface RetentionInput {
 }
 
 /** Why a backup is kept. */
-export type KeepRule = 'newest' | 'manual' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'unfinished' | 'recent-failure';
+export type KeepRule = 'newest' | 'manual' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'unfinished' | 'recent-failure' | 'fork-standing';
 
 /** One reason a backup is kept, in words for the dashboard. */
 export interface KeepReason {
@@ -104,6 +107,9 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
   for (const b of sorted) {
     if (b.state === 'pending' || b.state === 'running' || b.state === 'verifying') {
       decision.keep.push({ id: b.id, reasons: [{ rule: 'unfinished', text: `still ${b.state}; retention never touches an unfinished backup` }] });
+    } else if (b.fork && b.fork.destroyedAt === null && !reasons.has(b.id)) {
+      // The fork janitor finds forks to destroy through this row; deleting it would leave a billed database nobody knows of.
+      decision.keep.push({ id: b.id, reasons: [{ rule: 'fork-standing', text: 'its database fork is not destroyed yet, and this row is its only record' }] });
     } else if (b.state === 'failed' || b.state === 'canceled') {
       const ended = b.finishedAt ?? b.startedAt ?? b.createdAt;
       const until = new Date(ended.getTime() + FAILED_BACKUP_VISIBLE_MS);

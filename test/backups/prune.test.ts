@@ -59,3 +59,14 @@ test('two prunes at once never delete below the floor or delete an archive twice
   assert.equal(new Set([...a, ...b]).size, 4);
   assert.equal((await listResourceBackups(db, uuid)).length, 10);
 });
+
+test('a backup whose fork was never destroyed is kept, however old, until the fork is gone', async () => {
+  const { uuid } = await sim.provision({ plan: 'basic' });
+  await backup(uuid, 'completed', 1);
+  const stranded = await backup(uuid, 'failed', 24 * 20);
+  // Its teardown keeps failing: the fork still stands, and this row is how the fork janitor finds it.
+  await db.query(`update backups set fork_addon_id = 'addon-1', fork_addon_name = 'postgresql-fork-1', fork_requested_at = started_at where id = $1`, [stranded.id]);
+  assert.deepEqual(await backupPrune(deps, { resourceId: uuid }), []);
+  await db.query('update backups set fork_destroyed_at = now() where id = $1', [stranded.id]);
+  assert.deepEqual(await backupPrune(deps, { resourceId: uuid }), [stranded.id]);
+});
