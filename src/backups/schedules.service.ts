@@ -7,6 +7,7 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { QUEUES } from '../jobs/queues.ts';
+import { bossDb } from '../jobs/send.ts';
 import { cronFor, nextRuns, scheduleSchemaFor, type Schedule } from './schedule.ts';
 import { saveSchedule, deleteSchedule, findSchedule } from './schedules.repo.ts';
 import { listResourceBackups } from './backups.repo.ts';
@@ -26,20 +27,24 @@ export async function setSchedule(deps: SchedulesDeps, resourceId: string, input
   if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
   const schedule = parseOr422(scheduleSchemaFor(findPlan(resource.plan)!), input);
   const { cron, tz } = cronFor(schedule);
+  // pg-boss's cron is written in the same transaction as our row: the two never disagree, whichever of
+  // two saves at once commits last, and a failed cron write saves nothing.
   await withTransaction(deps.pool, async (tx) => {
     await saveSchedule(tx, resourceId, schedule, updatedBy);
     await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.set', detail: { ...schedule }, ip });
+    await deps.boss.schedule(QUEUES.backupScheduled.name, cron, { resourceId }, { tz, key: resourceId, db: bossDb(tx) });
   });
-  await deps.boss.schedule(QUEUES.backupScheduled.name, cron, { resourceId }, { tz, key: resourceId });
   return schedule;
 }
 
 /** Stops scheduled backups for a resource (also on deprovision). Safe to repeat. */
 export async function removeSchedule(deps: SchedulesDeps, resourceId: string, updatedBy: string, ip: string | null = null): Promise<void> {
-  if (await deleteSchedule(deps.pool, resourceId)) {
-    await recordAudit(deps.pool, { resourceId, actor: updatedBy, action: 'schedule.removed', ip });
-  }
-  await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
+  await withTransaction(deps.pool, async (tx) => {
+    if (await deleteSchedule(tx, resourceId)) {
+      await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.removed', ip });
+    }
+    await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId, { db: bossDb(tx) });
+  });
 }
 
 /**

@@ -14,6 +14,11 @@ export async function sendJob<K extends QueueKey>(
   const { db, ...rest } = options;
   return boss.send(queue.name, data, {
     ...rest,
-    ...(db ? { db: { executeSql: (text: string, values?: unknown[]) => db.query(text, values) } } : {}),
+    ...(db ? { db: bossDb(db) } : {}),
   });
+}
+
+/** A client (or a transaction's client) as pg-boss's `db` option, so its call commits or rolls back with the caller's. */
+export function bossDb(db: Queryable): { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> } {
+  return { executeSql: (text, values) => db.query(text, values) };
 }

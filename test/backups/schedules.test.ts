@@ -2,6 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.ts';
 import { setSchedule, removeSchedule } from '../../src/backups/schedules.service.ts';
+import { cronFor } from '../../src/backups/schedule.ts';
 import { requestBackup } from '../../src/backups/backups.service.ts';
 import { backupScheduled } from '../../src/jobs/backup-scheduled.ts';
 import { listResourceBackups } from '../../src/backups/backups.repo.ts';
@@ -31,6 +32,16 @@ test('stores a schedule and gives pg-boss one cron keyed by the resource, in its
   assert.equal(mine[0]!.timezone, 'Europe/Berlin');
   await removeSchedule(svc, uuid, 'admin@example.com');
   assert.equal((await app.boss.getSchedules()).filter((s) => s.key === uuid).length, 0);
+});
+
+test('saves at once from several admins leave pg-boss\'s cron and the stored schedule agreeing', async () => {
+  const { uuid } = await sim.provision({ plan: 'standard' });
+  const minutes = [5, 10, 15, 20, 25, 30, 35, 40];
+  await Promise.all(minutes.map((minute) => setSchedule(svc, uuid, { frequency: 'daily', hour: 3, minute, timeZone: 'UTC' }, `admin-${minute}@example.com`)));
+  const stored = (await db.query('select minute from backup_schedules where resource_id = $1', [uuid])).rows[0];
+  const cron = (await app.boss.getSchedules()).filter((s) => s.key === uuid).map((s) => s.cron);
+  assert.deepEqual(cron, [cronFor({ frequency: 'daily', hour: 3, minute: stored.minute, timeZone: 'UTC' }).cron]);
+  await removeSchedule(svc, uuid, 'admin@example.com');
 });
 
 test('refuses a schedule the plan does not allow, or a time zone that does not exist, with 422', async () => {
