@@ -25,7 +25,9 @@ test('collects the young generation once dead buffers pass the slack, which keep
   }
   assert.ok(calls.length >= 10, `${calls.length} collections`);
   assert.ok(calls.every((c) => (c as { type?: string }).type === 'minor'), 'young-generation collections only');
-  assert.ok(peak <= 16 * MiB, `dead buffers reached ${(peak / MiB).toFixed(1)} MiB above the start`);
+  // V8 alone lets ~64 MiB pile up. The bound leaves room for the sweeper, which frees collected
+  // buffers on a background thread and lags on busy cores (18 MiB seen beside a full test run).
+  assert.ok(peak <= 32 * MiB, `dead buffers reached ${(peak / MiB).toFixed(1)} MiB above the start`);
 });
 
 test('leaves live memory alone: no collections while external memory stays within the slack', () => {
