@@ -124,11 +124,13 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     const attachmentName = forkAttachmentName(backup);
     const plan = `heroku-postgresql:${connection.forkPlan}`;
     let fork: UserAddon;
+    const createStarted = Date.now();
     try {
       fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
     } catch (error) {
       // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
       if (error instanceof SourceError && error.kind === 'heroku_refused') return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
+      await adoptLostFork(scratchApp, attachmentName, createStarted, connection.forkPlan);
       throw error;
     }
     created = { addonId: fork.id, appName: scratchApp };
@@ -153,6 +155,24 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
       await sleep(interval, undefined, { signal }).catch(() => { throw signal.reason; });
       interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);
+    }
+  }
+
+  /**
+   * After a create that failed without a clear refusal (a timeout, a 5xx), Heroku may still have made
+   * the fork and only the reply was lost. Look for it under this attempt's attachment name, made since
+   * the request (attachment names are unique per app, so an older one is someone else's), and record it
+   * so `close` tears it down and the fork janitor can find it. Best effort: a failed lookup changes nothing.
+   */
+  async function adoptLostFork(scratchApp: string, attachmentName: string, since: number, forkPlan: string): Promise<void> {
+    try {
+      const attachment = (await heroku((api) => api.attachments(scratchApp))).find((a) => a.name === attachmentName);
+      if (!attachment || (attachment.created_at && Date.parse(attachment.created_at) < since - 60_000)) return;
+      created = { addonId: attachment.addon.id, appName: scratchApp };
+      await recordForkRequested(deps.pool, backup.id, token, { addonId: attachment.addon.id, addonName: attachment.addon.name, appName: scratchApp, plan: forkPlan });
+      log(`the request for a fork failed, but Heroku made the fork ${attachment.addon.name}; it will be destroyed`);
+    } catch {
+      // Nothing more to do here; the attempt fails with the create's own error.
     }
   }
 

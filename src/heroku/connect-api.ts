@@ -19,6 +19,7 @@ export interface HerokuAttachment {
   name: string;
   addon: { id: string; name: string; app?: { id: string; name: string } };
   app: { id: string; name: string };
+  created_at?: string;
 }
 
 /** What a fork is created from and where it goes. */

@@ -15,6 +15,8 @@ export class SimFaults {
   #pending: Record<FaultTarget, PendingFailure[]> = { api: [], oauth: [] };
   /** Applies to every fork created from when it is set until reset(). */
   forkFault: ForkFault | null = null;
+  /** The next fork is created, but its create request answers 503 as if the reply was lost. */
+  loseNextForkReply = false;
 
   /** The next `count` requests to /oauth/token answer `status` (5xx) without touching codes or tokens. */
   failNextTokenRequests(count: number, status = 503): void {
@@ -30,6 +32,7 @@ export class SimFaults {
   reset(): void {
     this.#pending = { api: [], oauth: [] };
     this.forkFault = null;
+    this.loseNextForkReply = false;
   }
 
   /** Consumes one pending failure for the target, if any. */

@@ -17,6 +17,8 @@ export interface SimFaultKnobs {
   forkNeverReady(): void;
   /** Forks created from now on are deprovisioned (then 404) half-way through their wait, before becoming ready (until reset()). */
   deprovisionForksWhileWaiting(): void;
+  /** The next fork is created, but the request that created it answers 503, as when Heroku's reply is lost. */
+  loseNextForkReply(): void;
   /**
    * Revokes every OAuth authorization the user has granted so far: their access tokens get 401 and
    * refresh answers `invalid_grant`. Authorizations granted afterwards (a reconnect) work. Returns how many.
@@ -47,6 +49,7 @@ export function createFaultKnobs(ctx: SimContext): SimFaultKnobs {
     },
     forkNeverReady: () => { ctx.faults.forkFault = 'never-ready'; },
     deprovisionForksWhileWaiting: () => { ctx.faults.forkFault = 'vanish'; },
+    loseNextForkReply: () => { ctx.faults.loseNextForkReply = true; },
     revokeUserAuthorizations: (email) => {
       const user = findUser(ctx.store, email);
       if (!user) throw new Error(`simulator: no user ${email}`);

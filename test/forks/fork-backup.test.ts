@@ -259,6 +259,22 @@ test('a fork deprovisioned while we wait fails the attempt, and each attempt cle
   assert.deepEqual(live, [], 'no fork of this database is left');
 });
 
+test('a fork whose create reply was lost is found by its attachment name and destroyed; the retry completes', async () => {
+  const r = await connectedResource();
+  await app.boss.updateQueue('backup', { retryDelay: 1, retryBackoff: false });
+  after(() => app.boss.updateQueue('backup', { retryDelay: QUEUES.backup.options.retryDelay, retryBackoff: true }));
+  sim.faults.loseNextForkReply();
+  const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+  const done = await settled(requested!.id, 90_000);
+  sim.faults.reset();
+  assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
+  assert.equal(done.attempt, 2);
+  await eventually(async () => sim.postgresAddons().filter((a) => a.forkOf === r.database.id && a.state !== 'deprovisioned').length === 0 || undefined,
+    { timeoutMs: 30_000, what: 'every fork of this database, the lost one too, to be destroyed' });
+  const logged = await db.query(`select message from backup_logs where backup_id = $1 and message like '%Heroku made the fork%'`, [done.id]);
+  assert.equal(logged.rowCount, 1, 'the lost fork was found');
+});
+
 test('waits out Heroku rate limits (429 with Retry-After) instead of failing the backup', async () => {
   const r = await connectedResource();
   sim.faults.rateLimitNext(2, 1);

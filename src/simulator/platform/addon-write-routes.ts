@@ -39,6 +39,10 @@ export function addonWriteRoutes(ctx: SimContext, driver: AddonManagerDriver): R
     if (config.follow !== undefined) throw invalidParams('Followers are not simulated.');
     if (!ctx.postgres.server) throw new HerokuError(503, 'service_unavailable', 'The simulator was started without postgres.adminUrl, so it cannot create databases.');
     const addon = createPostgresAddon(ctx, app, { slug, name, attachmentName, source, config });
+    if (source && ctx.faults.loseNextForkReply) {
+      ctx.faults.loseNextForkReply = false;
+      throw new HerokuError(503, 'service_unavailable', 'simulated fault: the fork was created, but this reply was lost');
+    }
     res.status(201).json(addonJson(ctx, addon));
   });
 
