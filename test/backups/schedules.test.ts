@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.ts';
 import { setSchedule, removeSchedule } from '../../src/backups/schedules.service.ts';
 import { cronFor } from '../../src/backups/schedule.ts';
-import { requestBackup } from '../../src/backups/backups.service.ts';
+import { cancelBackup, requestBackup } from '../../src/backups/backups.service.ts';
 import { backupScheduled } from '../../src/jobs/backup-scheduled.ts';
 import { listResourceBackups } from '../../src/backups/backups.repo.ts';
 import { AppError } from '../../src/errors.ts';
@@ -74,6 +74,19 @@ test('a slot due while a backup still runs is recorded as a skipped scheduled ba
   assert.equal(skipped.state, 'failed');
   assert.equal(skipped.failureKind, 'skipped');
   assert.match(skipped.failureReason!, /previous backup was still running/);
+});
+
+test('a daily slot skipped while a backup ran is still taken by its later fire, once that backup is done', async () => {
+  const { uuid } = await sim.provision({ plan: 'standard' });
+  await setSchedule(svc, uuid, { frequency: 'daily', hour: 2, minute: 30, timeZone: 'UTC' }, 'x');
+  const manual = (await requestBackup(svc, uuid, { trigger: 'manual', requestedBy: 'x' }))!;
+  assert.deepEqual(await tick(uuid), ['skipped-busy']);
+  assert.deepEqual(await tick(uuid), ['slot-taken'], 'still busy: the skip is recorded once per slot');
+  await cancelBackup(svc, uuid, manual.id, 'x');
+  assert.deepEqual(await tick(uuid), ['started'], 'the slot\'s later fire takes the backup');
+  assert.deepEqual(await tick(uuid), ['slot-taken']);
+  const scheduled = (await listResourceBackups(db, uuid)).filter((b) => b.trigger === 'scheduled');
+  assert.deepEqual(scheduled.map((b) => b.failureKind ?? b.state).sort(), ['pending', 'skipped']);
 });
 
 test('a tick for a resource without a schedule does nothing', async () => {
