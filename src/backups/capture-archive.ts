@@ -1,6 +1,7 @@
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
 import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
-import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+import { verifyArchive, ReadBackError, type VerifiedArchive } from './verify-archive.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startArchiveInspector, type DumpInspection } from './archive-inspector.ts';
 import { startZstdCheck } from './wrapper-check.ts';
 
@@ -90,13 +91,34 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     const readThrough: DumpInspection = await inspector.result();
     if (wrapperCheck) readThrough.wrapperDecodedBytes = await wrapperCheck.result();
     await options.onStored?.(stored, dump);
-    const verified = await verifyArchive(options.store, key, stored, {
+    const verified = await verifyWithRetries(() => verifyArchive(options.store, key, stored, {
       pgRestore: plan.binaries.pgRestore, wrapper: plan.format.wrapper, readThrough, ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }), options.signal, options.onLog);
     return { key, plan, dump, stored, verified };
   } catch (error) {
     inspector.kill();
     await options.store.delete(key).catch(() => {});
     throw error;
+  }
+}
+
+/** Pauses before reading the object back again after a failed read (the store's client has retried each request already). */
+const READ_BACK_RETRY_DELAYS_MS = [2_000, 10_000];
+
+/**
+ * Verifies, reading the object again when the read itself failed (a dropped connection, a store
+ * briefly answering 5xx): that says nothing about the archive, and failing here would delete a stored
+ * archive and dump the whole database again. A mismatch or an unreadable archive fails at once.
+ */
+async function verifyWithRetries(verify: () => Promise<VerifiedArchive>, signal?: AbortSignal, log?: (line: string) => void): Promise<VerifiedArchive> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await verify();
+    } catch (error) {
+      const delay = READ_BACK_RETRY_DELAYS_MS[attempt];
+      if (!(error instanceof ReadBackError) || delay === undefined || signal?.aborted) throw error;
+      log?.(`${error.message}; reading it again in ${delay / 1000} s`);
+      await sleep(delay, undefined, signal ? { signal } : {}).catch(() => { throw error; });
+    }
   }
 }

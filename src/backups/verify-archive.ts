@@ -26,9 +26,17 @@ export interface VerifiedArchive {
 
 /** The stored archive is not the one that was written, or not a readable archive. */
 export class VerificationError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'VerificationError';
+  }
+}
+
+/** Reading the object back failed (the store or the connection), which says nothing about the archive: worth another read. */
+export class ReadBackError extends VerificationError {
+  constructor(error: unknown) {
+    super(`reading the archive back failed: ${(error as Error).message}`, { cause: error });
+    this.name = 'ReadBackError';
   }
 }
 
@@ -64,7 +72,7 @@ export async function verifyArchive(
   }
 
   // Open the object first: a read that fails then leaves no pg_restore waiting on its stdin.
-  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) });
+  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => { throw new ReadBackError(error); });
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
@@ -157,7 +165,7 @@ export async function verifyArchive(
     abort();
     if (decompressError) throw decompressError;
     if (error instanceof VerificationError) throw error;
-    throw new VerificationError(`reading the archive back failed: ${(error as Error).message}`);
+    throw new ReadBackError(error);
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }

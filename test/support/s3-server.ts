@@ -43,8 +43,10 @@ export interface TestS3Server {
 export interface S3Faults {
   /** UploadPart with this part number always answers 500 InternalError. */
   failUploadPart?: number;
-  /** GetObject of a key ending so always answers 500 InternalError (HeadObject still works). */
+  /** GetObject of a key ending so answers 500 InternalError (HeadObject still works)... */
   failGetObjectOf?: string;
+  /** ...this many times (every time when absent). */
+  failGetObjectTimes?: number;
   /** After a successful CompleteMultipartUpload, delete the object or cut its last byte off. */
   afterComplete?: 'delete' | 'truncate';
   /** CompleteMultipartUpload answers 200 with an error document, completing nothing. */
@@ -198,7 +200,10 @@ function testMiddleware(
           return;
         case 'HeadObject':
         case 'GetObject':
-          if (operation === 'GetObject' && faults.failGetObjectOf !== undefined && key.endsWith(faults.failGetObjectOf)) return errorResponse(ctx, 500, 'InternalError');
+          if (operation === 'GetObject' && faults.failGetObjectOf !== undefined && key.endsWith(faults.failGetObjectOf) && (faults.failGetObjectTimes ?? 1) > 0) {
+            if (faults.failGetObjectTimes !== undefined) faults.failGetObjectTimes -= 1;
+            return errorResponse(ctx, 500, 'InternalError');
+          }
           await next();
           if (ctx.status === 200 || ctx.status === 206) echoSse(ctx, encryption.get(`${bucket}/${key}`));
           return;
