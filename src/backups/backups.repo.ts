@@ -67,6 +67,13 @@ export async function findBackup(db: Queryable, id: string): Promise<Backup | un
   return result.rows[0] && toBackup(result.rows[0]);
 }
 
+/** The archive each of these backups claims, and its state, in one query (the janitor checks every stored object). */
+export async function findArchiveClaims(db: Queryable, ids: readonly string[]): Promise<Map<string, { objectKey: string | null; state: BackupState }>> {
+  const result = await db.query<{ id: string; object_key: string | null; state: BackupState }>(
+    'select id, object_key, state from backups where id = any($1::uuid[])', [ids]);
+  return new Map(result.rows.map((r) => [r.id, { objectKey: r.object_key, state: r.state }]));
+}
+
 /** Tenant-scoped lookup: another resource's backup id finds nothing. */
 export async function findResourceBackup(db: Queryable, resourceId: string, id: string): Promise<Backup | undefined> {
   const result = await db.query<Row>(`select ${COLUMNS} from backups where id = $1 and resource_id = $2`, [id, resourceId]);

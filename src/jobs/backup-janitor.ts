@@ -1,6 +1,6 @@
 import type { JobDeps } from './deps.ts';
 import { QUEUES } from './queues.ts';
-import { findBackup, markFailed } from '../backups/backups.repo.ts';
+import { findArchiveClaims, markFailed } from '../backups/backups.repo.ts';
 
 /** Nothing started this long ago can still be running: pg-boss expires every job in under 24 hours. */
 export const MAX_ATTEMPT_AGE_MS = 24 * 3600_000;
@@ -8,6 +8,9 @@ export const MAX_ATTEMPT_AGE_MS = 24 * 3600_000;
 // An unfinished backup whose job is gone is only declared dead after this grace, so a job that is
 // being retried right now is never mistaken for a dead one.
 const RECONCILE_GRACE_MS = 10 * 60_000;
+/** Stored objects whose backups are looked up in one query. */
+const CLAIMS_BATCH = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What one janitor pass did. */
 export interface JanitorReport {
@@ -40,13 +43,17 @@ export async function backupJanitor(deps: JobDeps, _payload: object, _job?: unkn
     await deps.store.abortIncompleteUpload(upload);
     report.abortedUploads.push(upload.key);
   }
-  for (const object of await deps.store.list('tenants/')) {
-    if (object.lastModified.getTime() > cutoff) continue;
-    const [, , backupId] = object.key.split('/');
-    const backup = backupId && /^[0-9a-f-]{36}$/.test(backupId) ? await findBackup(deps.pool, backupId) : undefined;
-    if (backup && backup.objectKey === object.key && object.sealed && backup.state !== 'failed' && backup.state !== 'canceled') continue;
-    await deps.store.delete(object.key);
-    report.removedObjects.push(object.key);
+  const old = (await deps.store.list('tenants/')).filter((object) => object.lastModified.getTime() <= cutoff);
+  // One query per batch of objects rather than one per object: the store holds every tenant's archives.
+  for (let start = 0; start < old.length; start += CLAIMS_BATCH) {
+    const batch = old.slice(start, start + CLAIMS_BATCH).map((object) => ({ object, backupId: object.key.split('/')[2] ?? '' }));
+    const claims = await findArchiveClaims(deps.pool, batch.map((b) => b.backupId).filter((id) => UUID.test(id)));
+    for (const { object, backupId } of batch) {
+      const backup = claims.get(backupId);
+      if (backup && backup.objectKey === object.key && object.sealed && backup.state !== 'failed' && backup.state !== 'canceled') continue;
+      await deps.store.delete(object.key);
+      report.removedObjects.push(object.key);
+    }
   }
   if (report.abandonedBackups.length + report.abortedUploads.length + report.removedObjects.length > 0) {
     deps.logger.info({ ...report }, 'janitor cleaned up');

@@ -51,6 +51,28 @@ test('keeps completed backups\' archives and removes old archives no backup clai
   assert.ok(await store.head(done.objectKey!), 'the completed backup keeps its archive');
 });
 
+test('tells claimed archives from leftovers across many objects, a batch of lookups at a time', async () => {
+  const { uuid } = await sim.provision();
+  const claimed: string[] = [];
+  const leftovers: string[] = [];
+  for (let i = 0; i < 1200; i++) {
+    const b = (await insertBackup(db, { id: randomUUID(), resourceId: uuid, trigger: 'manual', format: 'default', requestedBy: 'x' }))!;
+    const key = `tenants/${uuid}/${b.id}/attempt-1.dump`;
+    const stored = await store.upload(key, Readable.from([Buffer.from(`archive ${i}`)]));
+    if (i % 3 === 0) {
+      leftovers.push(key); // a failed attempt's archive
+      await db.query(`update backups set state = 'failed', failure_kind = 'x', failure_reason = 'x', finished_at = now() where id = $1`, [b.id]);
+    } else {
+      claimed.push(key);
+      await db.query(`update backups set state = 'completed', object_key = $2, bytes = $3, sha256 = $4, finished_at = now(), verified_at = now() where id = $1`,
+        [b.id, key, stored.bytes, stored.sha256]);
+    }
+  }
+  const report = await backupJanitor(deps, {}, undefined, later(25 * 3600_000));
+  assert.deepEqual(report.removedObjects.filter((key) => key.startsWith(`tenants/${uuid}/`)).sort(), leftovers.sort());
+  assert.deepEqual((await store.list(`tenants/${uuid}/`)).map((o) => o.key).sort(), claimed.sort());
+});
+
 test('is scheduled every 10 minutes by the worker', async () => {
   const schedules = await app.boss.getSchedules();
   assert.ok(schedules.some((s) => s.name === 'backup-janitor' && s.cron === '*/10 * * * *'));
