@@ -53,9 +53,15 @@ export function isForkablePlan(planName: string): boolean {
   return !/^(essential|mini|basic|hobby)/.test(plan);
 }
 
-/** `BIGBACKUP_FORK_B001` (a later attempt appends its number); the config var on the scratch app is this plus `_URL`. */
-export function forkAttachmentName(backup: Pick<Backup, 'name' | 'attempt'>): string {
-  return `BIGBACKUP_FORK_${backup.name.toUpperCase()}${backup.attempt > 1 ? `_${backup.attempt}` : ''}`;
+/**
+ * `BIGBACKUP_FORK_3F2A1B9C_B001`: the resource's first 8 hex digits, then the backup (a later attempt
+ * appends its number); the config var on the scratch app is this plus `_URL`. Attachment names are
+ * unique per app, and two add-ons may share a scratch app: without the resource part their b001
+ * forks would collide, and Heroku's 422 would read as "this database cannot be forked".
+ */
+export function forkAttachmentName(backup: Pick<Backup, 'name' | 'attempt' | 'resourceId'>): string {
+  const resource = backup.resourceId.replace(/-/g, '').slice(0, 8).toUpperCase();
+  return `BIGBACKUP_FORK_${resource}_${backup.name.toUpperCase()}${backup.attempt > 1 ? `_${backup.attempt}` : ''}`;
 }
 
 /**
