@@ -11,8 +11,8 @@ import { RateLimitedError, type ConnectApi, type UserAddon } from '../heroku/con
 import { PlatformApiError } from '../heroku/platform-api.ts';
 import { sendJob } from '../jobs/send.ts';
 import { SourceError } from './errors.ts';
-import { findLiveFork, recordForkReady, recordForkRequested, recordSourceMode, type SourceMode } from './forks.repo.ts';
-import { destroyForkNow } from './fork-teardown.ts';
+import { findForkIntent, findLiveFork, recordForkIntent, recordForkReady, recordForkRequested, recordSourceMode, type SourceMode } from './forks.repo.ts';
+import { destroyForkNow, destroyUnrecordedFork } from './fork-teardown.ts';
 
 /** How long a fork may take to be ready, and how often to look (backing off to a minute). */
 export interface ForkSettings {
@@ -127,8 +127,21 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         throw new SourceError('fork_cleanup', `the fork of an earlier attempt could not be destroyed yet: ${(error as Error).message}`, true, { cause: error });
       }
     }
+    // An earlier attempt may have died after asking for a fork and before recording it.
+    const unrecorded = await findForkIntent(deps.pool, backup.id);
+    if (unrecorded) {
+      try {
+        if ((await destroyUnrecordedFork(deps, unrecorded)) === 'destroyed') log(`an unrecorded fork of an earlier attempt (${unrecorded.attachmentName}) was destroyed`);
+      } catch (error) {
+        throw new SourceError('fork_cleanup', `the fork an earlier attempt asked for could not be checked yet: ${(error as Error).message}`, true, { cause: error });
+      }
+    }
     const attachmentName = forkAttachmentName(backup);
     const plan = `heroku-postgresql:${connection.forkPlan}`;
+    // Written before the request, so a fork made by a request whose worker then died can still be found.
+    if (!(await recordForkIntent(deps.pool, backup.id, token, { appName: scratchApp, attachmentName }))) {
+      throw new SourceError('superseded', 'a newer attempt took over this backup', false);
+    }
     let fork: UserAddon;
     const createStarted = Date.now();
     try {

@@ -29,7 +29,8 @@ export async function recordSourceMode(db: Queryable, backupId: string, token: s
 export async function recordForkRequested(db: Queryable, backupId: string, token: string, fork: { addonId: string; addonName: string; appName: string; plan: string }): Promise<boolean> {
   const result = await db.query(
     `update backups set fork_addon_id = $3, fork_addon_name = $4, fork_app_name = $5, fork_plan = $6, fork_state = 'provisioning',
-       fork_requested_at = now(), fork_ready_at = null, fork_destroyed_at = null, updated_at = now()
+       fork_requested_at = now(), fork_ready_at = null, fork_destroyed_at = null, updated_at = now(),
+       fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null
      where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
     [backupId, token, fork.addonId, fork.addonName, fork.appName, fork.plan]);
   return result.rowCount === 1;
@@ -82,4 +83,41 @@ export async function forkAlreadyDestroyed(db: Queryable, backupId: string, addo
     'select fork_addon_id as addon, fork_destroyed_at as destroyed from backups where id = $1', [backupId]);
   const row = result.rows[0];
   return !row || (row.addon === addonId && row.destroyed !== null);
+}
+
+/** A fork an attempt asked Heroku for but never recorded (see migration 0011). */
+export interface ForkIntent {
+  backupId: string;
+  resourceId: string;
+  appName: string;
+  attachmentName: string;
+  at: Date;
+}
+
+const INTENT = `select id as "backupId", resource_id as "resourceId", fork_intent_app as "appName",
+  fork_intent_attachment as "attachmentName", fork_intent_at as "at" from backups where fork_intent_at is not null`;
+
+/** Written before the create request. Fenced: false when a newer attempt owns the backup. */
+export async function recordForkIntent(db: Queryable, backupId: string, token: string, intent: { appName: string; attachmentName: string }): Promise<boolean> {
+  const result = await db.query(
+    `update backups set fork_intent_app = $3, fork_intent_attachment = $4, fork_intent_at = now(), updated_at = now()
+     where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+    [backupId, token, intent.appName, intent.attachmentName]);
+  return result.rowCount === 1;
+}
+
+export async function findForkIntent(db: Queryable, backupId: string): Promise<ForkIntent | undefined> {
+  return (await db.query<ForkIntent>(`${INTENT} and id = $1`, [backupId])).rows[0];
+}
+
+/** Intents older than any attempt can live: nobody will record or destroy those forks. */
+export async function listStaleForkIntents(db: Queryable, cutoff: Date): Promise<ForkIntent[]> {
+  return (await db.query<ForkIntent>(`${INTENT} and fork_intent_at < $1 order by fork_intent_at`, [cutoff])).rows;
+}
+
+/** The intent is settled (its fork destroyed, or never made). Only that intent: a newer one stays. */
+export async function clearForkIntent(db: Queryable, backupId: string, attachmentName: string): Promise<void> {
+  await db.query(
+    `update backups set fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null
+     where id = $1 and fork_intent_attachment = $2`, [backupId, attachmentName]);
 }

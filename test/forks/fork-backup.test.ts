@@ -10,8 +10,8 @@ import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArch
 import { cancelBackup, requestBackup } from '../../src/backups/backups.service.ts';
 import { QUEUES } from '../../src/jobs/queues.ts';
 import { findBackup, insertBackup, beginAttempt } from '../../src/backups/backups.repo.ts';
-import { recordForkRequested } from '../../src/forks/forks.repo.ts';
-import { openSourceSession } from '../../src/forks/fork-lifecycle.ts';
+import { findForkIntent, recordForkIntent, recordForkRequested } from '../../src/forks/forks.repo.ts';
+import { forkAttachmentName, openSourceSession } from '../../src/forks/fork-lifecycle.ts';
 import { randomUUID } from 'node:crypto';
 import { forkJanitor } from '../../src/jobs/fork-janitor.ts';
 import { MAX_ATTEMPT_AGE_MS } from '../../src/jobs/backup-janitor.ts';
@@ -351,6 +351,23 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
   }
 });
 
+/** The backup's next attempt opens its source; its own new fork never becomes ready, so nothing else happens meanwhile. Returns its log. */
+async function nextAttemptOpens(backupId: string): Promise<string[]> {
+  const attempt = (await beginAttempt(db, backupId))!;
+  sim.faults.forkNeverReady();
+  const lines: string[] = [];
+  const session = openSourceSession(
+    { pool: db, boss: app.boss, secrets: app.runtime.secrets, connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config), forks: { readyTimeoutMs: 1500, pollIntervalMs: 100 } },
+    { backup: attempt.backup, token: attempt.token, signal: new AbortController().signal, log: (line) => lines.push(line) });
+  try {
+    await assert.rejects(session.open(), /not ready after/);
+  } finally {
+    sim.faults.reset();
+    await session.close();
+  }
+  return lines;
+}
+
 test('an attempt first destroys the fork a dead earlier attempt left on the backup, before it records a new one', async () => {
   const r = await connectedResource();
   const connection = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
@@ -366,25 +383,52 @@ test('an attempt first destroys the fork a dead earlier attempt left on the back
   const forkA = await created.json() as { id: string; name: string };
   assert.ok(await recordForkRequested(db, backup.id, first.token, { addonId: forkA.id, addonName: forkA.name, appName: connection.scratch_app_name, plan: 'standard-0' }));
 
-  // Attempt 2, whose new fork never becomes ready (so nothing else happens meanwhile).
-  const second = (await beginAttempt(db, backup.id))!;
-  sim.faults.forkNeverReady();
-  const lines: string[] = [];
-  const session = openSourceSession(
-    { pool: db, boss: app.boss, secrets: app.runtime.secrets, connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config), forks: { readyTimeoutMs: 1500, pollIntervalMs: 100 } },
-    { backup: second.backup, token: second.token, signal: new AbortController().signal, log: (line) => lines.push(line) });
-  try {
-    await assert.rejects(session.open(), /not ready after/);
-  } finally {
-    sim.faults.reset();
-    await session.close();
-  }
+  const lines = await nextAttemptOpens(backup.id);
   assert.equal(simFork(forkA.id)?.state, 'deprovisioned', 'fork A is gone at Heroku');
   assert.ok(lines.some((l) => l.includes(`the fork ${forkA.name} of an earlier attempt was destroyed`)), lines.join('\n'));
   const row = await forkRow(backup.id);
   assert.notEqual(row.fork_addon_id, forkA.id, 'the row now names the new fork');
   // The new fork goes through the teardown job like any other.
   await assertForkDestroyed(backup.id);
+});
+
+/** Attempt 1 asks for a fork and dies before recording it: the fork exists at Heroku, the row holds only the intent. */
+async function forkAskedForThenDied(r: Awaited<ReturnType<typeof connectedResource>>) {
+  const connection = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  const backup = (await insertBackup(db, { id: randomUUID(), resourceId: r.uuid, trigger: 'manual', format: 'default', requestedBy: r.owner }))!;
+  const first = (await beginAttempt(db, backup.id))!;
+  const attachmentName = forkAttachmentName(first.backup);
+  assert.ok(await recordForkIntent(db, backup.id, first.token, { appName: connection.scratch_app_name, attachmentName }));
+  const token = sim.issueUserToken({ user: r.owner, scopes: ['write-protected'] }).access_token;
+  const created = await fetch(new URL(`/apps/${connection.scratch_app_name}/addons`, sim.url), {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.heroku+json; version=3', 'content-type': 'application/json' },
+    body: JSON.stringify({ plan: 'heroku-postgresql:standard-0', config: { fork: r.database.id }, attachment: { name: attachmentName } }),
+  });
+  assert.equal(created.status, 201);
+  return { backup, fork: await created.json() as { id: string; name: string }, attachmentName };
+}
+
+test('an attempt destroys the fork an earlier attempt asked for but died before recording', async () => {
+  const r = await connectedResource();
+  const { backup, fork, attachmentName } = await forkAskedForThenDied(r);
+  const lines = await nextAttemptOpens(backup.id);
+  assert.equal(simFork(fork.id)?.state, 'deprovisioned', 'the unrecorded fork is gone at Heroku');
+  assert.ok(lines.some((l) => l.includes(`an unrecorded fork of an earlier attempt (${attachmentName}) was destroyed`)), lines.join('\n'));
+  await assertForkDestroyed(backup.id); // attempt 2's own fork, as usual
+});
+
+test('the fork janitor destroys a fork whose attempt died before recording it, once no attempt can be alive', async () => {
+  const r = await connectedResource();
+  const { backup, fork, attachmentName } = await forkAskedForThenDied(r);
+  const deps = {
+    pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, partner: app.runtime.partner,
+    connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
+  } as unknown as JobDeps;
+  assert.ok(!(await forkJanitor(deps, {})).destroyed.includes(attachmentName), 'not while an attempt may still record it');
+  const report = await forkJanitor(deps, {}, undefined, new Date(Date.now() + MAX_ATTEMPT_AGE_MS + 60_000));
+  assert.ok(report.destroyed.includes(attachmentName), JSON.stringify(report));
+  assert.equal(simFork(fork.id)?.state, 'deprovisioned');
+  assert.equal(await findForkIntent(db, backup.id), undefined, 'the intent is settled');
 });
 
 test('an admin chooses the database, the app forks go on and the fork plan, and cannot put forks on the production app', async () => {
