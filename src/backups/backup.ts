@@ -44,6 +44,8 @@ export interface Backup {
   sourceMode: 'fork' | 'direct' | 'direct-fallback' | null;
   /** The fork the last attempt dumped, when it made one. */
   fork: BackupFork | null;
+  /** Set while an attempt has asked Heroku for a fork it has not recorded yet (migration 0011). */
+  forkIntentAt?: Date | null;
 }
 
 /** A short-lived fork of the customer's database, from request to destruction. */

@@ -5,7 +5,7 @@ import type { VerifiedArchive } from './verify-archive.ts';
 const COLUMNS = `id, resource_id, trigger, number, state, phase, format, requested_by, slot_key, attempt, object_key, bytes,
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
   toc_entries, progress, failure_kind, failure_reason, cancel_requested_at, created_at, started_at, verified_at, finished_at,
-  source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at`;
+  source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at, fork_intent_at`;
 
 type Row = Record<string, unknown>;
 const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -27,6 +27,7 @@ function toBackup(r: Row): Backup {
       addonName: r.fork_addon_name as string | null, plan: r.fork_plan as string | null, state: r.fork_state as string | null,
       requestedAt: r.fork_requested_at as Date, readyAt: r.fork_ready_at as Date | null, destroyedAt: r.fork_destroyed_at as Date | null,
     } : null,
+    forkIntentAt: r.fork_intent_at as Date | null,
   };
 }
 

@@ -28,7 +28,7 @@ export { isStale } from './staleness.ts';
 export const FAILED_BACKUP_VISIBLE_MS = 7 * 86_400_000;
 
 /** The fields retention reads; pass Backup rows straight in. */
-export type RetentionBackup = Pick<Backup, 'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt'> & {
+export type RetentionBackup = Pick<Backup, 'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt'> & {
   /** The attempt's database fork, if it made one: while it stands, the row is its only record. */
   fork?: { destroyedAt: Date | null } | null;
 };
@@ -107,7 +107,7 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
   for (const b of sorted) {
     if (b.state === 'pending' || b.state === 'running' || b.state === 'verifying') {
       decision.keep.push({ id: b.id, reasons: [{ rule: 'unfinished', text: `still ${b.state}; retention never touches an unfinished backup` }] });
-    } else if (b.fork && b.fork.destroyedAt === null && !reasons.has(b.id)) {
+    } else if (((b.fork && b.fork.destroyedAt === null) || b.forkIntentAt) && !reasons.has(b.id)) {
       // The fork janitor finds forks to destroy through this row; deleting it would leave a billed database nobody knows of.
       decision.keep.push({ id: b.id, reasons: [{ rule: 'fork-standing', text: 'its database fork is not destroyed yet, and this row is its only record' }] });
     } else if (b.state === 'failed' || b.state === 'canceled') {

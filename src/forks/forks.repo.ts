@@ -121,3 +121,8 @@ export async function clearForkIntent(db: Queryable, backupId: string, attachmen
     `update backups set fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null
      where id = $1 and fork_intent_attachment = $2`, [backupId, attachmentName]);
 }
+
+/** Every unsettled fork intent of one resource (the purge settles them before the rows go). */
+export async function listResourceForkIntents(db: Queryable, resourceId: string): Promise<ForkIntent[]> {
+  return (await db.query<ForkIntent>(`${INTENT} and resource_id = $1`, [resourceId])).rows;
+}

@@ -8,8 +8,8 @@ import { deleteAudit } from '../audit/audit.repo.ts';
 import { QUEUES } from './queues.ts';
 import { deleteSchedule } from '../backups/schedules.repo.ts';
 import { deleteSource } from '../backups/sources.repo.ts';
-import { listResourceLiveForks } from '../forks/forks.repo.ts';
-import { destroyForkNow } from '../forks/fork-teardown.ts';
+import { listResourceForkIntents, listResourceLiveForks } from '../forks/forks.repo.ts';
+import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
 import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 
@@ -34,6 +34,15 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
     } catch (error) {
       if (!((error as Error).cause instanceof ConnectionUnavailableError)) throw error;
       deps.logger.warn({ resourceId, addonId: fork.addonId }, 'a fork could not be destroyed: the Heroku connection is gone');
+    }
+  }
+  // And forks an attempt asked for but never recorded (see migration 0011), found by attachment name.
+  for (const intent of await listResourceForkIntents(deps.pool, resourceId)) {
+    try {
+      await destroyUnrecordedFork(deps, intent);
+    } catch (error) {
+      if (!(error instanceof ConnectionUnavailableError)) throw error;
+      deps.logger.warn({ resourceId, attachment: intent.attachmentName }, 'an unrecorded fork could not be looked for: the Heroku connection is gone');
     }
   }
   // Archives first: rows can be rebuilt from nothing, objects left behind would be customer data we keep.

@@ -60,13 +60,20 @@ test('two prunes at once never delete below the floor or delete an archive twice
   assert.equal((await listResourceBackups(db, uuid)).length, 10);
 });
 
-test('a backup whose fork was never destroyed is kept, however old, until the fork is gone', async () => {
-  const { uuid } = await sim.provision({ plan: 'basic' });
-  await backup(uuid, 'completed', 1);
-  const stranded = await backup(uuid, 'failed', 24 * 20);
-  // Its teardown keeps failing: the fork still stands, and this row is how the fork janitor finds it.
-  await db.query(`update backups set fork_addon_id = 'addon-1', fork_addon_name = 'postgresql-fork-1', fork_requested_at = started_at where id = $1`, [stranded.id]);
-  assert.deepEqual(await backupPrune(deps, { resourceId: uuid }), []);
-  await db.query('update backups set fork_destroyed_at = now() where id = $1', [stranded.id]);
-  assert.deepEqual(await backupPrune(deps, { resourceId: uuid }), [stranded.id]);
-});
+// The row is the fork janitor's only record of a fork whose teardown keeps failing, or of one an
+// attempt asked Heroku for and died before recording: it stays, however old, until that is settled.
+for (const [what, hold, settle] of [
+  ['a fork never destroyed', `fork_addon_id = 'addon-1', fork_addon_name = 'postgresql-fork-1', fork_requested_at = started_at`, 'fork_destroyed_at = now()'],
+  ['an unsettled fork intent', `fork_intent_app = 'scratch', fork_intent_attachment = 'BIGBACKUP_FORK_X_B001', fork_intent_at = started_at`,
+    'fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null'],
+] as const) {
+  test(`a backup holding ${what} is kept until it is settled`, async () => {
+    const { uuid } = await sim.provision({ plan: 'basic' });
+    await backup(uuid, 'completed', 1);
+    const held = await backup(uuid, 'failed', 24 * 20);
+    await db.query(`update backups set ${hold} where id = $1`, [held.id]);
+    assert.deepEqual(await backupPrune(deps, { resourceId: uuid }), []);
+    await db.query(`update backups set ${settle} where id = $1`, [held.id]);
+    assert.deepEqual(await backupPrune(deps, { resourceId: uuid }), [held.id]);
+  });
+}

@@ -431,6 +431,14 @@ test('the fork janitor destroys a fork whose attempt died before recording it, o
   assert.equal(await findForkIntent(db, backup.id), undefined, 'the intent is settled');
 });
 
+test('deprovisioning destroys a fork an attempt asked for but never recorded', async () => {
+  const r = await connectedResource();
+  const { backup, fork } = await forkAskedForThenDied(r);
+  await db.query(`update backups set state = 'failed', failure_kind = 'abandoned', failure_reason = 'x', finished_at = now() where id = $1`, [backup.id]);
+  assert.equal((await sim.deprovision(r.uuid)).result, 'deprovisioned');
+  await eventually(async () => simFork(fork.id)?.state === 'deprovisioned' || undefined, { timeoutMs: 30_000, what: 'the unrecorded fork to be destroyed by the purge' });
+});
+
 test('an admin chooses the database, the app forks go on and the fork plan, and cannot put forks on the production app', async () => {
   const r = await connectedResource();
   const refused = await r.browser.submit('/settings/heroku', { scratch_app: r.appName });
