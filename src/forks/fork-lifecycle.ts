@@ -11,7 +11,7 @@ import { RateLimitedError, type ConnectApi, type UserAddon } from '../heroku/con
 import { PlatformApiError } from '../heroku/platform-api.ts';
 import { sendJob } from '../jobs/send.ts';
 import { SourceError } from './errors.ts';
-import { findForkIntent, findLiveFork, recordForkIntent, recordForkReady, recordForkRequested, recordSourceMode, type SourceMode } from './forks.repo.ts';
+import { findForkIntent, findLiveFork, recordForkIntent, recordForkReady, recordForkRequested, recordSourceMode, type ForkIntent, type SourceMode } from './forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from './fork-teardown.ts';
 
 /** How long a fork may take to be ready, and how often to look (backing off to a minute). */
@@ -70,12 +70,14 @@ export function forkAttachmentName(backup: Pick<Backup, 'name' | 'attempt' | 're
  * run; credentials rotate), then, unless the database cannot be forked, creates a fork on the scratch
  * app, saves its id on the backup at once, waits for it to be provisioned and out of recovery, and
  * hands back the fork's URL. Whatever happens, `close` sends the fork this attempt created to the
- * separate, retried teardown job.
+ * separate, retried teardown job, or, when the create never answered with a fork, looks for one under
+ * the attachment name it asked for and destroys it.
  */
 export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup; token: string; signal: AbortSignal; log: (line: string) => void }): SourceSession {
   const { backup, token, signal, log } = run;
   const settings = deps.forks ?? DEFAULT_FORK_SETTINGS;
   let created: { addonId: string; appName: string } | undefined;
+  let intent: ForkIntent | undefined;
   let closed = false;
 
   const heroku = async <T>(fn: (api: ConnectApi) => Promise<T>): Promise<T> => {
@@ -138,18 +140,19 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     }
     const attachmentName = forkAttachmentName(backup);
     const plan = `heroku-postgresql:${connection.forkPlan}`;
-    // Written before the request, so a fork made by a request whose worker then died can still be found.
+    // Written before the request, so a fork made by a request whose reply was lost, or whose worker
+    // then died, can still be found by its name: by `close`, the next attempt or the fork janitor.
+    const intendedAt = new Date();
     if (!(await recordForkIntent(deps.pool, backup.id, token, { appName: scratchApp, attachmentName }))) {
       throw new SourceError('superseded', 'a newer attempt took over this backup', false);
     }
+    intent = { backupId: backup.id, resourceId: backup.resourceId, appName: scratchApp, attachmentName, at: intendedAt };
     let fork: UserAddon;
-    const createStarted = Date.now();
     try {
       fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
     } catch (error) {
       // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
       if (error instanceof SourceError && error.kind === 'heroku_refused') return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
-      await adoptLostFork(scratchApp, attachmentName, createStarted, connection.forkPlan);
       throw error;
     }
     created = { addonId: fork.id, appName: scratchApp };
@@ -174,24 +177,6 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
       await sleep(interval, undefined, { signal }).catch(() => { throw signal.reason; });
       interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);
-    }
-  }
-
-  /**
-   * After a create that failed without a clear refusal (a timeout, a 5xx), Heroku may still have made
-   * the fork and only the reply was lost. Look for it under this attempt's attachment name, made since
-   * the request (attachment names are unique per app, so an older one is someone else's), and record it
-   * so `close` tears it down and the fork janitor can find it. Best effort: a failed lookup changes nothing.
-   */
-  async function adoptLostFork(scratchApp: string, attachmentName: string, since: number, forkPlan: string): Promise<void> {
-    try {
-      const attachment = (await heroku((api) => api.attachments(scratchApp))).find((a) => a.name === attachmentName);
-      if (!attachment || (attachment.created_at && Date.parse(attachment.created_at) < since - 60_000)) return;
-      created = { addonId: attachment.addon.id, appName: scratchApp };
-      await recordForkRequested(deps.pool, backup.id, token, { addonId: attachment.addon.id, addonName: attachment.addon.name, appName: scratchApp, plan: forkPlan });
-      log(`the request for a fork failed, but Heroku made the fork ${attachment.addon.name}; it will be destroyed`);
-    } catch {
-      // Nothing more to do here; the attempt fails with the create's own error.
     }
   }
 
@@ -221,8 +206,17 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
       return openHeroku(setting);
     },
     async close() {
-      if (closed || !created) return;
+      if (closed) return;
       closed = true;
+      if (!created) {
+        // Asked for a fork but never got one back (a lost reply, a refusal): settle the intent now.
+        // Best effort: if Heroku cannot be asked, the next attempt or the fork janitor does it.
+        if (intent) {
+          const outcome = await destroyUnrecordedFork(deps, intent).catch(() => null);
+          if (outcome === 'destroyed') log(`the request for a fork failed, but Heroku made the fork ${intent.attachmentName}; it was destroyed`);
+        }
+        return;
+      }
       try {
         await sendTeardown(deps.boss, { resourceId: backup.resourceId, backupId: backup.id, ...created });
         log(`fork teardown requested`);
