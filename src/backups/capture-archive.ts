@@ -1,7 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
 import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
 import { verifyArchive, ReadBackError, type VerifiedArchive } from './verify-archive.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startArchiveInspector, type DumpInspection } from './archive-inspector.ts';
 import { startZstdCheck } from './wrapper-check.ts';
 

@@ -133,9 +133,9 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       return;
     }
     // Whatever the error, an attempt stopped from outside failed for that reason.
-    const { kind, retryable } = reason instanceof DeadlineReached || reason instanceof JobInterrupted ? classify(reason) : classify(error);
-    const final = !retryable || job.retryCount >= QUEUES.backup.options.retryLimit;
     const why = reason instanceof DeadlineReached || reason instanceof JobInterrupted ? reason : error;
+    const { kind, retryable } = classify(why);
+    const final = !retryable || job.retryCount >= QUEUES.backup.options.retryLimit;
     await markFailed(deps.pool, backupId, token, { kind, reason: sanitize(why), final });
     logger.warn({ kind, final }, 'backup attempt failed');
     if (retryable) throw error;
