@@ -60,7 +60,7 @@ export function connectRoutes(deps: AppDeps): Router {
     if (!connect.client) return next(new AppError('not_configured', 503, 'Connecting a Heroku account is not configured on this server (HEROKU_CONNECT_CLIENT_ID and HEROKU_CONNECT_CLIENT_SECRET).'));
     const value = newConnectState();
     req.session.connectState = { value, resourceId: req.viewer.resource.id, at: Date.now() };
-    req.session.save((error) => (error ? next(error) : res.redirect(303, authorizeUrl(connect, publicUrl, value))));
+    res.redirect(303, authorizeUrl(connect, publicUrl, value)); // sent once the state is saved (redirect-after-save.ts)
   });
 
   router.get('/connect/heroku/callback', requireSession, adminOnly, async (req, res, next) => {

@@ -35,9 +35,8 @@ export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { se
           res.cookie('heroku-nav-data', navData, { sameSite: 'lax', secure: options.secureCookies, path: '/' });
         }
         req.log.info({ resourceId: (user as { resourceId?: string }).resourceId }, 'single sign-on accepted');
-        // Save before redirecting: express-session's own save at response end runs after the headers
-        // are out, and a browser following the redirect at once would reach a half-saved session.
-        req.session.save((saveError) => (saveError ? next(saveError) : res.redirect(303, '/dashboard')));
+        // Sent only once the session is saved (redirect-after-save.ts).
+        res.redirect(303, '/dashboard');
       });
     })(req, res, next);
   });

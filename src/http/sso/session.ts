@@ -4,6 +4,7 @@ import { Passport } from 'passport';
 import type { RequestHandler } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { HerokuSsoStrategy, type SessionUser } from './strategy.ts';
+import { redirectAfterSave } from '../middleware/redirect-after-save.ts';
 import { findResource } from '../../resources/resources.repo.ts';
 import { findResourceUser, type ResourceUser } from '../../users/resource-users.repo.ts';
 import type { Resource } from '../../resources/resources.repo.ts';
@@ -62,6 +63,7 @@ export function sessionMiddleware(deps: AppDeps): { middleware: RequestHandler[]
       proxy: true,
       cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: SESSION_IDLE_MS },
     }),
+    redirectAfterSave,
     passport.session(),
   ];
   return { middleware, passport };
