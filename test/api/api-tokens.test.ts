@@ -21,7 +21,7 @@ test('an admin creates a token once-shown, and scripts then act with it until it
   const { uuid, browser } = await signedInAdmin();
   const csrf = await browser.csrfToken();
   const created = await api('POST', '/tokens', { browser, csrf, body: { name: 'deploy pipeline', role: 'member' } });
-  // Once seen as a 403 in a clean CI run and not reproduced since: the body says which refusal it was.
+  // Once a 403: a late session save after sign-in (fixed by redirect-after-save.ts). The body says which refusal.
   assert.equal(created.status, 201, await created.clone().text());
   const body = await created.json() as { id: string; token: string; prefix: string; role: string };
   assert.match(body.token, /^bbk_[A-Za-z0-9_-]{43}$/);
