@@ -157,6 +157,7 @@ function printReport(
   out.push(`pg_dump ${info.pgDump}, server PostgreSQL ${info.serverMajor} (throwaway local cluster, defaults + fsync off) · Node ${process.version} · ` +
     `${options.rounds} round(s), variants interleaved within each round (order rotated), medians shown`);
   out.push(`Noisy machine: 2 shared cores, other engineers run tests at the same time; read min–max as the noise, compare ratios, not absolute seconds.`);
+  const cores = os.availableParallelism();
   for (const result of results) {
     const reused = databases.find((d) => d.db.name === result.db.name)?.reused ?? false;
     out.push('', describeDb(result.db, reused));
@@ -164,7 +165,7 @@ function printReport(
     if (ratio) out.push(ratio);
     out.push('');
     out.push(sizeTable(result));
-    out.push('', 'Where the CPU went (seconds, medians; the machine has 2 cores, so a run of W seconds can use at most 2W):', cpuTable(result));
+    out.push('', `Where the CPU went (seconds, medians; the machine has ${cores} cores, so a run of W seconds can use at most ${cores}W):`, cpuTable(result, cores));
   }
   out.push('', 'Worker memory (engine process only, highest of the rounds) against 80 MB + part size × (queue size + 2), part size as the S3 store plans it:');
   out.push('(max JS heap / external: highest process.memoryUsage() values sampled every 50 ms; external includes Buffers.)', '', memoryTable(results));
