@@ -4,7 +4,7 @@ import type { PgBoss } from 'pg-boss';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { Backup } from '../backups/backup.ts';
 import { findSourceSetting, openDirectSource } from '../backups/sources.repo.ts';
-import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../dump/index.ts';
+import { directSource, parseDatabaseUrl, describeConnection, redact, type BackupSource } from '../dump/index.ts';
 import { findConnection, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
 import { ConnectionUnavailableError, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
 import { RateLimitedError, type ConnectApi, type UserAddon } from '../heroku/connect-api.ts';
@@ -164,15 +164,23 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     log(`fork ${fork.name} (${plan}) of ${source.name} requested on the app ${scratchApp}; waiting for it to be ready`);
     const deadline = requestedAt + settings.readyTimeoutMs;
     let interval = settings.pollIntervalMs;
+    // Why the fork is not ready yet, logged each time it changes and named if the wait times out: a
+    // fork this worker can never reach (a private network, say) then says so instead of "not ready".
+    let waitingFor: string | undefined;
     for (;;) {
       const forkUrl = await readyUrl(scratchApp, fork.id, attachmentName);
-      if (forkUrl && (await outOfRecovery(forkUrl))) {
+      const notReady = forkUrl === undefined ? 'Heroku has not finished provisioning it' : await whyNotReady(forkUrl);
+      if (forkUrl !== undefined && notReady === null) {
         await recordForkReady(deps.pool, backup.id, fork.id);
         log(`fork ${fork.name} ready after ${Math.round((Date.now() - requestedAt) / 1000)} s`);
         return { source: directSource(forkUrl), description: `${describeConnection(parseDatabaseUrl(forkUrl))} (fork ${fork.name} of ${described})`, mode: 'fork' };
       }
+      if (notReady !== null && notReady !== waitingFor) {
+        waitingFor = notReady;
+        log(`fork ${fork.name} not ready yet: ${notReady}`);
+      }
       if (Date.now() + interval > deadline) {
-        throw new SourceError('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)}`, false);
+        throw new SourceError('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`, false);
       }
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
       await sleep(interval, undefined, { signal }).catch(() => { throw signal.reason; });
@@ -246,19 +254,31 @@ export function toSourceError(error: unknown): unknown {
   return error;
 }
 
-/** True once the fork accepts connections and has left recovery (a fresh fork replays WAL first). */
-async function outOfRecovery(url: string): Promise<boolean> {
+/**
+ * Null once the fork accepts connections and has left recovery (a fresh fork replays WAL first);
+ * otherwise why not, with any password taken out.
+ */
+async function whyNotReady(url: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'big-backup' });
   client.on('error', () => {});
   try {
     await client.connect();
     const result = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
-    return result.rows[0]?.recovering === false;
-  } catch {
-    // Starting up, DNS not there yet, credentials not active yet: all mean "not ready".
-    return false;
+    return result.rows[0]?.recovering === false ? null : 'it is still replaying its source\'s history (in recovery)';
+  } catch (error) {
+    // Starting up, DNS not there yet, credentials not active yet: all mean "not ready" for now.
+    const password = safePassword(url);
+    return `connecting to it failed: ${redact((error as Error).message, password ? [password] : [])}`;
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
   }
 }
 

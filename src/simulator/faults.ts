@@ -8,7 +8,7 @@ interface PendingFailure {
 }
 
 /** What happens to `heroku-postgresql` forks created while a fork fault is set. */
-export type ForkFault = 'never-ready' | 'vanish';
+export type ForkFault = 'never-ready' | 'vanish' | 'unreachable';
 
 /** Knobs that make the next requests fail the way Heroku sometimes does. */
 export class SimFaults {

@@ -17,6 +17,8 @@ export interface SimFaultKnobs {
   forkNeverReady(): void;
   /** Forks created from now on are deprovisioned (then 404) half-way through their wait, before becoming ready (until reset()). */
   deprovisionForksWhileWaiting(): void;
+  /** Forks created from now on become ready, but their URL names a port nothing listens on, like a database on a private network (until reset()). */
+  forkUnreachable(): void;
   /** The next fork is created, but the request that created it answers 503, as when Heroku's reply is lost. */
   loseNextForkReply(): void;
   /**
@@ -49,6 +51,7 @@ export function createFaultKnobs(ctx: SimContext): SimFaultKnobs {
     },
     forkNeverReady: () => { ctx.faults.forkFault = 'never-ready'; },
     deprovisionForksWhileWaiting: () => { ctx.faults.forkFault = 'vanish'; },
+    forkUnreachable: () => { ctx.faults.forkFault = 'unreachable'; },
     loseNextForkReply: () => { ctx.faults.loseNextForkReply = true; },
     revokeUserAuthorizations: (email) => {
       const user = findUser(ctx.store, email);

@@ -181,7 +181,7 @@ test('a scheduled backup forks the database on a scratch app, dumps the fork whi
   assert.match(dashboard, /standard-0, ready in \d+ s, lived \d+ s/);
   assert.match(dashboard, new RegExp(`connected</span> as ${r.owner}`));
 
-  const log = (await db.query<{ message: string }>('select message from backup_logs where backup_id = $1 order by id', [done.id])).rows.map((l) => l.message).join('\n');
+  const log = await backupLog(done.id);
   assert.match(log, /resolved .*DATABASE_URL from the app's config vars/);
   assert.match(log, /fork .* ready after/);
   assert.ok(!log.includes(server.password), 'no password in the log');
@@ -228,8 +228,27 @@ test('a fork that never becomes ready fails the backup with a clear reason, and 
     const done = await settled(requested!.id);
     assert.equal(done.state, 'failed');
     assert.equal(done.failureKind, 'fork_timeout', JSON.stringify({ state: done.state, attempt: done.attempt, fork: done.fork, mode: done.sourceMode, sim: sim.postgresAddons().slice(-3) }));
-    assert.match(done.failureReason!, /the fork was not ready after 6 seconds/);
+    assert.match(done.failureReason!, /the fork was not ready after 6 seconds \(last seen: Heroku has not finished provisioning it\)/);
     assert.equal(done.attempt, 1, 'a deadline is not retried');
+    await assertForkDestroyed(done.id);
+  } finally {
+    sim.faults.reset();
+  }
+});
+
+test('a fork the worker cannot reach fails the backup naming the connection error, and the fork is destroyed', async () => {
+  const r = await connectedResource();
+  sim.faults.forkUnreachable();
+  try {
+    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
+    const done = await settled(requested!.id);
+    assert.equal(done.state, 'failed');
+    assert.equal(done.failureKind, 'fork_timeout', `${done.failureKind}: ${done.failureReason}`);
+    assert.match(done.failureReason!, /not ready after 6 seconds \(last seen: connecting to it failed: .*ECONNREFUSED/);
+    const log = await backupLog(done.id);
+    assert.match(log, /not ready yet: Heroku has not finished provisioning it/);
+    assert.match(log, /not ready yet: connecting to it failed: .*ECONNREFUSED/);
+    assert.equal(log.match(/not ready yet: connecting to it failed/g)?.length, 1, 'the same reason is logged once, not at every poll');
     await assertForkDestroyed(done.id);
   } finally {
     sim.faults.reset();
@@ -476,3 +495,7 @@ test('an admin must connect before a Heroku database can be backed up, and membe
   assert.equal(done.failureKind, 'no_source');
   assert.match(done.failureReason!, /connect Heroku/);
 });
+
+async function backupLog(backupId: string): Promise<string> {
+  return (await db.query<{ message: string }>('select message from backup_logs where backup_id = $1 order by id', [backupId])).rows.map((l) => l.message).join('\n');
+}

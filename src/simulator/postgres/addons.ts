@@ -182,8 +182,16 @@ async function makeDatabase(ctx: SimContext, addon: SimAddon, signal: AbortSigna
     return;
   }
   const attachment = [...ctx.store.attachments.values()].find((a) => a.addonId === addon.id);
-  writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: server.urlFor(pg.databaseName) }, POSTGRES_PREFIX, { release: false, description: '', now: ctx.now() });
+  const url = pg.fault === 'unreachable' ? unreachable(server.urlFor(pg.databaseName)) : server.urlFor(pg.databaseName);
+  writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: url }, POSTGRES_PREFIX, { release: false, description: '', now: ctx.now() });
   markProvisioned(ctx, addon, `Attach ${attachment?.name ?? addon.name} (@ref:${addon.name})`);
+}
+
+/** The same URL on port 1 of its host, where nothing listens: connections are refused. */
+function unreachable(url: string): string {
+  const parsed = new URL(url);
+  parsed.port = '1';
+  return parsed.toString();
 }
 
 function track(ctx: SimContext, addonId: string, work: (signal: AbortSignal) => Promise<void>): void {

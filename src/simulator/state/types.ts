@@ -1,5 +1,7 @@
 // Plain records the simulator keeps in memory. Times are milliseconds from the simulator's clock.
 
+import type { ForkFault } from '../faults.ts';
+
 /** Add-on states as the Platform API reports them. */
 export type AddonState = 'provisioning' | 'provisioned' | 'deprovisioned';
 
@@ -64,8 +66,11 @@ export interface SimPostgresDatabase {
   origin: 'attached' | 'created';
   /** Source add-on id when this add-on is a fork. */
   forkOf: string | null;
-  /** Fault chosen when the add-on was created: stay `provisioning`, or vanish before becoming ready. */
-  fault: 'never-ready' | 'vanish' | null;
+  /**
+   * Fault chosen when the add-on was created: stay `provisioning`, vanish before becoming ready, or
+   * become ready with a URL nothing answers on (a database on a network the worker cannot reach).
+   */
+  fault: ForkFault | null;
 }
 
 /** An add-on resource: of the simulated service (the provider under test) or `heroku-postgresql`. Failed provisions end `deprovisioned` with `failure`. */
