@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { directSource, parseDatabaseUrl } from '../dump/source.ts';
 import { assertValidKey } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -107,10 +108,14 @@ function sourceUrl(source: SourceArg, env: CliContext['env']): string {
   return value.trim();
 }
 
-/** `big-backup/<database>/<UTC time>.dump`: sorts by time, and each segment passes the key rules. */
+/**
+ * `big-backup/<database>/<UTC time>-<random>.dump`: sorts by time, each segment passes the key rules,
+ * and two runs started in the same second (a scheduler firing twice) never share a key, so neither can
+ * overwrite the other's archive or delete it when cleaning up after itself.
+ */
 export function defaultKey(database: string, at: Date, extension: string): string {
   let name = database.replace(/[^A-Za-z0-9._=+@-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
   if (name === '') name = 'database';
   const time = at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
-  return `big-backup/${name}/${time}${extension}`;
+  return `big-backup/${name}/${time}-${randomBytes(4).toString('hex')}${extension}`;
 }

@@ -30,7 +30,7 @@ Options:
   --format <default|fast>  default: a stock custom-format archive (gzip level 2) any pg_restore reads;
                            fast: zstd, inside the archive with pg_dump 16+, otherwise an archive
                            wrapped in zstd (.dump.zst); default: default
-  --key <key>              the object's key; default big-backup/<database>/<UTC time>.dump[.zst]
+  --key <key>              the object's key; default big-backup/<database>/<UTC time>-<random>.dump[.zst]
   --stall-timeout <s>      stop when pg_dump moves no bytes for this many seconds; default 300
   --json                   print one JSON object with the result (or the error) on stdout at the end
   -q, --quiet              no progress on stderr, only errors

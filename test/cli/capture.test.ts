@@ -50,7 +50,7 @@ describe('big-backup capture', () => {
     fileResult = jsonResult(run);
     assert.equal(fileResult.verified, true);
     assert.equal(fileResult.format, 'default');
-    assert.match(String(fileResult.key), /^big-backup\/shop\/\d{8}T\d{6}Z\.dump$/);
+    assert.match(String(fileResult.key), /^big-backup\/shop\/\d{8}T\d{6}Z-[0-9a-f]{8}\.dump$/);
     const file = String(fileResult.path);
     assert.equal(file, path.join(root, 'files', String(fileResult.key)));
     const archive = readFileSync(file);
@@ -71,7 +71,7 @@ describe('big-backup capture', () => {
     assert.equal(result.format, 'fast');
     // pg_dump 15 has no zstd of its own, so the archive is wrapped: restoring needs zstd first.
     assert.equal(result.wrapper, 'zstd');
-    assert.match(String(result.key), /^big-backup\/shop\/\d{8}T\d{6}Z\.dump\.zst$/);
+    assert.match(String(result.key), /^big-backup\/shop\/\d{8}T\d{6}Z-[0-9a-f]{8}\.dump\.zst$/);
     assert.equal(result.url, `s3://${s3.bucket}/cli/${result.key}`);
     const name = path.posix.basename(String(result.key));
     assert.equal(result.restoreCommand, `zstd -dc ${name} | pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL"`);
