@@ -1,6 +1,7 @@
 import { parseCommandLine, type Invocation } from './args.ts';
 import type { CliContext } from './context.ts';
 import { describeFailure } from './failure.ts';
+import { failureResult } from './result.ts';
 import { CAPTURE_USAGE, MAIN_USAGE, VERIFY_USAGE } from './usage.ts';
 
 /** The process streams and environment the bin hands over. */
@@ -19,6 +20,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     const failure = describeFailure(error, [], { capture: false });
     io.stderr.write(`big-backup: error: ${failure.message}\n${failure.hint ? `hint: ${failure.hint}\n` : ''}`);
+    // A script that asked for JSON reads stdout even when the command line was wrong.
+    if (asksForJson(argv)) io.stdout.write(JSON.stringify(failureResult(failure, null)) + '\n');
     return failure.exitCode;
   }
   if (invocation.command === 'help') {
@@ -47,4 +50,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** `--json` among the options (before any `--`), for a command line that could not be parsed. */
+function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }

@@ -50,6 +50,18 @@ describe('big-backup usage', () => {
     });
   });
 
+  test('with --json, a usage error also prints one failure object on stdout', async () => {
+    const run = await runCli(['capture', '--json', '--source', 'env:DB', '--to', 'file:///tmp/x', '--format', 'zip'], { DB: 'postgres://u:hunter22@h/db' });
+    assert.equal(run.code, 2, run.stderr);
+    const result = JSON.parse(run.stdout) as { verified: boolean; error: { code: string; message: string; hint?: string } };
+    assert.equal(result.verified, false);
+    assert.match(result.error.message, /--format must be default or fast, not "zip"/);
+    assert.ok(result.error.hint);
+    assert.ok(!run.stdout.includes('hunter22'));
+    const afterEnd = await runCli(['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--', '--json']);
+    assert.equal(afterEnd.stdout, '', 'a --json after -- is not an option');
+  });
+
   test('npx big-backup runs the bin from the checkout, with the collector exposed as the worker has it', async () => {
     // A preload in every node process npx starts reports, from the bin's process only, whether gc() exists.
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bb-npx-'));
