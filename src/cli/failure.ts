@@ -39,7 +39,7 @@ const DUMP_HINTS: Record<string, string> = {
 const STORAGE_HINTS: Record<string, string> = {
   invalid_config: 'expected s3://bucket/prefix (credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///absolute/path',
   invalid_key: 'keys are /-separated names of letters, digits and . _ = + @ -, each starting with a letter or digit',
-  store_failed: 'check the storage URL, the AWS_* credentials and region, and that the bucket exists and allows writes',
+  store_failed: 'check the storage URL; for s3:// the AWS_* credentials and region, and that the bucket exists and allows writes; for file:// that the folder is writable and has room',
   not_found: 'check --from and --key against what "big-backup capture" printed',
 };
 

@@ -46,8 +46,10 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
   const meter = new ByteMeter({ onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored: output?.bytesWritten ?? 0 }) });
   const fail = (error: StorageError): void => {
     failure ??= error;
-    if (!internal.signal.aborted) internal.abort(error);
+    // The body first, without an error: aborting the pipeline would destroy it with an AbortError,
+    // which its producer would take for a failure of its own.
     if (!body.destroyed) body.destroy();
+    if (!internal.signal.aborted) internal.abort(error);
   };
   const onAbort = (): void => fail(abortedError(signal!, `the upload of ${key}`));
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -69,6 +71,10 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     // the open first means the cleanup below can never run before the file exists.
     const out = createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true, highWaterMark: 1024 * 1024 });
     output = out;
+    // Registered before pipeline() passes the disk's error on to the body: a full disk is storage's
+    // failure, and the body is then destroyed without an error, so the producer reads it as a stop,
+    // not as its own failure (as the S3 driver does).
+    out.once('error', (error) => fail(asStorageError(error, 'store_failed', `writing ${key} failed`)));
     await once(out, 'ready');
     await pipeline(body, meter, out, { signal: internal.signal });
     if (failure) throw failure;
