@@ -61,7 +61,8 @@ export async function verifyArchive(
   store: ObjectStore, key: string, expected: { bytes: number; sha256: string },
   options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal; readThrough?: DumpInspection },
 ): Promise<VerifiedArchive> {
-  const info = await store.head(key);
+  // A store that cannot answer says nothing about the archive, as for the read below: worth asking again.
+  const info = await store.head(key).catch((error: unknown) => { throw new ReadBackError(error); });
   if (!info) throw new VerificationError('the archive is missing from storage');
   if (info.bytes !== expected.bytes) throw new VerificationError(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
   if (info.manifest?.sha256 !== expected.sha256) throw new VerificationError('the digest kept in storage does not match the one computed while writing');

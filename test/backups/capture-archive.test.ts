@@ -226,22 +226,24 @@ test('a pg_restore that cannot start fails verification with the reason, instead
   await assert.rejects(inspector.result(), /could not start .*pg_restore.*ENOENT/);
 });
 
-test('a read-back that fails for a moment is read again, and the stored archive is kept and verified', async () => {
-  const s3 = await startS3Server();
-  try {
-    const s3Store = await openObjectStore(s3.url('flaky-read'), s3.env);
-    const logs: string[] = [];
-    const captured = await captureArchive({
-      source: directSource(source), store: s3Store, format: 'default', key: () => 'tenants/t/flaky-read/attempt-1.dump',
-      onLog: (line) => logs.push(line),
-      // Every request of the first read-back fails (the client tries 5 times); the second read works.
-      onStored: async (stored) => { s3.faults = { failGetObjectOf: stored.key, failGetObjectTimes: 5 }; },
-    });
-    assert.equal(captured.verified.sha256, captured.stored.sha256);
-    assert.ok(await s3Store.head(captured.key), 'the archive is kept');
-    assert.ok(logs.some((line) => /reading the archive back failed.*reading it again/.test(line)), logs.join('\n'));
-    await s3Store.close();
-  } finally {
-    await s3.close();
-  }
-});
+for (const [what, suffix] of [['a read-back', ''], ['the stored manifest', '.manifest.json']] as const) {
+  test(`${what} that fails for a moment is read again, and the stored archive is kept and verified`, async () => {
+    const s3 = await startS3Server();
+    try {
+      const s3Store = await openObjectStore(s3.url('flaky-read'), s3.env);
+      const logs: string[] = [];
+      const captured = await captureArchive({
+        source: directSource(source), store: s3Store, format: 'default', key: () => 'tenants/t/flaky-read/attempt-1.dump',
+        onLog: (line) => logs.push(line),
+        // Every request of the first read-back fails (the client tries 5 times); the second read works.
+        onStored: async (stored) => { s3.faults = { failGetObjectOf: stored.key + suffix, failGetObjectTimes: 5 }; },
+      });
+      assert.equal(captured.verified.sha256, captured.stored.sha256);
+      assert.ok(await s3Store.head(captured.key), 'the archive is kept');
+      assert.ok(logs.some((line) => /reading the archive back failed.*reading it again/.test(line)), logs.join('\n'));
+      await s3Store.close();
+    } finally {
+      await s3.close();
+    }
+  });
+}
