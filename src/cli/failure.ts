@@ -1,4 +1,4 @@
-import { VerificationError } from '../backups/verify-archive.ts';
+import { ReadBackError, VerificationError } from '../backups/verify-archive.ts';
 import { isDumpError } from '../dump/errors.ts';
 import { redact } from '../dump/redact.ts';
 import { StorageError } from '../storage/errors.ts';
@@ -61,6 +61,10 @@ export function describeFailure(error: unknown, secrets: readonly string[], cont
   if (error instanceof StorageError) {
     const exitCode = error.code === 'invalid_config' || error.code === 'invalid_key' ? EXIT.usage : EXIT.failed;
     return make(error.code, error.message, STORAGE_HINTS[error.code] ?? null, exitCode);
+  }
+  if (error instanceof ReadBackError && !context.capture) {
+    // The store did not answer: nothing was learnt about the archive either way.
+    return make('read_failed', error.message, 'the store could not be read, which says nothing about the archive; run verify again');
   }
   if (error instanceof VerificationError) {
     const hint = context.capture

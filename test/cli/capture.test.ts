@@ -111,6 +111,21 @@ describe('big-backup capture', () => {
     assert.match(bad.stderr, /^hint: .*do not restore from it/m);
   });
 
+  test('verify that cannot read the store says so, and does not call the archive bad', async () => {
+    const captured = await runCli(['capture', '--source', 'env:SHOP_URL', '--to', s3.url('unreadable'), '--json'], { SHOP_URL: shop, ...s3.env });
+    assert.equal(captured.code, 0, captured.stderr);
+    const key = String(jsonResult(captured).key);
+    s3.faults = { failGetObjectOf: key };
+    try {
+      const run = await runCli(['verify', '--from', s3.url('unreadable'), '--key', key, '--json'], s3.env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal((jsonResult(run).error as { code: string }).code, 'read_failed');
+      assert.match(run.stderr, /^hint: the store could not be read, which says nothing about the archive; run verify again$/m);
+    } finally {
+      s3.reset();
+    }
+  });
+
   test('--source env:NAME keeps the password out of every argv and of the output', async () => {
     const running = startCli(['capture', '--source', 'env:BIG_URL', '--to', `file://${root}/env`], { BIG_URL: big });
     // A forked child shows its parent's argv until it execs, so keep every argv a pid showed.
