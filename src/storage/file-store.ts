@@ -92,7 +92,8 @@ export class FileObjectStore implements ObjectStore {
 
   async list(prefix: string): Promise<ListedObject[]> {
     const files = await this.#walk(prefix);
-    const sealed = new Set(files.filter((f) => f.key.endsWith(MANIFEST_SUFFIX)).map((f) => f.key.slice(0, -MANIFEST_SUFFIX.length)));
+    // A manifest still under its temporary name seals nothing: the crash came before its rename.
+    const sealed = new Set(files.filter((f) => !f.temporary && f.key.endsWith(MANIFEST_SUFFIX)).map((f) => f.key.slice(0, -MANIFEST_SUFFIX.length)));
     const listed: ListedObject[] = [];
     for (const file of files) {
       if (file.temporary || file.key.endsWith(MANIFEST_SUFFIX) || !file.key.startsWith(prefix)) continue;

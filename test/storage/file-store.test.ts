@@ -55,12 +55,15 @@ describe('file driver', () => {
     const leftover = '.1.dump.0b6c7e2a-4b8e-4f3c-9a53-2f9f1c0d7e11.partial';
     await writeFile(path.join(folder, leftover), 'half a dump');
     await writeFile(path.join(folder, '1.dump'), 'renamed but never sealed');
+    // The worker died between writing the manifest and renaming it into place.
+    const manifestLeftover = '.1.dump.manifest.json.5d1c2b3a-4b8e-4f3c-9a53-2f9f1c0d7e11.partial';
+    await writeFile(path.join(folder, manifestLeftover), '{}');
 
     const incomplete = await store.listIncompleteUploads('crashed/');
-    assert.deepEqual(incomplete.map((u) => [u.key, u.uploadId]), [['crashed/1.dump', leftover]]);
+    assert.deepEqual(incomplete.map((u) => [u.key, u.uploadId]).sort(), [['crashed/1.dump', leftover], ['crashed/1.dump', manifestLeftover]]);
     assert.deepEqual((await store.list('crashed/')).map((o) => [o.key, o.sealed]).sort(), [['crashed/1.dump', false], ['crashed/2.dump', true]]);
 
-    await store.abortIncompleteUpload(incomplete[0]!);
+    for (const upload of incomplete) await store.abortIncompleteUpload(upload);
     await store.abortIncompleteUpload(incomplete[0]!);
     assert.deepEqual(await store.listIncompleteUploads('crashed/'), []);
     await rejectsWith(store.abortIncompleteUpload({ key: 'crashed/1.dump', uploadId: '../../etc/passwd', initiated: new Date() }), 'invalid_key');
