@@ -7,7 +7,7 @@ export interface SsoClaims {
   userId: string;
   email: string;
   app: string | null;
-  /** The token that was used, for replay protection. */
+  /** The token that was used, in lower case, for replay protection. */
   token: string;
 }
 
@@ -29,9 +29,11 @@ const fields = z.object({
 });
 
 /**
- * Checks a v3 SSO form post. The user-scoped token (sha256 over uuid, salt, timestamp, user id and
- * email) is preferred when present; otherwise the resource token (sha1 over uuid, salt, timestamp).
- * Malformed input of any kind yields a refusal, never an exception, so the caller can answer 403.
+ * Checks a v3 SSO form post by its user-scoped token (sha256 over uuid, salt, timestamp, user id and
+ * email), which Heroku sends beside the older resource token. The resource token (sha1 over uuid,
+ * salt and timestamp) is not enough on its own: it covers neither the user id nor the email, so a
+ * form holding only it could name any user, and a member could sign in as the admin. Malformed input
+ * of any kind yields a refusal, never an exception, so the caller can answer 403.
  */
 export function verifySsoPost(body: unknown, salt: string, nowSeconds: number): SsoVerdict {
   const parsed = fields.safeParse(body);
@@ -40,19 +42,17 @@ export function verifySsoPost(body: unknown, salt: string, nowSeconds: number): 
   const timestamp = Number(f.timestamp);
   if (nowSeconds - timestamp > SSO_MAX_AGE_SECONDS) return { ok: false, reason: 'sign-on token expired' };
   if (timestamp - nowSeconds > SSO_MAX_FUTURE_SECONDS) return { ok: false, reason: 'sign-on token is from the future' };
-  const userScoped = f.user_scoped_resource_token !== undefined;
-  const token = userScoped ? f.user_scoped_resource_token! : f.resource_token;
-  if (token === undefined) return { ok: false, reason: 'no sign-on token' };
-  const expected = userScoped
-    ? createHash('sha256').update(`${f.resource_id}:${salt}:${f.timestamp}:${f.user_id}:${f.email}`).digest('hex')
-    : createHash('sha1').update(`${f.resource_id}:${salt}:${f.timestamp}`).digest('hex');
+  const token = f.user_scoped_resource_token?.toLowerCase();
+  if (token === undefined) {
+    return { ok: false, reason: f.resource_token === undefined ? 'no sign-on token' : 'no user-scoped sign-on token: a resource token alone does not say who signs in' };
+  }
+  const expected = createHash('sha256').update(`${f.resource_id}:${salt}:${f.timestamp}:${f.user_id}:${f.email}`).digest('hex');
   if (!sameHex(token, expected)) return { ok: false, reason: 'sign-on token does not match' };
   return { ok: true, claims: { resourceId: f.resource_id.toLowerCase(), userId: f.user_id.toLowerCase(), email: f.email, app: f.app ?? null, token } };
 }
 
 /** Constant-time comparison that first rejects anything not shaped like the expected hex digest. */
 function sameHex(given: string, expected: string): boolean {
-  const normalized = given.toLowerCase();
-  if (normalized.length !== expected.length || !/^[0-9a-f]+$/.test(normalized)) return false;
-  return timingSafeEqual(Buffer.from(normalized, 'utf8'), Buffer.from(expected, 'utf8'));
+  if (given.length !== expected.length || !/^[0-9a-f]+$/.test(given)) return false;
+  return timingSafeEqual(Buffer.from(given, 'utf8'), Buffer.from(expected, 'utf8'));
 }

@@ -12,15 +12,25 @@ const userScopedToken = '0dd50a298d6163f3efca20842e61ea2f9d8f78c57d8c2dc1879e43f
 
 const post = (extra: Record<string, unknown>) => ({ resource_id: uuid, timestamp: String(timestamp), ...user, app: 'acme', 'nav-data': 'x', ...extra });
 
-test('accepts the contract\'s worked resource_token', () => {
-  const verdict = verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 10);
-  assert.equal(verdict.ok, true);
-  if (verdict.ok) assert.deepEqual([verdict.claims.resourceId, verdict.claims.userId, verdict.claims.email], [uuid, user.user_id, user.email]);
+test('accepts the contract\'s worked user_scoped_resource_token, beside its resource_token or alone', () => {
+  for (const extra of [{ resource_token: resourceToken }, {}]) {
+    const verdict = verifySsoPost(post({ user_scoped_resource_token: userScopedToken, ...extra }), salt, timestamp + 10);
+    assert.equal(verdict.ok, true);
+    if (verdict.ok) assert.deepEqual([verdict.claims.resourceId, verdict.claims.userId, verdict.claims.email], [uuid, user.user_id, user.email]);
+  }
 });
 
-test('accepts the contract\'s worked user_scoped_resource_token, in upper case too', () => {
-  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp).ok, true);
-  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken.toUpperCase() }), salt, timestamp).ok, true);
+test('refuses the resource_token alone: it does not cover the user, so any user could be named', () => {
+  const verdict = verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp);
+  assert.deepEqual(verdict, { ok: false, reason: 'no user-scoped sign-on token: a resource token alone does not say who signs in' });
+  const swapped = verifySsoPost(post({ resource_token: resourceToken, user_id: '0a1b2c3d-0000-4000-8000-000000000001', email: 'admin@example.com' }), salt, timestamp);
+  assert.equal(swapped.ok, false);
+});
+
+test('accepts an upper-case token, and names it in lower case so a replay in another case is the same token', () => {
+  const verdict = verifySsoPost(post({ user_scoped_resource_token: userScopedToken.toUpperCase() }), salt, timestamp);
+  assert.equal(verdict.ok, true);
+  if (verdict.ok) assert.equal(verdict.claims.token, userScopedToken);
 });
 
 test('prefers the user-scoped token: a wrong one fails even beside a right resource_token', () => {
@@ -33,31 +43,31 @@ test('binds the user-scoped token to the user: another email fails', () => {
 });
 
 for (const [label, token] of [
-  ['a wrong token', 'a'.repeat(40)], ['a non-hex token', 'z'.repeat(40)], ['a short token', resourceToken.slice(0, 39)],
-  ['a long token', resourceToken + '0'], ['an empty token', ''], ['a token with unicode', 'é'.repeat(40)],
+  ['a wrong token', 'a'.repeat(64)], ['a non-hex token', 'z'.repeat(64)], ['a short token', userScopedToken.slice(0, 63)],
+  ['a long token', userScopedToken + '0'], ['an empty token', ''], ['a token with unicode', 'é'.repeat(64)],
 ]) {
   test(`refuses ${label} without throwing`, () => {
-    assert.equal(verifySsoPost(post({ resource_token: token }), salt, timestamp).ok, false);
+    assert.equal(verifySsoPost(post({ user_scoped_resource_token: token }), salt, timestamp).ok, false);
   });
 }
 
 test('refuses malformed posts of every kind without throwing', () => {
-  for (const body of [undefined, null, 'text', [], {}, post({ resource_id: 'nope', resource_token: resourceToken }), post({ timestamp: 'soon', resource_token: resourceToken }), post({ resource_token: ['a'] }), post({ user_id: undefined, resource_token: resourceToken })]) {
+  for (const body of [undefined, null, 'text', [], {}, post({ resource_id: 'nope', user_scoped_resource_token: userScopedToken }), post({ timestamp: 'soon', user_scoped_resource_token: userScopedToken }), post({ user_scoped_resource_token: ['a'] }), post({ user_id: undefined, user_scoped_resource_token: userScopedToken })]) {
     assert.equal(verifySsoPost(body, salt, timestamp).ok, false);
   }
 });
 
 test('refuses a token older than 5 minutes and accepts one just inside', () => {
-  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 300).ok, true);
-  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 301).ok, false);
-  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp + 360).ok, false);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp + 300).ok, true);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp + 301).ok, false);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp + 360).ok, false);
 });
 
 test('refuses a token more than a minute in the future and accepts small clock skew', () => {
-  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp - 60).ok, true);
-  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp - 61).ok, false);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp - 60).ok, true);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp - 61).ok, false);
 });
 
 test('refuses a token made with another salt', () => {
-  assert.equal(verifySsoPost(post({ resource_token: resourceToken }), salt + 'x', timestamp).ok, false);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt + 'x', timestamp).ok, false);
 });
