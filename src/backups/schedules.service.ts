@@ -3,7 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import { withTransaction } from '../db/pool.ts';
 import { notFound } from '../errors.ts';
 import { parseOr422 } from '../validate.ts';
-import { findResource } from '../resources/resources.repo.ts';
+import { findResource, lockResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { QUEUES } from '../jobs/queues.ts';
@@ -23,18 +23,20 @@ export interface SchedulesDeps {
  * to pg-boss as a cron keyed by the resource, so setting it again replaces it rather than adding one.
  */
 export async function setSchedule(deps: SchedulesDeps, resourceId: string, input: unknown, updatedBy: string, ip: string | null = null): Promise<Schedule> {
-  const resource = await findResource(deps.pool, resourceId);
-  if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
-  const schedule = parseOr422(scheduleSchemaFor(findPlan(resource.plan)!), input);
-  const { cron, tz } = cronFor(schedule);
   // pg-boss's cron is written in the same transaction as our row: the two never disagree, whichever of
-  // two saves at once commits last, and a failed cron write saves nothing.
-  await withTransaction(deps.pool, async (tx) => {
+  // two saves at once commits last, and a failed cron write saves nothing. The resource is locked, so
+  // a plan change (which checks the schedule under the same lock) cannot slip between the check
+  // against the plan and the save.
+  return withTransaction(deps.pool, async (tx) => {
+    const resource = await lockResource(tx, resourceId);
+    if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
+    const schedule = parseOr422(scheduleSchemaFor(findPlan(resource.plan)!), input);
+    const { cron, tz } = cronFor(schedule);
     await saveSchedule(tx, resourceId, schedule, updatedBy);
     await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.set', detail: { ...schedule }, ip });
     await deps.boss.schedule(QUEUES.backupScheduled.name, cron, { resourceId }, { tz, key: resourceId, db: bossDb(tx) });
+    return schedule;
   });
-  return schedule;
 }
 
 /** Stops scheduled backups for a resource (also on deprovision). Safe to repeat. */

@@ -8,6 +8,7 @@ import { deleteResourceSessions } from '../users/resource-users.repo.ts';
 import { insertPendingAuthorization } from '../heroku/authorizations.repo.ts';
 import { SEALED } from '../heroku/partner-authorization.ts';
 import { sendJob } from '../jobs/send.ts';
+import { findSchedule } from '../backups/schedules.repo.ts';
 import { findPlan, planChangeBlockers, PLAN_SLUGS } from './plans.ts';
 import { supportedRegion, SUPPORTED_REGIONS_TEXT } from './regions.ts';
 import {
@@ -81,7 +82,9 @@ export async function changePlan(deps: ResourcesDeps, resourceId: string, planSl
     if (!resource) throw notFound('add-on resource');
     if (resource.state !== 'provisioned') throw unprocessable('this add-on was deprovisioned; its plan cannot change');
     if (resource.plan === plan.slug) return { message: `big-backup is already on the ${plan.title} plan.` };
-    const blockers = planChangeBlockers({ largestDatabaseBytes: resource.largestDatabaseBytes, scheduleFrequency: null }, plan);
+    // Read under the resource's lock, which saving a schedule takes too.
+    const schedule = await findSchedule(tx, resourceId);
+    const blockers = planChangeBlockers({ largestDatabaseBytes: resource.largestDatabaseBytes, scheduleFrequency: schedule?.frequency ?? null }, plan);
     if (blockers.length > 0) throw unprocessable(`Cannot switch to the ${plan.title} plan: ${blockers.join('; ')}.`);
     await updateResourcePlan(tx, resourceId, plan.slug);
     await recordAudit(tx, { resourceId, actor: 'heroku', action: 'resource.plan_changed', detail: { from: resource.plan, to: plan.slug } });

@@ -2,6 +2,7 @@ import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { callProvider, provisionBody } from '../support/addon-manager.ts';
+import { setSchedule } from '../../src/backups/schedules.service.ts';
 
 // Started at the top level: `after` hooks registered from here run when the whole file ends.
 const app: TestApp = await startTestApp();
@@ -135,6 +136,21 @@ describe('plan change', () => {
     assert.match((answer.body as { message: string }).message, /812 GB.*up to 250 GB/);
     const row = await app.runtime.pool.query('select plan from resources where id = $1', [body.uuid]);
     assert.equal(row.rows[0].plan, 'premium');
+  });
+
+  test('refuses a plan without hourly backups while backups are scheduled hourly, until the schedule is daily', async () => {
+    const body = provisionBody({ plan: 'standard' });
+    await callProvider(base(), 'POST', '', { auth, body });
+    const deps = { pool: app.runtime.pool, boss: app.boss };
+    await setSchedule(deps, body.uuid, { frequency: 'hourly', minute: 5, timeZone: 'UTC' }, 'test');
+    const refused = await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } });
+    assert.equal(refused.status, 422);
+    assert.match((refused.body as { message: string }).message, /scheduled hourly, which the Basic plan does not offer; change the schedule to daily first/);
+    assert.equal((await app.runtime.pool.query('select plan from resources where id = $1', [body.uuid])).rows[0].plan, 'standard');
+
+    await setSchedule(deps, body.uuid, { frequency: 'daily', hour: 3, minute: 5, timeZone: 'UTC' }, 'test');
+    assert.equal((await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } })).status, 200);
+    await assert.rejects(setSchedule(deps, body.uuid, { frequency: 'hourly', minute: 5, timeZone: 'UTC' }, 'test'), { status: 422 });
   });
 
   test('refuses an unknown plan with 422 and an unknown resource with 404', async () => {
