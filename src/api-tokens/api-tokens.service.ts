@@ -6,6 +6,7 @@ import { recordAudit } from '../audit/audit.repo.ts';
 import { notFound } from '../errors.ts';
 import { parseOr422 } from '../validate.ts';
 import type { Role } from '../users/resource-users.repo.ts';
+import { revokeLinksCreatedBy } from '../links/links.repo.ts';
 import { insertApiToken, listApiTokens, revokeApiToken, useApiToken, type ApiToken } from './api-tokens.repo.ts';
 
 /** Every token starts with this, so leaked tokens are easy to recognise (and to scan for). */
@@ -23,6 +24,11 @@ export interface Actor {
   id: string;
   label: string;
   ip?: string | null;
+}
+
+/** The stable actor id of an API token, as links and audit lines record their creator. */
+export function apiTokenActorId(tokenId: string): string {
+  return `api_token:${tokenId}`;
 }
 
 export function hashApiToken(secret: string): string {
@@ -47,10 +53,15 @@ export function listTokens(pool: pg.Pool, resourceId: string): Promise<ApiToken[
   return listApiTokens(pool, resourceId);
 }
 
+/**
+ * Revokes a token and every download link it made: a leaked token must not leave a week of working
+ * links to whole-database archives behind it.
+ */
 export async function revokeToken(pool: pg.Pool, actor: Actor, tokenId: string): Promise<void> {
   await withTransaction(pool, async (db) => {
     if (!z.uuid().safeParse(tokenId).success || !(await revokeApiToken(db, actor.resourceId, tokenId, actor.label))) throw notFound('API token');
-    await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'api_token.revoked', detail: { tokenId }, ip: actor.ip ?? null });
+    const linksRevoked = await revokeLinksCreatedBy(db, actor.resourceId, apiTokenActorId(tokenId), actor.label);
+    await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'api_token.revoked', detail: { tokenId, linksRevoked }, ip: actor.ip ?? null });
   });
 }
 

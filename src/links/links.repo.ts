@@ -79,6 +79,14 @@ export async function revokeDownloadLink(db: Queryable, resourceId: string, id: 
   return (result.rowCount ?? 0) > 0;
 }
 
+/** Revokes every live link one creator (`user:…` or `api_token:…`) made on a resource; returns how many. */
+export async function revokeLinksCreatedBy(db: Queryable, resourceId: string, createdById: string, revokedBy: string): Promise<number> {
+  const result = await db.query(
+    'update download_links set revoked_at = now(), revoked_by = $3 where resource_id = $1 and created_by_id = $2 and revoked_at is null',
+    [resourceId, createdById, revokedBy]);
+  return result.rowCount ?? 0;
+}
+
 /** A link found by its token hash, with what redemption must check about it, all judged by the database clock. */
 export interface LinkForRedemption {
   link: DownloadLink;

@@ -259,6 +259,24 @@ test('a link\'s creator is who made it, not their name: another member token wit
   assert.equal((await api('DELETE', `/links/${link.id}`, { token: first })).status, 204, 'the token that made it');
 });
 
+test('revoking an API token revokes the download links it made, and no one else\'s', async () => {
+  const minted = await api('POST', '/tokens', { browser: tenant.admin, csrf: tenant.adminCsrf, body: { name: 'leaky ci', role: 'member' } });
+  assert.equal(minted.status, 201);
+  const token = await minted.json() as { id: string; token: string };
+  const viaToken = await api('POST', `/backups/${tenant.backup.id}/links`, { token: token.token, body: { expires_in_seconds: 604_800 } });
+  assert.equal(viaToken.status, 201);
+  const tokenLink = await viaToken.json() as CreatedLink;
+  const adminLink = await createLink(tenant);
+  const ip = clientIp();
+  assert.equal((await follow(tokenLink.url, { ip, method: 'HEAD' })).status, 200, 'works before');
+
+  assert.equal((await api('DELETE', `/tokens/${token.id}`, { browser: tenant.admin, csrf: tenant.adminCsrf })).status, 204);
+  assert.equal((await follow(tokenLink.url, { ip })).status, 410);
+  assert.equal((await follow(adminLink.url, { ip, method: 'HEAD' })).status, 200, "the admin's own link still works");
+  const audit = await db.query(`select detail from audit_events where resource_id = $1 and action = 'api_token.revoked' and detail->>'tokenId' = $2`, [tenant.uuid, token.id]);
+  assert.equal(audit.rows[0].detail.linksRevoked, 1);
+});
+
 test('an unknown or malformed token is 404', async () => {
   const ip = clientIp();
   for (const path of [`/d/bbl_${randomBytes(32).toString('base64url')}`, '/d/bbl_short', `/d/bbk_${randomBytes(32).toString('base64url')}`, `/d/${'a'.repeat(300)}`]) {
