@@ -50,7 +50,7 @@ export async function requestBackup(deps: BackupsDeps, resourceId: string, reque
  * by its worker within seconds (pg_dump killed, upload aborted) and then shows as canceled.
  */
 export async function cancelBackup(deps: BackupsDeps, resourceId: string, backupId: string, requestedBy: string, ip: string | null = null): Promise<Backup> {
-  const backup = await findResourceBackup(deps.pool, resourceId, backupId);
+  const backup = z.guid().safeParse(backupId).success ? await findResourceBackup(deps.pool, resourceId, backupId) : undefined;
   if (!backup) throw notFound('backup');
   if (!(await requestCancel(deps.pool, resourceId, backupId))) throw conflict(`backup ${backup.name} has already finished`);
   if (backup.state === 'pending') {

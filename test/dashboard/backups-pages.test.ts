@@ -212,6 +212,8 @@ test('another resource\'s backups are 404 on every page and API route, by sessio
   }
   assert.equal((await api('GET', `/backups/${randomUUID()}`, { token: aToken })).status, 404);
   assert.equal((await api('GET', '/backups/not-a-uuid', { token: aToken })).status, 404);
+  assert.equal((await api('POST', '/backups/not-a-uuid/cancel', { token: aToken })).status, 404);
+  assert.equal((await a.browser.submit('/backups/not-a-uuid/cancel')).status, 404);
   assert.ok(!(await (await a.browser.request('GET', '/dashboard')).text()).includes(theirs.id));
 });
 
