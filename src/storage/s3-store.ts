@@ -88,6 +88,8 @@ export class S3ObjectStore implements ObjectStore {
       Bucket: this.#settings.bucket,
       Key: this.#full(key),
       ResponseContentDisposition: attachmentDisposition(options.filename),
+      // A whole database must not stay in a browser's or a proxy's cache past the URL's few minutes.
+      ResponseCacheControl: 'no-store',
     });
     return getSignedUrl(this.#client, command, { expiresIn: options.expiresInSeconds });
   }

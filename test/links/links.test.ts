@@ -416,6 +416,7 @@ test('on S3 a link 302s to a presigned GET of at most five minutes that download
 
   const download = await fetch(location);
   assert.equal(download.status, 200);
+  assert.equal(download.headers.get('cache-control'), 'no-store', 'no cache keeps the archive itself');
   const day = s3Tenant.backup.createdAt.toISOString().slice(0, 10).replace(/-/g, '');
   assert.match(download.headers.get('content-disposition') ?? '', new RegExp(`^attachment; filename="${s3Tenant.appName}-b001-${day}\\.dump"`));
   assert.equal(sha256(Buffer.from(await download.arrayBuffer())), s3Tenant.backup.sha256);
