@@ -92,14 +92,19 @@ export async function listLinks(pool: pg.Pool, resourceId: string, backupId: str
   return listDownloadLinks(pool, resourceId, backup.id);
 }
 
-/** Admins revoke any of the resource's links, others only their own. Revoking a revoked link changes nothing. */
+/** Admins revoke any of the resource's links, others only their own (by who made it; by name for links older than that). */
+export function mayRevoke(link: Pick<DownloadLink, 'createdBy' | 'createdById'>, actor: Pick<LinkActor, 'id' | 'label' | 'role'>): boolean {
+  const own = link.createdById === null ? link.createdBy === actor.label : link.createdById === actor.id;
+  return actor.role === 'admin' || own;
+}
+
+/** Revokes a link if `mayRevoke` allows it. Revoking a revoked link changes nothing. */
 export async function revokeLink(pool: pg.Pool, actor: LinkActor, linkId: string): Promise<void> {
   if (!z.uuid().safeParse(linkId).success) throw notFound('download link');
   await withTransaction(pool, async (db) => {
     const link = await findResourceDownloadLink(db, actor.resourceId, linkId);
     if (!link) throw notFound('download link');
-    const own = link.createdById === null ? link.createdBy === actor.label : link.createdById === actor.id;
-    if (actor.role !== 'admin' && !own) throw forbidden('Only an admin or the person who created this link can revoke it.');
+    if (!mayRevoke(link, actor)) throw forbidden('Only an admin or the person who created this link can revoke it.');
     if (!(await revokeDownloadLink(db, actor.resourceId, linkId, actor.label))) return;
     await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'link.revoked', detail: { linkId, prefix: link.prefix }, ip: actor.ip ?? null });
   });

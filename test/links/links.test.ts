@@ -259,6 +259,22 @@ test('a link\'s creator is who made it, not their name: another member token wit
   assert.equal((await api('DELETE', `/links/${link.id}`, { token: first })).status, 204, 'the token that made it');
 });
 
+test('the backup page offers Revoke on the links the viewer may revoke: by who made them, not by their name', async () => {
+  const creator = await signIn(stack, tenant.uuid, `renamed-${randomBytes(3).toString('hex')}@example.com`);
+  const created = await api('POST', `/backups/${tenant.backup.id}/links`, { browser: creator, csrf: await creator.csrfToken(), body: {} });
+  assert.equal(created.status, 201);
+  const link = await created.json() as CreatedLink;
+  const namesake = `namesake-${randomBytes(3).toString('hex')}@example.com`;
+  const other = await signIn(stack, tenant.uuid, namesake);
+  // The creator's Heroku email changed since; the link keeps the old name and who made it. The old
+  // name now belongs to someone else.
+  await db.query('update download_links set created_by = $2 where id = $1', [link.id, namesake]);
+  const revokeForm = `/backups/${tenant.backup.id}/links/${link.id}/revoke`;
+  assert.ok((await (await creator.request('GET', `/backups/${tenant.backup.id}`)).text()).includes(revokeForm), 'the creator sees Revoke');
+  assert.ok(!(await (await other.request('GET', `/backups/${tenant.backup.id}`)).text()).includes(revokeForm), 'the namesake does not');
+  assert.ok((await (await tenant.admin.request('GET', `/backups/${tenant.backup.id}`)).text()).includes(revokeForm), 'the admin does');
+});
+
 test('revoking an API token revokes the download links it made, and no one else\'s', async () => {
   const minted = await api('POST', '/tokens', { browser: tenant.admin, csrf: tenant.adminCsrf, body: { name: 'leaky ci', role: 'member' } });
   assert.equal(minted.status, 201);

@@ -12,7 +12,7 @@ import { FINAL_STATES, forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
 import { throughputChart } from './throughput-chart.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
-import { createDownloadLink, listLinks, revokeLink } from '../../links/links.service.ts';
+import { createDownloadLink, listLinks, mayRevoke, revokeLink } from '../../links/links.service.ts';
 
 /** Most table-of-contents entries one page shows; a search narrows them. */
 const CONTENTS_SHOWN = 500;
@@ -63,7 +63,8 @@ export function backupPages(deps: AppDeps): Router {
       tables: entries.filter((e) => e.type === 'TABLE').length, schemas: new Set(entries.map((e) => e.schema).filter(Boolean)).size,
       chart: throughputChart(detail.backup.progress.samples ?? []), forkTimings,
       lastLogId: detail.logs.at(-1)?.id ?? 0,
-      links: await listLinks(deps.pool, resource.id, detail.backup.id), link: extra.link, now: new Date(),
+      links: (await listLinks(deps.pool, resource.id, detail.backup.id)).map((l) => ({ ...l, revocable: mayRevoke(l, actorOf(req)) })),
+      link: extra.link, now: new Date(),
     });
   }
 
