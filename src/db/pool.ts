@@ -10,6 +10,10 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => {});
+  // Nor may a checked-out one (a failover ends every connection, a transaction may be waiting on S3 or
+  // Heroku): the pool stops listening while a client is out, and an 'error' with no listener throws.
+  // The statement in flight rejects with the error anyway, and the pool discards the client on release.
+  pool.on('connect', (client) => { client.on('error', () => {}); });
   return pool;
 }
 

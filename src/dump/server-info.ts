@@ -134,6 +134,8 @@ async function connect(connection: ConnectionParams, timeoutMs: number): Promise
       statement_timeout: 60_000,
       application_name: 'big-backup probe',
     });
+    // A dropped connection rejects the statement in flight; unheard, its 'error' event would crash us.
+    client.on('error', () => {});
     try {
       await client.connect();
       return client;
