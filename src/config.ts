@@ -44,6 +44,12 @@ const schema = z.object({
   if (config.NODE_ENV === 'production' && !config.STORAGE_URL) {
     context.addIssue({ code: 'custom', path: ['STORAGE_URL'], message: 'STORAGE_URL is required in production (s3://bucket/prefix)' });
   }
+  // One without the other boots fine and then fails every Heroku-source backup once its first
+  // user token needs refreshing, hours later.
+  if ((config.HEROKU_CONNECT_CLIENT_ID === undefined) !== (config.HEROKU_CONNECT_CLIENT_SECRET === undefined)) {
+    const missing = config.HEROKU_CONNECT_CLIENT_ID === undefined ? 'HEROKU_CONNECT_CLIENT_ID' : 'HEROKU_CONNECT_CLIENT_SECRET';
+    context.addIssue({ code: 'custom', path: [missing], message: 'HEROKU_CONNECT_CLIENT_ID and HEROKU_CONNECT_CLIENT_SECRET go together: set both, or neither' });
+  }
 });
 
 /** The parsed configuration; field names are the environment names. `AWS` carries the AWS_* variables for the S3 SDK. */

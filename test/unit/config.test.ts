@@ -54,3 +54,10 @@ test('passes the AWS_* variables through for the S3 client, and nothing else', (
   const config = loadConfig({ ...valid, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIA', OTHER: 'x' });
   assert.deepEqual(config.AWS, { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIA' });
 });
+
+test('refuses a Connect client id without its secret, and the other way round', () => {
+  assert.doesNotThrow(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id', HEROKU_CONNECT_CLIENT_SECRET: 'secret' }));
+  assert.doesNotThrow(() => loadConfig(valid));
+  assert.throws(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id' }), /HEROKU_CONNECT_CLIENT_SECRET.*set both, or neither/);
+  assert.throws(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_SECRET: 'secret' }), /HEROKU_CONNECT_CLIENT_ID.*set both, or neither/);
+});
