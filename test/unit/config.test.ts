@@ -61,3 +61,24 @@ test('refuses a Connect client id without its secret, and the other way round', 
   assert.throws(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id' }), /HEROKU_CONNECT_CLIENT_SECRET.*set both, or neither/);
   assert.throws(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_SECRET: 'secret' }), /HEROKU_CONNECT_CLIENT_ID.*set both, or neither/);
 });
+
+test('app.json asks a Heroku deploy for every variable production cannot start without', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const appJson = JSON.parse(await readFile(new URL('../../app.json', import.meta.url), 'utf8')) as { env: Record<string, { required?: boolean; generator?: string }>; addons: Array<{ as?: string }> };
+  // Checks across variables run once each one is valid, so ask twice: with nothing, then with the rest.
+  const { STORAGE_URL: _storage, ...withoutStorage } = valid;
+  const problems: string[] = [];
+  for (const env of [{ NODE_ENV: 'production' }, { ...withoutStorage, NODE_ENV: 'production' }]) {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      problems.push(...(error as ConfigError).problems);
+    }
+  }
+  const needed = [...new Set(problems.map((p) => /^([A-Z_]+)/.exec(p)?.[1]).filter((name): name is string => name !== undefined))];
+  assert.ok(needed.includes('STORAGE_URL') && needed.includes('SESSION_SECRET'), needed.join(', '));
+  for (const name of needed) {
+    const provided = appJson.addons.some((a) => `${a.as}_URL` === name) || appJson.env[name]?.required === true || appJson.env[name]?.generator !== undefined;
+    assert.ok(provided, `app.json does not ask for ${name}`);
+  }
+});
