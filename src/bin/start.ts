@@ -13,25 +13,39 @@ import { startEmbeddedDefault } from '../embedded/embedded-default.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+// What has started, latest first; stopped on shutdown and when a later step fails, so a failed start
+// never leaves the embedded PostgreSQL holding the data folder for the next one.
+const stops: Array<() => Promise<void>> = [];
+
+/** Runs every stop, even after one fails; rejects with the first failure. */
+async function stopAll(): Promise<void> {
+  let failure: unknown;
+  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => { failure ??= error; });
+  if (failure !== undefined) throw failure;
+}
+
 try {
-  const stops: Array<() => Promise<void>> = [];
+  // Registered before anything starts, so a signal during start-up stops what has started so far.
+  onShutdown(createLogger({ level: 'info', base: { service: 'big-backup', process: 'start' } }), stopAll);
   let env: Record<string, string | undefined> = process.env;
   let banner: string | undefined;
   if (!process.env.DATABASE_URL) {
     const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env);
     env = embedded.env;
     banner = embedded.banner;
-    stops.push(embedded.stop);
+    stops.unshift(embedded.stop);
   }
   const config = loadConfig(env);
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'big-backup', process: 'start' } });
   await migrateEverything(config.DATABASE_URL);
   const runtime = createRuntime(config, logger);
+  stops.unshift(() => runtime.pool.end());
   const worker = await startWorker(runtime);
+  stops.unshift(() => worker.stop());
   const web = await startWeb(runtime);
-  stops.unshift(async () => { await web.stop(); await worker.stop(); await runtime.pool.end(); });
+  stops.unshift(() => web.stop());
   if (banner) process.stdout.write(banner);
-  onShutdown(logger, async () => { for (const stop of stops) await stop(); });
 } catch (error) {
+  await stopAll().catch(() => {});
   exitOnBootFailure(error);
 }

@@ -21,6 +21,7 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
   const { cluster, databaseUrl } = await startEmbeddedPostgres(dataDir, secrets.postgresPassword);
   const port = Number(base.PORT ?? 5000);
   const publicUrl = base.PUBLIC_URL ?? `http://localhost:${port}`;
+  // A simulator that cannot start (its port taken) must not leave PostgreSQL running on the data folder.
   const simulator = await startHerokuSimulator({
     port: Number(base.SIM_PORT ?? port + 1),
     addon: {
@@ -28,7 +29,7 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
       baseUrl: `${publicUrl}/heroku/resources`, ssoUrl: `${publicUrl}/sso/login`,
     },
     oauthClientSecret: secrets.oauthClientSecret,
-  });
+  }).catch(async (error: unknown) => { await cluster.stop().catch(() => {}); throw error; });
   const env = {
     NODE_ENV: 'development',
     HEROKU_ADDON_PASSWORD: secrets.addonPassword,
@@ -56,8 +57,11 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
   return {
     env, banner,
     async stop() {
-      await simulator.stop();
-      await cluster.stop();
+      try {
+        await simulator.stop();
+      } finally {
+        await cluster.stop();
+      }
     },
   };
 }

@@ -27,9 +27,13 @@ export async function startWeb(runtime: Runtime, options: { port?: number; host?
   boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (web)'));
   await boss.start();
   const app = createApp({ config, pool, boss, logger, secrets, store, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
+  // Express 5 hands a listen failure (EADDRINUSE) to this callback rather than throwing it.
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port ?? config.PORT, options.host ?? '0.0.0.0', () => resolve(s));
-    s.once('error', reject);
+    const s = app.listen(options.port ?? config.PORT, options.host ?? '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(s)));
+  }).catch(async (error: unknown) => {
+    await boss.stop({ graceful: false, close: true }).catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
   });
   // Heroku's router gives a request 30 s; keep-alive must outlive its idle timeout.
   server.keepAliveTimeout = 65_000;

@@ -1,4 +1,6 @@
 import test from 'node:test';
+import { once } from 'node:events';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { mkdtempSync, statSync, readFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -49,5 +51,22 @@ test('keeps its data across a restart', async () => {
   const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   assert.doesNotMatch(again.output(), /could not start/);
+  await again.stop();
+});
+
+test('a start that fails (its port taken) stops the PostgreSQL it started, so the next start works', async () => {
+  const blocker = net.createServer();
+  const taken = await freePort();
+  await new Promise<void>((resolve) => blocker.listen(taken, resolve));
+  try {
+    const failed = runNpm(['start'], { PORT: String(taken), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+    const [code] = (await once(failed.child, 'exit')) as [number | null];
+    assert.equal(code, 1, failed.output());
+    assert.match(failed.output(), /big-backup could not start\.\n.*EADDRINUSE/);
+  } finally {
+    blocker.close();
+  }
+  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+  await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   await again.stop();
 });
