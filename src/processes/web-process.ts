@@ -20,7 +20,10 @@ export interface WebProcess {
  * Serves HTTP. Its pg-boss only sends jobs: no supervision, no cron, no migrations (pg-boss's proxy
  * pattern), so any number of web dynos add no maintenance load.
  */
-export async function startWeb(runtime: Runtime, options: { port?: number; host?: string; nowSeconds?: () => number } = {}): Promise<WebProcess> {
+/** How long requests in flight get to finish at shutdown. */
+const DRAIN_MS = 20_000;
+
+export async function startWeb(runtime: Runtime, options: { port?: number; host?: string; nowSeconds?: () => number; drainMs?: number } = {}): Promise<WebProcess> {
   const { config, logger, pool, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'web');
@@ -43,7 +46,17 @@ export async function startWeb(runtime: Runtime, options: { port?: number; host?
   return {
     server, port, boss,
     async stop() {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      // Requests in flight (a provision call, a sign-on) may finish; idle keep-alive connections go
+      // now, and whatever is still open after the drain time is cut, well inside Heroku's 30 s.
+      // A connection that answered its last request goes at the next sweep, not when its client
+      // (or Heroku's router) gets round to closing it.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => server.closeAllConnections(), options.drainMs ?? DRAIN_MS);
+      await closed;
+      clearInterval(sweep);
+      clearTimeout(cut);
       await boss.stop({ graceful: false, close: true });
       await store.close();
     },

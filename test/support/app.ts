@@ -68,15 +68,19 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   const web = await startWeb(runtime, { port, host: '127.0.0.1', ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
   const url = `http://127.0.0.1:${web.port}`;
   const stops: Array<() => Promise<void>> = [() => web.stop()];
+  let stopping: Promise<void> | undefined;
   const app: TestApp = {
     url, config, runtime, logs, boss: web.boss,
     async startWorker() {
       const worker = await startWorker(runtime, { pollingIntervalSeconds: 0.5, cancelPollMs: 250 });
       stops.unshift(() => worker.stop());
     },
-    async stop() {
-      for (const stop of stops.splice(0)) await stop();
-      await runtime.pool.end();
+    stop() {
+      stopping ??= (async () => {
+        for (const stop of stops.splice(0)) await stop();
+        await runtime.pool.end();
+      })();
+      return stopping;
     },
   };
   after(() => app.stop());
