@@ -25,11 +25,22 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   forkJanitor,
 };
 
+/** The registered handlers, as the worker's shutdown needs them. */
+export interface RegisteredJobs {
+  /**
+   * Tells every running handler, and any that starts from now on, to stop, as pg-boss itself only
+   * does once its graceful wait has run out: a backup cannot finish in a dyno's 30 s, and stopping it
+   * at once leaves it the time to kill pg_dump, abort its upload and record the interruption.
+   */
+  interrupt(): void;
+}
+
 /**
  * Creates the queues and starts a worker for each. Handlers throw to fail (pg-boss then retries and,
  * at the end, dead-letters); they never swallow errors, which would mark the job completed.
  */
-export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { pollingIntervalSeconds?: number } = {}): Promise<void> {
+export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { pollingIntervalSeconds?: number } = {}): Promise<RegisteredJobs> {
+  const stopping = new AbortController();
   await ensureQueues(boss);
   for (const key of Object.keys(HANDLERS) as QueueKey[]) {
     const queue = QUEUES[key];
@@ -39,7 +50,8 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
       const logger = deps.logger.child({ queue: queue.name, jobId: job.id, retryCount: job.retryCount });
       const payload = queue.payload.parse(job.data);
       try {
-        await handler({ ...deps, logger }, payload, { id: job.id, signal: job.signal, retryCount: job.retryCount, expireInSeconds: job.expireInSeconds });
+        const signal = AbortSignal.any([job.signal, stopping.signal]);
+        await handler({ ...deps, logger }, payload, { id: job.id, signal, retryCount: job.retryCount, expireInSeconds: job.expireInSeconds });
       } catch (error) {
         logger.warn({ err: { message: (error as Error).message, name: (error as Error).name } }, 'job attempt failed');
         throw error;
@@ -49,4 +61,5 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
   // Upserts by name and key, so every worker may say it at start-up; pg-boss sends one job per tick.
   await boss.schedule(QUEUES.backupJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.forkJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
+  return { interrupt: () => stopping.abort(new Error('the worker is shutting down')) };
 }

@@ -17,7 +17,7 @@ export async function startWorker(runtime: Runtime, options: { pollingIntervalSe
   const boss = createBoss(config.DATABASE_URL, 'worker');
   boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (worker)'));
   await boss.start();
-  await registerJobs(boss, {
+  const jobs = await registerJobs(boss, {
     pool, boss, logger, partner, secrets, store,
     connect: connectDeps({ pool, secrets }, config),
     forks: { readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000, pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000 },
@@ -27,8 +27,10 @@ export async function startWorker(runtime: Runtime, options: { pollingIntervalSe
   logger.info('worker started');
   return {
     async stop() {
-      // Dynos get 30 s after SIGTERM: let running jobs finish or fail within 25 s.
-      await boss.stop({ graceful: true, timeout: 25_000, close: true });
+      // Dynos get 30 s after SIGTERM. Running jobs are told to stop now (a backup fails as interrupted,
+      // for a retry elsewhere) and pg-boss waits for them to settle, up to 20 s, before closing.
+      jobs.interrupt();
+      await boss.stop({ graceful: true, timeout: 20_000, close: true });
       await store.close();
     },
   };
