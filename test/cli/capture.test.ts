@@ -1,7 +1,5 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +8,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
 import { startS3Server, type TestS3Server } from '../support/s3-server.ts';
 import { addBigTable, fingerprintDatabase, restoreArchive, seedSourceDatabase, startSourceServer, type SourceServer } from '../support/seed-source.ts';
-import { BIN, descendants, filesUnder, jsonResult, procText, ROOT, runCli, sha256, startCli } from './run-cli.ts';
+import { BIN, cliEnv, descendants, filesUnder, jsonResult, procText, runCli, sha256, startCli, startCommand } from './run-cli.ts';
 
 let server: SourceServer;
 let s3: TestS3Server;
@@ -174,17 +172,10 @@ describe('big-backup capture', () => {
   test('a disk that refuses writes fails as a storage failure, not as pg_dump\'s, and leaves no file', async () => {
     // `ulimit -f` makes every write past 256 KiB to a regular file fail with EFBIG, as a full disk
     // fails with ENOSPC; pg_dump writes to a pipe and is not limited.
-    const child = spawn('bash', ['-c', 'ulimit -f 256 && exec "$0" "$@"', BIN, 'capture', '--source', 'env:BIG_URL', '--to', `file://${root}/full`, '--json'], {
-      cwd: ROOT, env: { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, HOME: process.env.HOME ?? '/root', BIG_URL: big },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    const [code] = (await once(child, 'close')) as [number | null];
-    assert.equal(code, 1, stderr);
-    const error = jsonResult({ code, signal: null, stdout, stderr, ms: 0 }).error as { code: string; message: string };
+    const run = await startCommand('bash', ['-c', 'ulimit -f 256 && exec "$0" "$@"', BIN, 'capture', '--source', 'env:BIG_URL', '--to', `file://${root}/full`, '--json'], cliEnv({ BIG_URL: big })).done;
+    const stderr = run.stderr;
+    assert.equal(run.code, 1, stderr);
+    const error = jsonResult(run).error as { code: string; message: string };
     assert.equal(error.code, 'store_failed', stderr);
     assert.match(error.message, /EFBIG/);
     assert.doesNotMatch(stderr, /error: .*(pg_dump|archive stream failed)/);

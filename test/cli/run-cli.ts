@@ -30,12 +30,18 @@ export interface RunningCli {
  * nothing of the test process's environment leaks in.
  */
 export function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
+  return startCommand(BIN, args, cliEnv(env));
+}
+
+/** The environment startCli gives the command: a PATH with this Node first, HOME, and `env`. */
+export function cliEnv(env: Record<string, string> = {}): Record<string, string> {
+  return { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, HOME: process.env.HOME ?? '/root', ...env };
+}
+
+/** Starts any command in the checkout with exactly `env`, collecting its output. */
+export function startCommand(command: string, args: string[], env: Record<string, string>): RunningCli {
   const started = Date.now();
-  const child = spawn(BIN, args, {
-    cwd: ROOT,
-    env: { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ROOT, runCli } from './run-cli.ts';
+import { runCli, startCommand } from './run-cli.ts';
 
 describe('big-backup usage', () => {
   test('--help prints each command\'s usage on stdout and exits 0', async () => {
@@ -67,16 +65,9 @@ describe('big-backup usage', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bb-npx-'));
     const probe = path.join(dir, 'probe.cjs');
     await writeFile(probe, "if (/big-backup/.test(process.argv[1] || '')) process.stderr.write('gc:' + typeof globalThis.gc + '\\n');\n");
-    const child = spawn('npx', ['--no-install', 'big-backup', 'verify', '--help'], {
-      cwd: ROOT,
-      env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', NODE_OPTIONS: `--require=${probe}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    const [code] = (await once(child, 'close')) as [number | null];
+    const { code, stdout, stderr } = await startCommand('npx', ['--no-install', 'big-backup', 'verify', '--help'], {
+      PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', NODE_OPTIONS: `--require=${probe}`,
+    }).done;
     await rm(dir, { recursive: true, force: true });
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^Usage: big-backup verify /m);
