@@ -15,6 +15,11 @@
     let data;
     try {
       const response = await fetch(`/api/v1/backups/${id}?logs_after=${lastLog}`, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+      // Signed out (sessions end after 12 hours) or the backup is gone: say so instead of polling on.
+      if (response.status === 401 || response.status === 404) {
+        set('phase', response.status === 401 ? 'signed out: reload the page from Heroku to keep watching' : 'this backup no longer exists');
+        return;
+      }
       if (!response.ok) return schedule(5000);
       data = await response.json();
     } catch { return schedule(5000); }
@@ -37,7 +42,8 @@
       lastLog = data.logs[data.logs.length - 1].id;
       if (atBottom) log.scrollTop = log.scrollHeight;
     }
-    schedule(1500);
+    // A full page means more lines are waiting (a tab that slept): fetch them now.
+    schedule(data.logs_more ? 0 : 1500);
   }
   function schedule(ms) { setTimeout(tick, ms); }
   schedule(1000);

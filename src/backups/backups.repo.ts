@@ -103,7 +103,8 @@ export async function listResourceBackups(db: Queryable, resourceId: string, lim
 export async function beginAttempt(db: Queryable, id: string): Promise<{ backup: Backup; token: string } | undefined> {
   const result = await db.query<Row & { attempt_token: string }>(
     `update backups set attempt = attempt + 1, attempt_token = gen_random_uuid(), state = 'running', phase = 'starting',
-       started_at = coalesce(started_at, now()), progress = '{}'::jsonb, updated_at = now()
+       started_at = coalesce(started_at, now()), progress = '{}'::jsonb, updated_at = now(),
+       failure_kind = null, failure_reason = null
      where id = $1 and state in ('pending', 'running', 'verifying') and cancel_requested_at is null
      returning ${COLUMNS}, attempt_token`, [id]);
   const row = result.rows[0];
@@ -252,11 +253,19 @@ export async function appendLogs(db: Queryable, id: string, attempt: number, lin
     'insert into backup_logs (backup_id, attempt, message) select $1, $2, unnest($3::text[])', [id, attempt, lines]);
 }
 
-/** Log lines after `afterId` (0: from the start), oldest first, with their ids so a live view can ask for more. */
-export async function logsAfter(db: Queryable, id: string, afterId: number, limit = 500): Promise<Array<{ id: number; attempt: number; at: Date; message: string }>> {
-  const result = await db.query(
-    `select id::int as id, attempt, at, message from (
-       select * from backup_logs where backup_id = $1 and id > $2 order by id desc limit $3) t order by id`, [id, afterId, limit]);
+/**
+ * Log lines, oldest first, with their ids so a live view can ask for more. With `afterId` 0 (a page
+ * opening) the last `limit` lines; after an id, the next `limit` lines in order, so a reader that
+ * fell behind (a background tab) catches up page by page instead of skipping what it missed.
+ */
+export const LOG_PAGE = 500;
+
+export async function logsAfter(db: Queryable, id: string, afterId: number, limit = LOG_PAGE): Promise<Array<{ id: number; attempt: number; at: Date; message: string }>> {
+  const result = afterId > 0
+    ? await db.query('select id::int as id, attempt, at, message from backup_logs where backup_id = $1 and id > $2 order by id limit $3', [id, afterId, limit])
+    : await db.query(
+      `select id::int as id, attempt, at, message from (
+         select * from backup_logs where backup_id = $1 order by id desc limit $2) t order by id`, [id, limit]);
   return result.rows as Array<{ id: number; attempt: number; at: Date; message: string }>;
 }
 

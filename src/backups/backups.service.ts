@@ -7,7 +7,7 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { sendJob } from '../jobs/send.ts';
-import { insertBackup, requestCancel, findResourceBackup, cancelPending, pageResourceBackups, listEvents, logsAfter, findBackupContents, type NewBackup } from './backups.repo.ts';
+import { insertBackup, requestCancel, findResourceBackup, cancelPending, pageResourceBackups, listEvents, logsAfter, findBackupContents, LOG_PAGE, type NewBackup } from './backups.repo.ts';
 import { parseOr422 } from '../validate.ts';
 import { z } from 'zod';
 import { QUEUES } from '../jobs/queues.ts';
@@ -91,7 +91,9 @@ export async function getBackupDetail(deps: Pick<BackupsDeps, 'pool'>, resourceI
   const [events, logs, contents] = await Promise.all([
     listEvents(deps.pool, backup.id), logsAfter(deps.pool, backup.id, options.logsAfter ?? 0), findBackupContents(deps.pool, resourceId, backup.id),
   ]);
-  return { backup, events, logs, contents: contents ?? null };
+  // A full page after a line id means the reader is behind: more lines are there to fetch at once.
+  const logsMore = (options.logsAfter ?? 0) > 0 && logs.length === LOG_PAGE;
+  return { backup, events, logs, logsMore, contents: contents ?? null };
 }
 
 const captureInput = z.object({ format: z.enum(['default', 'fast'], { error: 'format must be default or fast' }).default('default') }).strict();

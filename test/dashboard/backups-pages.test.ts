@@ -6,7 +6,7 @@ import { startStack, Browser, apiCall, type ApiAuth } from '../support/stack.ts'
 import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase } from '../support/seed-source.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
-import { findBackup } from '../../src/backups/backups.repo.ts';
+import { appendLogs, beginAttempt, findBackup, insertBackup, markFailed } from '../../src/backups/backups.repo.ts';
 
 // The dashboard's pages and the JSON API over the same services, as customers and scripts use them.
 const { app, sim } = await startStack();
@@ -132,8 +132,25 @@ test('the JSON API lists, captures, shows and cancels backups with an API token,
   assert.ok(shown.verification.table_count >= 4);
   assert.ok(shown.logs.length > 0 && shown.events.length >= 4);
   assert.ok(shown.contents.entries.some((e: { name: string }) => e.name === 'customers'));
-  const later = await (await api('GET', `/backups/${backup.id}?logs_after=${shown.logs.at(-1).id}`, { token })).json() as { logs: unknown[] };
+  const later = await (await api('GET', `/backups/${backup.id}?logs_after=${shown.logs.at(-1).id}`, { token })).json() as { logs: unknown[]; logs_more: boolean };
   assert.deepEqual(later.logs, [], 'logs_after returns only newer lines');
+  assert.equal(later.logs_more, false);
+
+  // A reader that fell behind (a tab asleep while 1,200 lines came) gets every line, in order, page by page.
+  const behind = shown.logs.at(-1).id as number;
+  await appendLogs(db, backup.id, 1, Array.from({ length: 1200 }, (_, i) => `line ${i}`));
+  const read: string[] = [];
+  let after = behind;
+  for (let page = 0; page < 5; page++) {
+    const next = await (await api('GET', `/backups/${backup.id}?logs_after=${after}`, { token })).json() as { logs: Array<{ id: number; message: string }>; logs_more: boolean };
+    read.push(...next.logs.map((l) => l.message));
+    if (next.logs.length > 0) after = next.logs.at(-1)!.id;
+    if (!next.logs_more) break;
+  }
+  assert.deepEqual(read, Array.from({ length: 1200 }, (_, i) => `line ${i}`));
+  const opening = await (await api('GET', `/backups/${backup.id}`, { token })).json() as { logs: Array<{ message: string }> };
+  assert.equal(opening.logs.length, 500, 'a page opening shows the last lines');
+  assert.equal(opening.logs.at(-1)!.message, 'line 1199');
 
   const list = await (await api('GET', '/backups', { token })).json() as { backups: Array<{ id: string }>; total: number; pages: number };
   assert.equal(list.total, 1);
@@ -270,4 +287,32 @@ test('warns on the dashboard and in the API when scheduled backups have stopped 
   assert.equal(stale.freshness.stale, true);
   assert.match(stale.freshness.warning, /none has been verified yet/);
   assert.match(await (await browser.request('GET', '/dashboard')).text(), /Backups are stale/);
+});
+
+test('a schedule set after the newest verified backup gets its own grace period', async () => {
+  const { uuid, browser } = await signedIn();
+  const token = await tokenFor(browser, 'admin');
+  // A manual backup verified three days ago, then a daily schedule set now.
+  const old = (await insertBackup(db, { id: randomUUID(), resourceId: uuid, trigger: 'manual', format: 'default', requestedBy: 'x' }))!;
+  await db.query(`update backups set state = 'completed', verified_at = now() - interval '3 days', finished_at = now() - interval '3 days' where id = $1`, [old.id]);
+  assert.equal((await api('PUT', '/schedule', { token, body: { frequency: 'daily', hour: 3, minute: 0, timeZone: 'UTC' } })).status, 200);
+  const fresh = await (await api('GET', '/backups', { token })).json() as { freshness: { stale: boolean } };
+  assert.equal(fresh.freshness.stale, false);
+  await db.query(`update backup_schedules set updated_at = now() - interval '2 days' where resource_id = $1`, [uuid]);
+  const stale = await (await api('GET', '/backups', { token })).json() as { freshness: { stale: boolean } };
+  assert.equal(stale.freshness.stale, true, 'two days on, with nothing new verified, it is late');
+});
+
+test('a retry that is running shows no failure of the attempt before it', async () => {
+  const { uuid } = await signedIn();
+  const backup = (await insertBackup(db, { id: randomUUID(), resourceId: uuid, trigger: 'manual', format: 'default', requestedBy: 'x' }))!;
+  const first = (await beginAttempt(db, backup.id))!;
+  assert.ok(await markFailed(db, backup.id, first.token, { kind: 'interrupted', reason: 'the worker restarted', final: false }));
+  assert.equal((await findBackup(db, backup.id))!.failureKind, 'interrupted', 'shown while the retry is due');
+  const second = (await beginAttempt(db, backup.id))!;
+  assert.equal(second.backup.state, 'running');
+  assert.equal(second.backup.failureKind, null);
+  assert.equal(second.backup.failureReason, null);
+  const events = await db.query(`select detail from backup_events where backup_id = $1 and detail like '%restarted%'`, [backup.id]);
+  assert.equal(events.rowCount, 1, 'the history keeps the first attempt\'s failure');
 });

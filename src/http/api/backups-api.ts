@@ -28,6 +28,7 @@ export function backupsApi(deps: AppDeps): Router {
       throughput: detail.backup.progress.samples ?? [],
       events: detail.events.map((e) => ({ attempt: e.attempt, state: e.state, detail: e.detail, at: e.at.toISOString() })),
       logs: detail.logs.map((l) => ({ id: l.id, attempt: l.attempt, at: l.at.toISOString(), message: l.message })),
+      logs_more: detail.logsMore,
       ...(req.query.contents === '1' ? { contents: detail.contents } : {}),
     });
   });
