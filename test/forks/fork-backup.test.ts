@@ -10,6 +10,7 @@ import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArch
 import { cancelBackup, requestBackup } from '../../src/backups/backups.service.ts';
 import { QUEUES } from '../../src/jobs/queues.ts';
 import { findBackup, insertBackup, beginAttempt } from '../../src/backups/backups.repo.ts';
+import { findSourceSetting, setDirectSource } from '../../src/backups/sources.repo.ts';
 import { findForkIntent, recordForkIntent, recordForkRequested } from '../../src/forks/forks.repo.ts';
 import { forkAttachmentName, openSourceSession } from '../../src/forks/fork-lifecycle.ts';
 import { randomUUID } from 'node:crypto';
@@ -477,6 +478,24 @@ test('an admin chooses the database, the app forks go on and the fork plan, and 
   assert.match(page, /heroku-postgresql:standard-2/);
   const audit = await db.query(`select 1 from audit_events where resource_id = $1 and action = 'heroku.settings_changed'`, [r.uuid]);
   assert.equal(audit.rowCount, 1);
+});
+
+test('saving the Heroku settings form as rendered keeps a database URL source and the fork app', async () => {
+  const r = await connectedResource();
+  await setDirectSource(db, app.runtime.secrets, r.uuid, await seedSourceDatabase(server, `follower_${r.n}`), r.owner);
+  const page = await (await r.browser.request('GET', '/settings/heroku')).text();
+  // What a browser submits for a select: its selected option, else its first.
+  const chosen = (name: string) => {
+    const select = new RegExp(`<select name="${name}">([\\s\\S]*?)</select>`).exec(page)?.[1] ?? '';
+    const all = [...select.matchAll(/<option value="([^"]*)"([^>]*)>/g)];
+    return (all.find((m) => m[2]!.includes('selected')) ?? all[0])?.[1];
+  };
+  const before = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0].scratch_app_name;
+  const saved = await r.browser.submit('/settings/heroku', { attachment: chosen('attachment') ?? '', scratch_app: chosen('scratch_app') ?? '', fork_plan: 'standard-2', allow_direct_fallback: '0' });
+  assert.equal(saved.status, 303, await saved.text());
+  assert.equal((await findSourceSetting(db, r.uuid))?.kind, 'direct', 'the database URL is still the source');
+  const after = (await db.query('select scratch_app_name, fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  assert.deepEqual(after, { scratch_app_name: before, fork_plan: 'standard-2' });
 });
 
 test('an admin must connect before a Heroku database can be backed up, and members cannot connect', async () => {

@@ -26,8 +26,9 @@ const adminOnly: RequestHandler = (req, _res, next) => {
 };
 
 const settingsForm = z.object({
-  attachment: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, { error: 'choose one of the listed databases' }).optional(),
-  scratch_app: z.string().regex(/^[a-z][a-z0-9-]{1,29}$/, { error: 'choose one of the listed apps' }).optional(),
+  // Empty: keep the current choice (the form's first option), so saving other fields never swaps them.
+  attachment: z.union([z.literal(''), z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, { error: 'choose one of the listed databases' })]).optional(),
+  scratch_app: z.union([z.literal(''), z.string().regex(/^[a-z][a-z0-9-]{1,29}$/, { error: 'choose one of the listed apps' })]).optional(),
   create_scratch_app: z.literal('1').optional(),
   fork_plan: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { error: 'a plan name such as standard-0' }).optional(),
   // A hidden 0 before the checkbox, so an unchecked box still says so: one value, or both.
