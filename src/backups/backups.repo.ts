@@ -82,12 +82,14 @@ export async function findResourceBackup(db: Queryable, resourceId: string, id: 
 }
 
 /** One page of a resource's backups, newest first, and how many there are in all. */
-export async function pageResourceBackups(db: Queryable, resourceId: string, page: { limit: number; offset: number }): Promise<{ backups: Backup[]; total: number }> {
+/** One page of a resource's backups, the total, and whether any backup is queued or running (on any page). */
+export async function pageResourceBackups(db: Queryable, resourceId: string, page: { limit: number; offset: number }): Promise<{ backups: Backup[]; total: number; busy: boolean }> {
   const [rows, count] = await Promise.all([
     db.query<Row>(`select ${COLUMNS} from backups where resource_id = $1 order by created_at desc, number desc limit $2 offset $3`, [resourceId, page.limit, page.offset]),
-    db.query<{ n: number }>('select count(*)::int as n from backups where resource_id = $1', [resourceId]),
+    db.query<{ n: number; busy: boolean }>(
+      `select count(*)::int as n, coalesce(bool_or(state in ('pending', 'running', 'verifying')), false) as busy from backups where resource_id = $1`, [resourceId]),
   ]);
-  return { backups: rows.rows.map(toBackup), total: count.rows[0]!.n };
+  return { backups: rows.rows.map(toBackup), total: count.rows[0]!.n, busy: count.rows[0]!.busy };
 }
 
 export async function listResourceBackups(db: Queryable, resourceId: string, limit = 50): Promise<Backup[]> {

@@ -74,8 +74,8 @@ const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(1_000_000)
 /** One page of the resource's backups, newest first. `query` is the request's (page=N), validated here. */
 export async function listBackups(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, query: unknown) {
   const { page } = parseOr422(pageQuery, query ?? {});
-  const { backups, total } = await pageResourceBackups(deps.pool, resourceId, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
-  return { backups, total, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
+  const { backups, total, busy } = await pageResourceBackups(deps.pool, resourceId, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+  return { backups, total, busy, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
 }
 
 /** One of the resource's backups, or 404 (another resource's id included). */

@@ -245,6 +245,20 @@ test('state-changing forms and session API calls without the CSRF token are refu
   assert.equal((await db.query('select count(*)::int as n from backups where resource_id = $1', [uuid])).rows[0].n, 0, 'nothing was captured');
 });
 
+test('Capture now waits while a backup runs on any page, and a page past the end offers the last one', async () => {
+  const { uuid, browser } = await signedIn();
+  // 60 finished backups and, older than all of them, one still running: it is on page 2.
+  await db.query(
+    `insert into backups (id, resource_id, trigger, number, state, requested_by, created_at)
+     select gen_random_uuid(), $1, 'manual', n, case when n = 1 then 'running' else 'failed' end, 'seed', now() - (100 - n) * interval '1 minute'
+     from generate_series(1, 61) n`, [uuid]);
+  const first = await (await browser.request('GET', '/dashboard')).text();
+  assert.match(first, /<button type="submit" disabled title="A backup is already queued or running; your plan runs one at a time.">Capture now<\/button>/);
+  const beyond = await (await browser.request('GET', '/dashboard?page=9')).text();
+  assert.doesNotMatch(beyond, /No backups exist yet/);
+  assert.match(beyond, /past the last one\. <a href="\/dashboard\?page=2">Go to page 2<\/a>/);
+});
+
 test('members view and capture, but cannot change settings', async () => {
   const admin = await signedIn();
   const member = await signedIn({ uuid: admin.uuid, user: `member-${admin.uuid.slice(0, 8)}@example.com` });

@@ -8,7 +8,7 @@ import { describeSource } from '../../backups/sources.service.ts';
 import { findConnection } from '../../heroku/connect-connections.repo.ts';
 import { findAuthorization } from '../../heroku/authorizations.repo.ts';
 import { findPlan } from '../../resources/plans.ts';
-import { FINAL_STATES, forkTimings } from '../../backups/backup.ts';
+import { forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
 import { throughputChart } from './throughput-chart.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
@@ -31,7 +31,7 @@ export function backupPages(deps: AppDeps): Router {
     res.render('dashboard', {
       title: `${resource.appName ?? resource.name} · big-backup`, resource, user, plan: findPlan(resource.plan)!,
       authorizationStatus: authorization?.status ?? 'pending', connection, source, forkTimings, ...page, error, freshness,
-      running: page.backups.some((b) => !FINAL_STATES.includes(b.state)),
+      running: page.busy,
     });
   }
 
