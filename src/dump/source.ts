@@ -60,9 +60,30 @@ export function parseDatabaseUrl(databaseUrl: string): ConnectionParams {
   const port = url.port ? Number(url.port) : 5432;
   const password = decode(url.password, 'password');
   if (/[\r\n]/.test(password)) throw invalidSource('the password holds a line break, which a password file cannot carry');
-  const sslmode = url.searchParams.get('sslmode') ?? undefined;
+  if (host.startsWith('%2F') || host.startsWith('%2f') || host.startsWith('/')) throw invalidSource('a unix-socket host is not supported; give a TCP host name or address');
+  const sslmode = sslModeOf(url.searchParams);
+  return { host, port, database, user, password: new Secret(password), ...(sslmode ? { sslmode } : {}) };
+}
+
+// Query parameters that change nothing pg_dump must honour: big-backup sets its own.
+const IGNORED_PARAMETERS = new Set(['application_name', 'connect_timeout']);
+
+/**
+ * The TLS mode a URL asks for. `ssl=true` (node-postgres and JDBC style) means `require`. Any other
+ * parameter is refused rather than dropped: pg_dump would otherwise connect with less than the URL
+ * asked for (a `channel_binding` or `sslrootcert` lost), or somewhere else (`host`, `port`, `options`).
+ */
+function sslModeOf(params: URLSearchParams): SslMode | undefined {
+  for (const name of new Set(params.keys())) {
+    if (name !== 'sslmode' && name !== 'ssl' && !IGNORED_PARAMETERS.has(name)) {
+      throw invalidSource(`big-backup cannot pass the connection parameter "${name}" on to pg_dump; remove it (sslmode is supported)`);
+    }
+  }
+  const sslmode = params.get('sslmode') ?? undefined;
   if (sslmode !== undefined && !SSL_MODES.includes(sslmode as SslMode)) throw invalidSource(`sslmode must be one of ${SSL_MODES.join(', ')}`);
-  return { host, port, database, user, password: new Secret(password), ...(sslmode ? { sslmode: sslmode as SslMode } : {}) };
+  const ssl = params.get('ssl');
+  if (ssl !== null && !['true', '1'].includes(ssl)) throw invalidSource('ssl must be true (or leave it out and give sslmode)');
+  return (sslmode as SslMode | undefined) ?? (ssl !== null ? 'require' : undefined);
 }
 
 /** `postgres://user@host:port/database`, for logs. */

@@ -24,6 +24,21 @@ test('a database URL becomes connection parameters whose password never prints',
   assert.equal(describeConnection(connection), 'postgres://alice@db.example.com:6543/d1abc');
 });
 
+test('ssl=true means sslmode=require; parameters pg_dump would not honour are refused, not dropped', () => {
+  assert.equal(parseDatabaseUrl('postgres://u:pw@h/db?ssl=true').sslmode, 'require');
+  assert.equal(parseDatabaseUrl('postgres://u:pw@h/db?ssl=true&sslmode=verify-full').sslmode, 'verify-full');
+  assert.equal(parseDatabaseUrl('postgres://u:pw@h/db?application_name=app&connect_timeout=5').sslmode, undefined);
+  for (const [url, message] of [
+    ['postgres://u:pw@h/db?sslmode=require&channel_binding=require', /connection parameter "channel_binding"/],
+    ['postgres://u:pw@h/db?sslrootcert=%2Fetc%2Fca.pem', /connection parameter "sslrootcert"/],
+    ['postgres://u:pw@h/db?options=-csearch_path%3Dx', /connection parameter "options"/],
+    ['postgres://u:pw@h/db?ssl=maybe', /ssl must be true/],
+    ['postgres://u:pw@%2Fvar%2Frun%2Fpostgresql/db', /unix-socket host is not supported/],
+  ] as const) {
+    assert.throws(() => parseDatabaseUrl(url), (error: unknown) => isDumpError(error) && error.code === 'invalid_source' && message.test(error.message), url);
+  }
+});
+
 test('a direct source resolves to the URL with a description free of the password', async () => {
   const resolved = await directSource(URL_WITH_PASSWORD).resolve();
   assert.equal(resolved.description, 'postgres://alice@db.example.com:6543/d1abc');
