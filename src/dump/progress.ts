@@ -61,6 +61,7 @@ export class ProgressEstimator {
   #out = 0;
   #section: Section | undefined;
   #completed = 0;
+  #largeObjectsCredited = 0;
   #learnedSource = 0;
   #learnedRaw = 0;
   #tablesStarted = 0;
@@ -86,12 +87,15 @@ export class ProgressEstimator {
 
   /** A `--verbose` line announced the next table (or the large objects). */
   startSection(event: VerboseEvent): void {
+    // pg_dump 17+ announces large objects once per batch of 1,000: one budget covers all batches.
+    if (event.kind !== 'table' && this.#section?.name === LARGE_OBJECTS) return;
     this.#closeSection();
     if (event.kind === 'table') {
       this.#tablesStarted += 1;
       this.#section = { name: event.table, size: this.#sizes.tableSizes.get(event.table), rawAtStart: this.#raw };
     } else {
-      this.#section = { name: LARGE_OBJECTS, size: this.#sizes.largeObjectBytes, rawAtStart: this.#raw };
+      // Batches split by other entries share what is left of the budget.
+      this.#section = { name: LARGE_OBJECTS, size: this.#sizes.largeObjectBytes - this.#largeObjectsCredited, rawAtStart: this.#raw };
     }
   }
 
@@ -153,6 +157,7 @@ export class ProgressEstimator {
       this.#completed += Math.min(written * this.#ratio(), SMALL_TABLE_CAP);
     } else {
       this.#completed += section.size;
+      if (section.name === LARGE_OBJECTS) this.#largeObjectsCredited += section.size;
       if (section.name !== LARGE_OBJECTS) {
         this.#learnedSource += section.size;
         this.#learnedRaw += written;

@@ -105,6 +105,27 @@ test('progress counts finished tables at their size and estimates the one in fli
   assert.equal(end.etaSeconds, 0);
 });
 
+test('large objects announced in batches (pg_dump 17+) count against one budget, not one per batch', () => {
+  const start = 1_000_000;
+  const progress = new ProgressEstimator({ tableBytes: 1e9, largeObjectBytes: 50e9, tableSizes: new Map([['public.a', 1e9]]) }, '0', { now: start });
+  progress.startSection({ kind: 'table', table: 'public.a' });
+  progress.addRaw(1e9);
+  for (let batch = 0; batch < 3; batch++) {
+    progress.startSection({ kind: 'large-objects' });
+    progress.addRaw(1e9);
+  }
+  const during = progress.snapshot(start + 10_000);
+  assert.ok(during.fractionDone! < 0.1, `after 3 GB of 51 GB: ${during.fractionDone}`);
+  assert.equal(during.currentTable, 'large objects');
+  // A batch after another entry shares what is left of the budget.
+  progress.startSection({ kind: 'table', table: 'public.late' });
+  progress.startSection({ kind: 'large-objects' });
+  const again = progress.snapshot(start + 20_000);
+  assert.ok(again.sourceBytesDone <= 51e9 * 0.99);
+  progress.finish();
+  assert.equal(progress.snapshot(start + 30_000).fractionDone, 1);
+});
+
 test('versions parse from server_version_num and pg_dump --version', () => {
   assert.equal(majorFromVersionNum(150018), 15);
   assert.equal(majorFromVersionNum(170004), 17);
