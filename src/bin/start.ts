@@ -25,8 +25,9 @@ async function stopAll(): Promise<void> {
 }
 
 try {
-  // Registered before anything starts, so a signal during start-up stops what has started so far.
-  onShutdown(createLogger({ level: 'info', base: { service: 'big-backup', process: 'start' } }), stopAll);
+  // One logger from the start, so a signal during start-up is logged and stops what has started so far.
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'big-backup', process: 'start' } });
+  onShutdown(logger, stopAll);
   let env: Record<string, string | undefined> = process.env;
   let banner: string | undefined;
   if (!process.env.DATABASE_URL) {
@@ -36,7 +37,6 @@ try {
     stops.unshift(embedded.stop);
   }
   const config = loadConfig(env);
-  const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'big-backup', process: 'start' } });
   await migrateEverything(config.DATABASE_URL);
   const runtime = createRuntime(config, logger);
   stops.unshift(() => runtime.pool.end());

@@ -10,9 +10,11 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // The logger writes asynchronously: flush it, or a quick stop exits before its last lines are out.
+    const exit = (code: number) => logger.flush(() => process.exit(code));
     stop().then(
-      () => process.exit(0),
-      (error: unknown) => { logger.error({ err: { message: (error as Error).message } }, 'shutdown failed'); process.exit(1); },
+      () => exit(0),
+      (error: unknown) => { logger.error({ err: { message: (error as Error).message } }, 'shutdown failed'); exit(1); },
     );
   };
   process.on('SIGTERM', handler);
