@@ -116,23 +116,26 @@ export interface SettingsChange {
 export async function changeSettings(deps: ConnectDeps, resource: Resource, change: SettingsChange, actor: string): Promise<void> {
   const connection = await findConnection(deps.pool, resource.id);
   if (!connection) throw conflict('Connect Heroku first.');
+  // Everything is checked before anything is written, so a refused part leaves the rest unchanged.
   await withConnectApi(deps, resource.id, async (api) => {
+    let source: { appName: string; attachmentName: string } | undefined;
     if (change.attachment !== undefined) {
       if (!resource.appName) throw conflict('The app this add-on is attached to is not known yet.');
       const choices = await postgresAttachments(api, resource.appName);
       if (!choices.some((c) => c.name === change.attachment)) throw unprocessable(`${change.attachment} is not a Postgres attachment of ${resource.appName}.`);
-      await setHerokuSource(deps.pool, resource.id, { appName: resource.appName, attachmentName: change.attachment }, actor);
+      source = { appName: resource.appName, attachmentName: change.attachment };
     }
-    if (change.createScratchApp) {
-      await updateConnectionSettings(deps.pool, resource.id, { scratchApp: await api.createApp(`bb-forks-${randomBytes(5).toString('hex')}`) });
-    } else if (change.scratchApp && change.scratchApp !== connection.scratchAppName) {
+    let scratchApp: Awaited<ReturnType<typeof api.app>> | undefined;
+    if (!change.createScratchApp && change.scratchApp && change.scratchApp !== connection.scratchAppName) {
       if (change.scratchApp === resource.appName) throw unprocessable('Forks must not go on the production app: a new config var there means a release and a restart.');
-      const app = await api.app(change.scratchApp).catch((error: unknown) => {
+      scratchApp = await api.app(change.scratchApp).catch((error: unknown) => {
         if (error instanceof PlatformApiError && (error.statusCode === 404 || error.statusCode === 403)) throw unprocessable(`The connected account cannot use the app ${change.scratchApp}.`);
         throw error;
       });
-      await updateConnectionSettings(deps.pool, resource.id, { scratchApp: app });
     }
+    if (change.createScratchApp) scratchApp = await api.createApp(`bb-forks-${randomBytes(5).toString('hex')}`);
+    if (source) await setHerokuSource(deps.pool, resource.id, source, actor);
+    if (scratchApp) await updateConnectionSettings(deps.pool, resource.id, { scratchApp });
   });
   await updateConnectionSettings(deps.pool, resource.id, {
     ...(change.forkPlan ? { forkPlan: change.forkPlan } : {}),

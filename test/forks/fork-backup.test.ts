@@ -498,6 +498,16 @@ test('saving the Heroku settings form as rendered keeps a database URL source an
   assert.deepEqual(after, { scratch_app_name: before, fork_plan: 'standard-2' });
 });
 
+test('a Heroku settings change refused in one part writes none of it', async () => {
+  const r = await connectedResource();
+  await setDirectSource(db, app.runtime.secrets, r.uuid, await seedSourceDatabase(server, `kept_${r.n}`), r.owner);
+  const refused = await r.browser.submit('/settings/heroku', { attachment: 'DATABASE', scratch_app: r.appName, fork_plan: 'standard-4' });
+  assert.equal(refused.status, 422);
+  assert.match(await refused.text(), /Forks must not go on the production app/);
+  assert.equal((await findSourceSetting(db, r.uuid))?.kind, 'direct', 'the database choice was not saved either');
+  assert.notEqual((await db.query('select fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0].fork_plan, 'standard-4');
+});
+
 test('an admin must connect before a Heroku database can be backed up, and members cannot connect', async () => {
   const outcome = await sim.provision({ plan: 'standard' });
   await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
