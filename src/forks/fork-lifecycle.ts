@@ -169,13 +169,18 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     let waitingFor: string | undefined;
     for (;;) {
       const forkUrl = await readyUrl(scratchApp, fork.id, attachmentName);
-      const notReady = forkUrl === undefined ? 'Heroku has not finished provisioning it' : await whyNotReady(forkUrl);
-      if (forkUrl !== undefined && notReady === null) {
-        await recordForkReady(deps.pool, backup.id, fork.id);
-        log(`fork ${fork.name} ready after ${Math.round((Date.now() - requestedAt) / 1000)} s`);
-        return { source: directSource(forkUrl), description: `${describeConnection(parseDatabaseUrl(forkUrl))} (fork ${fork.name} of ${described})`, mode: 'fork' };
+      let notReady = 'Heroku has not finished provisioning it';
+      if (forkUrl !== undefined) {
+        const connection = parseDatabaseUrl(forkUrl);
+        const why = await whyNotReady(forkUrl, connection.password.reveal());
+        if (why === null) {
+          await recordForkReady(deps.pool, backup.id, fork.id);
+          log(`fork ${fork.name} ready after ${Math.round((Date.now() - requestedAt) / 1000)} s`);
+          return { source: directSource(forkUrl), description: `${describeConnection(connection)} (fork ${fork.name} of ${described})`, mode: 'fork' };
+        }
+        notReady = why;
       }
-      if (notReady !== null && notReady !== waitingFor) {
+      if (notReady !== waitingFor) {
         waitingFor = notReady;
         log(`fork ${fork.name} not ready yet: ${notReady}`);
       }
@@ -258,7 +263,7 @@ export function toSourceError(error: unknown): unknown {
  * Null once the fork accepts connections and has left recovery (a fresh fork replays WAL first);
  * otherwise why not, with any password taken out.
  */
-async function whyNotReady(url: string): Promise<string | null> {
+async function whyNotReady(url: string, password: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'big-backup' });
   client.on('error', () => {});
   try {
@@ -267,18 +272,9 @@ async function whyNotReady(url: string): Promise<string | null> {
     return result.rows[0]?.recovering === false ? null : 'it is still replaying its source\'s history (in recovery)';
   } catch (error) {
     // Starting up, DNS not there yet, credentials not active yet: all mean "not ready" for now.
-    const password = safePassword(url);
-    return `connecting to it failed: ${redact((error as Error).message, password ? [password] : [])}`;
+    return `connecting to it failed: ${redact((error as Error).message, [password])}`;
   } finally {
     await client.end().catch(() => {});
-  }
-}
-
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
   }
 }
 
