@@ -70,11 +70,16 @@ interface Row {
   errors: string[];
 }
 
+/** The median of one measure of plain pg_dump's runs at this size; NaN (printed as –) without any. */
+function plainMedian(size: SizeResult, pick: (s: Sample) => number): number {
+  const base = size.variants.find((v) => v.variant === 'plain');
+  return base && base.samples.length > 0 ? median(base.samples.map(pick)) : NaN;
+}
+
 function summarize(size: SizeResult): { rows: Row[]; plain: Row | undefined } {
   const budget = rssBudget(size.partSize, size.queueSize);
-  const base = size.variants.find((v) => v.variant === 'plain');
-  const plainSeconds = base && base.samples.length > 0 ? median(base.samples.map((s) => s.seconds)) : NaN;
-  const plainBytes = base && base.samples.length > 0 ? median(base.samples.map((s) => s.bytes)) : NaN;
+  const plainSeconds = plainMedian(size, (s) => s.seconds);
+  const plainBytes = plainMedian(size, (s) => s.bytes);
   const rows: Row[] = [];
   for (const v of size.variants) {
     if (v.samples.length === 0) {
@@ -223,20 +228,16 @@ export function targetSummary(sizes: SizeResult[]): string[] {
 /**
  * CPU seconds by process for one database size: the Node worker, pg_dump and pg_restore (or the shell
  * pipe's pg_dump and zstd), the server backends and the S3-protocol server, against the wall time.
- * "cores busy" = total ÷ wall; on 2 cores a run can never be shorter than half its total CPU.
- */
-/**
- * Where each variant's CPU went, and what that CPU allows: a run needing C CPU-seconds on N cores
- * cannot finish in under C ÷ N seconds however well it is scheduled, so plain's seconds ÷ (C ÷ N) is
- * the highest × speed the variant could reach on this machine. When that is below a target, only
- * spending less CPU can reach it; the column without the S3 server is the same bound with the store's
- * CPU taken off these cores, as it is with a real S3.
+ * "cores busy" = total ÷ wall. A run needing C CPU-seconds on N cores cannot finish in under C ÷ N
+ * seconds however well it is scheduled, so plain's seconds ÷ (C ÷ N) is the highest × speed the
+ * variant could reach on this machine; when that is below a target, only spending less CPU can reach
+ * it. The column without the S3 server is the same bound with the store's CPU taken off these cores,
+ * as it is with a real S3.
  */
 export function cpuTable(size: SizeResult, cores: number): string {
   const headers = ['variant', 's (median)', 'Node worker', 'pg_dump/pg_restore/zstd', 'server backend', 'S3 server', 'total CPU s',
     'cores busy', `total ÷ ${cores}`, 'best × for this CPU', 'best × w/o S3 server'];
-  const base = size.variants.find((v) => v.variant === 'plain');
-  const plainSeconds = base && base.samples.length > 0 ? median(base.samples.map((s) => s.seconds)) : undefined;
+  const plainSeconds = plainMedian(size, (s) => s.seconds);
   const body: string[][] = [];
   for (const v of size.variants) {
     const samples = v.samples.filter((s) => s.cpu !== undefined);
@@ -251,7 +252,7 @@ export function cpuTable(size: SizeResult, cores: number): string {
     const server = pick((s) => s.cpu!.server);
     const s3 = v.variant.endsWith('-s3') ? pick((s) => s.cpu!.s3) : undefined;
     const total = (worker ?? 0) + (tools ?? 0) + (server ?? 0) + (s3 ?? 0);
-    const best = (cpu: number) => (plainSeconds === undefined || v.variant === 'plain' ? undefined : plainSeconds / (cpu / cores));
+    const best = (cpu: number) => (v.variant === 'plain' ? undefined : plainSeconds / (cpu / cores));
     body.push([v.variant, num(wall, 2), num(worker, 1), num(tools, 1), num(server, 1), num(s3, 1), num(total, 1), num(total / wall, 2),
       num(total / cores, 1), num(best(total), 2), num(s3 === undefined ? undefined : best(total - s3), 2)]);
   }

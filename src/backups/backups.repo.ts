@@ -81,8 +81,7 @@ export async function findResourceBackup(db: Queryable, resourceId: string, id: 
   return result.rows[0] && toBackup(result.rows[0]);
 }
 
-/** One page of a resource's backups, newest first, and how many there are in all. */
-/** One page of a resource's backups, the total, and whether any backup is queued or running (on any page). */
+/** One page of a resource's backups, newest first, how many there are in all, and whether any is queued or running (on any page). */
 export async function pageResourceBackups(db: Queryable, resourceId: string, page: { limit: number; offset: number }): Promise<{ backups: Backup[]; total: number; busy: boolean }> {
   const [rows, count] = await Promise.all([
     db.query<Row>(`select ${COLUMNS} from backups where resource_id = $1 order by created_at desc, number desc limit $2 offset $3`, [resourceId, page.limit, page.offset]),
@@ -255,13 +254,14 @@ export async function appendLogs(db: Queryable, id: string, attempt: number, lin
     'insert into backup_logs (backup_id, attempt, message) select $1, $2, unnest($3::text[])', [id, attempt, lines]);
 }
 
+/** Log lines one read returns at most. */
+export const LOG_PAGE = 500;
+
 /**
  * Log lines, oldest first, with their ids so a live view can ask for more. With `afterId` 0 (a page
  * opening) the last `limit` lines; after an id, the next `limit` lines in order, so a reader that
  * fell behind (a background tab) catches up page by page instead of skipping what it missed.
  */
-export const LOG_PAGE = 500;
-
 export async function logsAfter(db: Queryable, id: string, afterId: number, limit = LOG_PAGE): Promise<Array<{ id: number; attempt: number; at: Date; message: string }>> {
   const result = afterId > 0
     ? await db.query('select id::int as id, attempt, at, message from backup_logs where backup_id = $1 and id > $2 order by id limit $3', [id, afterId, limit])

@@ -157,8 +157,9 @@ export class ProgressEstimator {
       this.#completed += Math.min(written * this.#ratio(), SMALL_TABLE_CAP);
     } else {
       this.#completed += section.size;
-      if (section.name === LARGE_OBJECTS) this.#largeObjectsCredited += section.size;
-      if (section.name !== LARGE_OBJECTS) {
+      if (section.name === LARGE_OBJECTS) {
+        this.#largeObjectsCredited += section.size;
+      } else {
         this.#learnedSource += section.size;
         this.#learnedRaw += written;
       }

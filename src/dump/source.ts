@@ -60,7 +60,7 @@ export function parseDatabaseUrl(databaseUrl: string): ConnectionParams {
   const port = url.port ? Number(url.port) : 5432;
   const password = decode(url.password, 'password');
   if (/[\r\n]/.test(password)) throw invalidSource('the password holds a line break, which a password file cannot carry');
-  if (host.startsWith('%2F') || host.startsWith('%2f') || host.startsWith('/')) throw invalidSource('a unix-socket host is not supported; give a TCP host name or address');
+  if (/^(\/|%2f)/i.test(host)) throw invalidSource('a unix-socket host is not supported; give a TCP host name or address');
   const sslmode = sslModeOf(url.searchParams);
   return { host, port, database, user, password: new Secret(password), ...(sslmode ? { sslmode } : {}) };
 }

@@ -16,13 +16,13 @@ export interface WebProcess {
   stop(): Promise<void>;
 }
 
+/** How long requests in flight get to finish at shutdown. */
+const DRAIN_MS = 20_000;
+
 /**
  * Serves HTTP. Its pg-boss only sends jobs: no supervision, no cron, no migrations (pg-boss's proxy
  * pattern), so any number of web dynos add no maintenance load.
  */
-/** How long requests in flight get to finish at shutdown. */
-const DRAIN_MS = 20_000;
-
 export async function startWeb(runtime: Runtime, options: { port?: number; host?: string; nowSeconds?: () => number; drainMs?: number } = {}): Promise<WebProcess> {
   const { config, logger, pool, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);

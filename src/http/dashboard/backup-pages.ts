@@ -52,6 +52,7 @@ export function backupPages(deps: AppDeps): Router {
 
   async function renderBackup(req: Request, res: import('express').Response, extra: { link?: { url: string; expiresAt: Date; filename: string } } = {}) {
     const { resource, user } = req.viewer;
+    const viewer = actorOf(req);
     const detail = await getBackupDetail(deps, resource.id, req.params.id as string);
     const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
     const entries = detail.contents?.entries ?? [];
@@ -63,7 +64,7 @@ export function backupPages(deps: AppDeps): Router {
       tables: entries.filter((e) => e.type === 'TABLE').length, schemas: new Set(entries.map((e) => e.schema).filter(Boolean)).size,
       chart: throughputChart(detail.backup.progress.samples ?? []), forkTimings,
       lastLogId: detail.logs.at(-1)?.id ?? 0,
-      links: (await listLinks(deps.pool, resource.id, detail.backup.id)).map((l) => ({ ...l, revocable: mayRevoke(l, actorOf(req)) })),
+      links: (await listLinks(deps.pool, resource.id, detail.backup.id)).map((l) => ({ ...l, revocable: mayRevoke(l, viewer) })),
       link: extra.link, now: new Date(),
     });
   }
