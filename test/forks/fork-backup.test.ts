@@ -221,39 +221,35 @@ test('reads the database URL afresh on every run: a rotated password does not br
   assert.equal(again.attempt, 1);
 });
 
-test('a fork that never becomes ready fails the backup with a clear reason, and the fork is destroyed', async () => {
+/** Runs one backup while forks are under `fault` and checks it ends as a fork timeout, not retried, with its fork destroyed. */
+async function backupWithForkFault(fault: () => void) {
   const r = await connectedResource();
-  sim.faults.forkNeverReady();
+  fault();
   try {
     const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
     const done = await settled(requested!.id);
     assert.equal(done.state, 'failed');
-    assert.equal(done.failureKind, 'fork_timeout', JSON.stringify({ state: done.state, attempt: done.attempt, fork: done.fork, mode: done.sourceMode, sim: sim.postgresAddons().slice(-3) }));
-    assert.match(done.failureReason!, /the fork was not ready after 6 seconds \(last seen: Heroku has not finished provisioning it\)/);
+    assert.equal(done.failureKind, 'fork_timeout', JSON.stringify({ state: done.state, attempt: done.attempt, fork: done.fork, mode: done.sourceMode, reason: done.failureReason, sim: sim.postgresAddons().slice(-3) }));
     assert.equal(done.attempt, 1, 'a deadline is not retried');
     await assertForkDestroyed(done.id);
+    return done;
   } finally {
     sim.faults.reset();
   }
+}
+
+test('a fork that never becomes ready fails the backup with a clear reason, and the fork is destroyed', async () => {
+  const done = await backupWithForkFault(() => sim.faults.forkNeverReady());
+  assert.match(done.failureReason!, /the fork was not ready after 6 seconds \(last seen: Heroku has not finished provisioning it\)/);
 });
 
 test('a fork the worker cannot reach fails the backup naming the connection error, and the fork is destroyed', async () => {
-  const r = await connectedResource();
-  sim.faults.forkUnreachable();
-  try {
-    const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
-    const done = await settled(requested!.id);
-    assert.equal(done.state, 'failed');
-    assert.equal(done.failureKind, 'fork_timeout', `${done.failureKind}: ${done.failureReason}`);
-    assert.match(done.failureReason!, /not ready after 6 seconds \(last seen: connecting to it failed: .*ECONNREFUSED/);
-    const log = await backupLog(done.id);
-    assert.match(log, /not ready yet: Heroku has not finished provisioning it/);
-    assert.match(log, /not ready yet: connecting to it failed: .*ECONNREFUSED/);
-    assert.equal(log.match(/not ready yet: connecting to it failed/g)?.length, 1, 'the same reason is logged once, not at every poll');
-    await assertForkDestroyed(done.id);
-  } finally {
-    sim.faults.reset();
-  }
+  const done = await backupWithForkFault(() => sim.faults.forkUnreachable());
+  assert.match(done.failureReason!, /not ready after 6 seconds \(last seen: connecting to it failed: .*ECONNREFUSED/);
+  const log = await backupLog(done.id);
+  assert.match(log, /not ready yet: Heroku has not finished provisioning it/);
+  assert.match(log, /not ready yet: connecting to it failed: .*ECONNREFUSED/);
+  assert.equal(log.match(/not ready yet: connecting to it failed/g)?.length, 1, 'the same reason is logged once, not at every poll');
 });
 
 test('a fork deprovisioned while we wait fails the attempt, and each attempt cleans up its own fork', async () => {
