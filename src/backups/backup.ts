@@ -7,6 +7,21 @@ export type BackupFormat = 'default' | 'fast';
 /** States a backup never leaves. */
 export const FINAL_STATES: readonly BackupState[] = ['completed', 'failed', 'canceled'];
 
+/**
+ * States of a backup that is not finished: queued, or an attempt runs or will retry it. The partial
+ * index `backups_unfinished` (migration 0002) covers exactly these.
+ */
+export const ACTIVE_BACKUP_STATES = ['pending', 'running', 'verifying'] as const satisfies readonly BackupState[];
+
+/** States in which an attempt holds the backup (its token fences every write). */
+export const ATTEMPT_STATES = ['running', 'verifying'] as const satisfies readonly BackupState[];
+
+/** Whether the backup is not finished yet (see ACTIVE_BACKUP_STATES). */
+export const isActive = (state: BackupState): boolean => (ACTIVE_BACKUP_STATES as readonly BackupState[]).includes(state);
+
+/** Whether an attempt holds the backup (see ATTEMPT_STATES). */
+export const isAttemptState = (state: BackupState): boolean => (ATTEMPT_STATES as readonly BackupState[]).includes(state);
+
 /** A backup as the rest of the code sees it. */
 export interface Backup {
   id: string;

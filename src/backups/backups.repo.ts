@@ -1,6 +1,15 @@
 import type { Queryable } from '../db/pool.ts';
-import { backupName, type Backup, type BackupFormat, type BackupProgress, type BackupState, type BackupTrigger } from './backup.ts';
+import { sqlList } from '../db/sql-list.ts';
+import {
+  ACTIVE_BACKUP_STATES, ATTEMPT_STATES, backupName, type Backup, type BackupFormat, type BackupProgress, type BackupState, type BackupTrigger,
+} from './backup.ts';
 import type { VerifiedArchive } from './verify-archive.ts';
+import { nextBackupNumber } from './backup-counters.repo.ts';
+import { recordEvent } from './backup-events.repo.ts';
+
+// The state sets as SQL lists, built once: `state in ${ACTIVE}`.
+const ACTIVE = sqlList(ACTIVE_BACKUP_STATES);
+const ATTEMPT = sqlList(ATTEMPT_STATES);
 
 const COLUMNS = `id, resource_id, trigger, number, state, phase, format, requested_by, slot_key, attempt, object_key, bytes,
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
@@ -49,14 +58,11 @@ export async function insertBackup(db: Queryable, b: NewBackup): Promise<Backup 
     const taken = await db.query('select 1 from backups where slot_key = $1', [b.slotKey]);
     if (taken.rowCount) return undefined;
   }
-  const counter = await db.query<{ last_number: number }>(
-    `insert into backup_counters (resource_id, trigger, last_number) values ($1, $2, 1)
-     on conflict (resource_id, trigger) do update set last_number = backup_counters.last_number + 1 returning last_number`,
-    [b.resourceId, b.trigger]);
+  const number = await nextBackupNumber(db, b.resourceId, b.trigger);
   const result = await db.query<Row>(
     `insert into backups (id, resource_id, trigger, number, format, requested_by, slot_key)
      values ($1, $2, $3, $4, $5, $6, $7) on conflict (slot_key) do nothing returning ${COLUMNS}`,
-    [b.id, b.resourceId, b.trigger, counter.rows[0]!.last_number, b.format, b.requestedBy, b.slotKey ?? null]);
+    [b.id, b.resourceId, b.trigger, number, b.format, b.requestedBy, b.slotKey ?? null]);
   const row = result.rows[0];
   if (!row) return undefined;
   await recordEvent(db, b.id, 0, 'pending', `requested by ${b.requestedBy}`);
@@ -86,7 +92,7 @@ export async function pageResourceBackups(db: Queryable, resourceId: string, pag
   const [rows, count] = await Promise.all([
     db.query<Row>(`select ${COLUMNS} from backups where resource_id = $1 order by created_at desc, number desc limit $2 offset $3`, [resourceId, page.limit, page.offset]),
     db.query<{ n: number; busy: boolean }>(
-      `select count(*)::int as n, coalesce(bool_or(state in ('pending', 'running', 'verifying')), false) as busy from backups where resource_id = $1`, [resourceId]),
+      `select count(*)::int as n, coalesce(bool_or(state in ${ACTIVE}), false) as busy from backups where resource_id = $1`, [resourceId]),
   ]);
   return { backups: rows.rows.map(toBackup), total: count.rows[0]!.n, busy: count.rows[0]!.busy };
 }
@@ -106,7 +112,7 @@ export async function beginAttempt(db: Queryable, id: string): Promise<{ backup:
     `update backups set attempt = attempt + 1, attempt_token = gen_random_uuid(), state = 'running', phase = 'starting',
        started_at = coalesce(started_at, now()), progress = '{}'::jsonb, updated_at = now(),
        failure_kind = null, failure_reason = null
-     where id = $1 and state in ('pending', 'running', 'verifying') and cancel_requested_at is null
+     where id = $1 and state in ${ACTIVE} and cancel_requested_at is null
      returning ${COLUMNS}, attempt_token`, [id]);
   const row = result.rows[0];
   if (!row) return undefined;
@@ -140,7 +146,7 @@ export async function recordAttemptFacts(db: Queryable, id: string, token: strin
   const sets = entries.map(([key], i) => `${FACT_COLUMNS[key]} = $${i + 3}`);
   const values = entries.map(([key, value]) => (key === 'progress' ? JSON.stringify(value) : value));
   const result = await db.query(
-    `update backups set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+    `update backups set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
     [id, token, ...values]);
   return result.rowCount === 1;
 }
@@ -180,7 +186,7 @@ export async function markFailed(db: Queryable, id: string, token: string | null
     `update backups set state = $3, phase = null, failure_kind = $4, failure_reason = $5, updated_at = now(),
        finished_at = case when $3 = 'failed' then now() else null end,
        attempt_token = case when $3 = 'failed' then null else attempt_token end
-     where id = $1 and ($2::uuid is null or attempt_token = $2) and state in ('pending', 'running', 'verifying') returning attempt`,
+     where id = $1 and ($2::uuid is null or attempt_token = $2) and state in ${ACTIVE} returning attempt`,
     [id, token, next, failure.kind, failure.reason]);
   if (result.rowCount !== 1) return false;
   await recordEvent(db, id, result.rows[0]!.attempt, failure.final ? 'failed' : 'pending', `${failure.kind}: ${failure.reason}`);
@@ -191,8 +197,14 @@ export async function markFailed(db: Queryable, id: string, token: string | null
 export async function requestCancel(db: Queryable, resourceId: string, id: string): Promise<boolean> {
   const result = await db.query(
     `update backups set cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
-     where id = $1 and resource_id = $2 and state in ('pending', 'running', 'verifying')`, [id, resourceId]);
+     where id = $1 and resource_id = $2 and state in ${ACTIVE}`, [id, resourceId]);
   return result.rowCount === 1;
+}
+
+/** Asks every unfinished backup of a resource to stop (deprovision): running attempts stop, queued ones never start. */
+export async function requestResourceCancel(db: Queryable, resourceId: string): Promise<void> {
+  await db.query(
+    `update backups set cancel_requested_at = coalesce(cancel_requested_at, now()) where resource_id = $1 and state in ${ACTIVE}`, [resourceId]);
 }
 
 /** Ends a backup as canceled (by the attempt that noticed, or at once when it never started). */
@@ -200,7 +212,7 @@ export async function markCanceled(db: Queryable, id: string, reason: string): P
   const result = await db.query<{ attempt: number }>(
     `update backups set state = 'canceled', phase = null, failure_kind = 'canceled', failure_reason = $2, finished_at = now(),
        attempt_token = null, updated_at = now()
-     where id = $1 and state in ('pending', 'running', 'verifying') returning attempt`, [id, reason]);
+     where id = $1 and state in ${ACTIVE} returning attempt`, [id, reason]);
   if (result.rowCount !== 1) return false;
   await recordEvent(db, id, result.rows[0]!.attempt, 'canceled', reason);
   return true;
@@ -238,41 +250,24 @@ export async function cancelRequested(db: Queryable, id: string): Promise<boolea
   return (result.rowCount ?? 0) > 0;
 }
 
-export async function recordEvent(db: Queryable, id: string, attempt: number, state: string, detail: string | null = null): Promise<void> {
-  await db.query('insert into backup_events (backup_id, attempt, state, detail) values ($1, $2, $3, $4)', [id, attempt, state, detail]);
+/** Unfinished backups nothing has written to since `before` (the janitor checks whether their job still lives). */
+export async function listUnfinishedSince(db: Queryable, before: Date): Promise<string[]> {
+  const result = await db.query<{ id: string }>(`select id from backups where state in ${ACTIVE} and updated_at < $1`, [before]);
+  return result.rows.map((r) => r.id);
 }
 
-export async function listEvents(db: Queryable, id: string): Promise<Array<{ attempt: number; state: string; detail: string | null; at: Date }>> {
-  const result = await db.query('select attempt, state, detail, at from backup_events where backup_id = $1 order by id', [id]);
-  return result.rows as Array<{ attempt: number; state: string; detail: string | null; at: Date }>;
+/** Whether an attempt still holds one of the resource's backups. */
+export async function hasRunningAttempt(db: Queryable, resourceId: string): Promise<boolean> {
+  const result = await db.query(`select 1 from backups where resource_id = $1 and state in ${ATTEMPT} limit 1`, [resourceId]);
+  return (result.rowCount ?? 0) > 0;
 }
 
-/** Appends log lines of one attempt in a single statement. */
-export async function appendLogs(db: Queryable, id: string, attempt: number, lines: string[]): Promise<void> {
-  if (lines.length === 0) return;
-  await db.query(
-    'insert into backup_logs (backup_id, attempt, message) select $1, $2, unnest($3::text[])', [id, attempt, lines]);
+/** Deletes one backup's row (its events and logs go with it); the caller removes its archive first. */
+export async function deleteBackup(db: Queryable, resourceId: string, id: string): Promise<void> {
+  await db.query('delete from backups where id = $1 and resource_id = $2', [id, resourceId]);
 }
 
-/** Log lines one read returns at most. */
-export const LOG_PAGE = 500;
-
-/**
- * Log lines, oldest first, with their ids so a live view can ask for more. With `afterId` 0 (a page
- * opening) the last `limit` lines; after an id, the next `limit` lines in order, so a reader that
- * fell behind (a background tab) catches up page by page instead of skipping what it missed.
- */
-export async function logsAfter(db: Queryable, id: string, afterId: number, limit = LOG_PAGE): Promise<Array<{ id: number; attempt: number; at: Date; message: string }>> {
-  const result = afterId > 0
-    ? await db.query('select id::int as id, attempt, at, message from backup_logs where backup_id = $1 and id > $2 order by id limit $3', [id, afterId, limit])
-    : await db.query(
-      `select id::int as id, attempt, at, message from (
-         select * from backup_logs where backup_id = $1 order by id desc limit $2) t order by id`, [id, limit]);
-  return result.rows as Array<{ id: number; attempt: number; at: Date; message: string }>;
-}
-
-export async function tailLogs(db: Queryable, id: string, limit = 200): Promise<Array<{ attempt: number; at: Date; message: string }>> {
-  const result = await db.query(
-    'select attempt, at, message from (select * from backup_logs where backup_id = $1 order by id desc limit $2) t order by id', [id, limit]);
-  return result.rows as Array<{ attempt: number; at: Date; message: string }>;
+/** Deletes every backup row of a resource (purge). */
+export async function deleteResourceBackups(db: Queryable, resourceId: string): Promise<void> {
+  await db.query('delete from backups where resource_id = $1', [resourceId]);
 }

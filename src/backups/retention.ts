@@ -19,7 +19,7 @@
  * nothing more, since every kept representative is still the newest of its period.
  */
 import type { Plan } from '../resources/plans.ts';
-import type { Backup } from './backup.ts';
+import { isActive, type Backup } from './backup.ts';
 import { localTime, periodKey, type Period } from './zoned-time.ts';
 
 export { isStale } from './staleness.ts';
@@ -105,7 +105,7 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
 
   const decision: RetentionDecision = { keep: [], delete: [] };
   for (const b of sorted) {
-    if (b.state === 'pending' || b.state === 'running' || b.state === 'verifying') {
+    if (isActive(b.state)) {
       decision.keep.push({ id: b.id, reasons: [{ rule: 'unfinished', text: `still ${b.state}; retention never touches an unfinished backup` }] });
     } else if (((b.fork && b.fork.destroyedAt === null) || b.forkIntentAt) && !reasons.has(b.id)) {
       // The fork janitor finds forks to destroy through this row; deleting it would leave a billed database nobody knows of.

@@ -17,6 +17,11 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   return pool;
 }
 
+/** Answers once the database runs a statement (the health check). */
+export async function ping(db: Queryable): Promise<void> {
+  await db.query('select 1');
+}
+
 /** Runs `fn` in one transaction on one client, committing on success and rolling back on any error. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

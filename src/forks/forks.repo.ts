@@ -1,5 +1,9 @@
 import type { Queryable } from '../db/pool.ts';
-import type { Backup } from '../backups/backup.ts';
+import { sqlList } from '../db/sql-list.ts';
+import { ATTEMPT_STATES, FINAL_STATES, type Backup } from '../backups/backup.ts';
+
+const ATTEMPT = sqlList(ATTEMPT_STATES);
+const FINAL = sqlList(FINAL_STATES);
 
 /** A fork recorded on a backup. */
 export interface ForkRecord {
@@ -17,7 +21,7 @@ export type SourceMode = NonNullable<Backup['sourceMode']>;
 /** Which way this attempt reads the database. Fenced by the attempt token. */
 export async function recordSourceMode(db: Queryable, backupId: string, token: string, mode: SourceMode): Promise<boolean> {
   const result = await db.query(
-    `update backups set source_mode = $3, updated_at = now() where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+    `update backups set source_mode = $3, updated_at = now() where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
     [backupId, token, mode]);
   return result.rowCount === 1;
 }
@@ -31,7 +35,7 @@ export async function recordForkRequested(db: Queryable, backupId: string, token
     `update backups set fork_addon_id = $3, fork_addon_name = $4, fork_app_name = $5, fork_plan = $6, fork_state = 'provisioning',
        fork_requested_at = now(), fork_ready_at = null, fork_destroyed_at = null, updated_at = now(),
        fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null
-     where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+     where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
     [backupId, token, fork.addonId, fork.addonName, fork.appName, fork.plan]);
   return result.rowCount === 1;
 }
@@ -70,7 +74,7 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
 /** Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`. */
 export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ('completed', 'failed', 'canceled') or fork_requested_at < $1) order by fork_requested_at`, [cutoff]);
+    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) order by fork_requested_at`, [cutoff]);
   return result.rows;
 }
 
@@ -101,7 +105,7 @@ const INTENT = `select id as "backupId", resource_id as "resourceId", fork_inten
 export async function recordForkIntent(db: Queryable, backupId: string, token: string, intent: { appName: string; attachmentName: string }): Promise<boolean> {
   const result = await db.query(
     `update backups set fork_intent_app = $3, fork_intent_attachment = $4, fork_intent_at = now(), updated_at = now()
-     where id = $1 and attempt_token = $2 and state in ('running', 'verifying')`,
+     where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
     [backupId, token, intent.appName, intent.attachmentName]);
   return result.rowCount === 1;
 }

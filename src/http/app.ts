@@ -14,6 +14,7 @@ import { downloadRoutes } from './links/download-routes.ts';
 import { csrfProtection } from './middleware/csrf.ts';
 import { errorHandler } from './error-handler.ts';
 import { notFound } from '../errors.ts';
+import { ping } from '../db/pool.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -42,7 +43,7 @@ export function createApp(deps: AppDeps): Express {
   }));
 
   app.get('/healthz', async (_req, res) => {
-    await deps.pool.query('select 1');
+    await ping(deps.pool);
     res.json({ ok: true });
   });
   app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));

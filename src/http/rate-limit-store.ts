@@ -1,5 +1,6 @@
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import type { Queryable } from '../db/pool.ts';
+import { countHit, deleteEndedWindows, deleteWindow, findOpenWindow, uncountHit } from '../rate-limits/rate-limit-hits.repo.ts';
 
 /** How often one process sweeps windows that ended; counts themselves never depend on it. */
 const SWEEP_EVERY_MS = 60_000;
@@ -27,31 +28,22 @@ export class PgRateLimitStore implements Store {
   }
 
   async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    const result = await this.#db.query<{ hits: number; reset_at: Date }>(
-      'select hits, reset_at from rate_limit_hits where key = $1 and reset_at > now()', [this.prefix + key]);
-    const row = result.rows[0];
-    return row && { totalHits: row.hits, resetTime: row.reset_at };
+    const window = await findOpenWindow(this.#db, this.prefix + key);
+    return window && { totalHits: window.hits, resetTime: window.resetAt };
   }
 
   async increment(key: string): Promise<ClientRateLimitInfo> {
     this.#sweep();
-    const result = await this.#db.query<{ hits: number; reset_at: Date }>(
-      `insert into rate_limit_hits (key, hits, reset_at) values ($1, 1, now() + make_interval(secs => $2))
-       on conflict (key) do update set
-         hits = case when rate_limit_hits.reset_at <= now() then 1 else rate_limit_hits.hits + 1 end,
-         reset_at = case when rate_limit_hits.reset_at <= now() then excluded.reset_at else rate_limit_hits.reset_at end
-       returning hits, reset_at`,
-      [this.prefix + key, this.#windowMs / 1000]);
-    const row = result.rows[0]!;
-    return { totalHits: row.hits, resetTime: row.reset_at };
+    const window = await countHit(this.#db, this.prefix + key, this.#windowMs / 1000);
+    return { totalHits: window.hits, resetTime: window.resetAt };
   }
 
   async decrement(key: string): Promise<void> {
-    await this.#db.query('update rate_limit_hits set hits = hits - 1 where key = $1 and reset_at > now() and hits > 0', [this.prefix + key]);
+    await uncountHit(this.#db, this.prefix + key);
   }
 
   async resetKey(key: string): Promise<void> {
-    await this.#db.query('delete from rate_limit_hits where key = $1', [this.prefix + key]);
+    await deleteWindow(this.#db, this.prefix + key);
   }
 
   /** Drops this store's ended windows, at most once a minute per process, without holding up the request. */
@@ -59,7 +51,6 @@ export class PgRateLimitStore implements Store {
     const now = Date.now();
     if (now - this.#lastSweep < SWEEP_EVERY_MS) return;
     this.#lastSweep = now;
-    this.#db.query('delete from rate_limit_hits where key like $1 and reset_at <= now()', [`${this.prefix.replace(/[\\%_]/g, '\\$&')}%`])
-      .catch(() => { /* the next sweep tries again */ });
+    deleteEndedWindows(this.#db, this.prefix).catch(() => { /* the next sweep tries again */ });
   }
 }

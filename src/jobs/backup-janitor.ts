@@ -1,6 +1,6 @@
 import type { JobDeps } from './deps.ts';
 import { QUEUES } from './queues.ts';
-import { findArchiveClaims, markFailed } from '../backups/backups.repo.ts';
+import { findArchiveClaims, listUnfinishedSince, markFailed } from '../backups/backups.repo.ts';
 
 /** Nothing started this long ago can still be running: pg-boss expires every job in under 24 hours. */
 export const MAX_ATTEMPT_AGE_MS = 24 * 3600_000;
@@ -27,10 +27,7 @@ export interface JanitorReport {
  */
 export async function backupJanitor(deps: JobDeps, _payload: object, _job?: unknown, now: Date = new Date()): Promise<JanitorReport> {
   const report: JanitorReport = { abandonedBackups: [], abortedUploads: [], removedObjects: [] };
-  const unfinished = await deps.pool.query<{ id: string }>(
-    `select id from backups where state in ('pending', 'running', 'verifying') and updated_at < $1`,
-    [new Date(now.getTime() - RECONCILE_GRACE_MS)]);
-  for (const { id } of unfinished.rows) {
+  for (const id of await listUnfinishedSince(deps.pool, new Date(now.getTime() - RECONCILE_GRACE_MS))) {
     const jobs = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId: id } });
     if (jobs.some((job) => job.state === 'created' || job.state === 'retry' || job.state === 'active')) continue;
     if (await markFailed(deps.pool, id, null, { kind: 'abandoned', reason: 'the worker running this backup stopped and its retries ran out', final: true })) {

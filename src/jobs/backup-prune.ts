@@ -4,7 +4,8 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { findSchedule } from '../backups/schedules.repo.ts';
 import { decideRetention } from '../backups/retention.ts';
-import { listResourceBackups } from '../backups/backups.repo.ts';
+import { deleteBackup, listResourceBackups } from '../backups/backups.repo.ts';
+import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 
 /**
@@ -15,9 +16,7 @@ import { recordAudit } from '../audit/audit.repo.ts';
 export async function backupPrune(deps: JobDeps, { resourceId }: Payload<'backupPrune'>, _job?: unknown, now = new Date()): Promise<string[]> {
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'provisioned') return [];
-  const client = await deps.pool.connect();
-  try {
-    await client.query(`select pg_advisory_lock(hashtext('backup-prune'), hashtext($1))`, [resourceId]);
+  return withAdvisoryLock(deps.pool, 'backup-prune', resourceId, async (client) => {
     const schedule = await findSchedule(client, resourceId);
     const backups = await listResourceBackups(client, resourceId, 100_000);
     const decision = decideRetention({ backups, retention: findPlan(resource.plan)!.retention, timeZone: schedule?.timeZone ?? 'UTC', now });
@@ -27,13 +26,10 @@ export async function backupPrune(deps: JobDeps, { resourceId }: Payload<'backup
       // Object first: a row without its object is harmless and the next prune retries; an object
       // without its row would be invisible (the janitor would still find it).
       if (backup.objectKey) await deps.store.delete(backup.objectKey);
-      await client.query('delete from backups where id = $1 and resource_id = $2', [backup.id, resourceId]);
+      await deleteBackup(client, resourceId, backup.id);
       await recordAudit(client, { resourceId, actor: 'system', action: 'backup.pruned', detail: { backup: backup.name, reason: doomed.reason } });
       deleted.push(backup.id);
     }
     return deleted;
-  } finally {
-    await client.query(`select pg_advisory_unlock(hashtext('backup-prune'), hashtext($1))`, [resourceId]).catch(() => {});
-    client.release();
-  }
+  });
 }

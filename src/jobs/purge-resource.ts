@@ -8,6 +8,7 @@ import { deleteAudit } from '../audit/audit.repo.ts';
 import { QUEUES } from './queues.ts';
 import { deleteSchedule } from '../backups/schedules.repo.ts';
 import { deleteSource } from '../backups/sources.repo.ts';
+import { deleteResourceBackups, hasRunningAttempt } from '../backups/backups.repo.ts';
 import { listResourceForkIntents, listResourceLiveForks } from '../forks/forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
@@ -22,8 +23,7 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'deprovisioned' || resource.purgedAt) return;
   // A backup still running sees the cancel flag (set at deprovision) and stops; wait for that, by retrying.
-  const running = await deps.pool.query(`select 1 from backups where resource_id = $1 and state in ('running', 'verifying')`, [resourceId]);
-  if (running.rowCount) throw new Error('a backup of this resource is still stopping; the purge will retry');
+  if (await hasRunningAttempt(deps.pool, resourceId)) throw new Error('a backup of this resource is still stopping; the purge will retry');
   await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
   // Forks are the customer's billed add-ons: destroy them while the connected grant still exists (a
   // failure throws, and the purge retries before anything is wiped). Without a usable grant nobody but
@@ -49,7 +49,7 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   for (const object of await deps.store.list(`tenants/${resourceId}/`)) await deps.store.delete(object.key);
   for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`)) await deps.store.abortIncompleteUpload(upload);
   await withTransaction(deps.pool, async (tx) => {
-    await tx.query('delete from backups where resource_id = $1', [resourceId]);
+    await deleteResourceBackups(tx, resourceId);
     await deleteSchedule(tx, resourceId);
     await deleteSource(tx, resourceId);
     await deleteConnection(tx, resourceId);

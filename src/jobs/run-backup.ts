@@ -3,10 +3,11 @@ import { QUEUES } from './queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
 import { captureArchive } from '../backups/capture-archive.ts';
 import { objectKeyFor } from '../backups/backup.ts';
-import { beginAttempt, recordAttemptFacts, markVerifying, markCompleted, markFailed, markCanceled, cancelRequested, appendLogs } from '../backups/backups.repo.ts';
+import { beginAttempt, recordAttemptFacts, markVerifying, markCompleted, markFailed, markCanceled, cancelRequested } from '../backups/backups.repo.ts';
+import { appendLogs } from '../backups/backup-logs.repo.ts';
 import { openSourceSession } from '../forks/fork-lifecycle.ts';
 import { SourceError } from '../forks/errors.ts';
-import { findResource } from '../resources/resources.repo.ts';
+import { findResource, recordLargestDatabase } from '../resources/resources.repo.ts';
 import { isDumpError } from '../dump/index.ts';
 import { VerificationError } from '../backups/verify-archive.ts';
 import { StorageError } from '../storage/errors.ts';
@@ -110,7 +111,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     logs.add(`verified: ${captured.verified.tableCount} tables, ${captured.verified.tocEntries} archive entries`);
     await logs.flush();
     await fenced(markCompleted(deps.pool, backupId, token, captured.verified));
-    await deps.pool.query('update resources set largest_database_bytes = greatest(coalesce(largest_database_bytes, 0), $2) where id = $1', [backup.resourceId, captured.plan.server.databaseBytes]);
+    await recordLargestDatabase(deps.pool, backup.resourceId, captured.plan.server.databaseBytes);
     await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.completed', detail: { backup: backup.name, bytes: captured.stored.bytes } });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
     // A new verified backup may let older ones go.

@@ -85,3 +85,8 @@ export async function markResourceDeprovisioned(db: Queryable, id: string): Prom
 export async function markResourcePurged(db: Queryable, id: string): Promise<void> {
   await db.query(`update resources set purged_at = now(), options = '{}'::jsonb, updated_at = now() where id = $1`, [id]);
 }
+
+/** Remembers the largest database a backup of this resource has covered (plan changes check it). */
+export async function recordLargestDatabase(db: Queryable, id: string, bytes: number): Promise<void> {
+  await db.query('update resources set largest_database_bytes = greatest(coalesce(largest_database_bytes, 0), $2) where id = $1', [id, bytes]);
+}

@@ -9,6 +9,7 @@ import { insertPendingAuthorization } from '../heroku/authorizations.repo.ts';
 import { SEALED } from '../heroku/partner-authorization.ts';
 import { sendJob } from '../jobs/send.ts';
 import { findSchedule } from '../backups/schedules.repo.ts';
+import { requestResourceCancel } from '../backups/backups.repo.ts';
 import { findPlan, planChangeBlockers, PLAN_SLUGS } from './plans.ts';
 import { supportedRegion, SUPPORTED_REGIONS_TEXT } from './regions.ts';
 import {
@@ -103,7 +104,7 @@ export async function deprovision(deps: ResourcesDeps, resourceId: string): Prom
     if (!(await markResourceDeprovisioned(tx, resourceId))) return;
     await deleteResourceSessions(tx, resourceId);
     // Running backups stop within seconds (their attempt watches this flag); queued ones never start.
-    await tx.query(`update backups set cancel_requested_at = coalesce(cancel_requested_at, now()) where resource_id = $1 and state in ('pending', 'running', 'verifying')`, [resourceId]);
+    await requestResourceCancel(tx, resourceId);
     await sendJob(deps.boss, 'purgeResource', { resourceId }, { db: tx, singletonKey: resourceId });
     await recordAudit(tx, { resourceId, actor: 'heroku', action: 'resource.deprovisioned' });
   });

@@ -11,7 +11,8 @@ import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase } from '../support/seed-source.ts';
 import { requestBackup } from '../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
-import { findBackup, listEvents } from '../../src/backups/backups.repo.ts';
+import { findBackup } from '../../src/backups/backups.repo.ts';
+import { listEvents } from '../../src/backups/backup-events.repo.ts';
 import { BOSS_SCHEMA } from '../../src/jobs/boss.ts';
 
 // A worker process dies (SIGKILL, as when a dyno is lost) in the middle of a backup. Nothing in our code

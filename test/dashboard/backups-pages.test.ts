@@ -6,7 +6,8 @@ import { startStack, Browser, apiCall, type ApiAuth } from '../support/stack.ts'
 import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase } from '../support/seed-source.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
-import { appendLogs, beginAttempt, findBackup, insertBackup, markFailed } from '../../src/backups/backups.repo.ts';
+import { beginAttempt, findBackup, insertBackup, markFailed } from '../../src/backups/backups.repo.ts';
+import { appendLogs } from '../../src/backups/backup-logs.repo.ts';
 
 // The dashboard's pages and the JSON API over the same services, as customers and scripts use them.
 const { app, sim } = await startStack();

@@ -1,5 +1,5 @@
 import type { Backup } from '../../backups/backup.ts';
-import { forkTimings } from '../../backups/backup.ts';
+import { forkTimings, isAttemptState } from '../../backups/backup.ts';
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -12,7 +12,7 @@ export function backupJson(backup: Backup) {
     requested_by: backup.requestedBy, attempt: backup.attempt,
     created_at: iso(backup.createdAt), started_at: iso(backup.startedAt), finished_at: iso(backup.finishedAt),
     duration_seconds: durationSeconds,
-    progress: backup.state === 'running' || backup.state === 'verifying' ? progress : null,
+    progress: isAttemptState(backup.state) ? progress : null,
     source: { description: backup.sourceDescription, mode: backup.sourceMode, bytes: backup.sourceBytes, server_version: backup.serverVersion },
     archive: { bytes: backup.bytes, sha256: backup.sha256, pg_dump_version: backup.pgDumpVersion, restore_command: backup.restoreCommand },
     verification: backup.verifiedAt ? { verified_at: iso(backup.verifiedAt), table_count: backup.tableCount, toc_entries: backup.tocEntries } : null,

@@ -7,6 +7,7 @@ import { verifySsoPost } from '../../sso/sso-token.ts';
 import { lockResource } from '../../resources/resources.repo.ts';
 import { recordSignIn } from '../../users/resource-users.repo.ts';
 import { recordAudit } from '../../audit/audit.repo.ts';
+import { claimSsoTokenUse } from '../../sso/sso-token-uses.repo.ts';
 
 /** What the session remembers about who is signed in: a resource and a Heroku user, nothing else. */
 export interface SessionUser {
@@ -48,10 +49,7 @@ export class HerokuSsoStrategy extends Strategy {
       const resource = await lockResource(tx, claims.resourceId);
       if (!resource || resource.state !== 'provisioned') return { reason: 'unknown or deprovisioned resource' };
       // A token signs one sign-in: keep its hash for longer than it stays valid and refuse it twice.
-      await tx.query(`delete from sso_token_uses where used_at < now() - interval '15 minutes'`);
-      const used = await tx.query('insert into sso_token_uses (token_hash) values ($1) on conflict do nothing',
-        [createHash('sha256').update(claims.token).digest('hex')]);
-      if (used.rowCount === 0) return { reason: 'sign-on token replayed' };
+      if (!(await claimSsoTokenUse(tx, createHash('sha256').update(claims.token).digest('hex')))) return { reason: 'sign-on token replayed' };
       const user = await recordSignIn(tx, resource.id, claims.userId, claims.email);
       await recordAudit(tx, { resourceId: resource.id, actor: user.email, action: 'user.signed_in', detail: { role: user.role }, ip: req.ip ?? null });
       return { user: { resourceId: resource.id, userId: claims.userId } };
