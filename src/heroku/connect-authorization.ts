@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { withTransaction } from '../db/pool.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { exchangeGrantCode, refreshAccessToken, sealTokens, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
+import { exchangeGrantCode, sealTokens } from './oauth-client.ts';
+import { refreshUnderLock, stillFresh } from './refresh-under-lock.ts';
 import { PlatformApiError } from './platform-api.ts';
 import { createConnectApi, type ConnectApi } from './connect-api.ts';
 import { findConnection, markReconnectNeeded, saveConnection, storeRefreshedTokens } from './connect-connections.repo.ts';
@@ -29,8 +29,6 @@ export class ConnectionUnavailableError extends Error {
     this.name = 'ConnectionUnavailableError';
   }
 }
-
-const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** Sealed-column names: part of each ciphertext's authenticated data. */
 export const CONNECT_SEALED = { access: 'heroku_connections.access_token', refresh: 'heroku_connections.refresh_token' } as const;
@@ -90,35 +88,26 @@ async function currentToken(deps: ConnectDeps, resourceId: string, force: boolea
   if (row.status !== 'connected' || !row.accessTokenCiphertext || !row.accessTokenExpiresAt) {
     throw new ConnectionUnavailableError(`reconnect needed: ${row.lastError ?? 'the Heroku connection is not usable'}`);
   }
-  if (!force && row.accessTokenExpiresAt.getTime() - now.getTime() > REFRESH_MARGIN_MS) {
+  if (!force && stillFresh(row.accessTokenExpiresAt, now)) {
     return deps.secrets.open(row.accessTokenCiphertext, resourceId, CONNECT_SEALED.access);
   }
   if (!deps.client) throw new ConnectionUnavailableError('Connecting a Heroku account is not configured on this server, so its token cannot be refreshed.');
-  const client = deps.client;
-  // Under the row lock, as for the partner token: two refreshes at once could leave a dead refresh token stored.
-  const outcome = await withTransaction(deps.pool, async (tx): Promise<{ token: string } | { revoked: string }> => {
-    const locked = await findConnection(tx, resourceId, { lock: true });
-    if (!locked || locked.status !== 'connected' || !locked.accessTokenCiphertext || !locked.refreshTokenCiphertext || !locked.accessTokenExpiresAt) {
-      return { revoked: `reconnect needed: ${locked?.lastError ?? 'the Heroku connection is not usable'}` };
-    }
-    const stored = deps.secrets.open(locked.accessTokenCiphertext, resourceId, CONNECT_SEALED.access);
-    const stillFresh = locked.accessTokenExpiresAt.getTime() - now.getTime() > REFRESH_MARGIN_MS;
-    if (stillFresh && (!force || stored !== rejected)) return { token: stored };
-    const refreshToken = deps.secrets.open(locked.refreshTokenCiphertext, resourceId, CONNECT_SEALED.refresh);
-    let tokens: TokenSet;
-    try {
-      tokens = await refreshAccessToken(deps.oauthUrl, refreshToken, client.secret, now);
-    } catch (error) {
-      if (error instanceof OAuthRejectedError) {
-        const reason = `Heroku refused to refresh the connected account's authorization (${error.message}); reconnect Heroku in the dashboard`;
-        await markReconnectNeeded(tx, resourceId, reason);
-        return { revoked: reason };
+  const outcome = await refreshUnderLock({
+    pool: deps.pool, secrets: deps.secrets, resourceId, sealed: CONNECT_SEALED, oauthUrl: deps.oauthUrl, clientSecret: deps.client.secret, now,
+    lock: async (tx) => {
+      const locked = await findConnection(tx, resourceId, { lock: true });
+      if (locked?.status !== 'connected' || !locked.accessTokenCiphertext || !locked.refreshTokenCiphertext || !locked.accessTokenExpiresAt) {
+        return { unusable: `reconnect needed: ${locked?.lastError ?? 'the Heroku connection is not usable'}` };
       }
-      throw error;
-    }
-    await storeRefreshedTokens(tx, resourceId, sealTokens(deps.secrets, resourceId, tokens, CONNECT_SEALED));
-    return { token: tokens.accessToken };
-  });
-  if ('revoked' in outcome) throw new ConnectionUnavailableError(outcome.revoked);
+      return { accessTokenCiphertext: locked.accessTokenCiphertext, refreshTokenCiphertext: locked.refreshTokenCiphertext, accessTokenExpiresAt: locked.accessTokenExpiresAt };
+    },
+    store: (tx, tokens) => storeRefreshedTokens(tx, resourceId, tokens),
+    refused: async (tx, error) => {
+      const reason = `Heroku refused to refresh the connected account's authorization (${error.message}); reconnect Heroku in the dashboard`;
+      await markReconnectNeeded(tx, resourceId, reason);
+      return reason;
+    },
+  }, { force, ...(rejected === undefined ? {} : { rejected }) });
+  if ('unavailable' in outcome) throw new ConnectionUnavailableError(outcome.unavailable);
   return outcome.token;
 }

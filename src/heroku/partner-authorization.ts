@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { withTransaction } from '../db/pool.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { exchangeGrantCode, refreshAccessToken, sealTokens, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
+import { exchangeGrantCode, sealTokens, OAuthRejectedError, type TokenSet } from './oauth-client.ts';
+import { refreshUnderLock, stillFresh } from './refresh-under-lock.ts';
 import { createPlatformApi, PlatformApiError, type PlatformApi } from './platform-api.ts';
 import { findAuthorization, markAuthorizationFailed, storeTokens } from './authorizations.repo.ts';
 
@@ -22,9 +22,6 @@ export class AuthorizationUnavailableError extends Error {
     this.name = 'AuthorizationUnavailableError';
   }
 }
-
-// Refresh ahead of expiry so a call never starts with a token about to lapse mid-flight.
-const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** Sealed-column names: they are part of each ciphertext's authenticated data. */
 export const SEALED = { grantCode: 'heroku_authorizations.grant_code', access: 'heroku_authorizations.access_token', refresh: 'heroku_authorizations.refresh_token' } as const;
@@ -80,34 +77,25 @@ async function currentAccessToken(deps: PartnerAuthorizationDeps, resourceId: st
   const row = await findAuthorization(deps.pool, resourceId);
   const usable = (r: typeof row) => r?.status === 'active' && r.accessTokenCiphertext && r.accessTokenExpiresAt;
   if (!usable(row)) throw new AuthorizationUnavailableError(row?.failureReason ?? 'the Heroku authorization is not active yet');
-  if (!force && row!.accessTokenExpiresAt!.getTime() - now.getTime() > REFRESH_MARGIN_MS) {
+  if (!force && stillFresh(row!.accessTokenExpiresAt!, now)) {
     return deps.secrets.open(row!.accessTokenCiphertext!, resourceId, SEALED.access);
   }
-  // Refresh under a row lock: two workers refreshing at once could each get a token, and if Heroku
-  // rotates refresh tokens the loser's stored refresh token would be dead.
-  const outcome = await withTransaction(deps.pool, async (tx): Promise<{ token: string } | { revoked: string }> => {
-    const locked = await findAuthorization(tx, resourceId, { lock: true });
-    if (!usable(locked)) throw new AuthorizationUnavailableError(locked?.failureReason ?? 'the Heroku authorization is not active');
-    const stored = deps.secrets.open(locked!.accessTokenCiphertext!, resourceId, SEALED.access);
-    const stillFresh = locked!.accessTokenExpiresAt!.getTime() - now.getTime() > REFRESH_MARGIN_MS;
-    // Someone else refreshed while we waited for the lock.
-    if (stillFresh && (!force || stored !== rejected)) return { token: stored };
-    const refreshToken = deps.secrets.open(locked!.refreshTokenCiphertext!, resourceId, SEALED.refresh);
-    let tokens: TokenSet;
-    try {
-      tokens = await refreshAccessToken(deps.oauthUrl, refreshToken, deps.clientSecret, now);
-    } catch (error) {
-      // Recorded in this transaction, which must commit, so the refusal is thrown only after it.
-      if (error instanceof OAuthRejectedError) {
-        const reason = `Heroku refused to refresh the authorization: ${error.message}`;
-        await markAuthorizationFailed(tx, resourceId, reason, 'revoked');
-        return { revoked: reason };
+  const outcome = await refreshUnderLock({
+    pool: deps.pool, secrets: deps.secrets, resourceId, sealed: SEALED, oauthUrl: deps.oauthUrl, clientSecret: deps.clientSecret, now,
+    lock: async (tx) => {
+      const locked = await findAuthorization(tx, resourceId, { lock: true });
+      if (locked?.status !== 'active' || !locked.accessTokenCiphertext || !locked.refreshTokenCiphertext || !locked.accessTokenExpiresAt) {
+        return { unusable: locked?.failureReason ?? 'the Heroku authorization is not active' };
       }
-      throw error;
-    }
-    await storeTokens(tx, resourceId, sealTokens(deps.secrets, resourceId, tokens, SEALED), 'refresh');
-    return { token: tokens.accessToken };
-  });
-  if ('revoked' in outcome) throw new AuthorizationUnavailableError(outcome.revoked);
+      return { accessTokenCiphertext: locked.accessTokenCiphertext, refreshTokenCiphertext: locked.refreshTokenCiphertext, accessTokenExpiresAt: locked.accessTokenExpiresAt };
+    },
+    store: (tx, tokens) => storeTokens(tx, resourceId, tokens, 'refresh'),
+    refused: async (tx, error) => {
+      const reason = `Heroku refused to refresh the authorization: ${error.message}`;
+      await markAuthorizationFailed(tx, resourceId, reason, 'revoked');
+      return reason;
+    },
+  }, { force, ...(rejected === undefined ? {} : { rejected }) });
+  if ('unavailable' in outcome) throw new AuthorizationUnavailableError(outcome.unavailable);
   return outcome.token;
 }
