@@ -6,6 +6,7 @@ import { recordAudit } from '../audit/audit.repo.ts';
 import { notFound } from '../errors.ts';
 import { parseOr422 } from '../validate.ts';
 import type { Role } from '../users/resource-users.repo.ts';
+import type { Actor } from '../users/actor.ts';
 import { revokeLinksCreatedBy } from '../links/links.repo.ts';
 import { insertApiToken, listApiTokens, revokeApiToken, useApiToken, type ApiToken } from './api-tokens.repo.ts';
 
@@ -16,15 +17,6 @@ const NewTokenInput = z.object({
   name: z.string().trim().min(1, 'give the token a name').max(100, 'the name is longer than 100 characters'),
   role: z.enum(['admin', 'member']).default('member'),
 });
-
-/** Who is acting: a person or a token, for audit lines. */
-export interface Actor {
-  resourceId: string;
-  /** Stable identity: `user:<heroku user id>` or `api_token:<token id>`; names and emails can repeat or change. */
-  id: string;
-  label: string;
-  ip?: string | null;
-}
 
 /** The stable actor id of an API token, as links and audit lines record their creator. */
 export function apiTokenActorId(tokenId: string): string {

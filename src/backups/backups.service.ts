@@ -6,13 +6,13 @@ import { AppError, conflict, notFound } from '../errors.ts';
 import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
-import { sendJob } from '../jobs/send.ts';
+import { sendJob } from '../queue/send.ts';
 import { insertBackup, requestCancel, findResourceBackup, cancelPending, pageResourceBackups, findBackupContents, type NewBackup } from './backups.repo.ts';
 import { listEvents } from './backup-events.repo.ts';
 import { logsAfter, LOG_PAGE } from './backup-logs.repo.ts';
 import { parseOr422 } from '../validate.ts';
 import { z } from 'zod';
-import { QUEUES } from '../jobs/queues.ts';
+import { QUEUES } from '../queue/queues.ts';
 import type { Backup, BackupFormat, BackupTrigger } from './backup.ts';
 
 export interface BackupsDeps {

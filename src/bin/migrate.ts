@@ -1,6 +1,6 @@
 // The release phase (Procfile `release`): applies our migrations and pg-boss's, then exits.
 import { loadConfig } from '../config.ts';
-import { migrateEverything } from '../db/release.ts';
+import { migrateEverything } from '../processes/release.ts';
 import { exitOnBootFailure } from '../processes/shutdown.ts';
 
 try {

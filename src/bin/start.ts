@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import { migrateEverything } from '../db/release.ts';
+import { migrateEverything } from '../processes/release.ts';
 import { createRuntime } from '../processes/runtime.ts';
 import { startWeb } from '../processes/web-process.ts';
 import { startWorker } from '../processes/worker-process.ts';

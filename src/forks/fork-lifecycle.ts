@@ -9,7 +9,7 @@ import { findConnection, type ConnectionRow } from '../heroku/connect-connection
 import { ConnectionUnavailableError, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
 import { RateLimitedError, type ConnectApi, type UserAddon } from '../heroku/connect-api.ts';
 import { PlatformApiError } from '../heroku/platform-api.ts';
-import { sendJob } from '../jobs/send.ts';
+import { sendJob } from '../queue/send.ts';
 import { SourceError } from './errors.ts';
 import { findForkIntent, findLiveFork, recordForkIntent, recordForkReady, recordForkRequested, recordSourceMode, type ForkIntent, type SourceMode } from './forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from './fork-teardown.ts';

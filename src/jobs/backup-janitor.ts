@@ -1,5 +1,5 @@
 import type { JobDeps } from './deps.ts';
-import { QUEUES } from './queues.ts';
+import { QUEUES } from '../queue/queues.ts';
 import { findArchiveClaims, listUnfinishedSince, markFailed } from '../backups/backups.repo.ts';
 
 /** Nothing started this long ago can still be running: pg-boss expires every job in under 24 hours. */

@@ -1,4 +1,4 @@
-import type { Payload } from './queues.ts';
+import type { Payload } from '../queue/queues.ts';
 import type { JobDeps } from './deps.ts';
 import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Payload } from './queues.ts';
-import { QUEUES } from './queues.ts';
+import type { Payload } from '../queue/queues.ts';
+import { QUEUES } from '../queue/queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
 import { AppError } from '../errors.ts';
 import { requestBackup, ALREADY_RUNNING } from '../backups/backups.service.ts';

@@ -1,4 +1,4 @@
-import type { Payload } from './queues.ts';
+import type { Payload } from '../queue/queues.ts';
 import type { JobDeps } from './deps.ts';
 import { destroyForkNow } from '../forks/fork-teardown.ts';
 import { forkAlreadyDestroyed } from '../forks/forks.repo.ts';

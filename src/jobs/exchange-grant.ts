@@ -1,4 +1,4 @@
-import type { Payload } from './queues.ts';
+import type { Payload } from '../queue/queues.ts';
 import type { JobDeps } from './deps.ts';
 import { exchangeProvisionGrant, withPartnerApi } from '../heroku/partner-authorization.ts';
 import { findResource, updateResourceApp } from '../resources/resources.repo.ts';

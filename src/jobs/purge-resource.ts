@@ -1,11 +1,11 @@
-import type { Payload } from './queues.ts';
+import type { Payload } from '../queue/queues.ts';
 import type { JobDeps } from './deps.ts';
 import { withTransaction } from '../db/pool.ts';
 import { findResource, markResourcePurged } from '../resources/resources.repo.ts';
 import { wipeAuthorization } from '../heroku/authorizations.repo.ts';
 import { deleteResourceSessions, deleteResourceUsers } from '../users/resource-users.repo.ts';
 import { deleteAudit } from '../audit/audit.repo.ts';
-import { QUEUES } from './queues.ts';
+import { QUEUES } from '../queue/queues.ts';
 import { deleteSchedule } from '../backups/schedules.repo.ts';
 import { deleteSource } from '../backups/sources.repo.ts';
 import { deleteResourceBackups, hasRunningAttempt } from '../backups/backups.repo.ts';

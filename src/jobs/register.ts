@@ -1,5 +1,5 @@
 import type { PgBoss } from 'pg-boss';
-import { QUEUES, ensureQueues, type QueueKey, type Payload } from './queues.ts';
+import { QUEUES, ensureQueues, type QueueKey, type Payload } from '../queue/queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
 import { exchangeGrant } from './exchange-grant.ts';
 import { purgeResource } from './purge-resource.ts';

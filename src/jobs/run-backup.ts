@@ -1,5 +1,5 @@
-import type { Payload } from './queues.ts';
-import { QUEUES } from './queues.ts';
+import type { Payload } from '../queue/queues.ts';
+import { QUEUES } from '../queue/queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
 import { captureArchive } from '../backups/capture-archive.ts';
 import { objectKeyFor } from '../backups/backup.ts';
@@ -13,7 +13,7 @@ import { VerificationError } from '../backups/verify-archive.ts';
 import { StorageError } from '../storage/errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { createLogBuffer } from '../backups/log-buffer.ts';
-import { sendJob } from './send.ts';
+import { sendJob } from '../queue/send.ts';
 import { createThroughputSamples } from '../backups/throughput-samples.ts';
 
 /** A newer attempt owns the backup now; this one must stop and leave no trace. */

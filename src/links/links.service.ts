@@ -8,7 +8,7 @@ import { parseOr422 } from '../validate.ts';
 import { findResourceBackup } from '../backups/backups.repo.ts';
 import { findResource, type Resource } from '../resources/resources.repo.ts';
 import type { Backup } from '../backups/backup.ts';
-import type { Actor } from '../api-tokens/api-tokens.service.ts';
+import type { Actor } from '../users/actor.ts';
 import type { Role } from '../users/resource-users.repo.ts';
 import {
   findLinkByHash, findResourceDownloadLink, insertDownloadLink, listDownloadLinks, recordDownloadLinkUse, revokeDownloadLink,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PgBoss } from 'pg-boss';
-import { createBoss } from '../jobs/boss.ts';
+import { createBoss } from '../queue/boss.ts';
 import { createApp } from '../http/app.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';

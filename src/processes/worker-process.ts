@@ -1,4 +1,4 @@
-import { createBoss } from '../jobs/boss.ts';
+import { createBoss } from '../queue/boss.ts';
 import { registerJobs } from '../jobs/register.ts';
 import type { Runtime } from './runtime.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';

@@ -13,7 +13,7 @@ import { requestBackup } from '../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
 import { findBackup } from '../../src/backups/backups.repo.ts';
 import { listEvents } from '../../src/backups/backup-events.repo.ts';
-import { BOSS_SCHEMA } from '../../src/jobs/boss.ts';
+import { BOSS_SCHEMA } from '../../src/queue/boss.ts';
 
 // A worker process dies (SIGKILL, as when a dyno is lost) in the middle of a backup. Nothing in our code
 // runs at that moment: pg-boss must notice the missing heartbeat, fail the job and retry it, and the

@@ -8,7 +8,7 @@ import { Browser, startStack } from '../support/stack.ts';
 import { eventually } from '../support/app.ts';
 import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive } from '../support/seed-source.ts';
 import { cancelBackup, requestBackup } from '../../src/backups/backups.service.ts';
-import { QUEUES } from '../../src/jobs/queues.ts';
+import { QUEUES } from '../../src/queue/queues.ts';
 import { findBackup, insertBackup, beginAttempt } from '../../src/backups/backups.repo.ts';
 import { findSourceSetting, setDirectSource } from '../../src/backups/sources.repo.ts';
 import { findForkIntent, recordForkIntent, recordForkRequested } from '../../src/forks/forks.repo.ts';

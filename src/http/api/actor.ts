@@ -1,5 +1,6 @@
 import type { Request } from 'express';
-import { apiTokenActorId, type Actor } from '../../api-tokens/api-tokens.service.ts';
+import { apiTokenActorId } from '../../api-tokens/api-tokens.service.ts';
+import type { Actor } from '../../users/actor.ts';
 import type { Role } from '../../users/resource-users.repo.ts';
 
 /** Who is acting on which resource, with their role, as services and the audit log need it. */

@@ -8,7 +8,7 @@ import { parseOr422 } from '../../validate.ts';
 import { sameSecret } from '../../crypto/same-secret.ts';
 import { connectDeps, ConnectionUnavailableError } from '../../heroku/connect-authorization.ts';
 import { OAuthRejectedError } from '../../heroku/oauth-client.ts';
-import { authorizeUrl, changeSettings, disconnect, finishConnect, loadConnectionView, newConnectState } from '../../heroku/connect-service.ts';
+import { authorizeUrl, changeSettings, disconnect, finishConnect, loadConnectionView, newConnectState } from '../../connect/connect.service.ts';
 
 declare module 'express-session' {
   interface SessionData {

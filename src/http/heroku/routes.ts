@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.ts';
 import { herokuBasicAuth } from '../middleware/heroku-auth.ts';
 import { parseOr422 } from '../../validate.ts';
 import { provisionBody, planChangeBody, resourceIdParam } from './schemas.ts';
-import { provision, changePlan, deprovision } from '../../resources/resources.service.ts';
+import { provision, changePlan, deprovision } from '../../provisioning/provisioning.service.ts';
 
 /** The Add-on Partner API v3 endpoints Heroku's add-on manager calls. Every answer is JSON. */
 export function herokuRoutes(deps: AppDeps): Router {

@@ -4,7 +4,7 @@ import { Passport } from 'passport';
 import type { RequestHandler } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { HerokuSsoStrategy, type SessionUser } from './strategy.ts';
-import { redirectAfterSave } from '../middleware/redirect-after-save.ts';
+import { redirectAfterSave } from './redirect-after-save.ts';
 import { findResource } from '../../resources/resources.repo.ts';
 import { findResourceUser, type ResourceUser } from '../../users/resource-users.repo.ts';
 import type { Resource } from '../../resources/resources.repo.ts';

@@ -5,10 +5,10 @@ import { recordAudit } from '../audit/audit.repo.ts';
 import type { Resource } from '../resources/resources.repo.ts';
 import { findSourceSetting, setHerokuSource, type SourceSetting } from '../backups/sources.repo.ts';
 import { listResourceLiveForks } from '../forks/forks.repo.ts';
-import { CONNECT_SCOPE, completeConnect, withConnectApi, type ConnectDeps } from './connect-authorization.ts';
-import { PlatformApiError } from './platform-api.ts';
-import type { ConnectApi, HerokuApp } from './connect-api.ts';
-import { deleteConnection, findConnection, updateConnectionSettings, type ConnectionRow } from './connect-connections.repo.ts';
+import { CONNECT_SCOPE, completeConnect, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
+import { PlatformApiError } from '../heroku/platform-api.ts';
+import type { ConnectApi, HerokuApp } from '../heroku/connect-api.ts';
+import { deleteConnection, findConnection, updateConnectionSettings, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
 
 /** A Postgres database attached to the app, as the settings page offers it. */
 export interface PostgresAttachment {

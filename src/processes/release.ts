@@ -1,6 +1,6 @@
-import { migrate } from './migrate.ts';
-import { createBoss } from '../jobs/boss.ts';
-import { ensureQueues } from '../jobs/queues.ts';
+import { migrate } from '../db/migrate.ts';
+import { createBoss } from '../queue/boss.ts';
+import { ensureQueues } from '../queue/queues.ts';
 
 /** Everything the release phase does: our migrations, pg-boss's schema, then our queues. Safe to run twice. */
 export async function migrateEverything(connectionString: string): Promise<string[]> {

@@ -7,14 +7,14 @@ import { recordAudit } from '../audit/audit.repo.ts';
 import { deleteResourceSessions } from '../users/resource-users.repo.ts';
 import { insertPendingAuthorization } from '../heroku/authorizations.repo.ts';
 import { SEALED } from '../heroku/partner-authorization.ts';
-import { sendJob } from '../jobs/send.ts';
+import { sendJob } from '../queue/send.ts';
 import { findSchedule } from '../backups/schedules.repo.ts';
 import { requestResourceCancel } from '../backups/backups.repo.ts';
-import { findPlan, planChangeBlockers, PLAN_SLUGS } from './plans.ts';
-import { supportedRegion, SUPPORTED_REGIONS_TEXT } from './regions.ts';
+import { findPlan, planChangeBlockers, PLAN_SLUGS } from '../resources/plans.ts';
+import { supportedRegion, SUPPORTED_REGIONS_TEXT } from '../resources/regions.ts';
 import {
   findResource, insertResourceIfAbsent, lockResource, markResourceDeprovisioned, updateResourcePlan, type Resource,
-} from './resources.repo.ts';
+} from '../resources/resources.repo.ts';
 
 export interface ResourcesDeps {
   pool: pg.Pool;
