@@ -107,7 +107,7 @@ async function currentToken(deps: ConnectDeps, resourceId: string, force: boolea
       await markReconnectNeeded(tx, resourceId, reason);
       return reason;
     },
-  }, { force, ...(rejected === undefined ? {} : { rejected }) });
+  }, { force, rejected });
   if ('unavailable' in outcome) throw new ConnectionUnavailableError(outcome.unavailable);
   return outcome.token;
 }

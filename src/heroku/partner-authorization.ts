@@ -95,7 +95,7 @@ async function currentAccessToken(deps: PartnerAuthorizationDeps, resourceId: st
       await markAuthorizationFailed(tx, resourceId, reason, 'revoked');
       return reason;
     },
-  }, { force, ...(rejected === undefined ? {} : { rejected }) });
+  }, { force, rejected });
   if ('unavailable' in outcome) throw new AuthorizationUnavailableError(outcome.unavailable);
   return outcome.token;
 }
