@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool.ts';
 import { backupName, type Backup, type BackupFormat, type BackupProgress, type BackupState, type BackupTrigger } from './backup.ts';
-import type { VerifiedArchive } from './verify-archive.ts';
+import type { VerifiedArchive } from '../engine/index.ts';
 
 const COLUMNS = `id, resource_id, trigger, number, state, phase, format, requested_by, slot_key, attempt, object_key, bytes,
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,

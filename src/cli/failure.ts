@@ -1,6 +1,5 @@
-import { ReadBackError, VerificationError } from '../backups/verify-archive.ts';
-import { isDumpError } from '../dump/errors.ts';
-import { redact } from '../dump/redact.ts';
+import { isDumpError, ReadBackError, VerificationError } from '../engine/index.ts';
+import { redact } from '../shared/redact.ts';
 import { StorageError } from '../storage/errors.ts';
 import { UsageError } from './args.ts';
 

@@ -1,14 +1,12 @@
 import type { Payload } from './queues.ts';
 import { QUEUES } from './queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
-import { captureArchive } from '../backups/capture-archive.ts';
+import { captureArchive, isDumpError, VerificationError } from '../engine/index.ts';
 import { objectKeyFor } from '../backups/backup.ts';
 import { beginAttempt, recordAttemptFacts, markVerifying, markCompleted, markFailed, markCanceled, cancelRequested, appendLogs } from '../backups/backups.repo.ts';
 import { openSourceSession } from '../forks/fork-lifecycle.ts';
 import { SourceError } from '../forks/errors.ts';
 import { findResource } from '../resources/resources.repo.ts';
-import { isDumpError } from '../dump/index.ts';
-import { VerificationError } from '../backups/verify-archive.ts';
 import { StorageError } from '../storage/errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { createLogBuffer } from '../backups/log-buffer.ts';

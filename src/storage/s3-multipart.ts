@@ -3,7 +3,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
 import { asStorageError, StorageError } from './errors.ts';
-import { freeBuffer } from '../dump/free-buffer.ts';
+import { freeBuffer } from '../shared/free-buffer.ts';
 
 export type Send = (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<Record<string, unknown>>;
 

@@ -5,10 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive, listArchive } from '../support/seed-source.ts';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
-import { directSource } from '../../src/dump/index.ts';
-import { captureArchive } from '../../src/backups/capture-archive.ts';
-import { verifyArchive, VerificationError } from '../../src/backups/verify-archive.ts';
-import { startArchiveInspector } from '../../src/backups/archive-inspector.ts';
+import { captureArchive, directSource, verifyArchive, VerificationError } from '../../src/engine/index.ts';
+import { startArchiveInspector } from '../../src/engine/archive-inspector.ts';
 import { startS3Server } from '../support/s3-server.ts';
 
 const server = await startSourceServer();
@@ -143,7 +141,7 @@ test('a zstd-wrapped archive whose frame checksum does not match what was read t
 test('the zstd check beside the dump counts what the stored stream decodes to, and stops the stream on a bad frame', async () => {
   const zlib = await import('node:zlib');
   const { Readable, Writable, pipeline } = await import('node:stream');
-  const { startZstdCheck } = await import('../../src/backups/wrapper-check.ts');
+  const { startZstdCheck } = await import('../../src/engine/wrapper-check.ts');
   const raw = Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(256 * 1024, i)));
   const frame = zlib.zstdCompressSync(raw, { params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } });
   const run = async (bytes: Buffer) => {

@@ -1,11 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { buildDumpCommand, describeFormat } from '../../src/dump/dump-command.ts';
-import { escapePgpassField, pgpassLine } from '../../src/dump/password-file.ts';
-import { parseDatabaseUrl, describeConnection, directSource } from '../../src/dump/source.ts';
-import { redact } from '../../src/dump/redact.ts';
-import { isDumpError } from '../../src/dump/errors.ts';
+import { buildDumpCommand, describeFormat } from '../../src/engine/dump-command.ts';
+import { escapePgpassField, pgpassLine } from '../../src/engine/password-file.ts';
+import { parseDatabaseUrl, describeConnection, directSource } from '../../src/engine/source.ts';
+import { redact } from '../../src/shared/redact.ts';
+import { isDumpError } from '../../src/engine/dump-errors.ts';
 
 const PASSWORD = 'p@ss:w\\ord/é';
 const URL_WITH_PASSWORD = `postgres://alice:${encodeURIComponent(PASSWORD)}@db.example.com:6543/d1abc?sslmode=require`;

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import pg from 'pg';
-import { startDump, prepareDump, runDump, directSource, Secret, isDumpError, type DumpError, type DumpRun } from '../../src/dump/index.ts';
+import { startDump, prepareDump, runDump, directSource, isDumpError, type DumpError, type DumpRun } from '../../src/engine/index.ts';
+import { Secret } from '../../src/shared/redact.ts';
 import { startSourceServer, seedSourceDatabase, type SourceServer } from '../support/seed-source.ts';
 
 let server: SourceServer;

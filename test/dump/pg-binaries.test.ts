@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { selectPgBinaries, listPgBinaries } from '../../src/dump/pg-binaries.ts';
-import { isDumpError } from '../../src/dump/errors.ts';
+import { selectPgBinaries, listPgBinaries } from '../../src/engine/pg-binaries.ts';
+import { isDumpError } from '../../src/engine/dump-errors.ts';
 import { SYSTEM_PG15_BIN } from '../../src/db/local-cluster.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'bb-pgbin-'));

@@ -2,12 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { createCoalescer } from '../../src/dump/coalesce.ts';
-import { createLineSplitter, parseVerboseLine } from '../../src/dump/stderr-lines.ts';
-import { classifyExit } from '../../src/dump/exit-status.ts';
-import { ProgressEstimator } from '../../src/dump/progress.ts';
-import { majorFromVersionNum } from '../../src/dump/server-info.ts';
-import { parsePgDumpVersion } from '../../src/dump/pg-binaries.ts';
+import { createCoalescer } from '../../src/engine/coalesce.ts';
+import { createLineSplitter, parseVerboseLine } from '../../src/engine/stderr-lines.ts';
+import { classifyExit } from '../../src/engine/exit-status.ts';
+import { ProgressEstimator } from '../../src/engine/progress.ts';
+import { majorFromVersionNum } from '../../src/engine/server-info.ts';
+import { parsePgDumpVersion } from '../../src/engine/pg-binaries.ts';
 
 test('small chunks leave the coalescer as full buffers with every byte in order', async () => {
   const input = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));

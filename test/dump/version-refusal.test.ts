@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalCluster, embeddedBinDir, type LocalCluster } from '../../src/db/local-cluster.ts';
-import { prepareDump, runDump, directSource, parseDatabaseUrl, describeFormat, selectPgBinaries, listPgBinaries, isDumpError, type DumpPlan } from '../../src/dump/index.ts';
+import { prepareDump, runDump, directSource, parseDatabaseUrl, describeFormat, selectPgBinaries, listPgBinaries, isDumpError, type DumpPlan } from '../../src/engine/index.ts';
 
 let cluster: LocalCluster;
 let parent: string;

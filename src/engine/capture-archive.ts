@@ -1,8 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
-import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
-import { verifyArchive, ReadBackError, type VerifiedArchive } from './verify-archive.ts';
-import { startArchiveInspector, type DumpInspection } from './archive-inspector.ts';
+import { isDumpError } from './dump-errors.ts';
+import type { DumpFormat } from './dump-command.ts';
+import { prepareDump, type DumpPlan } from './prepare-dump.ts';
+import type { DumpProgress } from './progress.ts';
+import { runDump, type DumpResult } from './run-dump.ts';
+import type { BackupSource } from './source.ts';
+import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+import { ReadBackError } from './verification-errors.ts';
+import { startArchiveInspector } from './archive-inspector.ts';
+import type { DumpInspection } from './dump-inspection.ts';
 import { startZstdCheck } from './wrapper-check.ts';
 
 /** Hooks through which the caller (the job, or the one-shot command) records each step. */

@@ -1,13 +1,14 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
-import { createGarbagePacer } from '../dump/garbage-pacer.ts';
-import { freeBuffer } from '../dump/free-buffer.ts';
+import { createGarbagePacer } from './garbage-pacer.ts';
+import { freeBuffer } from '../shared/free-buffer.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
-import type { DumpInspection } from './archive-inspector.ts';
+import type { DumpInspection } from './dump-inspection.ts';
+import { drained, spawnRestore } from './restore-process.ts';
+import { ReadBackError, VerificationError } from './verification-errors.ts';
 
 // Compressed bytes queued for the zstd decompressor before reading the object waits for it.
 const DECOMPRESS_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -22,22 +23,6 @@ export interface VerifiedArchive {
   tocEntries: number;
   /** The objects the table of contents names (schemas, tables, views, …), for browsing and search. */
   contents: { entries: ContentsEntry[]; truncated: boolean };
-}
-
-/** The stored archive is not the one that was written, or not a readable archive. */
-export class VerificationError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'VerificationError';
-  }
-}
-
-/** Reading the object back failed (the store or the connection), which says nothing about the archive: worth another read. */
-export class ReadBackError extends VerificationError {
-  constructor(error: unknown) {
-    super(`reading the archive back failed: ${(error as Error).message}`, { cause: error });
-    this.name = 'ReadBackError';
-  }
 }
 
 /**
@@ -178,46 +163,8 @@ export function countToc(listing: string): { tableCount: number; tocEntries: num
   return { tocEntries: entries.length, tableCount: entries.filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length };
 }
 
-/** A pg_restore reading an archive on its stdin. */
-export interface RestoreProcess {
-  child: ChildProcessWithoutNullStreams;
-  exit: Promise<number | null>;
-  stderrTail(): string;
-}
-
-export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess {
-  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C' } });
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });
-  // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it
-  // then fail with EPIPE, which is expected and not an error.
-  child.stdin.on('error', () => {});
-  // A pg_restore that cannot start (missing, EAGAIN at the process limit) emits 'error' and never
-  // 'close': that is an exit with no status, and its reason becomes the stderr tail.
-  const exit = new Promise<number | null>((resolve) => {
-    child.once('close', (code) => resolve(code));
-    child.once('error', (error) => {
-      if (child.pid !== undefined) return; // started: 'close' follows
-      stderr.push(`could not start ${pgRestore}: ${error.message}`);
-      resolve(null);
-    });
-  });
-  return { child, exit, stderrTail: () => stderr.join('').trim().split('\n').slice(-3).join(' ') };
-}
-
 /** Writes a chunk and waits for drain; a stream already closed (pg_restore done reading) is skipped. */
 function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, chunk: Buffer): Promise<void> {
   if (stream.destroyed || stream.writableEnded) return Promise.resolve();
   return stream.write(chunk) ? Promise.resolve() : drained(stream);
 }
-
-/** Resolves when the stream drains, or closes or fails (a reader that stopped reading is not waited for). */
-export function drained(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => { stream.removeListener('drain', done); stream.removeListener('close', done); stream.removeListener('error', done); resolve(); };
-    stream.once('drain', done);
-    stream.once('close', done);
-    stream.once('error', done);
-  });
-}
-

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { DumpError, canceled } from './errors.ts';
-import { redact } from './redact.ts';
+import { DumpError, canceled } from './dump-errors.ts';
+import { redact } from '../shared/redact.ts';
 import { describeConnection, type ConnectionParams } from './source.ts';
 
 /** What a run needs to know about the server before it starts pg_dump. */

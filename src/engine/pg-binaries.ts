@@ -3,7 +3,7 @@ import { access, readdir, realpath } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { pgDumpMissing, versionMismatch } from './errors.ts';
+import { pgDumpMissing, versionMismatch } from './dump-errors.ts';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,4 +1,4 @@
-import { DumpError } from './errors.ts';
+import { DumpError } from './dump-errors.ts';
 
 const MAX_REASON = 1000;
 

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { drained, VerificationError } from './verify-archive.ts';
+import { drained } from './restore-process.ts';
+import { VerificationError } from './verification-errors.ts';
 
 // Compressed bytes queued for the decompressor before the stream waits for it.
 const DECODE_QUEUE_BYTES = 4 * 1024 * 1024;

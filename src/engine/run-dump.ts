@@ -3,14 +3,14 @@ import { once } from 'node:events';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { createGarbagePacer } from './garbage-pacer.ts';
-import { DumpError, canceled, stalled } from './errors.ts';
+import { DumpError, canceled, stalled } from './dump-errors.ts';
 import { classifyExit } from './exit-status.ts';
 import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
 import { buildDumpCommand, FAST_ZSTD_LEVEL, type DumpFormatInfo } from './dump-command.ts';
 import { writePasswordFile } from './password-file.ts';
 import type { DumpPlan } from './prepare-dump.ts';
 import { ProgressEstimator, type DumpProgress } from './progress.ts';
-import { redact } from './redact.ts';
+import { redact } from '../shared/redact.ts';
 import { createLineSplitter, parseVerboseLine } from './stderr-lines.ts';
 
 /** Options of `runDump`. */
