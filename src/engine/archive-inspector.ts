@@ -1,13 +1,13 @@
 import { Transform } from 'node:stream';
 import type { DumpInspection } from './dump-inspection.ts';
 import { drained, spawnRestore, type RestoreProcess } from './restore-process.ts';
-import { VerificationError } from './verification-errors.ts';
+import { verificationFailed } from './verification-failures.ts';
 
 /** A pass-through stage for pg_dump's output that reads the archive through as it goes by. */
 export interface ArchiveInspector {
   /** Insert into the archive stream before any compression wrapper. */
   readonly tap: Transform;
-  /** Once the stream has ended: both pg_restore runs exited 0, or a VerificationError. */
+  /** Once the stream has ended: both pg_restore runs exited 0, or a verification failure. */
   result(): Promise<DumpInspection>;
   /** Stops the pg_restore processes (on failure or cancel). */
   kill(): void;
@@ -50,7 +50,7 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
   tap.once('finish', () => { inputEnded = true; });
   void readThrough.exit.then((code) => {
     if (code !== 0 && !inputEnded && !tap.destroyed) {
-      tap.destroy(new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`));
+      tap.destroy(verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`));
     }
   });
   return {
@@ -58,8 +58,8 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
     kill,
     async result() {
       const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
-      if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-      if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
+      if (listStatus !== 0) throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+      if (readStatus !== 0) throw verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
       return { rawBytes: bytes, listing: Buffer.concat(listOutput).toString('utf8') };
     },
   };

@@ -7,8 +7,8 @@ import { prepareDump, type PrepareDumpOptions } from './prepare-dump.ts';
 import { runDump, type DumpRun, type RunDumpOptions } from './run-dump.ts';
 import type { BackupSource } from './source.ts';
 
-export { DumpError, isDumpError, type DumpErrorCode } from './dump-errors.ts';
-export { VerificationError, ReadBackError } from './verification-errors.ts';
+export { isDumpFailure } from './dump-failures.ts';
+export { isVerificationFailure, isReadBackFailure } from './verification-failures.ts';
 export { directSource, parseDatabaseUrl, describeConnection, type BackupSource, type ConnectionParams, type ResolvedSource, type SslMode } from './source.ts';
 export { probeServer, majorFromVersionNum, type ServerInfo } from './server-info.ts';
 export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';

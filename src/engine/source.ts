@@ -1,4 +1,4 @@
-import { invalidSource } from './dump-errors.ts';
+import { invalidSource } from './dump-failures.ts';
 import { Secret } from '../shared/redact.ts';
 
 /** libpq's sslmode values; unset means libpq's own default (`prefer`). */

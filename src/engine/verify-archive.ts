@@ -8,7 +8,8 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
 import type { DumpInspection } from './dump-inspection.ts';
 import { drained, spawnRestore } from './restore-process.ts';
-import { ReadBackError, VerificationError } from './verification-errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
+import { isVerificationFailure, readBackFailed, verificationFailed } from './verification-failures.ts';
 
 // Compressed bytes queued for the zstd decompressor before reading the object waits for it.
 const DECOMPRESS_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -47,25 +48,25 @@ export async function verifyArchive(
   options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal; readThrough?: DumpInspection },
 ): Promise<VerifiedArchive> {
   // A store that cannot answer says nothing about the archive, as for the read below: worth asking again.
-  const info = await store.head(key).catch((error: unknown) => { throw new ReadBackError(error); });
-  if (!info) throw new VerificationError('the archive is missing from storage');
-  if (info.bytes !== expected.bytes) throw new VerificationError(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
-  if (info.manifest?.sha256 !== expected.sha256) throw new VerificationError('the digest kept in storage does not match the one computed while writing');
+  const info = await store.head(key).catch((error: unknown) => { throw readBackFailed(error); });
+  if (!info) throw verificationFailed('the archive is missing from storage');
+  if (info.bytes !== expected.bytes) throw verificationFailed(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
+  if (info.manifest?.sha256 !== expected.sha256) throw verificationFailed('the digest kept in storage does not match the one computed while writing');
 
   const decoded = options.readThrough?.wrapperDecodedBytes;
   if (options.wrapper === 'zstd' && decoded !== undefined && decoded !== options.readThrough!.rawBytes) {
-    throw new VerificationError('the stored archive does not decompress to the archive that was read through while dumping');
+    throw verificationFailed('the stored archive does not decompress to the archive that was read through while dumping');
   }
 
   // Open the object first: a read that fails then leaves no pg_restore waiting on its stdin.
-  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => { throw new ReadBackError(error); });
+  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => { throw readBackFailed(error); });
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
   const feed = (chunk: Buffer) => Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
   const endReaders = () => { for (const p of readers) p.child.stdin.end(); };
   let rawBytes = 0;
-  let decompressError: VerificationError | undefined;
+  let decompressError: BackupFailure | undefined;
   const listOutput: Buffer[] = [];
   list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
   const hash = createHash('sha256');
@@ -116,7 +117,7 @@ export async function verifyArchive(
     restoreInput.on('end', endReaders);
     // A frame that fails its checksum (or is cut short) must fail verification, not the process.
     restoreInput.on('error', (error: Error) => {
-      decompressError ??= new VerificationError(`the stored archive does not decompress: ${error.message}`);
+      decompressError ??= verificationFailed(`the stored archive does not decompress: ${error.message}`);
       if (!fanOut.destroyed) fanOut.destroy(decompressError);
     });
   }
@@ -130,28 +131,28 @@ export async function verifyArchive(
     }
     const [listStatus, readStatus] = await Promise.all([list.exit, readThrough ? readThrough.exit : 0]);
     const digest = hash.digest('hex');
-    if (bytes !== expected.bytes) throw new VerificationError(`read back ${bytes} bytes, but ${expected.bytes} were written`);
-    if (digest !== expected.sha256) throw new VerificationError('the bytes read back do not match the digest computed while writing');
-    if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-    if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
+    if (bytes !== expected.bytes) throw verificationFailed(`read back ${bytes} bytes, but ${expected.bytes} were written`);
+    if (digest !== expected.sha256) throw verificationFailed('the bytes read back do not match the digest computed while writing');
+    if (listStatus !== 0) throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+    if (readStatus !== 0) throw verificationFailed(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
     const listing = Buffer.concat(listOutput).toString('utf8');
     const toc = countToc(listing);
     if (options.readThrough) {
       if (!headOnly && (restoreInput ? rawBytes : bytes) !== options.readThrough.rawBytes) {
-        throw new VerificationError(restoreInput
+        throw verificationFailed(restoreInput
           ? 'the stored archive does not decompress to the archive that was read through while dumping'
           : 'the stored archive is not the archive that was read through while dumping');
       }
       if (toc.tocEntries !== countToc(options.readThrough.listing).tocEntries) {
-        throw new VerificationError('the stored archive\'s table of contents differs from the one read while dumping');
+        throw verificationFailed('the stored archive\'s table of contents differs from the one read while dumping');
       }
     }
     return { bytes, sha256: digest, ...toc, contents: parseContents(listing) };
   } catch (error) {
     abort();
     if (decompressError) throw decompressError;
-    if (error instanceof VerificationError) throw error;
-    throw new ReadBackError(error);
+    if (isVerificationFailure(error)) throw error;
+    throw readBackFailed(error);
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }
