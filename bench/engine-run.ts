@@ -7,8 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { captureArchive } from '../src/backups/capture-archive.ts';
-import { directSource, type DumpFormat } from '../src/dump/index.ts';
+import { captureArchive, directSource, type DumpFormat } from '../src/engine/index.ts';
 import { openObjectStore } from '../src/storage/open-object-store.ts';
 import { cpuTimes } from './cpu.ts';
 

@@ -11,7 +11,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConnectionParams, PgBinaries } from '../src/dump/index.ts';
+import type { ConnectionParams, PgBinaries } from '../src/engine/index.ts';
 import { setTimeout } from 'node:timers/promises';
 import { cpuTimes } from './cpu.ts';
 import type { EngineRunResult } from './engine-run.ts';
@@ -171,7 +171,7 @@ async function runEngine(context: RunContext, format: 'default' | 'fast', store:
     BENCH_KEY: `bench/${tag}`,
   };
   const started = performance.now();
-  // --expose-gc as the Procfile's worker runs, for the garbage pacer (src/dump/garbage-pacer.ts).
+  // --expose-gc as the Procfile's worker runs, for the garbage pacer (src/engine/garbage-pacer.ts).
   const child = spawn(process.execPath, ['--expose-gc', ENGINE_RUN], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });

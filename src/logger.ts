@@ -18,6 +18,8 @@ export function createLogger(options: { level?: string; destination?: Destinatio
     level: options.level ?? 'info',
     base: options.base ?? { service: 'big-backup' },
     redact: { paths: REDACT, censor: '[redacted]' },
+    // pino's standard serializer: `{ err }` keeps the type, message, stack and the chain of causes.
+    serializers: { err: pino.stdSerializers.err },
     timestamp: pino.stdTimeFunctions.isoTime,
   }, options.destination ?? pino.destination({ sync: false }));
 }

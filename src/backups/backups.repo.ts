@@ -3,7 +3,7 @@ import { sqlList } from '../db/sql-list.ts';
 import {
   ACTIVE_BACKUP_STATES, ATTEMPT_STATES, backupName, type Backup, type BackupFormat, type BackupProgress, type BackupState, type BackupTrigger,
 } from './backup.ts';
-import type { VerifiedArchive } from './verify-archive.ts';
+import type { VerifiedArchive } from '../engine/index.ts';
 import { nextBackupNumber } from './backup-counters.repo.ts';
 import { recordEvent } from './backup-events.repo.ts';
 

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../dump/index.ts';
+import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../engine/index.ts';
 
 const SEALED_URL = 'backup_sources.url';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { redact } from '../dump/redact.ts';
-import type { DumpFormat } from '../dump/dump-command.ts';
+import { redact } from '../shared/redact.ts';
+import type { DumpFormat } from '../engine/index.ts';
 
 /** A command line that can never work; exits 2 with the message and the command's help hint. */
 export class UsageError extends Error {

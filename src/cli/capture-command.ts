@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { directSource, parseDatabaseUrl } from '../dump/source.ts';
+import { captureArchive, directSource, parseDatabaseUrl } from '../engine/index.ts';
 import { assertValidKey } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { UsageError, type CaptureArgs, type SourceArg } from './args.ts';
@@ -27,10 +27,8 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
       ctx.stderr.write('big-backup: warning: the password is on the command line, where other processes can read it; prefer --source env:DATABASE_URL\n');
     }
     if (args.key !== null) assertValidKey(args.key);
-    // Loaded after the arguments are checked, so a mistake is reported before the AWS SDK and pg load.
-    const [{ openObjectStore }, { captureArchive }] = await Promise.all([
-      import('../storage/open-object-store.ts'), import('../backups/capture-archive.ts'),
-    ]);
+    // Loaded after the arguments are checked, so a mistake is reported before the AWS SDK loads.
+    const { openObjectStore } = await import('../storage/open-object-store.ts');
     store = await openObjectStore(args.to, ctx.env);
     const opened = store;
     const startedAt = new Date();

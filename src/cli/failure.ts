@@ -1,7 +1,6 @@
-import { ReadBackError, VerificationError } from '../backups/verify-archive.ts';
-import { isDumpError } from '../dump/errors.ts';
-import { redact } from '../dump/redact.ts';
-import { StorageError } from '../storage/errors.ts';
+import { isDumpFailure, isReadBackFailure, isVerificationFailure } from '../engine/index.ts';
+import { redact } from '../shared/redact.ts';
+import { isStorageFailure, storageCode } from '../storage/errors.ts';
 import { UsageError } from './args.ts';
 
 /** Exit statuses; an interrupted run exits 128 + the signal's number, as a shell reports it. */
@@ -9,7 +8,7 @@ export const EXIT = { verified: 0, failed: 1, usage: 2 } as const;
 
 /** A failure as the command prints it: one line, a hint, and the exit status. */
 export interface Failure {
-  /** Stable, for `--json` readers: `usage`, a DumpError or StorageError code, `verification_failed`, … */
+  /** Stable, for `--json` readers: `usage`, a dump failure's kind or a storage failure's code, `verification_failed`, … */
   code: string;
   message: string;
   hint: string | null;
@@ -54,19 +53,20 @@ export function describeFailure(error: unknown, secrets: readonly string[], cont
     return make('usage', error.message, `run "big-backup ${error.command ? error.command + ' ' : ''}--help" for the options`, EXIT.usage);
   }
   if (error instanceof CliFailure) return make(error.code, error.message, error.hint);
-  if (isDumpError(error)) {
-    const exitCode = error.code === 'invalid_source' ? EXIT.usage : EXIT.failed;
-    return make(error.code, error.message, DUMP_HINTS[error.code] ?? null, exitCode);
+  if (isDumpFailure(error)) {
+    const exitCode = error.kind === 'invalid_source' ? EXIT.usage : EXIT.failed;
+    return make(error.kind, error.message, DUMP_HINTS[error.kind] ?? null, exitCode);
   }
-  if (error instanceof StorageError) {
-    const exitCode = error.code === 'invalid_config' || error.code === 'invalid_key' ? EXIT.usage : EXIT.failed;
-    return make(error.code, error.message, STORAGE_HINTS[error.code] ?? null, exitCode);
+  if (isStorageFailure(error)) {
+    const code = storageCode(error);
+    const exitCode = code === 'invalid_config' || code === 'invalid_key' ? EXIT.usage : EXIT.failed;
+    return make(code, error.message, STORAGE_HINTS[code] ?? null, exitCode);
   }
-  if (error instanceof ReadBackError && !context.capture) {
+  if (isReadBackFailure(error) && !context.capture) {
     // The store did not answer: nothing was learnt about the archive either way.
     return make('read_failed', error.message, 'the store could not be read, which says nothing about the archive; run verify again');
   }
-  if (error instanceof VerificationError) {
+  if (isVerificationFailure(error)) {
     const hint = context.capture
       ? 'the archive was removed from storage, so no unverified copy is left; run the capture again'
       : 'the stored archive is not the one that was written: do not restore from it';

@@ -1,4 +1,4 @@
-import type { DumpProgress } from '../dump/progress.ts';
+import type { DumpProgress } from '../engine/index.ts';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { restoreCommand } from '../dump/dump-command.ts';
+import { restoreCommand } from '../engine/index.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Failure } from './failure.ts';
 

@@ -1,5 +1,4 @@
-import { verifyArchive } from '../backups/verify-archive.ts';
-import { describeFormat, listPgBinaries, type DumpFormat, type PgBinaries } from '../dump/index.ts';
+import { verifyArchive, describeFormat, listPgBinaries, type DumpFormat, type PgBinaries } from '../engine/index.ts';
 import { assertValidKey } from '../storage/keys.ts';
 import type { ObjectManifest, ObjectStore } from '../storage/object-store.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';

@@ -4,13 +4,15 @@ import type { PgBoss } from 'pg-boss';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { Backup } from '../backups/backup.ts';
 import { findSourceSetting, openDirectSource } from '../backups/sources.repo.ts';
-import { directSource, parseDatabaseUrl, describeConnection, redact, type BackupSource } from '../dump/index.ts';
+import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../engine/index.ts';
+import { redact } from '../shared/redact.ts';
 import { findConnection, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
 import { ConnectionUnavailableError, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
 import { RateLimitedError, type ConnectApi, type UserAddon } from '../heroku/connect-api.ts';
 import { PlatformApiError } from '../heroku/platform-api.ts';
 import { sendJob } from '../queue/send.ts';
-import { SourceError } from './errors.ts';
+import { sourceFailed } from './errors.ts';
+import { isBackupFailure } from '../shared/backup-failure.ts';
 import { findForkIntent, findLiveFork, recordForkIntent, recordForkReady, recordForkRequested, recordSourceMode, type ForkIntent, type SourceMode } from './forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from './fork-teardown.ts';
 
@@ -81,22 +83,22 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
   let closed = false;
 
   const heroku = async <T>(fn: (api: ConnectApi) => Promise<T>): Promise<T> => {
-    if (!deps.connect) throw new SourceError('not_configured', 'Connecting a Heroku account is not configured on this server', false);
+    if (!deps.connect) throw sourceFailed('not_configured', 'Connecting a Heroku account is not configured on this server', false);
     try {
       return await withConnectApi(deps.connect, backup.resourceId, fn);
     } catch (error) {
-      throw toSourceError(error);
+      throw toSourceFailure(error);
     }
   };
 
   async function openHeroku(setting: { appName: string; attachmentName: string; description: string }): Promise<OpenedSource> {
     const connection = await findConnection(deps.pool, backup.resourceId);
-    if (!connection) throw new SourceError('not_connected', 'no Heroku account is connected: an admin must connect Heroku in the dashboard settings', false);
-    if (connection.status !== 'connected') throw new SourceError('reconnect_needed', `reconnect needed: ${connection.lastError ?? 'the Heroku connection stopped working'}`, false);
+    if (!connection) throw sourceFailed('not_connected', 'no Heroku account is connected: an admin must connect Heroku in the dashboard settings', false);
+    if (connection.status !== 'connected') throw sourceFailed('reconnect_needed', `reconnect needed: ${connection.lastError ?? 'the Heroku connection stopped working'}`, false);
     const configVar = `${setting.attachmentName}_URL`;
     const vars = await heroku((api) => api.configVars(setting.appName));
     const url = vars[configVar];
-    if (!url) throw new SourceError('source_missing', `the app ${setting.appName} has no ${configVar} config var; choose the database again in the settings`, false);
+    if (!url) throw sourceFailed('source_missing', `the app ${setting.appName} has no ${configVar} config var; choose the database again in the settings`, false);
     log(`resolved ${setting.description} from the app's config vars`);
     const attachment = (await heroku((api) => api.attachments(setting.appName))).find((a) => a.name === setting.attachmentName);
     const addon = attachment ? await heroku((api) => api.addon(attachment.addon.id)) : undefined;
@@ -104,13 +106,13 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     if (!isForkablePlan(addon.plan.name)) {
       return fallback(connection, url, setting.description, `${addon.name} is on ${addon.plan.name}; Essential-tier databases cannot be forked`);
     }
-    if (!connection.scratchAppName) throw new SourceError('no_scratch_app', 'no app is chosen to hold forks: pick or create one in the dashboard settings', false);
+    if (!connection.scratchAppName) throw sourceFailed('no_scratch_app', 'no app is chosen to hold forks: pick or create one in the dashboard settings', false);
     return forkAndWait(connection, connection.scratchAppName, addon, url, setting.description);
   }
 
   async function fallback(connection: ConnectionRow, url: string, described: string, why: string): Promise<OpenedSource> {
     if (!connection.allowDirectFallback) {
-      throw new SourceError('not_forkable', `${why}; a direct dump of the production database is not allowed (an admin can allow it in the settings)`, false);
+      throw sourceFailed('not_forkable', `${why}; a direct dump of the production database is not allowed (an admin can allow it in the settings)`, false);
     }
     log(`${why}: dumping the database directly, as an admin allowed (no fork; production carries the load)`);
     await recordSourceMode(deps.pool, backup.id, token, 'direct-fallback');
@@ -126,7 +128,7 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         await destroyForkNow(deps, older);
         log(`the fork ${older.addonName ?? older.addonId} of an earlier attempt was destroyed`);
       } catch (error) {
-        throw new SourceError('fork_cleanup', `the fork of an earlier attempt could not be destroyed yet: ${(error as Error).message}`, true, { cause: error });
+        throw sourceFailed('fork_cleanup', `the fork of an earlier attempt could not be destroyed yet: ${(error as Error).message}`, true, { cause: error });
       }
     }
     // An earlier attempt may have died after asking for a fork and before recording it.
@@ -135,7 +137,7 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
       try {
         if ((await destroyUnrecordedFork(deps, unrecorded)) === 'destroyed') log(`an unrecorded fork of an earlier attempt (${unrecorded.attachmentName}) was destroyed`);
       } catch (error) {
-        throw new SourceError('fork_cleanup', `the fork an earlier attempt asked for could not be checked yet: ${(error as Error).message}`, true, { cause: error });
+        throw sourceFailed('fork_cleanup', `the fork an earlier attempt asked for could not be checked yet: ${(error as Error).message}`, true, { cause: error });
       }
     }
     const attachmentName = forkAttachmentName(backup);
@@ -144,7 +146,7 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     // then died, can still be found by its name: by `close`, the next attempt or the fork janitor.
     const intendedAt = new Date();
     if (!(await recordForkIntent(deps.pool, backup.id, token, { appName: scratchApp, attachmentName }))) {
-      throw new SourceError('superseded', 'a newer attempt took over this backup', false);
+      throw sourceFailed('superseded', 'a newer attempt took over this backup', false);
     }
     intent = { backupId: backup.id, resourceId: backup.resourceId, appName: scratchApp, attachmentName, at: intendedAt };
     let fork: UserAddon;
@@ -152,13 +154,13 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
       fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
     } catch (error) {
       // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
-      if (error instanceof SourceError && error.kind === 'heroku_refused') return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
+      if (isBackupFailure(error, 'heroku_refused')) return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
       throw error;
     }
     created = { addonId: fork.id, appName: scratchApp };
     const requestedAt = Date.now();
     if (!(await recordForkRequested(deps.pool, backup.id, token, { addonId: fork.id, addonName: fork.name, appName: scratchApp, plan: connection.forkPlan }))) {
-      throw new SourceError('superseded', 'a newer attempt took over this backup', false);
+      throw sourceFailed('superseded', 'a newer attempt took over this backup', false);
     }
     await recordSourceMode(deps.pool, backup.id, token, 'fork');
     log(`fork ${fork.name} (${plan}) of ${source.name} requested on the app ${scratchApp}; waiting for it to be ready`);
@@ -185,7 +187,7 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         log(`fork ${fork.name} not ready yet: ${notReady}`);
       }
       if (Date.now() + interval > deadline) {
-        throw new SourceError('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`, false);
+        throw sourceFailed('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`, false);
       }
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
       await sleep(interval, undefined, { signal }).catch(() => { throw signal.reason; });
@@ -199,10 +201,10 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     try {
       state = await heroku((api) => api.appAddon(app, addonId));
     } catch (error) {
-      if (error instanceof SourceError && error.kind === 'heroku_not_found') throw new SourceError('fork_lost', 'the fork was deprovisioned before it became ready', true);
+      if (isBackupFailure(error, 'heroku_not_found')) throw sourceFailed('fork_lost', 'the fork was deprovisioned before it became ready', true);
       throw error;
     }
-    if (state.state === 'deprovisioned') throw new SourceError('fork_lost', 'the fork was deprovisioned before it became ready', true);
+    if (state.state === 'deprovisioned') throw sourceFailed('fork_lost', 'the fork was deprovisioned before it became ready', true);
     if (state.state !== 'provisioned') return undefined;
     const vars = await heroku((api) => api.configVars(app));
     return vars[`${attachmentName}_URL`] ?? undefined;
@@ -211,7 +213,7 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
   return {
     async open() {
       const setting = await findSourceSetting(deps.pool, backup.resourceId);
-      if (!setting) throw new SourceError('no_source', 'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings', false);
+      if (!setting) throw sourceFailed('no_source', 'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings', false);
       if (setting.kind === 'direct') {
         await recordSourceMode(deps.pool, backup.id, token, 'direct');
         return { source: openDirectSource(deps.secrets, backup.resourceId, setting), description: setting.description, mode: 'direct' };
@@ -246,15 +248,15 @@ export async function sendTeardown(boss: PgBoss, fork: { resourceId: string; bac
 }
 
 /** Maps what the connected-account calls throw onto failures a backup can show and classify. */
-export function toSourceError(error: unknown): unknown {
-  if (error instanceof SourceError) return error;
-  if (error instanceof ConnectionUnavailableError) return new SourceError('reconnect_needed', error.message, false, { cause: error });
-  if (error instanceof RateLimitedError) return new SourceError('heroku_rate_limited', error.message, true, { cause: error });
+export function toSourceFailure(error: unknown): unknown {
+  if (isBackupFailure(error)) return error;
+  if (error instanceof ConnectionUnavailableError) return sourceFailed('reconnect_needed', error.message, false, { cause: error });
+  if (error instanceof RateLimitedError) return sourceFailed('heroku_rate_limited', error.message, true, { cause: error });
   if (error instanceof PlatformApiError) {
-    if (error.statusCode === 404) return new SourceError('heroku_not_found', error.message, false, { cause: error });
-    if (error.statusCode === 422) return new SourceError('heroku_refused', error.message, false, { cause: error });
-    if (error.statusCode === 403) return new SourceError('heroku_forbidden', `${error.message} (does the connected account still have access to the app?)`, false, { cause: error });
-    return new SourceError('heroku_api', error.message, error.statusCode >= 500, { cause: error });
+    if (error.statusCode === 404) return sourceFailed('heroku_not_found', error.message, false, { cause: error });
+    if (error.statusCode === 422) return sourceFailed('heroku_refused', error.message, false, { cause: error });
+    if (error.statusCode === 403) return sourceFailed('heroku_forbidden', `${error.message} (does the connected account still have access to the app?)`, false, { cause: error });
+    return sourceFailed('heroku_api', error.message, error.statusCode >= 500, { cause: error });
   }
   return error;
 }

@@ -29,7 +29,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       message = 'the request body is too large';
     } else {
       const log = (req as Request & { log?: Logger }).log ?? logger;
-      log.error({ err: { name: error?.name, message: error?.message, stack: error?.stack } }, 'unhandled error');
+      log.error({ err: error }, 'unhandled error');
     }
     if (res.headersSent) return res.end();
     res.status(status);

@@ -23,7 +23,7 @@ export async function forkJanitor(deps: JobDeps, _payload: object, _job?: unknow
       report.destroyed.push(fork.addonId);
     } catch (error) {
       report.failed.push(fork.addonId);
-      deps.logger.warn({ backupId: fork.backupId, addonId: fork.addonId, err: { message: (error as Error).message } }, 'fork janitor could not destroy a fork');
+      deps.logger.warn({ backupId: fork.backupId, addonId: fork.addonId, err: error }, 'fork janitor could not destroy a fork');
     }
   }
   // Forks asked for by attempts that died before recording them (see migration 0011).
@@ -32,7 +32,7 @@ export async function forkJanitor(deps: JobDeps, _payload: object, _job?: unknow
       if ((await destroyUnrecordedFork(deps, intent)) === 'destroyed') report.destroyed.push(intent.attachmentName);
     } catch (error) {
       report.failed.push(intent.attachmentName);
-      deps.logger.warn({ backupId: intent.backupId, err: { message: (error as Error).message } }, 'fork janitor could not check an unrecorded fork');
+      deps.logger.warn({ backupId: intent.backupId, err: error }, 'fork janitor could not check an unrecorded fork');
     }
   }
   if (report.destroyed.length + report.failed.length > 0) deps.logger.info({ ...report }, 'fork janitor pass');

@@ -53,7 +53,7 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
         const signal = AbortSignal.any([job.signal, stopping.signal]);
         await handler({ ...deps, logger }, payload, { id: job.id, signal, retryCount: job.retryCount, expireInSeconds: job.expireInSeconds });
       } catch (error) {
-        logger.warn({ err: { message: (error as Error).message, name: (error as Error).name } }, 'job attempt failed');
+        logger.warn({ err: error }, 'job attempt failed');
         throw error;
       }
     });

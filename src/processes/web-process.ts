@@ -27,7 +27,7 @@ export async function startWeb(runtime: Runtime, options: { port?: number; host?
   const { config, logger, pool, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'web');
-  boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (web)'));
+  boss.on('error', (error: Error) => logger.error({ err: error }, 'pg-boss error (web)'));
   await boss.start();
   const app = createApp({ config, pool, boss, logger, secrets, store, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
   // Express 5 hands a listen failure (EADDRINUSE) to this callback rather than throwing it.

@@ -15,7 +15,7 @@ export async function startWorker(runtime: Runtime, options: { pollingIntervalSe
   const { config, logger, pool, partner, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'worker');
-  boss.on('error', (error: Error) => logger.error({ err: { message: error.message } }, 'pg-boss error (worker)'));
+  boss.on('error', (error: Error) => logger.error({ err: error }, 'pg-boss error (worker)'));
   await boss.start();
   const jobs = await registerJobs(boss, {
     pool, boss, logger, partner, secrets, store,

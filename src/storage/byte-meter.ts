@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { StorageError } from './errors.ts';
+import { storageFailed } from './errors.ts';
 
 const MiB = 1024 * 1024;
 
@@ -66,7 +66,7 @@ export class ByteMeter extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#bytesRead + chunk.byteLength > this.#maxBytes) {
-      callback(new StorageError('too_large', `the stream grew past ${this.#maxBytes} bytes${this.#limitReason}`));
+      callback(storageFailed('too_large', `the stream grew past ${this.#maxBytes} bytes${this.#limitReason}`));
       return;
     }
     this.#hash.update(chunk);

@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { asStorageError, StorageError } from './errors.ts';
+import { asStorageFailure, storageFailed } from './errors.ts';
 import { syncDirectory, TEMPORARY_NAME, uploadToFile } from './file-upload.ts';
 import { assertValidKey, assertValidPrefix, MANIFEST_SUFFIX } from './keys.ts';
 import { parseManifest } from './manifest.ts';
@@ -21,7 +21,7 @@ export class FileObjectStore implements ObjectStore {
   readonly #root: string;
 
   constructor(root: string, location = `file://${root}`) {
-    if (!path.isAbsolute(root)) throw new StorageError('invalid_config', `the storage folder must be an absolute path, not ${root}`);
+    if (!path.isAbsolute(root)) throw storageFailed('invalid_config', `the storage folder must be an absolute path, not ${root}`);
     this.#root = path.resolve(root);
     this.location = location;
   }
@@ -57,12 +57,12 @@ export class FileObjectStore implements ObjectStore {
     const target = this.#path(key);
     assertValidRange(options);
     const handle = await open(target, 'r').catch(nullIfMissing);
-    if (handle === null) throw new StorageError('not_found', `${key} is not in the store`);
+    if (handle === null) throw storageFailed('not_found', `${key} is not in the store`);
     try {
       const { size } = await handle.stat();
       const { start, signal } = options;
       if (start !== undefined && start >= size) {
-        throw new StorageError('invalid_range', `the range starting at ${start} is outside ${key} (${size} bytes)`);
+        throw storageFailed('invalid_range', `the range starting at ${start} is outside ${key} (${size} bytes)`);
       }
       const end = options.end === undefined ? undefined : Math.min(options.end, size - 1);
       const stream = handle.createReadStream({ ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) });
@@ -86,7 +86,7 @@ export class FileObjectStore implements ObjectStore {
       await rm(target, { force: true });
       await syncDirectory(path.dirname(target)).catch(nullIfMissing);
     } catch (error) {
-      throw asStorageError(error, 'store_failed', `could not delete ${key}`);
+      throw asStorageFailure(error, 'store_failed', `could not delete ${key}`);
     }
   }
 
@@ -123,7 +123,7 @@ export class FileObjectStore implements ObjectStore {
     const name = TEMPORARY_NAME.exec(upload.uploadId)?.[1];
     const base = path.basename(target);
     if (name !== base && name !== base + MANIFEST_SUFFIX) {
-      throw new StorageError('invalid_key', `${JSON.stringify(upload.uploadId)} is not a temporary file of ${upload.key}`);
+      throw storageFailed('invalid_key', `${JSON.stringify(upload.uploadId)} is not a temporary file of ${upload.key}`);
     }
     await rm(path.join(path.dirname(target), upload.uploadId), { force: true });
   }
@@ -134,7 +134,7 @@ export class FileObjectStore implements ObjectStore {
   #path(key: string): string {
     assertValidKey(key);
     const target = path.join(this.#root, ...key.split('/'));
-    if (!target.startsWith(this.#root + path.sep)) throw new StorageError('invalid_key', `${JSON.stringify(key)} leaves the storage folder`);
+    if (!target.startsWith(this.#root + path.sep)) throw storageFailed('invalid_key', `${JSON.stringify(key)} leaves the storage folder`);
     return target;
   }
 

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { finished, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.ts';
-import { asStorageError, describe, StorageError, withCleanupError } from './errors.ts';
+import { asStorageFailure, describe, storageFailed, withCleanupError } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
 import { MANIFEST_SUFFIX } from './keys.ts';
 import { serializeManifest } from './manifest.ts';
 import type { UploadOptions, UploadResult } from './object-store.ts';
@@ -41,10 +42,10 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
   const temp = path.join(dir, temporaryName(path.basename(target)));
   const manifestTemp = path.join(dir, temporaryName(path.basename(target) + MANIFEST_SUFFIX));
   const internal = new AbortController();
-  let failure: StorageError | undefined;
+  let failure: BackupFailure | undefined;
   let output: { bytesWritten: number } | undefined;
   const meter = new ByteMeter({ onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored: output?.bytesWritten ?? 0 }) });
-  const fail = (error: StorageError): void => {
+  const fail = (error: BackupFailure): void => {
     failure ??= error;
     // The body first, without an error: aborting the pipeline would destroy it with an AbortError,
     // which its producer would take for a failure of its own.
@@ -55,10 +56,10 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
   signal?.addEventListener('abort', onAbort, { once: true });
   // Attached before pipeline() so a failing body is reported as the source's fault, not the disk's.
   const stopWatchingBody = finished(body, { writable: false }, (error) => {
-    if (error) fail(asStorageError(error, 'source_failed', 'the source stream failed'));
+    if (error) fail(asStorageFailure(error, 'source_failed', 'the source stream failed'));
   });
   options.sourceDone?.then(undefined, (error: unknown) => {
-    fail(new StorageError('source_failed', `the producer of the stream failed: ${describe(error)}`, { cause: error }));
+    fail(storageFailed('source_failed', `the producer of the stream failed: ${describe(error)}`, { cause: error }));
   });
 
   let renamed = false;
@@ -74,15 +75,15 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     // Registered before pipeline() passes the disk's error on to the body: a full disk is storage's
     // failure, and the body is then destroyed without an error, so the producer reads it as a stop,
     // not as its own failure (as the S3 driver does).
-    out.once('error', (error) => fail(asStorageError(error, 'store_failed', `writing ${key} failed`)));
+    out.once('error', (error) => fail(asStorageFailure(error, 'store_failed', `writing ${key} failed`)));
     await once(out, 'ready');
     await pipeline(body, meter, out, { signal: internal.signal });
     if (failure) throw failure;
-    if (!meter.complete) throw new StorageError('store_failed', `writing ${key} stopped before the stream ended`);
+    if (!meter.complete) throw storageFailed('store_failed', `writing ${key} stopped before the stream ended`);
     const bytes = meter.bytesRead;
     const sha256 = meter.sha256;
     const onDisk = (await stat(temp)).size;
-    if (onDisk !== bytes) throw new StorageError('size_mismatch', `the disk holds ${onDisk} bytes for ${key}, ${bytes} were read`);
+    if (onDisk !== bytes) throw storageFailed('size_mismatch', `the disk holds ${onDisk} bytes for ${key}, ${bytes} were read`);
 
     if (options.sourceDone !== undefined) await untilAborted(options.sourceDone, internal.signal);
     if (failure) throw failure;
@@ -97,7 +98,7 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     if (failure) throw failure;
     return { key, bytes, sha256 };
   } catch (error) {
-    const reason = failure ?? asStorageError(error, 'store_failed', `writing ${key} failed`);
+    const reason = failure ?? asStorageFailure(error, 'store_failed', `writing ${key} failed`);
     fail(reason);
     let cleanupError: unknown;
     const leftovers = renamed ? [temp, manifestTemp, target + MANIFEST_SUFFIX, target] : [temp, manifestTemp];

@@ -1,4 +1,5 @@
-import { StorageError } from './errors.ts';
+import { storageFailed } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
 
 /**
  * Key rules, the same for every driver. A key is a `/`-separated path such as
@@ -54,7 +55,7 @@ function checkSegment(key: string, segment: string): void {
   }
 }
 
-function invalidKey(key: unknown, why: string): StorageError {
+function invalidKey(key: unknown, why: string): BackupFailure {
   const shown = typeof key === 'string' ? JSON.stringify(key.length > 120 ? key.slice(0, 120) + '…' : key) : typeof key;
-  return new StorageError('invalid_key', `invalid storage key ${shown}: ${why}`);
+  return storageFailed('invalid_key', `invalid storage key ${shown}: ${why}`);
 }

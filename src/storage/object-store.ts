@@ -11,7 +11,7 @@ export type { ObjectManifest } from './manifest.ts';
  * The central promise is about `upload`: it resolves only when every byte read from the body is
  * durably stored, the stored size equals the number of bytes read, and the SHA-256 of exactly those
  * bytes is recorded in the store itself (a sidecar manifest written last, so an object without a
- * manifest is never "complete"). In every other case it rejects with a StorageError, after removing
+ * manifest is never "complete"). In every other case it rejects with a storage failure (a BackupFailure of a `storage_` kind), after removing
  * what it wrote (aborted multipart upload, deleted object, removed temporary file). If even that
  * cleanup fails, the error says so, and the janitor (`listIncompleteUploads`, `list` with
  * `sealed: false`) finds the rest.

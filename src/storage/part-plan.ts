@@ -1,4 +1,4 @@
-import { StorageError } from './errors.ts';
+import { storageFailed } from './errors.ts';
 
 export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
@@ -44,20 +44,20 @@ export function planParts(sizeEstimate: number | undefined, options: PartPlanOpt
   const floor = options.partSizeFloor ?? DEFAULT_PART_SIZE_FLOOR;
   const headroom = options.headroom ?? DEFAULT_HEADROOM;
   if (!Number.isInteger(maxParts) || maxParts < 1 || maxParts > S3_MAX_PARTS) {
-    throw new StorageError('invalid_config', `maxParts must be an integer from 1 to ${S3_MAX_PARTS}, not ${maxParts}`);
+    throw storageFailed('invalid_config', `maxParts must be an integer from 1 to ${S3_MAX_PARTS}, not ${maxParts}`);
   }
   if (!Number.isInteger(floor) || floor < S3_MIN_PART_SIZE || floor > S3_MAX_PART_SIZE) {
-    throw new StorageError('invalid_config', `the part size floor must be from 5 MiB to 5 GiB, not ${floor} bytes`);
+    throw storageFailed('invalid_config', `the part size floor must be from 5 MiB to 5 GiB, not ${floor} bytes`);
   }
-  if (!(headroom >= 1)) throw new StorageError('invalid_config', `headroom must be at least 1, not ${headroom}`);
+  if (!(headroom >= 1)) throw storageFailed('invalid_config', `headroom must be at least 1, not ${headroom}`);
   if (sizeEstimate !== undefined && (!Number.isFinite(sizeEstimate) || sizeEstimate < 0)) {
-    throw new StorageError('invalid_config', `sizeEstimate must be a non-negative number of bytes, not ${sizeEstimate}`);
+    throw storageFailed('invalid_config', `sizeEstimate must be a non-negative number of bytes, not ${sizeEstimate}`);
   }
 
   const needed = Math.ceil(((sizeEstimate ?? 0) * headroom) / maxParts);
   const partSize = Math.max(floor, Math.ceil(needed / MiB) * MiB);
   if (partSize > S3_MAX_PART_SIZE) {
-    throw new StorageError('too_large',
+    throw storageFailed('too_large',
       `a stream of about ${formatBytes(sizeEstimate ?? 0)} would need parts of ${formatBytes(partSize)} to fit in ` +
       `${maxParts} parts with ${headroom}× headroom, and parts may be at most 5 GiB`);
   }

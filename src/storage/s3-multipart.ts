@@ -2,8 +2,9 @@ import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
-import { asStorageError, StorageError } from './errors.ts';
-import { freeBuffer } from '../dump/free-buffer.ts';
+import { asStorageFailure, storageFailed } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
+import { freeBuffer } from '../shared/free-buffer.ts';
 
 export type Send = (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<Record<string, unknown>>;
 
@@ -63,7 +64,7 @@ export class MultipartWriter extends Writable {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #parts: CompletedPart[] = [];
   #bytesStored = 0;
-  #failure: StorageError | undefined;
+  #failure: BackupFailure | undefined;
 
   constructor(options: MultipartWriterOptions) {
     super({ highWaterMark: 0 });
@@ -85,7 +86,7 @@ export class MultipartWriter extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#failure ??= error ? asStorageError(error, 'store_failed', 'the upload failed') : new StorageError('store_failed', 'the upload was stopped');
+    this.#failure ??= error ? asStorageFailure(error, 'store_failed', 'the upload failed') : storageFailed('store_failed', 'the upload was stopped');
     this.#wake();
     callback(error);
   }
@@ -115,7 +116,7 @@ export class MultipartWriter extends Writable {
     if (this.#failure) throw this.#failure;
     const { send, bucket, key } = this.#options;
     const parts = [...this.#parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    if (parts.length !== this.#nextPart - 1) throw new StorageError('store_failed', `${parts.length} of ${this.#nextPart - 1} parts were stored`);
+    if (parts.length !== this.#nextPart - 1) throw storageFailed('store_failed', `${parts.length} of ${this.#nextPart - 1} parts were stored`);
     const output = await this.#call('the store refused to complete the upload', () => send(new CompleteMultipartUploadCommand({
       Bucket: bucket, Key: key, UploadId: this.uploadId, MultipartUpload: { Parts: parts },
     }), { abortSignal: this.#options.signal }));
@@ -171,7 +172,7 @@ export class MultipartWriter extends Writable {
         Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length,
         ...(partChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
       }), { abortSignal: signal })) as { ETag?: string; ChecksumCRC32?: string };
-      if (!output.ETag) throw new StorageError('store_failed', `part ${partNumber} was stored without an ETag`);
+      if (!output.ETag) throw storageFailed('store_failed', `part ${partNumber} was stored without an ETag`);
       this.#parts.push({
         PartNumber: partNumber, ETag: output.ETag,
         ...(output.ChecksumCRC32 === undefined ? {} : { ChecksumCRC32: output.ChecksumCRC32 }),
@@ -179,7 +180,7 @@ export class MultipartWriter extends Writable {
       this.#bytesStored += body.length;
       this.#options.onStored?.(this.#bytesStored);
     })().catch((error: unknown) => {
-      this.#fail(asStorageError(error, 'store_failed', `part ${partNumber} failed`));
+      this.#fail(asStorageFailure(error, 'store_failed', `part ${partNumber} failed`));
     }).finally(() => {
       this.#inFlight.delete(request);
       this.#free.push(buffer);
@@ -195,7 +196,7 @@ export class MultipartWriter extends Writable {
     const output = await this.#call('the store refused the upload', () => send(new CreateMultipartUploadCommand({
       Bucket: bucket, Key: key, ...params, ...(partChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
     })));
-    if (typeof output.UploadId !== 'string') throw new StorageError('store_failed', 'the store created a multipart upload without an id');
+    if (typeof output.UploadId !== 'string') throw storageFailed('store_failed', 'the store created a multipart upload without an id');
     this.uploadId = output.UploadId;
     // Checked before a single part is sent: nothing leaves unencrypted when encryption was asked for.
     this.#checkEncryption(output);
@@ -228,7 +229,7 @@ export class MultipartWriter extends Writable {
     for (const wake of waiters) wake();
   }
 
-  #fail(error: StorageError): void {
+  #fail(error: BackupFailure): void {
     this.#failure ??= error;
     this.#wake();
     if (!this.destroyed) this.destroy(this.#failure);
@@ -236,7 +237,7 @@ export class MultipartWriter extends Writable {
 
   #checkEncryption(output: Record<string, unknown>): void {
     const problem = this.#options.encryptionProblem(output);
-    if (problem !== null) throw new StorageError('encryption_not_honoured', problem);
+    if (problem !== null) throw storageFailed('encryption_not_honoured', problem);
   }
 
   /** Runs one request; the writer's first failure wins over the errors of requests it cancelled. */
@@ -245,7 +246,7 @@ export class MultipartWriter extends Writable {
       return await request();
     } catch (error) {
       if (this.#failure) throw this.#failure;
-      throw asStorageError(error, 'store_failed', what);
+      throw asStorageFailure(error, 'store_failed', what);
     }
   }
 }

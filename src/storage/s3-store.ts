@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
-import { asStorageError, StorageError } from './errors.ts';
+import { asStorageFailure, storageFailed } from './errors.ts';
 import { assertValidKey, assertValidPrefix, joinKey, MANIFEST_SUFFIX } from './keys.ts';
 import { parseManifest, type ObjectManifest } from './manifest.ts';
 import type {
@@ -48,7 +48,7 @@ export class S3ObjectStore implements ObjectStore {
       head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#settings.bucket, Key: full }));
     } catch (error) {
       if (isS3NotFound(error)) return null;
-      throw asStorageError(error, 'store_failed', `could not read ${key}`);
+      throw asStorageFailure(error, 'store_failed', `could not read ${key}`);
     }
     return {
       key,
@@ -73,11 +73,11 @@ export class S3ObjectStore implements ObjectStore {
       );
       return out.Body as Readable;
     } catch (error) {
-      if (isS3NotFound(error)) throw new StorageError('not_found', `${key} is not in the store`, { cause: error });
+      if (isS3NotFound(error)) throw storageFailed('not_found', `${key} is not in the store`, { cause: error });
       if ((error as { name?: string }).name === 'InvalidRange') {
-        throw new StorageError('invalid_range', `the range ${range ?? ''} is outside ${key}`, { cause: error });
+        throw storageFailed('invalid_range', `the range ${range ?? ''} is outside ${key}`, { cause: error });
       }
-      throw asStorageError(error, 'store_failed', `could not read ${key}`);
+      throw asStorageFailure(error, 'store_failed', `could not read ${key}`);
     }
   }
 
@@ -102,7 +102,7 @@ export class S3ObjectStore implements ObjectStore {
       try {
         await this.#client.send(new DeleteObjectCommand({ Bucket: this.#settings.bucket, Key: target }));
       } catch (error) {
-        if (!isS3NotFound(error)) throw asStorageError(error, 'store_failed', `could not delete ${key}`);
+        if (!isS3NotFound(error)) throw asStorageFailure(error, 'store_failed', `could not delete ${key}`);
       }
     }
   }
@@ -157,7 +157,7 @@ export class S3ObjectStore implements ObjectStore {
         Bucket: this.#settings.bucket, Key: this.#full(upload.key), UploadId: upload.uploadId,
       }));
     } catch (error) {
-      if (!isS3NotFound(error)) throw asStorageError(error, 'store_failed', `could not abort the upload of ${upload.key}`);
+      if (!isS3NotFound(error)) throw asStorageFailure(error, 'store_failed', `could not abort the upload of ${upload.key}`);
     }
   }
 
@@ -171,7 +171,7 @@ export class S3ObjectStore implements ObjectStore {
       return parseManifest(await out.Body!.transformToString('utf8'), key);
     } catch (error) {
       if (isS3NotFound(error)) return null;
-      throw asStorageError(error, 'store_failed', `could not read the manifest of ${key}`);
+      throw asStorageFailure(error, 'store_failed', `could not read the manifest of ${key}`);
     }
   }
 

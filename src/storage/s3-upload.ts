@@ -2,7 +2,8 @@ import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, Pu
 import { finished, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.ts';
-import { asStorageError, describe, StorageError, withCleanupError } from './errors.ts';
+import { asStorageFailure, describe, storageFailed, withCleanupError } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
 import { MANIFEST_SUFFIX } from './keys.ts';
 import { serializeManifest, type ObjectManifest } from './manifest.ts';
 import type { UploadOptions, UploadResult } from './object-store.ts';
@@ -48,7 +49,7 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
   }
 
   const internal = new AbortController();
-  let failure: StorageError | undefined;
+  let failure: BackupFailure | undefined;
   let bytesStored = 0;
   const writer = new MultipartWriter({
     send, bucket, key: storageKey,
@@ -72,7 +73,7 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
       ` (planned for an estimate of ${formatBytes(options.sizeEstimate ?? 0)}); stopped before part ${plan.maxParts + 1}`,
     onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored }),
   });
-  const fail = (error: StorageError): void => {
+  const fail = (error: BackupFailure): void => {
     failure ??= error;
     if (!internal.signal.aborted) internal.abort(error);
     if (!meter.destroyed) meter.destroy(error);
@@ -82,14 +83,14 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
   const onAbort = (): void => fail(abortedError(signal!, `the upload of ${key}`));
   signal?.addEventListener('abort', onAbort, { once: true });
   const stopWatchingBody = finished(body, { writable: false }, (error) => {
-    if (error) fail(asStorageError(error, 'source_failed', 'the source stream failed'));
+    if (error) fail(asStorageFailure(error, 'source_failed', 'the source stream failed'));
   });
-  meter.on('error', (error) => fail(asStorageError(error, 'source_failed', 'the source stream failed')));
+  meter.on('error', (error) => fail(asStorageFailure(error, 'source_failed', 'the source stream failed')));
   options.sourceDone?.then(undefined, (error: unknown) => {
-    fail(new StorageError('source_failed', `the producer of the stream failed: ${describe(error)}`, { cause: error }));
+    fail(storageFailed('source_failed', `the producer of the stream failed: ${describe(error)}`, { cause: error }));
   });
 
-  writer.on('error', (error) => fail(asStorageError(error, 'store_failed', `the upload of ${key} failed`)));
+  writer.on('error', (error) => fail(asStorageFailure(error, 'store_failed', `the upload of ${key} failed`)));
 
   try {
     // A manifest left by an earlier upload to this key would describe other bytes: remove it first.
@@ -98,19 +99,19 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     body.pipe(meter);
     await pipeline(meter, writer);
     if (failure) throw failure;
-    if (!meter.complete) throw new StorageError('store_failed', `the upload of ${key} completed before the stream ended`);
+    if (!meter.complete) throw storageFailed('store_failed', `the upload of ${key} completed before the stream ended`);
     const bytes = meter.bytesRead;
     const sha256 = meter.sha256;
 
     const head = await headOrNull(send, bucket, storageKey);
     if (head === null) {
-      throw new StorageError('missing_after_complete', `the store reported ${key} complete, but it is not there`);
+      throw storageFailed('missing_after_complete', `the store reported ${key} complete, but it is not there`);
     }
     if (head.ContentLength !== bytes) {
-      throw new StorageError('size_mismatch', `the store holds ${head.ContentLength ?? 'an unknown number of'} bytes for ${key}, ${bytes} were sent`);
+      throw storageFailed('size_mismatch', `the store holds ${head.ContentLength ?? 'an unknown number of'} bytes for ${key}, ${bytes} were sent`);
     }
     const headProblem = encryptionProblem(settings.sse, head);
-    if (headProblem !== null) throw new StorageError('encryption_not_honoured', `${key}: ${headProblem}`);
+    if (headProblem !== null) throw storageFailed('encryption_not_honoured', `${key}: ${headProblem}`);
 
     if (options.sourceDone !== undefined) await untilAborted(options.sourceDone, internal.signal);
     if (failure) throw failure;
@@ -124,11 +125,11 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
       ...sseParams(settings.sse),
     }), { abortSignal: internal.signal });
     const manifestProblem = encryptionProblem(settings.sse, sealed);
-    if (manifestProblem !== null) throw new StorageError('encryption_not_honoured', `${key} manifest: ${manifestProblem}`);
+    if (manifestProblem !== null) throw storageFailed('encryption_not_honoured', `${key} manifest: ${manifestProblem}`);
     if (failure) throw failure;
     return { key, bytes, sha256 };
   } catch (error) {
-    const reason = failure ?? asStorageError(error, 'store_failed', `the upload of ${key} failed`);
+    const reason = failure ?? asStorageFailure(error, 'store_failed', `the upload of ${key} failed`);
     fail(reason);
     // Abort only once no part can still land (the internal signal cancelled them all).
     await writer.settled();

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { StorageError } from './errors.ts';
+import { storageFailed } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
 import { assertValidPrefix } from './keys.ts';
 import { DEFAULT_PART_SIZE_FLOOR, GiB, MiB, S3_MAX_PARTS, S3_MAX_PART_SIZE, S3_MIN_PART_SIZE } from './part-plan.ts';
 
@@ -93,15 +94,15 @@ export function parseStorageUrl(url: string, env: StorageEnv): StorageConfig {
   try {
     parsed = new URL(url);
   } catch {
-    throw new StorageError('invalid_config', 'the storage URL is not a URL; expected s3://bucket/prefix or file:///path');
+    throw storageFailed('invalid_config', 'the storage URL is not a URL; expected s3://bucket/prefix or file:///path');
   }
   if (parsed.username !== '' || parsed.password !== '') {
-    throw new StorageError('invalid_config',
+    throw storageFailed('invalid_config',
       'the storage URL must not contain credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead');
   }
   if (parsed.protocol === 'file:') return parseFileUrl(parsed);
   if (parsed.protocol === 's3:') return parseS3Url(parsed, env);
-  throw new StorageError('invalid_config', `unsupported storage URL scheme "${parsed.protocol}"; expected s3: or file:`);
+  throw storageFailed('invalid_config', `unsupported storage URL scheme "${parsed.protocol}"; expected s3: or file:`);
 }
 
 function parseFileUrl(url: URL): StorageConfig {
@@ -194,6 +195,6 @@ function issues(error: z.ZodError): string[] {
   });
 }
 
-function invalid(location: string, problems: string[]): StorageError {
-  return new StorageError('invalid_config', `invalid storage URL ${location}: ${problems.join('; ')}`);
+function invalid(location: string, problems: string[]): BackupFailure {
+  return storageFailed('invalid_config', `invalid storage URL ${location}: ${problems.join('; ')}`);
 }

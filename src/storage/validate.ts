@@ -1,4 +1,5 @@
-import { StorageError } from './errors.ts';
+import { storageFailed } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
 import type { ReadOptions, UploadOptions } from './object-store.ts';
 
 const METADATA_KEY = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -12,22 +13,22 @@ export const MAX_PRESIGN_SECONDS = 604_800;
 export function assertValidUploadOptions(options: UploadOptions): void {
   const { metadata, sizeEstimate, contentType } = options;
   if (sizeEstimate !== undefined && (!Number.isFinite(sizeEstimate) || sizeEstimate < 0)) {
-    throw new StorageError('invalid_config', `sizeEstimate must be a non-negative number of bytes, not ${sizeEstimate}`);
+    throw storageFailed('invalid_config', `sizeEstimate must be a non-negative number of bytes, not ${sizeEstimate}`);
   }
   if (contentType !== undefined && !/^[\w.+-]+\/[\w.+-]+$/.test(contentType)) {
-    throw new StorageError('invalid_config', `contentType ${JSON.stringify(contentType)} is not a plain media type`);
+    throw storageFailed('invalid_config', `contentType ${JSON.stringify(contentType)} is not a plain media type`);
   }
   let total = 0;
   for (const [name, value] of Object.entries(metadata ?? {})) {
     if (!METADATA_KEY.test(name)) {
-      throw new StorageError('invalid_config', `metadata name ${JSON.stringify(name)} must be lower-case letters, digits and "-"`);
+      throw storageFailed('invalid_config', `metadata name ${JSON.stringify(name)} must be lower-case letters, digits and "-"`);
     }
     if (typeof value !== 'string' || !PRINTABLE_ASCII.test(value)) {
-      throw new StorageError('invalid_config', `metadata "${name}" must be printable ASCII`);
+      throw storageFailed('invalid_config', `metadata "${name}" must be printable ASCII`);
     }
     total += name.length + value.length;
   }
-  if (total > MAX_METADATA_BYTES) throw new StorageError('invalid_config', `metadata is larger than ${MAX_METADATA_BYTES} bytes`);
+  if (total > MAX_METADATA_BYTES) throw storageFailed('invalid_config', `metadata is larger than ${MAX_METADATA_BYTES} bytes`);
 }
 
 /** Checks a read range; both ends are inclusive byte offsets. */
@@ -35,17 +36,17 @@ export function assertValidRange(options: ReadOptions): void {
   const { start, end } = options;
   for (const [name, value] of [['start', start], ['end', end]] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-      throw new StorageError('invalid_range', `${name} must be a non-negative integer, not ${value}`);
+      throw storageFailed('invalid_range', `${name} must be a non-negative integer, not ${value}`);
     }
   }
   if (start !== undefined && end !== undefined && end < start) {
-    throw new StorageError('invalid_range', `end (${end}) is before start (${start})`);
+    throw storageFailed('invalid_range', `end (${end}) is before start (${start})`);
   }
 }
 
 export function assertValidExpiry(seconds: number): void {
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_PRESIGN_SECONDS) {
-    throw new StorageError('invalid_config', `expiresInSeconds must be an integer from 1 to ${MAX_PRESIGN_SECONDS}, not ${seconds}`);
+    throw storageFailed('invalid_config', `expiresInSeconds must be an integer from 1 to ${MAX_PRESIGN_SECONDS}, not ${seconds}`);
   }
 }
 
@@ -56,7 +57,7 @@ export function assertValidExpiry(seconds: number): void {
 export function attachmentDisposition(filename: string): string {
   const cleaned = filename.replace(/[\u0000-\u001f\u007f/\\]/g, '').trim();
   if (cleaned === '' || cleaned === '.' || cleaned === '..') {
-    throw new StorageError('invalid_config', `filename ${JSON.stringify(filename)} is empty once unsafe characters are removed`);
+    throw storageFailed('invalid_config', `filename ${JSON.stringify(filename)} is empty once unsafe characters are removed`);
   }
   const ascii = cleaned.replace(/[^\x20-\x7e]/g, '_').replace(/["%;]/g, '_');
   const encoded = encodeURIComponent(cleaned).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
@@ -64,8 +65,8 @@ export function attachmentDisposition(filename: string): string {
 }
 
 /** The error an aborted upload or read rejects with. */
-export function abortedError(signal: AbortSignal, what: string): StorageError {
-  return new StorageError('aborted', `${what} was cancelled`, { cause: signal.reason });
+export function abortedError(signal: AbortSignal, what: string): BackupFailure {
+  return storageFailed('aborted', `${what} was cancelled`, { cause: signal.reason });
 }
 
 /**

@@ -5,10 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive, listArchive } from '../support/seed-source.ts';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
-import { directSource } from '../../src/dump/index.ts';
-import { captureArchive } from '../../src/backups/capture-archive.ts';
-import { verifyArchive, VerificationError } from '../../src/backups/verify-archive.ts';
-import { startArchiveInspector } from '../../src/backups/archive-inspector.ts';
+import { captureArchive, directSource, isVerificationFailure, verifyArchive } from '../../src/engine/index.ts';
+import { startArchiveInspector } from '../../src/engine/archive-inspector.ts';
 import { startS3Server } from '../support/s3-server.ts';
 
 const server = await startSourceServer();
@@ -52,7 +50,7 @@ test('verification fails on one flipped byte and on a truncated object', async (
   const flipped = Buffer.from(original);
   flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
   writeFileSync(file, flipped);
-  await assert.rejects(verifyArchive(store, captured.key, captured.stored, { pgRestore: captured.plan.binaries.pgRestore, wrapper: 'none' }), VerificationError);
+  await assert.rejects(verifyArchive(store, captured.key, captured.stored, { pgRestore: captured.plan.binaries.pgRestore, wrapper: 'none' }), isVerificationFailure);
   writeFileSync(file, original.subarray(0, original.length - 100));
   await assert.rejects(verifyArchive(store, captured.key, captured.stored, { pgRestore: captured.plan.binaries.pgRestore, wrapper: 'none' }), /bytes/);
   writeFileSync(file, original);
@@ -88,7 +86,7 @@ test('the read-through while dumping refuses a stream that is not an archive', a
   const inspector = startArchiveInspector('/usr/lib/postgresql/15/bin/pg_restore');
   const sink = new Writable({ write(_chunk, _encoding, done) { done(); } });
   await new Promise<void>((resolve) => pipeline(Readable.from([Buffer.alloc(1 << 20, 7), Buffer.alloc(1 << 20, 9)]), inspector.tap, sink, () => resolve()));
-  await assert.rejects(inspector.result(), (e: unknown) => e instanceof VerificationError && /pg_restore could not read/.test(e.message));
+  await assert.rejects(inspector.result(), (e: unknown) => isVerificationFailure(e) && /pg_restore could not read/.test(e.message));
 });
 
 test('a read-through that fails half-way stops the archive stream at once, with the reason', async () => {
@@ -100,7 +98,7 @@ test('a read-through that fails half-way stops the archive stream at once, with 
   const source = Readable.from((async function* () { for (let i = 0; i < 200; i++) { produced++; yield Buffer.alloc(1 << 20, i); await sleep(5); } })());
   const sink = new Writable({ write(_chunk, _encoding, done) { done(); } });
   const error = await new Promise<Error | null>((resolve) => pipeline(source, inspector.tap, sink, (e) => resolve(e ?? null)));
-  assert.ok(error instanceof VerificationError && /pg_restore could not read the archive through/.test(error.message), String(error));
+  assert.ok(isVerificationFailure(error) && /pg_restore could not read the archive through/.test(error.message), String(error));
   assert.ok(produced < 200, `stopped after ${produced} of 200 chunks`);
 });
 
@@ -133,7 +131,7 @@ test('a zstd-wrapped archive whose frame checksum does not match what was read t
   const stored = await store.upload('tenants/t/checksum/attempt-2.dump.zst', Readable.from([frame]), {});
   const options = { pgRestore: captured.plan.binaries.pgRestore, wrapper: 'zstd' as const, readThrough: { rawBytes: raw.length, listing: await listArchive(raw) } };
   await assert.rejects(verifyArchive(store, stored.key, stored, options),
-    (e: unknown) => e instanceof VerificationError && /does not decompress/.test(e.message) && /checksum/i.test(e.message), 'a checksum mismatch');
+    (e: unknown) => isVerificationFailure(e) && /does not decompress/.test(e.message) && /checksum/i.test(e.message), 'a checksum mismatch');
   // The same frame with its checksum intact passes, so the refusal above is the checksum's doing.
   frame[frame.length - 1]! ^= 0x01;
   const good = await store.upload('tenants/t/checksum/attempt-3.dump.zst', Readable.from([frame]), {});
@@ -143,7 +141,7 @@ test('a zstd-wrapped archive whose frame checksum does not match what was read t
 test('the zstd check beside the dump counts what the stored stream decodes to, and stops the stream on a bad frame', async () => {
   const zlib = await import('node:zlib');
   const { Readable, Writable, pipeline } = await import('node:stream');
-  const { startZstdCheck } = await import('../../src/backups/wrapper-check.ts');
+  const { startZstdCheck } = await import('../../src/engine/wrapper-check.ts');
   const raw = Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(256 * 1024, i)));
   const frame = zlib.zstdCompressSync(raw, { params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } });
   const run = async (bytes: Buffer) => {
@@ -162,8 +160,8 @@ test('the zstd check beside the dump counts what the stored stream decodes to, a
   const flipped = Buffer.from(frame);
   flipped[flipped.length - 2]! ^= 0x10;
   const bad = await run(flipped);
-  assert.ok(bad.streamError instanceof VerificationError && /does not decode/.test(bad.streamError.message), String(bad.streamError));
-  await assert.rejects(bad.result, VerificationError);
+  assert.ok(isVerificationFailure(bad.streamError) && /does not decode/.test(bad.streamError.message), String(bad.streamError));
+  await assert.rejects(bad.result, isVerificationFailure);
 
   const cut = await run(frame.subarray(0, frame.length - 100));
   await assert.rejects(cut.result, /does not decode/);
@@ -181,7 +179,7 @@ test('verification after a zstd check decodes only the head, and refuses a check
   await assert.rejects(verifyArchive(store, captured.key, captured.stored, { ...options, readThrough: { ...readThrough, wrapperDecodedBytes: raw.length - 1 } }),
     /does not decompress to the archive that was read through/);
   // The digest still covers every stored byte when only the head is decoded.
-  await assert.rejects(verifyArchive(store, captured.key, { ...captured.stored, sha256: '0'.repeat(64) }, options), VerificationError);
+  await assert.rejects(verifyArchive(store, captured.key, { ...captured.stored, sha256: '0'.repeat(64) }, options), isVerificationFailure);
 });
 
 /** pg_restore processes this test process started that are still running. */
@@ -220,7 +218,7 @@ test('a pg_restore that cannot start fails verification with the reason, instead
   const captured = await captureArchive({ source: directSource(source), store, format: 'default', key: () => 'tenants/t/nobin/attempt-1.dump' });
   const missing = path.join(root, 'no-such-bin', 'pg_restore');
   await assert.rejects(verifyArchive(store, captured.key, captured.stored, { pgRestore: missing, wrapper: 'none' }),
-    (error: unknown) => error instanceof VerificationError && /could not start .*pg_restore.*ENOENT/.test(error.message));
+    (error: unknown) => isVerificationFailure(error) && /could not start .*pg_restore.*ENOENT/.test(error.message));
   const inspector = startArchiveInspector(missing);
   inspector.tap.end(readFileSync(path.join(root, 'tenants/t/nobin/attempt-1.dump')));
   await assert.rejects(inspector.result(), /could not start .*pg_restore.*ENOENT/);

@@ -71,7 +71,7 @@ describe('big-backup usage', () => {
     await rm(dir, { recursive: true, force: true });
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^Usage: big-backup verify /m);
-    // The garbage pacer (src/dump/garbage-pacer.ts) works only with --expose-gc.
+    // The garbage pacer (src/engine/garbage-pacer.ts) works only with --expose-gc.
     assert.match(stderr, /^gc:function$/m);
   });
 });

@@ -1,11 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { buildDumpCommand, describeFormat } from '../../src/dump/dump-command.ts';
-import { escapePgpassField, pgpassLine } from '../../src/dump/password-file.ts';
-import { parseDatabaseUrl, describeConnection, directSource } from '../../src/dump/source.ts';
-import { redact } from '../../src/dump/redact.ts';
-import { isDumpError } from '../../src/dump/errors.ts';
+import { buildDumpCommand, describeFormat } from '../../src/engine/dump-command.ts';
+import { escapePgpassField, pgpassLine } from '../../src/engine/password-file.ts';
+import { parseDatabaseUrl, describeConnection, directSource } from '../../src/engine/source.ts';
+import { redact } from '../../src/shared/redact.ts';
+import { isDumpFailure } from '../../src/engine/index.ts';
 
 const PASSWORD = 'p@ss:w\\ord/é';
 const URL_WITH_PASSWORD = `postgres://alice:${encodeURIComponent(PASSWORD)}@db.example.com:6543/d1abc?sslmode=require`;
@@ -35,7 +35,7 @@ test('ssl=true means sslmode=require; parameters pg_dump would not honour are re
     ['postgres://u:pw@h/db?ssl=maybe', /ssl must be true/],
     ['postgres://u:pw@%2Fvar%2Frun%2Fpostgresql/db', /unix-socket host is not supported/],
   ] as const) {
-    assert.throws(() => parseDatabaseUrl(url), (error: unknown) => isDumpError(error) && error.code === 'invalid_source' && message.test(error.message), url);
+    assert.throws(() => parseDatabaseUrl(url), (error: unknown) => isDumpFailure(error) && error.kind === 'invalid_source' && message.test(error.message), url);
   }
 });
 
@@ -48,8 +48,8 @@ test('a direct source resolves to the URL with a description free of the passwor
 test('an unusable URL is refused without quoting it', async () => {
   for (const bad of ['not a url s3cret', 'mysql://u:s3cret@h/db', 'postgres://u:s3cret@h/db?sslmode=sometimes', 'postgres://:s3cret@h/db']) {
     await assert.rejects(directSource(bad).resolve(), (error: unknown) => {
-      assert.ok(isDumpError(error));
-      assert.equal(error.code, 'invalid_source');
+      assert.ok(isDumpFailure(error));
+      assert.equal(error.kind, 'invalid_source');
       assert.equal(error.retryable, false);
       assert.ok(!error.message.includes('s3cret'), error.message);
       return true;

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import pg from 'pg';
-import { startDump, prepareDump, runDump, directSource, Secret, isDumpError, type DumpError, type DumpRun } from '../../src/dump/index.ts';
+import { startDump, prepareDump, runDump, directSource, isDumpFailure, type DumpRun } from '../../src/engine/index.ts';
+import { Secret } from '../../src/shared/redact.ts';
+import type { BackupFailure } from '../../src/shared/backup-failure.ts';
 import { startSourceServer, seedSourceDatabase, type SourceServer } from '../support/seed-source.ts';
 
 let server: SourceServer;
@@ -75,9 +77,9 @@ async function dumpBackends(): Promise<number[]> {
   }
 }
 
-function assertClean(error: DumpError): void {
+function assertClean(error: BackupFailure): void {
   assert.ok(!error.message.includes(server.password), error.message);
-  assert.ok(!error.stderrTail.join('\n').includes(server.password));
+  assert.ok(!(error.detail.stderrTail ?? []).join('\n').includes(server.password));
   assert.deepEqual(readdirSync(tmpDir), [], 'the password file is removed');
 }
 
@@ -86,8 +88,8 @@ test('a wrong password fails within seconds, before and inside pg_dump, and neve
   wrongUrl.password = 'wrong-password-1234';
   const started = Date.now();
   await assert.rejects(prepareDump(directSource(wrongUrl.toString())), (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'connection_failed');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'connection_failed');
     assert.equal(error.retryable, false);
     assert.match(error.message, /password authentication failed/);
     assert.ok(!error.message.includes('wrong-password-1234'));
@@ -99,15 +101,15 @@ test('a wrong password fails within seconds, before and inside pg_dump, and neve
   const run = await runDump({ ...plan, connection: { ...plan.connection, password: new Secret('wrong-password-1234') } }, { tmpDir });
   const streamError = await drain(run.stdout);
   await assert.rejects(run.done, (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'connection_failed');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'connection_failed');
     assert.equal(error.retryable, false);
     assert.match(error.message, /password authentication failed/);
     assert.ok(!error.message.includes('wrong-password-1234'));
     assertClean(error);
     return true;
   });
-  assert.ok(isDumpError(streamError), 'the archive stream errors instead of ending');
+  assert.ok(isDumpFailure(streamError), 'the archive stream errors instead of ending');
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
 });
 
@@ -119,15 +121,15 @@ test('terminating pg_dump\'s connection mid-dump fails the run with a sanitized 
   await server.run('postgres', `select pg_terminate_backend(${backend})`);
   const streamError = await drain(run.stdout);
   await assert.rejects(run.done, (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'dump_failed');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'dump_failed');
     assert.equal(error.retryable, true);
-    assert.equal(error.exitCode, 1);
+    assert.equal(error.detail.exitCode, 1);
     assert.match(error.message, /^pg_dump exited with code 1: .*(terminating connection|server closed the connection|PQgetCopyData)/);
     assertClean(error);
     return true;
   });
-  assert.ok(isDumpError(streamError), 'a consumer sees an error, not a clean end of a truncated archive');
+  assert.ok(isDumpFailure(streamError), 'a consumer sees an error, not a clean end of a truncated archive');
   assert.ok(!logs.join('\n').includes(server.password));
 });
 
@@ -139,8 +141,8 @@ test('aborting mid-dump kills pg_dump within seconds and rejects as canceled', a
   const started = Date.now();
   controller.abort();
   await assert.rejects(run.done, (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'canceled');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'canceled');
     assert.equal(error.retryable, false);
     assertClean(error);
     return true;
@@ -148,7 +150,7 @@ test('aborting mid-dump kills pg_dump within seconds and rejects as canceled', a
   assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
   assert.ok(!processExists(run.pid), 'pg_dump is gone');
   assert.ok(!processExists(-run.pid), 'its process group is gone');
-  assert.ok(isDumpError(await streamError));
+  assert.ok(isDumpFailure(await streamError));
   await waitFor('the server backend to go away', async () => (await dumpBackends()).length === 0, 5000);
 });
 
@@ -156,8 +158,8 @@ test('a consumer that destroys the stream stops pg_dump', async () => {
   const run = await startBlockedDump();
   run.stdout.destroy();
   await assert.rejects(run.done, (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'canceled');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'canceled');
     assert.match(error.message, /closed before pg_dump finished/);
     return true;
   });
@@ -168,8 +170,8 @@ test('when storage takes no bytes, the watchdog stops the dump and names storage
   // Nobody reads the archive: pg_dump fills the pipe (or finishes) and then waits on the consumer.
   const run = await startDump(directSource(sourceUrl), { tmpDir, stallTimeoutMs: 1500, coalesceBytes: 4096 });
   await assert.rejects(run.done, (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'stalled');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'stalled');
     assert.equal(error.retryable, true);
     assert.match(error.message, /storage took no archive bytes for 2 s/);
     assert.doesNotMatch(error.message, /pg_dump produced no output/);
@@ -200,8 +202,8 @@ test('the watchdog stops a dump blocked on a lock, and the password stays out of
     assert.equal(statSync(path.dirname(passfile)).mode & 0o777, 0o700);
 
     await assert.rejects(run.done, (error: unknown) => {
-      assert.ok(isDumpError(error));
-      assert.equal(error.code, 'stalled');
+      assert.ok(isDumpFailure(error));
+      assert.equal(error.kind, 'stalled');
       assert.equal(error.retryable, true);
       return true;
     });
@@ -209,7 +211,7 @@ test('the watchdog stops a dump blocked on a lock, and the password stays out of
     assert.ok(elapsed >= 1500 && elapsed < 6000, `took ${elapsed} ms`);
     assert.ok(!processExists(run.pid));
     assert.ok(!existsSync(passfile), 'the password file is removed');
-    assert.ok(isDumpError(await streamError));
+    assert.ok(isDumpFailure(await streamError));
   } finally {
     await locker.query('rollback').catch(() => {});
     await locker.end();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createGarbagePacer, type GcFunction } from '../../src/dump/garbage-pacer.ts';
+import { createGarbagePacer, type GcFunction } from '../../src/engine/garbage-pacer.ts';
 
 // The worker gets the collector from --expose-gc; this file exposes it for itself.
 v8.setFlagsFromString('--expose-gc');

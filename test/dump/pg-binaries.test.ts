@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { selectPgBinaries, listPgBinaries } from '../../src/dump/pg-binaries.ts';
-import { isDumpError } from '../../src/dump/errors.ts';
+import { selectPgBinaries, listPgBinaries } from '../../src/engine/pg-binaries.ts';
+import { isDumpFailure } from '../../src/engine/index.ts';
 import { SYSTEM_PG15_BIN } from '../../src/db/local-cluster.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'bb-pgbin-'));
@@ -50,8 +50,8 @@ test('a pg_dump without a pg_restore beside it is not used', async () => {
 test('a server newer than every pg_dump is refused, naming both versions and what to install', async () => {
   const versioned = versionedRoot('versioned-b', ['14.9', '15.6']);
   await assert.rejects(selectPgBinaries(17, { versionedRoot: versioned, searchPath: '' }), (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'version_mismatch');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'version_mismatch');
     assert.equal(error.retryable, false);
     assert.match(error.message, /runs PostgreSQL 17 but the newest pg_dump here is 15/);
     assert.match(error.message, /install postgresql-client-17 or set PG_BIN_DIR/);
@@ -61,8 +61,8 @@ test('a server newer than every pg_dump is refused, naming both versions and wha
 
 test('no pg_dump at all is its own non-retryable error', async () => {
   await assert.rejects(selectPgBinaries(15, { versionedRoot: path.join(root, 'none'), searchPath: '' }), (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'pg_dump_missing');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'pg_dump_missing');
     assert.equal(error.retryable, false);
     return true;
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { startDump, directSource, type DumpFormat, type DumpProgress } from '../../src/dump/index.ts';
+import { startDump, directSource, type DumpFormat, type DumpProgress } from '../../src/engine/index.ts';
 import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive, listArchive, type SourceServer } from '../support/seed-source.ts';
 
 let server: SourceServer;

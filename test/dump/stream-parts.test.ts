@@ -2,12 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { createCoalescer } from '../../src/dump/coalesce.ts';
-import { createLineSplitter, parseVerboseLine } from '../../src/dump/stderr-lines.ts';
-import { classifyExit } from '../../src/dump/exit-status.ts';
-import { ProgressEstimator } from '../../src/dump/progress.ts';
-import { majorFromVersionNum } from '../../src/dump/server-info.ts';
-import { parsePgDumpVersion } from '../../src/dump/pg-binaries.ts';
+import { createCoalescer } from '../../src/engine/coalesce.ts';
+import { createLineSplitter, parseVerboseLine } from '../../src/engine/stderr-lines.ts';
+import { classifyExit } from '../../src/engine/exit-status.ts';
+import { ProgressEstimator } from '../../src/engine/progress.ts';
+import { majorFromVersionNum } from '../../src/engine/server-info.ts';
+import { parsePgDumpVersion } from '../../src/engine/pg-binaries.ts';
 
 test('small chunks leave the coalescer as full buffers with every byte in order', async () => {
   const input = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));
@@ -56,22 +56,22 @@ test('verbose lines name the table being copied and the large objects', () => {
 
 test('an exit is classified by what pg_dump said', () => {
   const mismatch = classifyExit(1, null, ['pg_dump: error: aborting because of server version mismatch', 'pg_dump: detail: server version: 17.10; pg_dump version: 15.18']);
-  assert.equal(mismatch.code, 'version_mismatch');
+  assert.equal(mismatch.kind, 'version_mismatch');
   assert.equal(mismatch.retryable, false);
   const auth = classifyExit(1, null, ['pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"']);
-  assert.equal(auth.code, 'connection_failed');
+  assert.equal(auth.kind, 'connection_failed');
   assert.equal(auth.retryable, false);
   const refused = classifyExit(1, null, ['pg_dump: error: connection to server at "127.0.0.1", port 1 failed: Connection refused']);
-  assert.equal(refused.code, 'connection_failed');
+  assert.equal(refused.kind, 'connection_failed');
   assert.equal(refused.retryable, true);
   const terminated = classifyExit(1, null, [
     'pg_dump: dumping contents of table "public.big"',
     'pg_dump: error: Dumping the contents of table "big" failed: PQgetCopyData() failed.',
     'pg_dump: detail: Error message from server: server closed the connection unexpectedly',
   ]);
-  assert.equal(terminated.code, 'dump_failed');
+  assert.equal(terminated.kind, 'dump_failed');
   assert.equal(terminated.retryable, true);
-  assert.equal(terminated.exitCode, 1);
+  assert.equal(terminated.detail.exitCode, 1);
   assert.match(terminated.message, /^pg_dump exited with code 1: .*PQgetCopyData/);
   assert.match(classifyExit(null, 'SIGKILL', []).message, /killed by SIGKILL/);
 });

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalCluster, embeddedBinDir, type LocalCluster } from '../../src/db/local-cluster.ts';
-import { prepareDump, runDump, directSource, parseDatabaseUrl, describeFormat, selectPgBinaries, listPgBinaries, isDumpError, type DumpPlan } from '../../src/dump/index.ts';
+import { prepareDump, runDump, directSource, parseDatabaseUrl, describeFormat, selectPgBinaries, listPgBinaries, isDumpFailure, type DumpPlan } from '../../src/engine/index.ts';
 
 let cluster: LocalCluster;
 let parent: string;
@@ -26,8 +26,8 @@ after(async () => {
 test('a PostgreSQL 17 server is refused at once, naming both versions and what to install', { skip }, async () => {
   const started = Date.now();
   await assert.rejects(prepareDump(directSource(cluster.url)), (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'version_mismatch');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'version_mismatch');
     assert.equal(error.retryable, false);
     assert.match(error.message, /the database runs PostgreSQL 17 but the newest pg_dump here is 15/);
     assert.match(error.message, /install postgresql-client-17 or set PG_BIN_DIR/);
@@ -51,8 +51,8 @@ test('pg_dump\'s own version refusal is classified the same way', { skip }, asyn
   const run = await runDump(plan);
   run.stdout.resume();
   await assert.rejects(run.done, (error: unknown) => {
-    assert.ok(isDumpError(error));
-    assert.equal(error.code, 'version_mismatch');
+    assert.ok(isDumpFailure(error));
+    assert.equal(error.kind, 'version_mismatch');
     assert.equal(error.retryable, false);
     assert.match(error.message, /server version mismatch/);
     return true;

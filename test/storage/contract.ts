@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { StorageError, type StorageErrorCode } from '../../src/storage/errors.ts';
+import { isStorageFailure, storageCode, type StorageFailureCode } from '../../src/storage/errors.ts';
+import type { BackupFailure } from '../../src/shared/backup-failure.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { drain, generate, knownBytes, MiB, sha256 } from './streams.ts';
 
@@ -140,14 +141,14 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
   });
 }
 
-/** Asserts that `promise` rejects with a StorageError of this code, and returns the error. */
-export async function rejectsWith(promise: Promise<unknown>, code: StorageErrorCode): Promise<StorageError> {
+/** Asserts that `promise` rejects with a storage failure of this code, and returns the error. */
+export async function rejectsWith(promise: Promise<unknown>, code: StorageFailureCode): Promise<BackupFailure> {
   let caught: unknown;
   await assert.rejects(promise, (error: unknown) => {
     caught = error;
     return true;
   });
-  assert.ok(caught instanceof StorageError, `expected a StorageError, got ${String(caught)}`);
-  assert.equal(caught.code, code, `expected code ${code}, got ${caught.code}: ${caught.message}`);
+  assert.ok(isStorageFailure(caught), `expected a storage failure, got ${String(caught)}`);
+  assert.equal(storageCode(caught), code, `expected code ${code}, got ${storageCode(caught)}: ${caught.message}`);
   return caught;
 }

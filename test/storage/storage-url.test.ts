@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { StorageError } from '../../src/storage/errors.ts';
+import { isStorageFailure, storageCode } from '../../src/storage/errors.ts';
 import { MiB } from '../../src/storage/part-plan.ts';
 import { parseStorageUrl, type StorageConfig } from '../../src/storage/storage-url.ts';
 
@@ -16,8 +16,8 @@ function problem(url: string, env: Record<string, string | undefined> = AWS): st
   try {
     parseStorageUrl(url, env);
   } catch (error) {
-    assert.ok(error instanceof StorageError);
-    assert.equal(error.code, 'invalid_config');
+    assert.ok(isStorageFailure(error));
+    assert.equal(storageCode(error), 'invalid_config');
     assert.equal(error.retryable, false);
     return error.message;
   }

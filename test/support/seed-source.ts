@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../../src/db/local-cluster.ts';
-import { writePasswordFile } from '../../src/dump/password-file.ts';
-import { parseDatabaseUrl } from '../../src/dump/source.ts';
+import { parseDatabaseUrl, writePasswordFile } from '../../src/engine/index.ts';
 
 /** A throwaway source server for dump tests, with a password that exercises pgpass escaping. */
 export interface SourceServer {

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { parseContents } from '../../src/backups/archive-contents.ts';
+import { parseContents } from '../../src/engine/archive-contents.ts';
 
 const LISTING = `;
 ; Archive created at 2026-11-29 19:00:00 UTC

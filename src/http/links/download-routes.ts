@@ -6,7 +6,7 @@ import { PgRateLimitStore } from '../rate-limit-store.ts';
 import { gone, tooManyRequests } from '../../errors.ts';
 import { recordLinkUse, resolveLink, type ResolvedLink } from '../../links/links.service.ts';
 import { attachmentDisposition } from '../../storage/validate.ts';
-import { StorageError } from '../../storage/errors.ts';
+import { isStorageFailure } from '../../storage/errors.ts';
 
 /** Requests per client IP per minute on `/d/…`, found or not, so tokens cannot be guessed at speed. */
 export const DOWNLOAD_RATE_LIMIT = { windowMs: 60_000, limit: 60 } as const;
@@ -82,7 +82,7 @@ async function serveFromStore(deps: AppDeps, req: Request, res: Response, resolv
     try {
       body = await deps.store.read(backup.objectKey, range ? { start: range.start, end: range.end } : {});
     } catch (error) {
-      if (error instanceof StorageError && error.code === 'not_found') throw gone('The backup behind this link is no longer available.');
+      if (isStorageFailure(error, 'not_found')) throw gone('The backup behind this link is no longer available.');
       throw error;
     }
     try {

@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import { Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { drained, VerificationError } from './verify-archive.ts';
+import { drained } from './restore-process.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
+import { verificationFailed } from './verification-failures.ts';
 
 // Compressed bytes queued for the decompressor before the stream waits for it.
 const DECODE_QUEUE_BYTES = 4 * 1024 * 1024;
@@ -10,7 +12,7 @@ const DECODE_QUEUE_BYTES = 4 * 1024 * 1024;
 export interface WrapperCheck {
   /** Insert into the stream after the zstd wrapper, before storage. */
   readonly tap: Transform;
-  /** Once the stream has ended: how many bytes the frame decoded to, its checksum checked; or a VerificationError. */
+  /** Once the stream has ended: how many bytes the frame decoded to, its checksum checked; or a verification failure. */
   result(): Promise<number>;
 }
 
@@ -25,7 +27,7 @@ export interface WrapperCheck {
 export function startZstdCheck(): WrapperCheck {
   const decoder = zlib.createZstdDecompress({ chunkSize: 256 * 1024 });
   let decoded = 0;
-  let failure: VerificationError | undefined;
+  let failure: BackupFailure | undefined;
   decoder.on('data', (chunk: Buffer) => { decoded += chunk.length; });
   const ended = once(decoder, 'end').then(() => decoded);
   ended.catch(() => {});
@@ -39,11 +41,11 @@ export function startZstdCheck(): WrapperCheck {
     // an upload of a bad frame (the decoder is at most a few MiB behind).
     flush(callback) {
       decoder.end();
-      ended.then(() => callback(), () => callback(failure ?? new VerificationError('the zstd stream does not decode')));
+      ended.then(() => callback(), () => callback(failure ?? verificationFailed('the zstd stream does not decode')));
     },
   });
   decoder.on('error', (error: Error) => {
-    failure ??= new VerificationError(`the zstd stream does not decode: ${error.message}`);
+    failure ??= verificationFailed(`the zstd stream does not decode: ${error.message}`);
     if (!tap.destroyed) tap.destroy(failure);
   });
   tap.once('close', () => { if (!decoder.writableEnded) decoder.destroy(); });
@@ -54,7 +56,7 @@ export function startZstdCheck(): WrapperCheck {
       try {
         return await ended;
       } catch {
-        throw failure ?? new VerificationError('the zstd stream does not decode');
+        throw failure ?? verificationFailed('the zstd stream does not decode');
       }
     },
   };

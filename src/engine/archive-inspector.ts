@@ -1,29 +1,13 @@
 import { Transform } from 'node:stream';
-import { drained, spawnRestore, VerificationError, type RestoreProcess } from './verify-archive.ts';
-
-/** What reading the archive through while it was written proved. */
-export interface DumpInspection {
-  /**
-   * Length of the archive as pg_dump wrote it (before any zstd wrapper). No digest of these bytes is
-   * needed: they are the very chunks the next stage consumes, the stored bytes' SHA-256 is taken after
-   * that stage, and a zstd wrapper carries its own checksum of them (see run-dump.ts).
-   */
-  rawBytes: number;
-  /** `pg_restore --list` of it. */
-  listing: string;
-  /**
-   * For a zstd-wrapped archive: the bytes the stored stream decoded to while it was written, its frame
-   * checksum checked (wrapper-check.ts). Equal to `rawBytes`, it proves the wrapper, and verification
-   * then decodes only as much as `pg_restore --list` needs.
-   */
-  wrapperDecodedBytes?: number;
-}
+import type { DumpInspection } from './dump-inspection.ts';
+import { drained, spawnRestore, type RestoreProcess } from './restore-process.ts';
+import { verificationFailed } from './verification-failures.ts';
 
 /** A pass-through stage for pg_dump's output that reads the archive through as it goes by. */
 export interface ArchiveInspector {
   /** Insert into the archive stream before any compression wrapper. */
   readonly tap: Transform;
-  /** Once the stream has ended: both pg_restore runs exited 0, or a VerificationError. */
+  /** Once the stream has ended: both pg_restore runs exited 0, or a verification failure. */
   result(): Promise<DumpInspection>;
   /** Stops the pg_restore processes (on failure or cancel). */
   kill(): void;
@@ -66,7 +50,7 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
   tap.once('finish', () => { inputEnded = true; });
   void readThrough.exit.then((code) => {
     if (code !== 0 && !inputEnded && !tap.destroyed) {
-      tap.destroy(new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`));
+      tap.destroy(verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`));
     }
   });
   return {
@@ -74,8 +58,8 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
     kill,
     async result() {
       const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
-      if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-      if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
+      if (listStatus !== 0) throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+      if (readStatus !== 0) throw verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
       return { rawBytes: bytes, listing: Buffer.concat(listOutput).toString('utf8') };
     },
   };

@@ -1,5 +1,5 @@
 import { Transform } from 'node:stream';
-import { freeBuffer } from './free-buffer.ts';
+import { freeBuffer } from '../shared/free-buffer.ts';
 
 /** Default size of the buffers handed downstream. */
 export const DEFAULT_COALESCE_BYTES = 1024 * 1024;

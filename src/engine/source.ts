@@ -1,5 +1,5 @@
-import { invalidSource } from './errors.ts';
-import { Secret } from './redact.ts';
+import { invalidSource } from './dump-failures.ts';
+import { Secret } from '../shared/redact.ts';
 
 /** libpq's sslmode values; unset means libpq's own default (`prefer`). */
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';

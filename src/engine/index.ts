@@ -1,16 +1,24 @@
+/**
+ * The backup engine's one public entry: plan and run pg_dump, stream the archive to storage while
+ * reading it through, and verify what was stored. Jobs, the CLI and the benchmark import from here
+ * only; every other file in this folder is internal.
+ */
 import { prepareDump, type PrepareDumpOptions } from './prepare-dump.ts';
 import { runDump, type DumpRun, type RunDumpOptions } from './run-dump.ts';
 import type { BackupSource } from './source.ts';
 
-export { DumpError, isDumpError, type DumpErrorCode } from './errors.ts';
-export { Secret, redact } from './redact.ts';
+export { isDumpFailure } from './dump-failures.ts';
+export { isVerificationFailure, isReadBackFailure } from './verification-failures.ts';
 export { directSource, parseDatabaseUrl, describeConnection, type BackupSource, type ConnectionParams, type ResolvedSource, type SslMode } from './source.ts';
 export { probeServer, majorFromVersionNum, type ServerInfo } from './server-info.ts';
 export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';
 export { describeFormat, restoreCommand, type DumpFormat, type DumpFormatInfo } from './dump-command.ts';
+export { writePasswordFile, type PasswordFile } from './password-file.ts';
 export { prepareDump, type DumpPlan, type PrepareDumpOptions } from './prepare-dump.ts';
 export { runDump, type DumpRun, type DumpResult, type RunDumpOptions } from './run-dump.ts';
 export type { DumpProgress } from './progress.ts';
+export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedArchive } from './capture-archive.ts';
+export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */
 export async function startDump(source: BackupSource, options: PrepareDumpOptions & RunDumpOptions = {}): Promise<DumpRun> {

@@ -3,7 +3,7 @@ import { access, readdir, realpath } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { pgDumpMissing, versionMismatch } from './errors.ts';
+import { pgDumpMissing, versionMismatch } from './dump-failures.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,7 +31,7 @@ const DEFAULT_VERSIONED_ROOT = '/usr/lib/postgresql';
 
 /**
  * Picks the pg_dump whose major is the smallest that is at least the server's: a closer version makes
- * an archive the customer's own pg_restore is most likely to read. Throws a non-retryable DumpError
+ * an archive the customer's own pg_restore is most likely to read. Throws a non-retryable BackupFailure
  * naming both versions when none fits.
  */
 export async function selectPgBinaries(serverMajor: number, options: FindBinariesOptions = {}): Promise<PgBinaries> {

@@ -1,4 +1,4 @@
-import { canceled } from './errors.ts';
+import { canceled } from './dump-failures.ts';
 import { describeFormat, type DumpFormat, type DumpFormatInfo } from './dump-command.ts';
 import { selectPgBinaries, type FindBinariesOptions, type PgBinaries } from './pg-binaries.ts';
 import { probeServer, type ServerInfo } from './server-info.ts';

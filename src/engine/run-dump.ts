@@ -3,19 +3,20 @@ import { once } from 'node:events';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { createGarbagePacer } from './garbage-pacer.ts';
-import { DumpError, canceled, stalled } from './errors.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
+import { canceled, dumpFailed, isDumpFailure, stalled } from './dump-failures.ts';
 import { classifyExit } from './exit-status.ts';
 import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
 import { buildDumpCommand, FAST_ZSTD_LEVEL, type DumpFormatInfo } from './dump-command.ts';
 import { writePasswordFile } from './password-file.ts';
 import type { DumpPlan } from './prepare-dump.ts';
 import { ProgressEstimator, type DumpProgress } from './progress.ts';
-import { redact } from './redact.ts';
+import { redact } from '../shared/redact.ts';
 import { createLineSplitter, parseVerboseLine } from './stderr-lines.ts';
 
 /** Options of `runDump`. */
 export interface RunDumpOptions {
-  /** Aborting kills pg_dump's process group and rejects `done` with a `canceled` DumpError. */
+  /** Aborting kills pg_dump's process group and rejects `done` with a `canceled` failure. */
   signal?: AbortSignal;
   /** The watchdog kills pg_dump when neither stdout nor stderr moved for this long; default 5 minutes. */
   stallTimeoutMs?: number;
@@ -44,10 +45,10 @@ export interface DumpRun {
   readonly plan: DumpPlan;
   /**
    * The archive bytes (zstd-compressed for a wrapped `fast` format). It ends only after pg_dump exited 0;
-   * on any failure it is destroyed with the DumpError instead, so an upload piping it aborts.
+   * on any failure it is destroyed with the failure instead, so an upload piping it aborts.
    */
   readonly stdout: Readable;
-  /** Settles after pg_dump has exited and the stream is finished; rejects with a DumpError. */
+  /** Settles after pg_dump has exited and the stream is finished; rejects with a BackupFailure. */
   readonly done: Promise<DumpResult>;
   /** The current progress estimate. */
   progress(): DumpProgress;
@@ -93,7 +94,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     }
   } catch (error) {
     await passwordFile.remove();
-    throw new DumpError('dump_failed', `could not start ${plan.binaries.pgDump}: ${redact((error as Error).message, secrets)}`, { retryable: false, cause: error });
+    throw dumpFailed(`could not start ${plan.binaries.pgDump}: ${redact((error as Error).message, secrets)}`, { retryable: false, cause: error });
   }
   const pid = child.pid;
   const stdoutPipe = child.stdout;
@@ -103,7 +104,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   const startedAt = Date.now();
   const estimator = new ProgressEstimator(plan.server, plan.format.pgDumpCompression, { now: startedAt });
   let lastActivity = startedAt;
-  let failure: DumpError | undefined;
+  let failure: BackupFailure | undefined;
   let settled = false;
   let childClosed = false;
   let childExited = false;
@@ -111,10 +112,10 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   let killTimer: NodeJS.Timeout | undefined;
   const stderrTail: string[] = [];
 
-  let resolveExit: (error: DumpError | null) => void = () => {};
-  const exitOutcome = new Promise<DumpError | null>((resolve) => { resolveExit = resolve; });
+  let resolveExit: (error: BackupFailure | null) => void = () => {};
+  const exitOutcome = new Promise<BackupFailure | null>((resolve) => { resolveExit = resolve; });
   let resolveDone: (result: DumpResult) => void = () => {};
-  let rejectDone: (error: DumpError) => void = () => {};
+  let rejectDone: (error: BackupFailure) => void = () => {};
   const done = new Promise<DumpResult>((resolve, reject) => { resolveDone = resolve; rejectDone = reject; });
   // A consumer that fails first may never await `done`; that must not crash the worker.
   done.catch(() => {});
@@ -141,7 +142,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   // Consumers get errors through their own listeners (pipeline) and through `done`.
   gate.on('error', () => {});
 
-  const fail = (error: DumpError) => {
+  const fail = (error: BackupFailure) => {
     if (failure || settled) return;
     failure = error;
     killGroup('SIGTERM');
@@ -250,7 +251,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
       const premature = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
       fail(premature
         ? canceled('the archive stream was closed before pg_dump finished')
-        : error instanceof DumpError ? error : new DumpError('dump_failed', `the archive stream failed: ${redact(error.message, secrets)}`, { retryable: true, cause: error }));
+        : isDumpFailure(error) ? error : dumpFailed(`the archive stream failed: ${redact(error.message, secrets)}`, { retryable: true, cause: error }));
     }
     void maybeSettle();
   });

@@ -1,8 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
-import { prepareDump, runDump, isDumpError, type BackupSource, type DumpPlan, type DumpProgress, type DumpResult, type DumpFormat } from '../dump/index.ts';
-import { verifyArchive, ReadBackError, type VerifiedArchive } from './verify-archive.ts';
-import { startArchiveInspector, type DumpInspection } from './archive-inspector.ts';
+import { isDumpFailure } from './dump-failures.ts';
+import type { DumpFormat } from './dump-command.ts';
+import { prepareDump, type DumpPlan } from './prepare-dump.ts';
+import type { DumpProgress } from './progress.ts';
+import { runDump, type DumpResult } from './run-dump.ts';
+import type { BackupSource } from './source.ts';
+import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+import { isReadBackFailure } from './verification-failures.ts';
+import { startArchiveInspector } from './archive-inspector.ts';
+import type { DumpInspection } from './dump-inspection.ts';
 import { startZstdCheck } from './wrapper-check.ts';
 
 /** Hooks through which the caller (the job, or the one-shot command) records each step. */
@@ -84,7 +91,7 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     // "canceled" and is not retryable, so the storage error, which knows whether a retry can help, stands.
     run.cancel('the upload failed');
     const dumpError = await run.done.then(() => null, (e: unknown) => e);
-    throw isDumpError(dumpError) && dumpError.code !== 'canceled' ? dumpError : error;
+    throw isDumpFailure(dumpError) && dumpError.kind !== 'canceled' ? dumpError : error;
   }
   const dump = await run.done;
   try {
@@ -116,7 +123,7 @@ async function verifyWithRetries(verify: () => Promise<VerifiedArchive>, signal?
       return await verify();
     } catch (error) {
       const delay = READ_BACK_RETRY_DELAYS_MS[attempt];
-      if (!(error instanceof ReadBackError) || delay === undefined || signal?.aborted) throw error;
+      if (!isReadBackFailure(error) || delay === undefined || signal?.aborted) throw error;
       log?.(`${error.message}; reading it again in ${delay / 1000} s`);
       await sleep(delay, undefined, signal ? { signal } : {}).catch(() => { throw error; });
     }

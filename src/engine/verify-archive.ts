@@ -1,13 +1,15 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
-import { createGarbagePacer } from '../dump/garbage-pacer.ts';
-import { freeBuffer } from '../dump/free-buffer.ts';
+import { createGarbagePacer } from './garbage-pacer.ts';
+import { freeBuffer } from '../shared/free-buffer.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
-import type { DumpInspection } from './archive-inspector.ts';
+import type { DumpInspection } from './dump-inspection.ts';
+import { drained, spawnRestore } from './restore-process.ts';
+import type { BackupFailure } from '../shared/backup-failure.ts';
+import { isVerificationFailure, readBackFailed, verificationFailed } from './verification-failures.ts';
 
 // Compressed bytes queued for the zstd decompressor before reading the object waits for it.
 const DECOMPRESS_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -22,22 +24,6 @@ export interface VerifiedArchive {
   tocEntries: number;
   /** The objects the table of contents names (schemas, tables, views, …), for browsing and search. */
   contents: { entries: ContentsEntry[]; truncated: boolean };
-}
-
-/** The stored archive is not the one that was written, or not a readable archive. */
-export class VerificationError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'VerificationError';
-  }
-}
-
-/** Reading the object back failed (the store or the connection), which says nothing about the archive: worth another read. */
-export class ReadBackError extends VerificationError {
-  constructor(error: unknown) {
-    super(`reading the archive back failed: ${(error as Error).message}`, { cause: error });
-    this.name = 'ReadBackError';
-  }
 }
 
 /**
@@ -62,25 +48,25 @@ export async function verifyArchive(
   options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal; readThrough?: DumpInspection },
 ): Promise<VerifiedArchive> {
   // A store that cannot answer says nothing about the archive, as for the read below: worth asking again.
-  const info = await store.head(key).catch((error: unknown) => { throw new ReadBackError(error); });
-  if (!info) throw new VerificationError('the archive is missing from storage');
-  if (info.bytes !== expected.bytes) throw new VerificationError(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
-  if (info.manifest?.sha256 !== expected.sha256) throw new VerificationError('the digest kept in storage does not match the one computed while writing');
+  const info = await store.head(key).catch((error: unknown) => { throw readBackFailed(error); });
+  if (!info) throw verificationFailed('the archive is missing from storage');
+  if (info.bytes !== expected.bytes) throw verificationFailed(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
+  if (info.manifest?.sha256 !== expected.sha256) throw verificationFailed('the digest kept in storage does not match the one computed while writing');
 
   const decoded = options.readThrough?.wrapperDecodedBytes;
   if (options.wrapper === 'zstd' && decoded !== undefined && decoded !== options.readThrough!.rawBytes) {
-    throw new VerificationError('the stored archive does not decompress to the archive that was read through while dumping');
+    throw verificationFailed('the stored archive does not decompress to the archive that was read through while dumping');
   }
 
   // Open the object first: a read that fails then leaves no pg_restore waiting on its stdin.
-  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => { throw new ReadBackError(error); });
+  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => { throw readBackFailed(error); });
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
   const feed = (chunk: Buffer) => Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
   const endReaders = () => { for (const p of readers) p.child.stdin.end(); };
   let rawBytes = 0;
-  let decompressError: VerificationError | undefined;
+  let decompressError: BackupFailure | undefined;
   const listOutput: Buffer[] = [];
   list.child.stdout.on('data', (chunk: Buffer) => listOutput.push(chunk));
   const hash = createHash('sha256');
@@ -131,7 +117,7 @@ export async function verifyArchive(
     restoreInput.on('end', endReaders);
     // A frame that fails its checksum (or is cut short) must fail verification, not the process.
     restoreInput.on('error', (error: Error) => {
-      decompressError ??= new VerificationError(`the stored archive does not decompress: ${error.message}`);
+      decompressError ??= verificationFailed(`the stored archive does not decompress: ${error.message}`);
       if (!fanOut.destroyed) fanOut.destroy(decompressError);
     });
   }
@@ -145,28 +131,28 @@ export async function verifyArchive(
     }
     const [listStatus, readStatus] = await Promise.all([list.exit, readThrough ? readThrough.exit : 0]);
     const digest = hash.digest('hex');
-    if (bytes !== expected.bytes) throw new VerificationError(`read back ${bytes} bytes, but ${expected.bytes} were written`);
-    if (digest !== expected.sha256) throw new VerificationError('the bytes read back do not match the digest computed while writing');
-    if (listStatus !== 0) throw new VerificationError(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-    if (readStatus !== 0) throw new VerificationError(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
+    if (bytes !== expected.bytes) throw verificationFailed(`read back ${bytes} bytes, but ${expected.bytes} were written`);
+    if (digest !== expected.sha256) throw verificationFailed('the bytes read back do not match the digest computed while writing');
+    if (listStatus !== 0) throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+    if (readStatus !== 0) throw verificationFailed(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
     const listing = Buffer.concat(listOutput).toString('utf8');
     const toc = countToc(listing);
     if (options.readThrough) {
       if (!headOnly && (restoreInput ? rawBytes : bytes) !== options.readThrough.rawBytes) {
-        throw new VerificationError(restoreInput
+        throw verificationFailed(restoreInput
           ? 'the stored archive does not decompress to the archive that was read through while dumping'
           : 'the stored archive is not the archive that was read through while dumping');
       }
       if (toc.tocEntries !== countToc(options.readThrough.listing).tocEntries) {
-        throw new VerificationError('the stored archive\'s table of contents differs from the one read while dumping');
+        throw verificationFailed('the stored archive\'s table of contents differs from the one read while dumping');
       }
     }
     return { bytes, sha256: digest, ...toc, contents: parseContents(listing) };
   } catch (error) {
     abort();
     if (decompressError) throw decompressError;
-    if (error instanceof VerificationError) throw error;
-    throw new ReadBackError(error);
+    if (isVerificationFailure(error)) throw error;
+    throw readBackFailed(error);
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }
@@ -178,46 +164,8 @@ export function countToc(listing: string): { tableCount: number; tocEntries: num
   return { tocEntries: entries.length, tableCount: entries.filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length };
 }
 
-/** A pg_restore reading an archive on its stdin. */
-export interface RestoreProcess {
-  child: ChildProcessWithoutNullStreams;
-  exit: Promise<number | null>;
-  stderrTail(): string;
-}
-
-export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess {
-  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C' } });
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });
-  // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it
-  // then fail with EPIPE, which is expected and not an error.
-  child.stdin.on('error', () => {});
-  // A pg_restore that cannot start (missing, EAGAIN at the process limit) emits 'error' and never
-  // 'close': that is an exit with no status, and its reason becomes the stderr tail.
-  const exit = new Promise<number | null>((resolve) => {
-    child.once('close', (code) => resolve(code));
-    child.once('error', (error) => {
-      if (child.pid !== undefined) return; // started: 'close' follows
-      stderr.push(`could not start ${pgRestore}: ${error.message}`);
-      resolve(null);
-    });
-  });
-  return { child, exit, stderrTail: () => stderr.join('').trim().split('\n').slice(-3).join(' ') };
-}
-
 /** Writes a chunk and waits for drain; a stream already closed (pg_restore done reading) is skipped. */
 function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, chunk: Buffer): Promise<void> {
   if (stream.destroyed || stream.writableEnded) return Promise.resolve();
   return stream.write(chunk) ? Promise.resolve() : drained(stream);
 }
-
-/** Resolves when the stream drains, or closes or fails (a reader that stopped reading is not waited for). */
-export function drained(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => { stream.removeListener('drain', done); stream.removeListener('close', done); stream.removeListener('error', done); resolve(); };
-    stream.once('drain', done);
-    stream.once('close', done);
-    stream.once('error', done);
-  });
-}
-

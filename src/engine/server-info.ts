@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { DumpError, canceled } from './errors.ts';
-import { redact } from './redact.ts';
+import { canceled, connectionFailed, isDumpFailure } from './dump-failures.ts';
+import { redact } from '../shared/redact.ts';
 import { describeConnection, type ConnectionParams } from './source.ts';
 
 /** What a run needs to know about the server before it starts pg_dump. */
@@ -69,8 +69,8 @@ export async function probeServer(connection: ConnectionParams, options: ProbeOp
     };
   } catch (error) {
     if (options.signal?.aborted) throw canceled();
-    if (error instanceof DumpError) throw error;
-    throw new DumpError('connection_failed', `could not read the server's version and size at ${describeConnection(connection)}: ${redact((error as Error).message, [connection.password.reveal()])}`, { retryable: true });
+    if (isDumpFailure(error)) throw error;
+    throw connectionFailed(`could not read the server's version and size at ${describeConnection(connection)}: ${redact((error as Error).message, [connection.password.reveal()])}`, true);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await client.end().catch(() => {});
@@ -149,5 +149,5 @@ async function connect(connection: ConnectionParams, timeoutMs: number): Promise
   const code = (lastError as { code?: string }).code ?? '';
   const permanent = PERMANENT_SQLSTATES.has(code);
   const message = redact((lastError as Error).message, [connection.password.reveal()]);
-  throw new DumpError('connection_failed', `could not connect to ${describeConnection(connection)}: ${message}`, { retryable: !permanent });
+  throw connectionFailed(`could not connect to ${describeConnection(connection)}: ${message}`, !permanent);
 }
