@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync, readFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/db/local-cluster.ts';
+import { freePort } from '../../dev/db/local-cluster.ts';
 import { runNpm, waitForHttp } from '../support/child-process.ts';
 import { Browser } from '../support/stack.ts';
 

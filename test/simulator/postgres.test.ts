@@ -2,7 +2,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startHerokuSimulator, type HerokuSimulator } from '../../src/simulator/index.ts';
+import { startHerokuSimulator, type HerokuSimulator } from '../../dev/simulator/index.ts';
 import { addBigTable, fingerprintDatabase, seedSourceDatabase, startSourceServer, type SourceServer } from '../support/seed-source.ts';
 import { SECRETS, startContractProvider, type ContractProvider } from './support/contract-provider.ts';
 

@@ -2,13 +2,13 @@
 // default: PostgreSQL under .data/, generated development secrets and a local Heroku simulator.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../config.ts';
-import { createLogger } from '../logger.ts';
-import { migrateEverything } from '../db/release.ts';
-import { createRuntime } from '../processes/runtime.ts';
-import { startWeb } from '../processes/web-process.ts';
-import { startWorker } from '../processes/worker-process.ts';
-import { onShutdown, exitOnBootFailure } from '../processes/shutdown.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { migrateEverything } from '../../src/db/release.ts';
+import { createRuntime } from '../../src/processes/runtime.ts';
+import { startWeb } from '../../src/processes/web-process.ts';
+import { startWorker } from '../../src/processes/worker-process.ts';
+import { onShutdown, exitOnBootFailure } from '../../src/processes/shutdown.ts';
 import { startEmbeddedDefault } from '../embedded/embedded-default.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

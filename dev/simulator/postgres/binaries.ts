@@ -1,4 +1,4 @@
-import { listPgBinaries } from '../../dump/pg-binaries.ts';
+import { listPgBinaries } from '../../../src/dump/pg-binaries.ts';
 
 /** The pg_dump and pg_restore a fork is copied with. */
 export interface CopyBinaries {
