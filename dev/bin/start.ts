@@ -10,6 +10,7 @@ import { startWeb } from '../../src/processes/web-process.ts';
 import { startWorker } from '../../src/processes/worker-process.ts';
 import { onShutdown, exitOnBootFailure } from '../../src/processes/shutdown.ts';
 import { startEmbeddedDefault } from '../embedded/embedded-default.ts';
+import { terminalDestination } from '../log/terminal-destination.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -26,12 +27,16 @@ async function stopAll(): Promise<void> {
 
 try {
   // One logger from the start, so a signal during start-up is logged and stops what has started so far.
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'big-backup', process: 'start' } });
+  // Readable lines on a terminal, JSON otherwise (as in production).
+  const destination = terminalDestination();
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'big-backup', process: 'start' }, ...(destination ? { destination } : {}) });
   onShutdown(logger, stopAll);
   let env: Record<string, string | undefined> = process.env;
   let banner: string | undefined;
   if (!process.env.DATABASE_URL) {
-    const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env);
+    const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env, {
+      info: (line) => logger.info(line), warn: (line) => logger.warn(line),
+    });
     env = embedded.env;
     banner = embedded.banner;
     stops.unshift(embedded.stop);

@@ -10,21 +10,36 @@ export interface DevSecrets {
   oauthClientSecret: string;
   sessionSecret: string;
   encryptionKey: string;
+  /** The "Connect Heroku" OAuth client's secret, registered with the simulator. */
+  connectClientSecret: string;
 }
 
-/** Reads the data folder's development secrets, creating them on first use. Never used when DATABASE_URL is set. */
-export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
-  const file = path.join(dataDir, 'dev-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
-  mkdirSync(dataDir, { recursive: true });
-  const secrets: DevSecrets = {
+function generate(): DevSecrets {
+  return {
     postgresPassword: randomBytes(18).toString('base64url'),
     addonPassword: randomBytes(24).toString('base64url'),
     ssoSalt: randomBytes(24).toString('hex'),
     oauthClientSecret: randomBytes(24).toString('base64url'),
     sessionSecret: randomBytes(32).toString('hex'),
     encryptionKey: randomBytes(32).toString('base64'),
+    connectClientSecret: randomBytes(24).toString('base64url'),
   };
+}
+
+/**
+ * Reads the data folder's development secrets, creating them on first use; a file from an older
+ * version gains the secrets it lacks and keeps the rest. Never used when DATABASE_URL is set.
+ */
+export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
+    const secrets = { ...generate(), ...stored };
+    if (Object.keys(secrets).length > Object.keys(stored).length) writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+    return secrets;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secrets = generate();
   writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   return secrets;
 }

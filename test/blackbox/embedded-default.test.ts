@@ -15,7 +15,7 @@ chmodSync(parent, 0o755); // as root, the embedded server runs as the postgres u
 const dataDir = path.join(parent, 'data');
 const port = await freePort();
 const simPort = await freePort();
-const server = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+const server = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
 await waitForHttp(`http://localhost:${port}/healthz`, server, 90_000);
 
 test('prints how to open the demo', () => {
@@ -48,7 +48,7 @@ test('provisions a demo add-on through the simulator console and signs in to its
 
 test('keeps its data across a restart', async () => {
   await server.stop();
-  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   assert.doesNotMatch(again.output(), /could not start/);
   await again.stop();
@@ -59,14 +59,14 @@ test('a start that fails (its port taken) stops the PostgreSQL it started, so th
   const taken = await freePort();
   await new Promise<void>((resolve) => blocker.listen(taken, resolve));
   try {
-    const failed = runNpm(['start'], { PORT: String(taken), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+    const failed = runNpm(['start'], { PORT: String(taken), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
     const [code] = (await once(failed.child, 'exit')) as [number | null];
     assert.equal(code, 1, failed.output());
     assert.match(failed.output(), /big-backup could not start\.\n.*EADDRINUSE/);
   } finally {
     blocker.close();
   }
-  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   await again.stop();
 });

@@ -12,7 +12,7 @@ export function consolePage(ctx: SimContext, flash: string | null): string {
 ${flash ? `<p class="flash">${e(flash)}</p>` : ''}
 <h2>Provision a demo add-on</h2>
 <form method="post" action="/_sim/provision">
-  <label>App <input name="app" placeholder="new app"></label>
+  <label>App <input name="app" placeholder="new app" value="${e(ctx.options.consoleApp)}"></label>
   <label>Plan <input name="plan" value="basic" size="10"></label>
   <label>--database <input name="database" placeholder="DATABASE" size="14"></label>
   <button type="submit">heroku addons:create ${e(service.id)}</button>
