@@ -49,7 +49,8 @@ try {
   stops.unshift(() => worker.stop());
   const web = await startWeb(runtime);
   stops.unshift(() => web.stop());
-  if (banner) process.stdout.write(banner);
+  // After the log lines written so far, which pino-pretty prints from its own thread.
+  if (banner) logger.flush(() => process.stdout.write(banner));
 } catch (error) {
   await stopAll().catch(() => {});
   exitOnBootFailure(error);

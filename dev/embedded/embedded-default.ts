@@ -75,7 +75,7 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
     `Demo: open ${simulator.url}/ , press "heroku addons:create big-backup" (app ${DEMO_APP}, whose DATABASE_URL is a sample database),`,
     '  then "Open dashboard (SSO)", "Connect Heroku" under Settings, and "Capture now": the backup runs against a fork.',
     ...(choice.warning ? [`  ${choice.warning}`] : []),
-    'Data and development secrets live in .data/ ; stop with Ctrl-C.',
+    `Data and development secrets live in ${shownPath(dataDir)}/ ; stop with Ctrl-C.`,
     '',
   ].join('\n');
   return {
@@ -88,4 +88,10 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
       }
     },
   };
+}
+
+/** A folder as a person would type it: relative when inside the current one. */
+function shownPath(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? dir : relative;
 }

@@ -32,8 +32,8 @@ test('provisions a demo add-on through the simulator console and signs in to its
   const sim = `http://127.0.0.1:${simPort}`;
   const created = await fetch(`${sim}/_sim/provision`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'plan=standard', redirect: 'manual' });
   assert.ok(created.status < 400);
-  const state = await (await fetch(`${sim}/_sim/state`)).json() as { addons: Array<{ id: string; state: string }> };
-  const addon = state.addons.find((a) => a.state === 'provisioned');
+  const state = await (await fetch(`${sim}/_sim/state`)).json() as { addons: Array<{ id: string; service: string; state: string }> };
+  const addon = state.addons.find((a) => a.service === 'big-backup' && a.state === 'provisioned');
   assert.ok(addon, 'a provisioned add-on');
   // The console's "Open dashboard (SSO)" page auto-posts a form; read it as the browser would.
   const page = await (await fetch(`${sim}/sso/${addon.id}`)).text();
@@ -46,11 +46,13 @@ test('provisions a demo add-on through the simulator console and signs in to its
   assert.match(await dashboard.text(), /Standard/);
 });
 
-test('keeps its data across a restart', async () => {
+test('keeps its data, the demo database included, across a restart', async () => {
   await server.stop();
   const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   assert.doesNotMatch(again.output(), /could not start/);
+  assert.match(server.output(), /building the demo database demo_shop/);
+  assert.doesNotMatch(again.output(), /building the demo database/, 'the demo database is built once and reused');
   await again.stop();
 });
 
