@@ -53,7 +53,7 @@ function addonRow(addon: SimAddon): string {
 
 function postgresRow(ctx: SimContext, addon: SimAddon): string {
   const source = addon.postgres?.forkOf ? ctx.store.addons.get(addon.postgres.forkOf) : undefined;
-  const origin = source ? `fork of ${e(source.name)}` : addon.postgres?.origin === 'attached' ? 'attached by a test' : 'new database';
+  const origin = source ? `fork of ${e(source.name)}` : addon.postgres?.origin === 'attached' ? 'an existing database, attached' : 'new database';
   return `<tr>
   <td>${e(addon.name)}<br><code class="note">${e(addon.id)}</code>${addon.failure ? `<br><span class="note">${e(addon.failure)}</span>` : ''}</td>
   <td>heroku-postgresql:${e(addon.plan)}</td>
