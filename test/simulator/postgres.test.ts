@@ -640,6 +640,29 @@ test('stop() drops the databases the simulator created that still exist, and nev
   }
 });
 
+test('stop() while a DELETE is dropping a fork\'s database returns only once it is gone', async () => {
+  const sim = await startSimulator('http://127.0.0.1:9/heroku/resources', 'http://127.0.0.1:9/sso');
+  let stopped = false;
+  try {
+    const source = await makeSource('stop-drop-source', { sim });
+    const scratch = await scratchApp(source.token, 'stop-drop-scratch', sim);
+    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId), sim);
+    assert.equal(created.status, 201);
+    await pollUntil(source.token, scratch, created.body.id, 'provisioned', 20_000, sim);
+    const name = summary(sim, created.body.id).databaseName;
+    // The add-on is deprovisioned at once; its DROP DATABASE follows on a connection of its own.
+    const deleting = api(source.token, 'DELETE', `/apps/${scratch}/addons/${created.body.id}`, undefined, sim).catch(() => null);
+    while (summary(sim, created.body.id).state !== 'deprovisioned') await sleep(1);
+    await sim.stop();
+    stopped = true;
+    // What npm start does next: the server stops, and a drop still under way would never finish.
+    assert.equal(await databaseExists(name), false, `${name} still exists when stop() returned`);
+    await deleting;
+  } finally {
+    if (!stopped) await sim.stop();
+  }
+});
+
 test('stop() while a copy is in flight stops it and drops its database', async () => {
   const sim = await startSimulator('http://127.0.0.1:9/heroku/resources', 'http://127.0.0.1:9/sso');
   let stopped = false;
