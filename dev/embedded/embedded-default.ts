@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { DEFAULT_DEMO_DATA_MB, ensureDemoDatabase } from './demo-data.ts';
+import { dropLeftoverSimulatorDatabases } from './leftover-databases.ts';
 import { startHerokuSimulator } from '../simulator/index.ts';
 
 /** What `npm start` needs to run with no configuration. */
@@ -32,6 +33,8 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
   const publicUrl = base.PUBLIC_URL ?? `http://localhost:${port}`;
   // Anything that fails from here on must not leave PostgreSQL running on the data folder.
   const simulator = await (async () => {
+    const leftovers = await dropLeftoverSimulatorDatabases(cluster.url);
+    if (leftovers.length > 0) log.info(`dropped ${leftovers.length} database(s) an earlier simulator left behind: ${leftovers.join(', ')}`);
     const demo = await ensureDemoDatabase(cluster.url, Number(base.BIG_BACKUP_DEMO_DATA_MB ?? DEFAULT_DEMO_DATA_MB), (line) => log.info(line));
     const sim = await startHerokuSimulator({
       port: Number(base.SIM_PORT ?? port + 1),

@@ -1,7 +1,7 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import { freePort } from '../../dev/db/local-cluster.ts';
 import { databaseUrl, testServerUrl } from '../support/database.ts';
 import { launchChromium, SCREENSHOTS } from '../support/chromium.ts';
 import { runNpm, waitForHttp } from '../support/child-process.ts';
+import { eventually } from '../support/app.ts';
 
 // The README's first command tried as a newcomer would, in Chromium: `npm start` with no
 // configuration, the simulator's demo page, "addons:create", "Open dashboard", "Connect Heroku",
@@ -22,7 +23,6 @@ import { runNpm, waitForHttp } from '../support/child-process.ts';
 const run = promisify(execFile);
 const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-demo-'));
 chmodSync(parent, 0o755); // as root, the embedded server runs as the postgres user
-after(() => rmSync(parent, { recursive: true, force: true }));
 const port = await freePort();
 const simPort = await freePort();
 const base = `http://localhost:${port}`;
@@ -31,6 +31,8 @@ const server = runNpm(['start'], {
   PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: path.join(parent, 'data'),
   BIG_BACKUP_DEMO_DATA_MB: process.env.BIG_BACKUP_DEMO_DATA_MB ?? '40',
 });
+// Registered after runNpm's own hook, so it runs once npm start (and its PostgreSQL) has stopped.
+after(() => rmSync(parent, { recursive: true, force: true }));
 await waitForHttp(`${base}/healthz`, server, 240_000);
 const chromium = await launchChromium();
 const context = await chromium.newContext({ viewport: { width: 1280, height: 900 } });
@@ -119,7 +121,9 @@ test('from npm start alone: provision, sign in, connect Heroku, capture a fork-b
   process.stdout.write(`# demo: capture to verified in ${seconds.toFixed(1)} s\n`);
 });
 
-test('npm start stops cleanly on SIGTERM', async () => {
+test('npm start stops cleanly on SIGTERM, its PostgreSQL included', async () => {
   await server.stop();
+  // npm exits at once; the process it started goes on stopping the simulator and the cluster.
+  await eventually(async () => !existsSync(path.join(parent, 'data', 'postgres', 'postmaster.pid')), { timeoutMs: 30_000, what: 'the embedded PostgreSQL to stop' });
   assert.doesNotMatch(server.output(), /shutdown failed/);
 });

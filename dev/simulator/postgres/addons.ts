@@ -30,6 +30,9 @@ export interface AttachPostgresOptions {
   as?: string;
 }
 
+/** Names of the databases the simulator creates (new add-ons and forks); no other database is named so. */
+export const CREATED_DATABASE_NAME = /^sim_(fork|db)_[0-9a-f]{12}$/;
+
 /** The add-on's current database URL (what `<ATTACHMENT>_URL` holds), or null before it is ready. */
 export function postgresUrl(addon: SimAddon): string | null {
   return addon.config[POSTGRES_URL_VAR] ?? null;
