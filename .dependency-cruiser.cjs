@@ -14,8 +14,8 @@
 
 /** Entry points and interfaces are whole folders; nothing below them may live there. */
 const TOP = '^src/(bin|processes|http|jobs|cli)/';
-/** Development tools; in their current home under src/ and where they are moving (dev/). */
-const DEV_TOOLS = ['^dev/', '^src/(simulator|embedded)/'];
+/** Development tools (the Heroku simulator, the embedded default, the demo): never in production code. */
+const DEV_TOOLS = ['^dev/'];
 
 const LAYERS = [
   { name: 'entry', path: ['^src/bin/', '^src/processes/'] },
@@ -99,14 +99,6 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/' },
       to: { path: '^dev/' },
-    },
-    {
-      name: 'no-dev-tools-in-production-src',
-      comment: 'Production code imports the simulator or the embedded default.',
-      severity: 'error',
-      // `npm start` and `npm run simulator` start them today; both move to dev/ with them.
-      from: { path: '^src/', pathNot: [...DEV_TOOLS, '^src/bin/(start|simulator)[.]ts$'] },
-      to: { path: '^src/(simulator|embedded)/' },
     },
     {
       name: 'engine-only-through-its-entry',

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../src/db/local-cluster.ts';
+import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../dev/db/local-cluster.ts';
 import { parseDatabaseUrl, selectPgBinaries, writePasswordFile } from '../src/engine/index.ts';
 import { planParts } from '../src/storage/part-plan.ts';
 import { parseStorageUrl } from '../src/storage/storage-url.ts';

@@ -10,7 +10,7 @@ import { listEvents } from '../../src/backups/backup-events.repo.ts';
 import { tailLogs } from '../../src/backups/backup-logs.repo.ts';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
 import { AppError } from '../../src/errors.ts';
-import { freePort } from '../../src/db/local-cluster.ts';
+import { freePort } from '../../dev/db/local-cluster.ts';
 
 const { app, sim } = await startStack();
 const server = await startSourceServer();
@@ -71,7 +71,7 @@ test('allows one queued-or-running backup per resource, and another resource run
 });
 
 test('a database newer than any pg_dump fails at once, with both versions named, and is not retried', async () => {
-  const newer = await startSourceServer(await (await import('../../src/db/local-cluster.ts')).embeddedBinDir());
+  const newer = await startSourceServer(await (await import('../../dev/db/local-cluster.ts')).embeddedBinDir());
   after(() => newer.stop());
   const resourceId = await resourceWithSource(newer.url('postgres'));
   const requested = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });

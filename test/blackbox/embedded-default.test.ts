@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync, readFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/db/local-cluster.ts';
+import { freePort } from '../../dev/db/local-cluster.ts';
 import { runNpm, waitForHttp } from '../support/child-process.ts';
 import { Browser } from '../support/stack.ts';
 
@@ -15,7 +15,7 @@ chmodSync(parent, 0o755); // as root, the embedded server runs as the postgres u
 const dataDir = path.join(parent, 'data');
 const port = await freePort();
 const simPort = await freePort();
-const server = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+const server = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
 await waitForHttp(`http://localhost:${port}/healthz`, server, 90_000);
 
 test('prints how to open the demo', () => {
@@ -32,8 +32,8 @@ test('provisions a demo add-on through the simulator console and signs in to its
   const sim = `http://127.0.0.1:${simPort}`;
   const created = await fetch(`${sim}/_sim/provision`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'plan=standard', redirect: 'manual' });
   assert.ok(created.status < 400);
-  const state = await (await fetch(`${sim}/_sim/state`)).json() as { addons: Array<{ id: string; state: string }> };
-  const addon = state.addons.find((a) => a.state === 'provisioned');
+  const state = await (await fetch(`${sim}/_sim/state`)).json() as { addons: Array<{ id: string; service: string; state: string }> };
+  const addon = state.addons.find((a) => a.service === 'big-backup' && a.state === 'provisioned');
   assert.ok(addon, 'a provisioned add-on');
   // The console's "Open dashboard (SSO)" page auto-posts a form; read it as the browser would.
   const page = await (await fetch(`${sim}/sso/${addon.id}`)).text();
@@ -46,11 +46,13 @@ test('provisions a demo add-on through the simulator console and signs in to its
   assert.match(await dashboard.text(), /Standard/);
 });
 
-test('keeps its data across a restart', async () => {
+test('keeps its data, the demo database included, across a restart', async () => {
   await server.stop();
-  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   assert.doesNotMatch(again.output(), /could not start/);
+  assert.match(server.output(), /building the demo database demo_shop/);
+  assert.doesNotMatch(again.output(), /building the demo database/, 'the demo database is built once and reused');
   await again.stop();
 });
 
@@ -59,14 +61,14 @@ test('a start that fails (its port taken) stops the PostgreSQL it started, so th
   const taken = await freePort();
   await new Promise<void>((resolve) => blocker.listen(taken, resolve));
   try {
-    const failed = runNpm(['start'], { PORT: String(taken), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+    const failed = runNpm(['start'], { PORT: String(taken), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
     const [code] = (await once(failed.child, 'exit')) as [number | null];
     assert.equal(code, 1, failed.output());
     assert.match(failed.output(), /big-backup could not start\.\n.*EADDRINUSE/);
   } finally {
     blocker.close();
   }
-  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir });
+  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   await again.stop();
 });

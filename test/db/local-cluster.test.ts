@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startLocalCluster } from '../../src/db/local-cluster.ts';
+import { startLocalCluster } from '../../dev/db/local-cluster.ts';
 
 test('explains, instead of failing in initdb, when the postgres user cannot reach the data folder', { skip: process.getuid?.() !== 0 && 'only as root' }, async () => {
   const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-closed-'));
@@ -16,7 +16,7 @@ test('explains, instead of failing in initdb, when the postgres user cannot reac
 
 test('runs binaries that sit where the postgres user cannot reach them, through a shared copy', { skip: process.getuid?.() !== 0 && 'only as root' }, async () => {
   const { cpSync } = await import('node:fs');
-  const { embeddedBinDir } = await import('../../src/db/local-cluster.ts');
+  const { embeddedBinDir } = await import('../../dev/db/local-cluster.ts');
   // Like a checkout in a root home or a mktemp clone: the installation sits in a 0700 folder.
   const privateDir = mkdtempSync(path.join(os.tmpdir(), 'bb-private-'));
   chmodSync(privateDir, 0o700);

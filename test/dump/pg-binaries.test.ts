@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { selectPgBinaries, listPgBinaries } from '../../src/engine/pg-binaries.ts';
 import { isDumpFailure } from '../../src/engine/index.ts';
-import { SYSTEM_PG15_BIN } from '../../src/db/local-cluster.ts';
+import { SYSTEM_PG15_BIN } from '../../dev/db/local-cluster.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'bb-pgbin-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startLocalCluster, embeddedBinDir, type LocalCluster } from '../../src/db/local-cluster.ts';
+import { startLocalCluster, embeddedBinDir, type LocalCluster } from '../../dev/db/local-cluster.ts';
 import { prepareDump, runDump, directSource, parseDatabaseUrl, describeFormat, selectPgBinaries, listPgBinaries, isDumpFailure, type DumpPlan } from '../../src/engine/index.ts';
 
 let cluster: LocalCluster;

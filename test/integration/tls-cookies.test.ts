@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, Browser } from '../support/stack.ts';
-import { freePort } from '../../src/db/local-cluster.ts';
+import { freePort } from '../../dev/db/local-cluster.ts';
 
 // Heroku's router terminates TLS and says so in X-Forwarded-Proto; we trust exactly that one hop.
 const { app, sim } = await startStack({ env: { PUBLIC_URL: `https://127.0.0.1:${await freePort()}` } });

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startHerokuSimulator } from '../../src/simulator/index.ts';
+import { startHerokuSimulator } from '../../dev/simulator/index.ts';
 import { SECRETS } from './support/contract-provider.ts';
 import { useSimulator } from './support/harness.ts';
 

@@ -63,7 +63,7 @@ test('an add-on not marked provisioned before the deadline is removed and its to
 
 test('the deadline timer fails a forgotten async add-on on its own', async () => {
   const { sim } = t;
-  const short = await import('../../src/simulator/index.ts').then(({ startHerokuSimulator }) => startHerokuSimulator({
+  const short = await import('../../dev/simulator/index.ts').then(({ startHerokuSimulator }) => startHerokuSimulator({
     addon: { id: 'big-backup', password: 's3cr3t-pass-1234', ssoSalt: 'salt', baseUrl: t.provider.baseUrl, ssoUrl: t.provider.ssoUrl },
     oauthClientSecret: 'oauth-client-secret-for-tests', asyncProvisionTimeoutMs: 50,
   }));

@@ -2,7 +2,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startHerokuSimulator, type HerokuSimulator } from '../../src/simulator/index.ts';
+import { startHerokuSimulator, type HerokuSimulator } from '../../dev/simulator/index.ts';
 import { addBigTable, fingerprintDatabase, seedSourceDatabase, startSourceServer, type SourceServer } from '../support/seed-source.ts';
 import { SECRETS, startContractProvider, type ContractProvider } from './support/contract-provider.ts';
 
@@ -635,6 +635,29 @@ test('stop() drops the databases the simulator created that still exist, and nev
     await sleep(READY_MS * 3);
     for (const id of [live, empty, deleted, pending]) assert.equal(await databaseExists(names[id]!), false, `${id} (${names[id]}) still exists`);
     assert.equal(await databaseExists(source.databaseName), true, 'an attached database is the test\'s and stays');
+  } finally {
+    if (!stopped) await sim.stop();
+  }
+});
+
+test('stop() while a DELETE is dropping a fork\'s database returns only once it is gone', async () => {
+  const sim = await startSimulator('http://127.0.0.1:9/heroku/resources', 'http://127.0.0.1:9/sso');
+  let stopped = false;
+  try {
+    const source = await makeSource('stop-drop-source', { sim });
+    const scratch = await scratchApp(source.token, 'stop-drop-scratch', sim);
+    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId), sim);
+    assert.equal(created.status, 201);
+    await pollUntil(source.token, scratch, created.body.id, 'provisioned', 20_000, sim);
+    const name = summary(sim, created.body.id).databaseName;
+    // The add-on is deprovisioned at once; its DROP DATABASE follows on a connection of its own.
+    const deleting = api(source.token, 'DELETE', `/apps/${scratch}/addons/${created.body.id}`, undefined, sim).catch(() => null);
+    while (summary(sim, created.body.id).state !== 'deprovisioned') await sleep(1);
+    await sim.stop();
+    stopped = true;
+    // What npm start does next: the server stops, and a drop still under way would never finish.
+    assert.equal(await databaseExists(name), false, `${name} still exists when stop() returned`);
+    await deleting;
   } finally {
     if (!stopped) await sim.stop();
   }

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { resourceToken, userScopedResourceToken, SSO_VARIANTS } from '../../src/simulator/index.ts';
+import { resourceToken, userScopedResourceToken, SSO_VARIANTS } from '../../dev/simulator/index.ts';
 import { call, SECRETS } from './support/contract-provider.ts';
 import { useSimulator } from './support/harness.ts';
 

@@ -12,7 +12,7 @@ import { createRuntime, type Runtime } from '../../src/processes/runtime.ts';
 import { startWeb } from '../../src/processes/web-process.ts';
 import { startWorker } from '../../src/processes/worker-process.ts';
 import { createTestDatabase } from './database.ts';
-import { freePort } from '../../src/db/local-cluster.ts';
+import { freePort } from '../../dev/db/local-cluster.ts';
 
 /** Secrets for one test app; random so no test can pass by accident on a constant. */
 export function testSecrets() {

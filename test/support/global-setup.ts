@@ -2,7 +2,7 @@ import { mkdtempSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startLocalCluster, hasPostgresBinaries, SYSTEM_PG15_BIN, embeddedBinDir, type LocalCluster } from '../../src/db/local-cluster.ts';
+import { startLocalCluster, hasPostgresBinaries, SYSTEM_PG15_BIN, embeddedBinDir, type LocalCluster } from '../../dev/db/local-cluster.ts';
 import { migrateEverything } from '../../src/processes/release.ts';
 import { TEMPLATE_DATABASE } from './database.ts';
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../../src/db/local-cluster.ts';
+import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../../dev/db/local-cluster.ts';
 import { parseDatabaseUrl, writePasswordFile } from '../../src/engine/index.ts';
 
 /** A throwaway source server for dump tests, with a password that exercises pgpass escaping. */

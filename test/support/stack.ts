@@ -1,6 +1,6 @@
 import { after } from 'node:test';
-import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../src/simulator/index.ts';
-import { freePort } from '../../src/db/local-cluster.ts';
+import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../dev/simulator/index.ts';
+import { freePort } from '../../dev/db/local-cluster.ts';
 import { startTestApp, testSecrets, type TestApp } from './app.ts';
 
 /** Our app and the Heroku simulator, pointed at each other. */

@@ -1,5 +1,5 @@
 import { after, before } from 'node:test';
-import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../../src/simulator/index.ts';
+import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../../dev/simulator/index.ts';
 import { SECRETS, startContractProvider, type ContractProvider } from './contract-provider.ts';
 
 /** A controllable millisecond clock starting at real time (SSO checks in the provider read Date.now). */

@@ -1,4 +1,4 @@
-import { listPgBinaries } from '../../engine/index.ts';
+import { listPgBinaries } from '../../../src/engine/index.ts';
 
 /** The pg_dump and pg_restore a fork is copied with. */
 export interface CopyBinaries {

@@ -2,14 +2,15 @@
 // default: PostgreSQL under .data/, generated development secrets and a local Heroku simulator.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../config.ts';
-import { createLogger } from '../logger.ts';
-import { migrateEverything } from '../processes/release.ts';
-import { createRuntime } from '../processes/runtime.ts';
-import { startWeb } from '../processes/web-process.ts';
-import { startWorker } from '../processes/worker-process.ts';
-import { onShutdown, exitOnBootFailure } from '../processes/shutdown.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { migrateEverything } from '../../src/processes/release.ts';
+import { createRuntime } from '../../src/processes/runtime.ts';
+import { startWeb } from '../../src/processes/web-process.ts';
+import { startWorker } from '../../src/processes/worker-process.ts';
+import { onShutdown, exitOnBootFailure } from '../../src/processes/shutdown.ts';
 import { startEmbeddedDefault } from '../embedded/embedded-default.ts';
+import { terminalDestination } from '../log/terminal-destination.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -26,12 +27,16 @@ async function stopAll(): Promise<void> {
 
 try {
   // One logger from the start, so a signal during start-up is logged and stops what has started so far.
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'big-backup', process: 'start' } });
+  // Readable lines on a terminal, JSON otherwise (as in production).
+  const destination = terminalDestination();
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'big-backup', process: 'start' }, ...(destination ? { destination } : {}) });
   onShutdown(logger, stopAll);
   let env: Record<string, string | undefined> = process.env;
   let banner: string | undefined;
   if (!process.env.DATABASE_URL) {
-    const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env);
+    const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env, {
+      info: (line) => logger.info(line), warn: (line) => logger.warn(line),
+    });
     env = embedded.env;
     banner = embedded.banner;
     stops.unshift(embedded.stop);
@@ -44,7 +49,8 @@ try {
   stops.unshift(() => worker.stop());
   const web = await startWeb(runtime);
   stops.unshift(() => web.stop());
-  if (banner) process.stdout.write(banner);
+  // After the log lines written so far, which pino-pretty prints from its own thread.
+  if (banner) logger.flush(() => process.stdout.write(banner));
 } catch (error) {
   await stopAll().catch(() => {});
   exitOnBootFailure(error);

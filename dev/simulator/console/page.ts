@@ -12,7 +12,7 @@ export function consolePage(ctx: SimContext, flash: string | null): string {
 ${flash ? `<p class="flash">${e(flash)}</p>` : ''}
 <h2>Provision a demo add-on</h2>
 <form method="post" action="/_sim/provision">
-  <label>App <input name="app" placeholder="new app"></label>
+  <label>App <input name="app" placeholder="new app" value="${e(ctx.options.consoleApp)}"></label>
   <label>Plan <input name="plan" value="basic" size="10"></label>
   <label>--database <input name="database" placeholder="DATABASE" size="14"></label>
   <button type="submit">heroku addons:create ${e(service.id)}</button>
@@ -53,7 +53,7 @@ function addonRow(addon: SimAddon): string {
 
 function postgresRow(ctx: SimContext, addon: SimAddon): string {
   const source = addon.postgres?.forkOf ? ctx.store.addons.get(addon.postgres.forkOf) : undefined;
-  const origin = source ? `fork of ${e(source.name)}` : addon.postgres?.origin === 'attached' ? 'attached by a test' : 'new database';
+  const origin = source ? `fork of ${e(source.name)}` : addon.postgres?.origin === 'attached' ? 'an existing database, attached' : 'new database';
   return `<tr>
   <td>${e(addon.name)}<br><code class="note">${e(addon.id)}</code>${addon.failure ? `<br><span class="note">${e(addon.failure)}</span>` : ''}</td>
   <td>heroku-postgresql:${e(addon.plan)}</td>

@@ -57,6 +57,8 @@ export interface HerokuSimulatorOptions {
   postgres?: SimulatedPostgresOptions;
   /** How long a new `heroku-postgresql` add-on or fork stays `provisioning` before its copy starts (default 300). */
   forkReadyAfterMs?: number;
+  /** The app the console's provision form fills in (the demo's app); empty by default: a new app. */
+  consoleApp?: string;
 }
 
 /** Options with every default filled in. */
@@ -73,6 +75,7 @@ export interface ResolvedOptions {
   now: () => number;
   postgres: SimulatedPostgresOptions | null;
   forkReadyAfterMs: number;
+  consoleApp: string;
 }
 
 /** Fills defaults; the numbers are Heroku's documented ones (§1.1, §2, §3.1 of the contract). */
@@ -96,5 +99,6 @@ export function resolveOptions(options: HerokuSimulatorOptions): ResolvedOptions
     now: options.now ?? Date.now,
     postgres: options.postgres ?? null,
     forkReadyAfterMs: options.forkReadyAfterMs ?? 300,
+    consoleApp: options.consoleApp ?? '',
   };
 }

@@ -1,4 +1,4 @@
-// Runs the Heroku simulator as its own process: `node src/bin/simulator.ts`.
+// Runs the Heroku simulator as its own process: `npm run simulator` (dev/bin/simulator.ts).
 // Reads its settings straight from the environment because it is a development tool, not part of
 // the add-on's runtime config (which only src/config.ts reads).
 import { startHerokuSimulator } from '../simulator/index.ts';

@@ -65,7 +65,7 @@ export async function startHerokuSimulator(options: HerokuSimulatorOptions): Pro
 
   const ctx: SimContext = {
     options: resolved, store, log: new SimLog(), faults: new SimFaults(), now: resolved.now, deadlines: new ProvisionDeadlines(), url: '',
-    postgres: { server: resolved.postgres ? postgresServer(resolved.postgres.adminUrl, resolved.postgres.binDir) : null, work: new Map() },
+    postgres: { server: resolved.postgres ? postgresServer(resolved.postgres.adminUrl, resolved.postgres.binDir) : null, work: new Map(), drops: new Set() },
   };
   const driver = createAddonManagerDriver(ctx);
   const server = createSimulatorApp(ctx, driver).listen(resolved.port, resolved.host);

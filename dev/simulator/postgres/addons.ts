@@ -30,6 +30,9 @@ export interface AttachPostgresOptions {
   as?: string;
 }
 
+/** Names of the databases the simulator creates (new add-ons and forks); no other database is named so. */
+export const CREATED_DATABASE_NAME = /^sim_(fork|db)_[0-9a-f]{12}$/;
+
 /** The add-on's current database URL (what `<ATTACHMENT>_URL` holds), or null before it is ready. */
 export function postgresUrl(addon: SimAddon): string | null {
   return addon.config[POSTGRES_URL_VAR] ?? null;
@@ -122,14 +125,24 @@ export async function destroyPostgresAddon(ctx: SimContext, addon: SimAddon): Pr
   const job = ctx.postgres.work.get(addon.id);
   job?.controller.abort();
   await job?.done;
-  if (addon.postgres?.origin === 'created' && ctx.postgres.server) await ctx.postgres.server.dropDatabase(addon.postgres.databaseName);
+  if (addon.postgres?.origin === 'created' && ctx.postgres.server) {
+    // Deprovisioned already, so stopPostgres would skip it: it waits for this drop instead.
+    const drop = ctx.postgres.server.dropDatabase(addon.postgres.databaseName);
+    ctx.postgres.drops.add(drop);
+    try {
+      await drop;
+    } finally {
+      ctx.postgres.drops.delete(drop);
+    }
+  }
 }
 
-/** Simulator shutdown: stops copies and drops every database it created that still exists. */
+/** Simulator shutdown: stops copies, waits for drops under way, and drops every database it created that still exists. */
 export async function stopPostgres(ctx: SimContext): Promise<void> {
   const jobs = [...ctx.postgres.work.values()];
   for (const job of jobs) job.controller.abort();
   await Promise.all(jobs.map((job) => job.done));
+  await Promise.allSettled([...ctx.postgres.drops]);
   const server = ctx.postgres.server;
   if (!server) return;
   for (const addon of ctx.store.addons.values()) {
