@@ -36,6 +36,20 @@ export async function setHerokuSource(db: Queryable, resourceId: string, choice:
   return { description };
 }
 
+/**
+ * Backs up the attachment named at provision of the add-on's own app, unless the resource already has a
+ * source (one an admin chose, or this default set by the other of the two steps that race to set it).
+ */
+export async function adoptHerokuSource(db: Queryable, resourceId: string, choice: { appName: string; attachmentName: string }, updatedBy: string): Promise<boolean> {
+  const description = `${choice.appName}::${choice.attachmentName}_URL`;
+  const result = await db.query(
+    `insert into backup_sources (resource_id, kind, url_ciphertext, attachment_name, app_name, description, updated_by)
+     values ($1, 'heroku', null, $2, $3, $4, $5)
+     on conflict (resource_id) do nothing`,
+    [resourceId, choice.attachmentName, choice.appName, description, updatedBy]);
+  return result.rowCount === 1;
+}
+
 /** What the resource backs up, without opening anything: a sealed direct URL, or a Heroku attachment. */
 export type SourceSetting =
   | { kind: 'direct'; description: string; urlCiphertext: string }

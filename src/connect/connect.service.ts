@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { withTransaction } from '../db/pool.ts';
 import { conflict, unprocessable } from '../errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
-import type { Resource } from '../resources/resources.repo.ts';
-import { findSourceSetting, setHerokuSource, type SourceSetting } from '../backups/sources.repo.ts';
+import { findResource, type Resource } from '../resources/resources.repo.ts';
+import { adoptHerokuSource, findSourceSetting, setHerokuSource, type SourceSetting } from '../backups/sources.repo.ts';
 import { listResourceLiveForks } from '../forks/forks.repo.ts';
 import { CONNECT_SCOPE, completeConnect, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
 import { PlatformApiError } from '../heroku/platform-api.ts';
@@ -56,11 +56,21 @@ export async function finishConnect(deps: ConnectDeps, resource: Resource, code:
       note = `Could not create an app for forks (${(error as Error).message}); pick one below.`;
     }
   }
-  if (!(await findSourceSetting(deps.pool, resource.id)) && resource.appName) {
-    await setHerokuSource(deps.pool, resource.id, { appName: resource.appName, attachmentName: resource.databaseAttachment }, actor);
-  }
+  await adoptDefaultSource(deps, resource.id, actor);
   await recordAudit(deps.pool, { resourceId: resource.id, actor, action: 'heroku.connected', detail: { herokuEmail: email, scratchApp } });
   return { email, scratchApp, ...(note ? { note } : {}) };
+}
+
+/**
+ * Once the resource is both connected and knows its app, and has no source yet, backs up the attachment
+ * named at provision (default DATABASE) of the app the add-on is attached to. Connecting and learning
+ * the app (the grant exchange job) happen in either order: each calls this after its own write, so
+ * whichever comes second sees both and sets the source.
+ */
+export async function adoptDefaultSource(deps: Pick<ConnectDeps, 'pool'>, resourceId: string, actor: string): Promise<void> {
+  const resource = await findResource(deps.pool, resourceId);
+  if (!resource?.appName || !(await findConnection(deps.pool, resourceId))) return;
+  await adoptHerokuSource(deps.pool, resourceId, { appName: resource.appName, attachmentName: resource.databaseAttachment }, actor);
 }
 
 /** What the settings page shows. Heroku is asked live for the choices; a failure there is shown, not thrown. */

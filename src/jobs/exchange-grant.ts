@@ -3,6 +3,7 @@ import type { JobDeps } from './deps.ts';
 import { exchangeProvisionGrant, withPartnerApi } from '../heroku/partner-authorization.ts';
 import { findResource, updateResourceApp } from '../resources/resources.repo.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
+import { adoptDefaultSource } from '../connect/connect.service.ts';
 
 /**
  * Exchanges the provision grant for partner tokens, then learns which app the add-on belongs to
@@ -19,8 +20,11 @@ export async function exchangeGrant(deps: JobDeps, { resourceId }: Payload<'exch
     return;
   }
   if (outcome === 'exchanged') await recordAudit(deps.pool, { resourceId, actor: 'system', action: 'heroku.authorized' });
-  if (resource.appId) return;
-  const addon = await withPartnerApi(deps.partner, resourceId, (api) => api.getAddon(resourceId));
-  await updateResourceApp(deps.pool, resourceId, addon.app);
-  deps.logger.info({ resourceId, appName: addon.app.name }, 'learned the add-on\'s app');
+  if (!resource.appId) {
+    const addon = await withPartnerApi(deps.partner, resourceId, (api) => api.getAddon(resourceId));
+    await updateResourceApp(deps.pool, resourceId, addon.app);
+    deps.logger.info({ resourceId, appName: addon.app.name }, 'learned the add-on\'s app');
+  }
+  // An admin may have connected Heroku before the app was known: the default source waited for it.
+  await adoptDefaultSource(deps, resourceId, 'system');
 }

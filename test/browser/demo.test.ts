@@ -66,7 +66,11 @@ test('from npm start alone: provision, sign in, connect Heroku, capture a fork-b
   const started = Date.now();
   await Promise.all([page.waitForURL(/\/backups\/[0-9a-f-]{36}$/), page.getByRole('button', { name: 'Capture now' }).click()]);
   const backupUrl = page.url();
-  await page.locator('h1 .badge', { hasText: 'completed and verified' }).waitFor({ timeout: 120_000 });
+  await page.locator('h1 .badge', { hasText: 'completed and verified' }).waitFor({ timeout: 120_000 }).catch(async (error: unknown) => {
+    // What the page and npm start said, so a failure here can be read without running it again.
+    await shot(page, 'backup-not-verified');
+    throw new Error(`the backup did not verify; npm start's last output:\n${server.output().slice(-6000)}`, { cause: error });
+  });
   const seconds = (Date.now() - started) / 1000;
   await shot(page, 'backup-verified');
   const main = await page.locator('main').innerText();
