@@ -5,6 +5,7 @@ import { Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { createGarbagePacer } from '../dump/garbage-pacer.ts';
 import { freeBuffer } from '../dump/free-buffer.ts';
+import { loaderEnv } from '../dump/pg-binaries.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { parseContents, type ContentsEntry } from './archive-contents.ts';
 import type { DumpInspection } from './archive-inspector.ts';
@@ -186,7 +187,7 @@ export interface RestoreProcess {
 }
 
 export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess {
-  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C' } });
+  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C', ...loaderEnv() } });
   const stderr: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });
   // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it
