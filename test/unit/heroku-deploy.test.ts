@@ -10,13 +10,20 @@ import { SUPPORTED_SERVER_MAJORS, defaultVersionedRoots } from '../../src/dump/p
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 
-const appJson = JSON.parse(read('app.json')) as { stack: string; buildpacks: { url: string }[]; formation: Record<string, unknown> };
+const appJson = JSON.parse(read('app.json')) as {
+  stack: string;
+  buildpacks: { url: string }[];
+  formation: Record<string, unknown>;
+};
 const packageJson = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
 const buildConfig = JSON.parse(read('tsconfig.build.json')) as { compilerOptions: { rootDir: string; outDir: string } };
 
 /** The Aptfile's entries: `:repo:` lines and package names; comments and blank lines dropped. */
 function aptfile(): { repos: string[]; packages: string[] } {
-  const lines = read('Aptfile').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  const lines = read('Aptfile')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
   return {
     repos: lines.filter((line) => line.startsWith(':repo:')).map((line) => line.slice(':repo:'.length)),
     packages: lines.filter((line) => !line.startsWith(':repo:')),
@@ -25,11 +32,14 @@ function aptfile(): { repos: string[]; packages: string[] } {
 
 /** The Procfile's process types and their commands. */
 function procfile(): Map<string, string> {
-  const entries = read('Procfile').split('\n').filter((line) => line.trim()).map((line) => {
-    const match = /^([a-z]+):\s*(.+)$/.exec(line);
-    assert.ok(match?.[1] && match[2], `Procfile line "${line}"`);
-    return [match[1], match[2].trim()] as const;
-  });
+  const entries = read('Procfile')
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => {
+      const match = /^([a-z]+):\s*(.+)$/.exec(line);
+      assert.ok(match?.[1] && match[2], `Procfile line "${line}"`);
+      return [match[1], match[2].trim()] as const;
+    });
   return new Map(entries);
 }
 
@@ -41,20 +51,29 @@ test('app.json runs the apt buildpack before the Node.js one', () => {
   assert.deepEqual(urls, ['heroku-community/apt', 'heroku/nodejs']);
 });
 
-test('the Aptfile adds the PostgreSQL project\'s repository for the stack app.json names, signed by its key', () => {
+test("the Aptfile adds the PostgreSQL project's repository for the stack app.json names, signed by its key", () => {
   const codename = STACK_CODENAMES[appJson.stack];
   assert.ok(codename, `a known stack, not ${appJson.stack}`);
   const { repos } = aptfile();
   assert.equal(repos.length, 1);
   // The key file ships in the heroku-24 image (postgresql-common, and the stack's own PGDG source).
-  assert.equal(repos[0], `deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${codename}-pgdg main`);
+  assert.equal(
+    repos[0],
+    `deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${codename}-pgdg main`,
+  );
 });
 
 test('the Aptfile installs a PostgreSQL client for every supported server major, where the worker looks', () => {
   const { packages } = aptfile();
   for (const name of packages) assert.match(name, /^[a-z0-9][a-z0-9+.-]+$/, 'one package name a line');
-  const majors = packages.map((name) => /^postgresql-client-(\d+)$/.exec(name)?.[1]).filter((m) => m !== undefined).map(Number);
-  assert.deepEqual(majors.sort((a, b) => a - b), [...SUPPORTED_SERVER_MAJORS]);
+  const majors = packages
+    .map((name) => /^postgresql-client-(\d+)$/.exec(name)?.[1])
+    .filter((m) => m !== undefined)
+    .map(Number);
+  assert.deepEqual(
+    majors.sort((a, b) => a - b),
+    [...SUPPORTED_SERVER_MAJORS],
+  );
   // The buildpack unpacks packages under $HOME/.apt (HOME is /app on a dyno): postgresql-client-NN's
   // binaries land in /app/.apt/usr/lib/postgresql/NN/bin.
   assert.ok(defaultVersionedRoots('/app').includes('/app/.apt/usr/lib/postgresql'));
@@ -63,8 +82,13 @@ test('the Aptfile installs a PostgreSQL client for every supported server major,
 test('every Procfile process runs what the build compiles from src/bin, as its npm script runs the source', () => {
   const processes = procfile();
   assert.deepEqual([...processes.keys()].sort(), ['release', 'web', 'worker']);
-  for (const type of Object.keys(appJson.formation)) assert.ok(processes.has(type), `app.json formation ${type} is in the Procfile`);
-  assert.match(packageJson.scripts.build ?? '', /tsc -p tsconfig\.build\.json/, 'the build Heroku runs is the one whose output is checked');
+  for (const type of Object.keys(appJson.formation))
+    assert.ok(processes.has(type), `app.json formation ${type} is in the Procfile`);
+  assert.match(
+    packageJson.scripts.build ?? '',
+    /tsc -p tsconfig\.build\.json/,
+    'the build Heroku runs is the one whose output is checked',
+  );
 
   const { rootDir, outDir } = buildConfig.compilerOptions;
   for (const [type, command] of processes) {
@@ -76,6 +100,10 @@ test('every Procfile process runs what the build compiles from src/bin, as its n
     assert.ok(source.startsWith(path.join(rootDir, 'bin') + path.sep), `${type} starts from an entry point in src/bin`);
     assert.ok(existsSync(path.join(ROOT, source)), `${compiled} is compiled from ${source}, which exists`);
     const script = Object.values(packageJson.scripts).find((value) => value.endsWith(` ${source}`));
-    assert.equal(script, `node${flags} ${source}`, `${type}: the npm script for ${source} runs it with the same node flags`);
+    assert.equal(
+      script,
+      `node${flags} ${source}`,
+      `${type}: the npm script for ${source} runs it with the same node flags`,
+    );
   }
 });
