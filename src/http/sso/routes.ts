@@ -30,7 +30,7 @@ export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { se
       req.logIn(user, (loginError) => {
         if (loginError) return next(loginError);
         req.session.signedInAt = Date.now();
-        const navData = typeof req.body?.['nav-data'] === 'string' ? req.body['nav-data'] as string : undefined;
+        const navData = typeof req.body?.['nav-data'] === 'string' ? req.body['nav-data'] : undefined;
         if (navData && navData.length < 4096) {
           res.cookie('heroku-nav-data', navData, { sameSite: 'lax', secure: options.secureCookies, path: '/' });
         }
