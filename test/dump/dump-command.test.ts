@@ -18,7 +18,7 @@ test('a database URL becomes connection parameters whose password never prints',
   assert.equal(connection.user, 'alice');
   assert.equal(connection.sslmode, 'require');
   assert.equal(connection.password.reveal(), PASSWORD);
-  for (const printed of [JSON.stringify(connection), inspect(connection, { depth: 5 }), `${connection.password}`]) {
+  for (const printed of [JSON.stringify(connection), inspect(connection, { depth: 5 }), String(connection.password)]) {
     assert.ok(!printed.includes(PASSWORD) && !printed.includes('w\\\\ord'), printed);
   }
   assert.equal(describeConnection(connection), 'postgres://alice@db.example.com:6543/d1abc');

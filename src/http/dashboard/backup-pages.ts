@@ -81,13 +81,13 @@ export function backupPages(deps: AppDeps): Router {
 
   router.post('/backups/:id/links/:linkId/revoke', requireSession, guard, async (req, res) => {
     await revokeLink(deps.pool, actorOf(req), req.params.linkId as string);
-    res.redirect(303, `/backups/${req.params.id}#links`);
+    res.redirect(303, `/backups/${req.params.id as string}#links`);
   });
 
   router.post('/backups/:id/cancel', requireSession, guard, async (req, res) => {
     const actor = actorOf(req);
     await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip);
-    res.redirect(303, `/backups/${req.params.id}`);
+    res.redirect(303, `/backups/${req.params.id as string}`);
   });
 
   return router;
