@@ -19,9 +19,9 @@ const stops: Array<() => Promise<void>> = [];
 
 /** Runs every stop, even after one fails; rejects with the first failure. */
 async function stopAll(): Promise<void> {
-  let failure: unknown;
-  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => { failure ??= error; });
-  if (failure !== undefined) throw failure;
+  const failures: unknown[] = [];
+  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => { failures.push(error); });
+  if (failures.length > 0) throw failures[0];
 }
 
 try {
@@ -34,7 +34,7 @@ try {
     const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env);
     env = embedded.env;
     banner = embedded.banner;
-    stops.unshift(embedded.stop);
+    stops.unshift(() => embedded.stop());
   }
   const config = loadConfig(env);
   await migrateEverything(config.DATABASE_URL);
