@@ -116,7 +116,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     // A new verified backup may let older ones go.
     await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
   } catch (error) {
-    const reason = controller.signal.reason;
+    const reason: unknown = controller.signal.reason;
     if (error instanceof SupersededError || reason instanceof SupersededError) {
       // Not ours any more: remove our own archive (each attempt has its own key) and end quietly.
       if (objectKey) await deps.store.delete(objectKey).catch(() => {});
