@@ -33,6 +33,11 @@ export interface FindBinariesOptions {
  */
 export const SUPPORTED_SERVER_MAJORS = [14, 15, 16, 17, 18] as const;
 
+/** The supported server majors that none of `found` can dump (none is at least as new). */
+export function uncoveredServerMajors(found: readonly PgBinaries[]): number[] {
+  return SUPPORTED_SERVER_MAJORS.filter((major) => !found.some((b) => b.major >= major));
+}
+
 /**
  * Debian's `/usr/lib/postgresql`, then the same tree where the Heroku apt buildpack unpacks the Aptfile's
  * packages: `$HOME/.apt` (HOME is /app on a dyno).

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { selectPgBinaries, listPgBinaries, defaultVersionedRoots, SUPPORTED_SERVER_MAJORS } from '../../src/dump/pg-binaries.ts';
+import { selectPgBinaries, listPgBinaries, defaultVersionedRoots, uncoveredServerMajors, SUPPORTED_SERVER_MAJORS } from '../../src/dump/pg-binaries.ts';
 import { isDumpError } from '../../src/dump/errors.ts';
 import { SYSTEM_PG15_BIN } from '../../src/db/local-cluster.ts';
 
@@ -111,4 +111,11 @@ test('the system pg_dump 15 is found for a 15 server', async () => {
   const chosen = await selectPgBinaries(15);
   assert.equal(chosen.major, 15);
   assert.equal(chosen.pgDump, path.join(SYSTEM_PG15_BIN, 'pg_dump'));
+});
+
+test('the supported server majors no pg_dump found can back up are named', async () => {
+  const versioned = versionedRoot('coverage', ['15.6', '16.4']);
+  const { found } = await listPgBinaries({ versionedRoots: [versioned], searchPath: '' });
+  assert.deepEqual(uncoveredServerMajors(found), [17, 18]);
+  assert.deepEqual(uncoveredServerMajors([]), [...SUPPORTED_SERVER_MAJORS]);
 });
