@@ -6,7 +6,7 @@ export { DumpError, isDumpError, type DumpErrorCode } from './errors.ts';
 export { Secret, redact } from './redact.ts';
 export { directSource, parseDatabaseUrl, describeConnection, type BackupSource, type ConnectionParams, type ResolvedSource, type SslMode } from './source.ts';
 export { probeServer, majorFromVersionNum, type ServerInfo } from './server-info.ts';
-export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';
+export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, uncoveredServerMajors, SUPPORTED_SERVER_MAJORS, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';
 export { describeFormat, restoreCommand, type DumpFormat, type DumpFormatInfo } from './dump-command.ts';
 export { prepareDump, type DumpPlan, type PrepareDumpOptions } from './prepare-dump.ts';
 export { runDump, type DumpRun, type DumpResult, type RunDumpOptions } from './run-dump.ts';

@@ -4,7 +4,7 @@ import type { Runtime } from './runtime.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';
 import { connectDeps } from '../heroku/connect-authorization.ts';
-import { listPgBinaries, uncoveredServerMajors } from '../dump/pg-binaries.ts';
+import { listPgBinaries, uncoveredServerMajors } from '../dump/index.ts';
 import type { Logger } from '../logger.ts';
 
 /** A running worker process. */
