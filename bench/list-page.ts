@@ -165,7 +165,7 @@ let code = 1;
 try {
   code = await main();
 } catch (error) {
-  process.stderr.write(`bench:list crashed: ${(error as Error).stack ?? error}\n`);
+  process.stderr.write(`bench:list crashed: ${(error as Error).stack ?? String(error)}\n`);
   code = 1;
 } finally {
   await cleanup();

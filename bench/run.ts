@@ -87,7 +87,7 @@ async function main(): Promise<number> {
     cleanups.push(() => s3!.close());
   }
   // The S3 settings the engine will use (also the reference for the disk variants' memory budget).
-  const s3Settings = parseStorageUrl(s3?.url('bench', s3Options) ?? `s3://bench-budget/x?${new URLSearchParams(s3Options)}`, s3?.env ?? {});
+  const s3Settings = parseStorageUrl(s3?.url('bench', s3Options) ?? `s3://bench-budget/x?${new URLSearchParams(s3Options).toString()}`, s3?.env ?? {});
   if (s3Settings.kind !== 's3') throw new Error('expected S3 settings');
 
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'bb-bench-out-'));

@@ -64,7 +64,7 @@ export async function buildEngineRun(): Promise<void> {
   await rm(path.join(BENCH_DIR, '..', '.bench-build'), { recursive: true, force: true });
   const child = spawn(process.execPath, [tsc, '-p', path.join(BENCH_DIR, 'tsconfig.engine.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
   await expectSuccess(child, `compiling the engine (${output.trim().split('\n').slice(0, 5).join(' ')})`);
 }
 const RESULT_PREFIX = 'BENCH_RESULT ';
@@ -174,7 +174,7 @@ async function runEngine(context: RunContext, format: 'default' | 'fast', store:
   // --expose-gc as the Procfile's worker runs, for the garbage pacer (src/engine/garbage-pacer.ts).
   const child = spawn(process.execPath, ['--expose-gc', ENGINE_RUN], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
   await expectSuccess(child, `the engine (${format} → ${store})`);
   const processSeconds = (performance.now() - started) / 1000;
   const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));

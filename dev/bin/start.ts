@@ -20,9 +20,9 @@ const stops: Array<() => Promise<void>> = [];
 
 /** Runs every stop, even after one fails; rejects with the first failure. */
 async function stopAll(): Promise<void> {
-  let failure: unknown;
-  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => { failure ??= error; });
-  if (failure !== undefined) throw failure;
+  const failures: unknown[] = [];
+  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => { failures.push(error); });
+  if (failures.length > 0) throw failures[0];
 }
 
 try {
@@ -39,7 +39,7 @@ try {
     });
     env = embedded.env;
     banner = embedded.banner;
-    stops.unshift(embedded.stop);
+    stops.unshift(() => embedded.stop());
   }
   const config = loadConfig(env);
   await migrateEverything(config.DATABASE_URL);

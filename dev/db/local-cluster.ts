@@ -99,7 +99,7 @@ function runInitdb(binDir: string, args: string[], owner: { uid: number; gid: nu
   try {
     execFileSync(path.join(binDir, 'initdb'), args, { stdio: 'pipe', encoding: 'utf8', ...(owner ?? {}) });
   } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    const stderr = ((error as { stderr?: string }).stderr ?? '').trim();
     throw new Error(`initdb failed: ${stderr || (error as Error).message}`);
   }
 }

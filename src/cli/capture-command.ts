@@ -83,7 +83,7 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
       ...restoreCommands(located, captured.plan.format.wrapper),
     };
     reporter.clear();
-    reporter.status(`verified in ${result.durationSeconds} s`);
+    reporter.status(`verified in ${String(result.durationSeconds)} s`);
     ctx.stdout.write(args.json ? JSON.stringify(result) + '\n' : summarize('Verified backup', result, [['source', captured.plan.source]]));
     return EXIT.verified;
   } catch (error) {

@@ -49,7 +49,7 @@ export function withReadProgress(store: ObjectStore, onProgress: (state: Progres
       if (property === 'read') return read;
       const value: unknown = Reflect.get(target, property, target);
       // The drivers keep state in private fields, which only work with the driver itself as `this`.
-      return typeof value === 'function' ? value.bind(target) : value;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }

@@ -16,8 +16,8 @@ import { startZstdCheck } from './wrapper-check.ts';
 export interface CaptureHooks {
   /** The dump is planned (versions checked, binaries chosen); throwing stops before pg_dump starts. */
   onPlan?(plan: DumpPlan): Promise<void>;
-  onLog?(line: string): void;
-  onProgress?(progress: DumpProgress): void;
+  onLog?: (line: string) => void;
+  onProgress?: (progress: DumpProgress) => void;
   /** Every byte is stored and proven (size and digest); throwing stops before verification. */
   onStored?(stored: UploadResult, dump: DumpResult): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { ConnectionParams } from './source.ts';
+import { loaderEnv } from './pg-binaries.ts';
 
 /** `default`: a stock custom-format archive any pg_restore reads. `fast`: zstd, by pg_dump ≥ 16 itself or by us around `-Z0`. */
 export type DumpFormat = 'default' | 'fast';
@@ -56,6 +57,7 @@ export function buildDumpCommand(input: DumpCommandInput): DumpCommand {
     PGPASSFILE: input.passwordFile,
     PGAPPNAME: 'big-backup',
     PGCONNECT_TIMEOUT: '10',
+    ...loaderEnv(),
   };
   // libpq expands a dbname holding "=" or a URI prefix into a connection string; PGDATABASE is never expanded.
   if (/=|^postgres(ql)?:\/\//i.test(connection.database)) env.PGDATABASE = connection.database;

@@ -11,7 +11,7 @@ export { isDumpFailure } from './dump-failures.ts';
 export { isVerificationFailure, isReadBackFailure } from './verification-failures.ts';
 export { directSource, parseDatabaseUrl, describeConnection, type BackupSource, type ConnectionParams, type ResolvedSource, type SslMode } from './source.ts';
 export { probeServer, majorFromVersionNum, type ServerInfo } from './server-info.ts';
-export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';
+export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, uncoveredServerMajors, SUPPORTED_SERVER_MAJORS, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';
 export { describeFormat, restoreCommand, type DumpFormat, type DumpFormatInfo } from './dump-command.ts';
 export { writePasswordFile, type PasswordFile } from './password-file.ts';
 export { prepareDump, type DumpPlan, type PrepareDumpOptions } from './prepare-dump.ts';

@@ -21,13 +21,32 @@ export interface PgBinaries {
 export interface FindBinariesOptions {
   /** A configured folder (PG_BIN_DIR); searched first. */
   binDir?: string;
-  /** Parent of Debian's versioned folders; default `/usr/lib/postgresql`. */
-  versionedRoot?: string;
+  /** Parents of versioned folders (`NN/bin`), searched in order; default `defaultVersionedRoots()`. */
+  versionedRoots?: string[];
   /** A PATH-style list of folders searched last; default the process's PATH, as a shell would. */
   searchPath?: string;
 }
 
-const DEFAULT_VERSIONED_ROOT = '/usr/lib/postgresql';
+/**
+ * The server majors a backup is supported for: Heroku Postgres's current ones and the next. The Aptfile
+ * installs a postgresql-client for each (a test holds them equal), so every one gets its own pg_dump.
+ */
+export const SUPPORTED_SERVER_MAJORS = [14, 15, 16, 17, 18] as const;
+
+/** The supported server majors that none of `found` can dump (none is at least as new). */
+export function uncoveredServerMajors(found: readonly PgBinaries[]): number[] {
+  return SUPPORTED_SERVER_MAJORS.filter((major) => !found.some((b) => b.major >= major));
+}
+
+/**
+ * Debian's `/usr/lib/postgresql`, then the same tree where the Heroku apt buildpack unpacks the Aptfile's
+ * packages: `$HOME/.apt` (HOME is /app on a dyno).
+ */
+export function defaultVersionedRoots(home: string | undefined = process.env.HOME): string[] {
+  const roots = ['/usr/lib/postgresql'];
+  if (home) roots.push(path.join(home, '.apt', 'usr', 'lib', 'postgresql'));
+  return roots;
+}
 
 /**
  * Picks the pg_dump whose major is the smallest that is at least the server's: a closer version makes
@@ -48,10 +67,11 @@ export async function selectPgBinaries(serverMajor: number, options: FindBinarie
 export async function listPgBinaries(options: FindBinariesOptions = {}): Promise<{ found: PgBinaries[]; searched: string[] }> {
   const folders: string[] = [];
   if (options.binDir) folders.push(options.binDir);
-  const root = options.versionedRoot ?? DEFAULT_VERSIONED_ROOT;
-  const versions = await readdir(root).catch(() => [] as string[]);
-  versions.sort((a, b) => Number(b) - Number(a));
-  for (const version of versions) folders.push(path.join(root, version, 'bin'));
+  for (const root of options.versionedRoots ?? defaultVersionedRoots()) {
+    const versions = await readdir(root).catch(() => [] as string[]);
+    versions.sort((a, b) => Number(b) - Number(a));
+    for (const version of versions) folders.push(path.join(root, version, 'bin'));
+  }
   for (const folder of (options.searchPath ?? process.env.PATH ?? '').split(path.delimiter)) if (folder) folders.push(folder);
 
   const seen = new Set<string>();
@@ -72,6 +92,15 @@ export async function listPgBinaries(options: FindBinariesOptions = {}): Promise
   return { found, searched: folders };
 }
 
+/**
+ * The loader path a pg_dump or pg_restore child keeps from our environment, which is otherwise not passed
+ * on: the apt buildpack's `.profile.d` script points LD_LIBRARY_PATH at the libraries (a newer libpq)
+ * it unpacked beside the clients, without which they may not start.
+ */
+export function loaderEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return env.LD_LIBRARY_PATH ? { LD_LIBRARY_PATH: env.LD_LIBRARY_PATH } : {};
+}
+
 /** Parses `pg_dump (PostgreSQL) 15.18 (Debian 15.18-1.pgdg120+1)` or `pg_dump (PostgreSQL) 9.6.24`. */
 export function parsePgDumpVersion(output: string): { version: string; major: number } | undefined {
   const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(output);
@@ -85,7 +114,7 @@ export function parsePgDumpVersion(output: string): { version: string; major: nu
 
 async function readVersion(pgDump: string): Promise<{ version: string; major: number } | undefined> {
   try {
-    const { stdout } = await execFileAsync(pgDump, ['--version'], { timeout: 10_000, env: { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' } });
+    const { stdout } = await execFileAsync(pgDump, ['--version'], { timeout: 10_000, env: { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C', ...loaderEnv() } });
     return parsePgDumpVersion(stdout);
   } catch {
     return undefined;

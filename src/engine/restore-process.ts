@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { loaderEnv } from './pg-binaries.ts';
 
 /** A pg_restore reading an archive on its stdin. */
 export interface RestoreProcess {
@@ -9,7 +10,7 @@ export interface RestoreProcess {
 
 /** Starts pg_restore with `args`, reading an archive on its stdin, with the tail of its stderr kept for messages. */
 export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess {
-  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C' } });
+  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C', ...loaderEnv() } });
   const stderr: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });
   // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it

@@ -248,7 +248,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   pipeline([stdoutPipe, ...stages, gate], (error) => {
     pipelineDone = true;
     if (error && !failure) {
-      const premature = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+      const premature = error.code === 'ERR_STREAM_PREMATURE_CLOSE';
       fail(premature
         ? canceled('the archive stream was closed before pg_dump finished')
         : isDumpFailure(error) ? error : dumpFailed(`the archive stream failed: ${redact(error.message, secrets)}`, { retryable: true, cause: error }));

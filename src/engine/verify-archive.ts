@@ -112,7 +112,7 @@ export async function verifyArchive(
       // Once pg_restore --list has its table of contents (and no read-through runs), nobody else reads.
       if (readersDone()) return;
       restoreInput.pause();
-      feed(chunk).then(() => restoreInput.resume(), (e) => restoreInput.destroy(e));
+      feed(chunk).then(() => restoreInput.resume(), (e: Error) => restoreInput.destroy(e));
     });
     restoreInput.on('end', endReaders);
     // A frame that fails its checksum (or is cut short) must fail verification, not the process.

@@ -12,18 +12,20 @@ function wantsJson(req: Request): boolean {
  * anything else is logged in full and answered with a generic 500 that leaks nothing.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error, req, res, _next) => {
+  return (error: unknown, req, res, _next) => {
+    // Anything can be thrown; only these fields are read, each checked or logged as it is.
+    const thrown = error as { type?: unknown; name?: unknown; message?: unknown; stack?: unknown } | null | undefined;
     let status = 500;
     let code = 'internal_error';
     let message = 'Something went wrong on our side. Please try again; if it keeps happening, contact support.';
     let fields: string[] | undefined;
     if (error instanceof AppError) {
       ({ status, code, message, fields } = error);
-    } else if (error?.type === 'entity.parse.failed') {
+    } else if (thrown?.type === 'entity.parse.failed') {
       status = req.path.startsWith('/heroku') ? 422 : 400;
       code = 'invalid_json';
       message = 'the request body is not valid JSON';
-    } else if (error?.type === 'entity.too.large') {
+    } else if (thrown?.type === 'entity.too.large') {
       status = 413;
       code = 'too_large';
       message = 'the request body is too large';

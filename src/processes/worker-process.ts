@@ -4,6 +4,8 @@ import type { Runtime } from './runtime.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';
 import { connectDeps } from '../heroku/connect-authorization.ts';
+import { listPgBinaries, uncoveredServerMajors } from '../engine/index.ts';
+import type { Logger } from '../logger.ts';
 
 /** A running worker process. */
 export interface WorkerProcess {
@@ -24,6 +26,7 @@ export async function startWorker(runtime: Runtime, options: { pollingIntervalSe
     backup: { stallTimeoutMs: config.BACKUP_STALL_TIMEOUT_SECONDS * 1000, ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}), ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}) },
   }, options);
   logger.info({ storage: store.location }, 'archives go to storage');
+  await reportPgBinaries(logger, config.PG_BIN_DIR);
   logger.info('worker started');
   return {
     async stop() {
@@ -34,4 +37,14 @@ export async function startWorker(runtime: Runtime, options: { pollingIntervalSe
       await store.close();
     },
   };
+}
+
+/** Says at start which pg_dumps the backups will choose from, and which supported server majors none can dump. */
+async function reportPgBinaries(logger: Logger, binDir: string | undefined): Promise<void> {
+  const { found } = await listPgBinaries(binDir ? { binDir } : {});
+  logger.info({ pgDump: found.map((b) => ({ version: b.version, path: b.pgDump })) }, 'pg_dump binaries found');
+  const uncovered = uncoveredServerMajors(found);
+  if (uncovered.length > 0) {
+    logger.warn({ uncovered }, `no pg_dump here can back up PostgreSQL ${uncovered.join(', ')}: install postgresql-client-${uncovered.at(-1)} (the Aptfile on Heroku) or set PG_BIN_DIR`);
+  }
 }

@@ -20,7 +20,7 @@ export interface StorageFailureOptions {
  */
 export function storageFailed(code: StorageFailureCode, message: string, options: StorageFailureOptions = {}): BackupFailure {
   const suffix = options.cleanupError === undefined ? '' : ` (cleanup also failed: ${describe(options.cleanupError)}; the janitor will remove what is left)`;
-  return new BackupFailure(`${PREFIX}${code}` as StorageFailureKind, message + suffix, {
+  return new BackupFailure(`${PREFIX}${code}`, message + suffix, {
     retryable: !NOT_RETRYABLE.has(code),
     ...(options.cause === undefined ? {} : { cause: options.cause }),
     ...(options.cleanupError === undefined ? {} : { detail: { cleanupError: options.cleanupError } }),

@@ -43,6 +43,8 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
   const manifestTemp = path.join(dir, temporaryName(path.basename(target) + MANIFEST_SUFFIX));
   const internal = new AbortController();
   let failure: BackupFailure | undefined;
+  // Read through a function: set by listeners during the awaits, which TypeScript's narrowing does not see.
+  const throwIfFailed = (): void => { if (failure) throw failure; };
   let output: { bytesWritten: number } | undefined;
   const meter = new ByteMeter({ onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored: output?.bytesWritten ?? 0 }) });
   const fail = (error: BackupFailure): void => {
@@ -67,7 +69,7 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     await mkdir(dir, { recursive: true });
     // A manifest left by an earlier upload to this key would describe other bytes: remove it first.
     await rm(target + MANIFEST_SUFFIX, { force: true });
-    if (failure) throw failure;
+    throwIfFailed();
     // `flush` fsyncs the file before closing it, and pipeline() waits for the close. Waiting for
     // the open first means the cleanup below can never run before the file exists.
     const out = createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true, highWaterMark: 1024 * 1024 });
@@ -78,7 +80,7 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     out.once('error', (error) => fail(asStorageFailure(error, 'store_failed', `writing ${key} failed`)));
     await once(out, 'ready');
     await pipeline(body, meter, out, { signal: internal.signal });
-    if (failure) throw failure;
+    throwIfFailed();
     if (!meter.complete) throw storageFailed('store_failed', `writing ${key} stopped before the stream ended`);
     const bytes = meter.bytesRead;
     const sha256 = meter.sha256;
@@ -86,7 +88,7 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     if (onDisk !== bytes) throw storageFailed('size_mismatch', `the disk holds ${onDisk} bytes for ${key}, ${bytes} were read`);
 
     if (options.sourceDone !== undefined) await untilAborted(options.sourceDone, internal.signal);
-    if (failure) throw failure;
+    throwIfFailed();
     await rename(temp, target);
     renamed = true;
     await syncDirectory(dir);
@@ -95,7 +97,7 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     await writeFile(manifestTemp, manifest, { flag: 'wx', mode: 0o640, flush: true });
     await rename(manifestTemp, target + MANIFEST_SUFFIX);
     await syncDirectory(dir);
-    if (failure) throw failure;
+    throwIfFailed();
     return { key, bytes, sha256 };
   } catch (error) {
     const reason = failure ?? asStorageFailure(error, 'store_failed', `writing ${key} failed`);

@@ -113,6 +113,7 @@ export class MultipartWriter extends Writable {
     if (this.#nextPart === 1) return this.#putSingle();
     if (this.#filled > 0) await this.#dispatch();
     await this.settled();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- set by a part's failure during the awaits above, which TypeScript's narrowing does not see
     if (this.#failure) throw this.#failure;
     const { send, bucket, key } = this.#options;
     const parts = [...this.#parts].sort((a, b) => a.PartNumber! - b.PartNumber!);

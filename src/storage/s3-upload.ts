@@ -50,6 +50,8 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
 
   const internal = new AbortController();
   let failure: BackupFailure | undefined;
+  // Read through a function: set by listeners during the awaits, which TypeScript's narrowing does not see.
+  const throwIfFailed = (): void => { if (failure) throw failure; };
   let bytesStored = 0;
   const writer = new MultipartWriter({
     send, bucket, key: storageKey,
@@ -95,10 +97,10 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
   try {
     // A manifest left by an earlier upload to this key would describe other bytes: remove it first.
     await send(new DeleteObjectCommand({ Bucket: bucket, Key: storageKey + MANIFEST_SUFFIX }));
-    if (failure) throw failure;
+    throwIfFailed();
     body.pipe(meter);
     await pipeline(meter, writer);
-    if (failure) throw failure;
+    throwIfFailed();
     if (!meter.complete) throw storageFailed('store_failed', `the upload of ${key} completed before the stream ended`);
     const bytes = meter.bytesRead;
     const sha256 = meter.sha256;
@@ -114,7 +116,7 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     if (headProblem !== null) throw storageFailed('encryption_not_honoured', `${key}: ${headProblem}`);
 
     if (options.sourceDone !== undefined) await untilAborted(options.sourceDone, internal.signal);
-    if (failure) throw failure;
+    throwIfFailed();
 
     const manifest: ObjectManifest = {
       version: 1, key, bytes, sha256, sealedAt: new Date().toISOString(), metadata: options.metadata ?? {},
@@ -126,7 +128,7 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     }), { abortSignal: internal.signal });
     const manifestProblem = encryptionProblem(settings.sse, sealed);
     if (manifestProblem !== null) throw storageFailed('encryption_not_honoured', `${key} manifest: ${manifestProblem}`);
-    if (failure) throw failure;
+    throwIfFailed();
     return { key, bytes, sha256 };
   } catch (error) {
     const reason = failure ?? asStorageFailure(error, 'store_failed', `the upload of ${key} failed`);

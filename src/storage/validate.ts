@@ -55,6 +55,7 @@ export function assertValidExpiry(seconds: number): void {
  * backslashes, slashes and control characters removed, and the exact name percent-encoded.
  */
 export function attachmentDisposition(filename: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
   const cleaned = filename.replace(/[\u0000-\u001f\u007f/\\]/g, '').trim();
   if (cleaned === '' || cleaned === '.' || cleaned === '..') {
     throw storageFailed('invalid_config', `filename ${JSON.stringify(filename)} is empty once unsafe characters are removed`);

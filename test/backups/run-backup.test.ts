@@ -65,7 +65,7 @@ test('allows one queued-or-running backup per resource, and another resource run
   const other = await requestBackup(web, b, { trigger: 'manual', requestedBy: 'x' });
   assert.ok(other);
   assert.equal((await settled(first!.id)).state, 'completed');
-  assert.equal((await settled(other!.id)).state, 'completed');
+  assert.equal((await settled(other.id)).state, 'completed');
   const numbers = await db.query(`select count(*)::int as n from backups where resource_id = $1`, [a]);
   assert.equal(numbers.rows[0].n, 1, 'the refused request left no row');
 });

@@ -42,3 +42,19 @@ test('a worker told to stop ends a running backup at once as interrupted, for a 
     await locker.end();
   }
 });
+
+test('a starting worker logs the pg_dumps it found and the supported server majors none can back up', async () => {
+  const before = app.logs.lines.length;
+  const worker = await startWorker(app.runtime, { pollingIntervalSeconds: 0.5 });
+  try {
+    const lines = app.logs.lines.slice(before).map((line) => JSON.parse(line) as { msg: string; pgDump?: { path: string }[]; uncovered?: number[] });
+    const found = lines.find((line) => line.msg === 'pg_dump binaries found');
+    assert.ok(found?.pgDump?.some((b) => b.path === '/usr/lib/postgresql/15/bin/pg_dump'), JSON.stringify(found));
+    const warning = lines.find((line) => line.uncovered !== undefined);
+    // This machine has pg_dump 15 only: servers 16 and later cannot be backed up here.
+    assert.deepEqual(warning?.uncovered, [16, 17, 18]);
+    assert.match(warning?.msg ?? '', /install postgresql-client-18 \(the Aptfile on Heroku\) or set PG_BIN_DIR/);
+  } finally {
+    await worker.stop();
+  }
+});

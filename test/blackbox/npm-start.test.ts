@@ -49,7 +49,7 @@ test('passes the whole contract: provision, grant, SSO, plan change, deprovision
   assert.equal((await browser.signIn(sim.ssoForm(provisioned.uuid))).status, 303);
   const dashboard = await browser.request('GET', '/dashboard');
   assert.equal(dashboard.status, 200);
-  assert.ok((await dashboard.text()).includes(sim.app(provisioned.addon!.appId)!.name));
+  assert.ok((await dashboard.text()).includes(sim.app(provisioned.addon.appId)!.name));
   assert.equal((await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { variant: 'stale' }))).status, 403);
   assert.equal((await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { variant: 'wrong-length' }))).status, 403);
 

@@ -57,7 +57,7 @@ describe('big-backup capture', () => {
     assert.equal(fileResult.bytes, archive.length);
     assert.equal(fileResult.sha256, sha256(archive));
     assert.equal(fileResult.restoreCommand, `pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL" ${file}`);
-    assert.ok(Number(fileResult.tables) >= 4, `tables: ${fileResult.tables}`);
+    assert.ok(Number(fileResult.tables) >= 4, `tables: ${String(fileResult.tables)}`);
     assertNoPassword(run.stdout + run.stderr, 'the output');
     const restored = await restoreArchive(server, 'restored_file', archive);
     assert.deepEqual(await fingerprintDatabase(restored), expected);
@@ -72,10 +72,10 @@ describe('big-backup capture', () => {
     // pg_dump 15 has no zstd of its own, so the archive is wrapped: restoring needs zstd first.
     assert.equal(result.wrapper, 'zstd');
     assert.match(String(result.key), /^big-backup\/shop\/\d{8}T\d{6}Z-[0-9a-f]{8}\.dump\.zst$/);
-    assert.equal(result.url, `s3://${s3.bucket}/cli/${result.key}`);
+    assert.equal(result.url, `s3://${s3.bucket}/cli/${String(result.key)}`);
     const name = path.posix.basename(String(result.key));
     assert.equal(result.restoreCommand, `zstd -dc ${name} | pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL"`);
-    const stored = await readS3(`cli/${result.key}`);
+    const stored = await readS3(`cli/${String(result.key)}`);
     assert.equal(result.sha256, sha256(stored));
     assert.equal(result.bytes, stored.length);
     const restored = await restoreArchive(server, 'restored_s3', zstdDecompressSync(stored));

@@ -41,7 +41,7 @@ test('a bar only on a terminal without --json; lines otherwise; nothing with --q
   bar.progress(state);
   bar.status('stored');
   bar.clear();
-  assert.deepEqual(written.map((w) => w.replace(/\r\x1b\[K/g, '<clear>')), [
+  assert.deepEqual(written.map((w) => w.replaceAll('\r\x1b[K', '<clear>')), [
     `<clear>${renderBar(state, 80)}`, '<clear>', 'stored\n', `<clear>${renderBar(state, 80)}`, '<clear>',
   ]);
 

@@ -44,8 +44,8 @@ export function startCommand(command: string, args: string[], env: Record<string
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   const done = new Promise<CliRun>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
   });

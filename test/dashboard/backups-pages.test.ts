@@ -71,16 +71,16 @@ test('capture now from the dashboard leads to the backup page, which ends verifi
   const url = /id="new-link" class="link-url" readonly value="([^"]+)"/.exec(linkPage)?.[1];
   assert.ok(url, 'the new link is shown');
   assert.ok(linkPage.includes(`heroku pg:backups:restore '${url}' DATABASE_URL`), 'the restore command carries the fresh link');
-  const downloaded = await fetch(url!);
+  const downloaded = await fetch(url);
   assert.equal(downloaded.status, 200);
   assert.match(downloaded.headers.get('content-disposition')!, /attachment; filename="[^"]+-b001-\d{8}\.dump"/);
   assert.equal(createHash('sha256').update(Buffer.from(await downloaded.arrayBuffer())).digest('hex'), done.sha256);
   const again = await (await browser.request('GET', location)).text();
-  assert.ok(!again.includes(url!), 'the link is not shown a second time');
+  assert.ok(!again.includes(url), 'the link is not shown a second time');
   const linkId = /action="\/backups\/[0-9a-f-]+\/links\/([0-9a-f-]+)\/revoke"/.exec(again)?.[1];
   assert.ok(linkId);
   assert.equal((await browser.submit(`${location}/links/${linkId}/revoke`)).status, 303);
-  assert.equal((await fetch(url!)).status, 410, 'a revoked link is refused');
+  assert.equal((await fetch(url)).status, 410, 'a revoked link is refused');
 
   const list = await (await browser.request('GET', '/dashboard')).text();
   assert.match(list, new RegExp(`<a href="${location}">b001</a>`));

@@ -18,7 +18,7 @@ test('a database URL becomes connection parameters whose password never prints',
   assert.equal(connection.user, 'alice');
   assert.equal(connection.sslmode, 'require');
   assert.equal(connection.password.reveal(), PASSWORD);
-  for (const printed of [JSON.stringify(connection), inspect(connection, { depth: 5 }), `${connection.password}`]) {
+  for (const printed of [JSON.stringify(connection), inspect(connection, { depth: 5 }), String(connection.password)]) {
     assert.ok(!printed.includes(PASSWORD) && !printed.includes('w\\\\ord'), printed);
   }
   assert.equal(describeConnection(connection), 'postgres://alice@db.example.com:6543/d1abc');
@@ -120,4 +120,17 @@ test('redaction removes literal, percent-encoded and URI passwords', () => {
   const clean = redact(text, [PASSWORD]);
   for (const secret of ['hunter2', PASSWORD, encodeURIComponent(PASSWORD), 'abc']) assert.ok(!clean.includes(secret), clean);
   assert.match(clean, /postgres:\/\/bob:\[redacted\]@h\/db/);
+});
+
+test('pg_dump keeps the loader path the apt buildpack sets, and nothing else of our environment', (t) => {
+  const saved = process.env.LD_LIBRARY_PATH;
+  t.after(() => { if (saved === undefined) delete process.env.LD_LIBRARY_PATH; else process.env.LD_LIBRARY_PATH = saved; });
+  const connection = parseDatabaseUrl(URL_WITH_PASSWORD);
+  const format = describeFormat('default', 17, false);
+  process.env.LD_LIBRARY_PATH = '/app/.apt/usr/lib/x86_64-linux-gnu:/app/.apt/usr/lib';
+  const command = buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 17 });
+  assert.equal(command.env.LD_LIBRARY_PATH, '/app/.apt/usr/lib/x86_64-linux-gnu:/app/.apt/usr/lib');
+  assert.equal(command.env.HOME, undefined);
+  delete process.env.LD_LIBRARY_PATH;
+  assert.equal(buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 17 }).env.LD_LIBRARY_PATH, undefined);
 });

@@ -33,8 +33,8 @@ test('the coalescer frees each pipe read that owns its whole buffer once copied,
   coalescer.on('data', (chunk: Buffer) => out.push(chunk));
   await finished(coalescer);
   assert.equal(Buffer.concat(out).toString(), 'alpha-beta-gamma-');
-  assert.deepEqual(owned.map((b) => (b.buffer as ArrayBuffer).detached), [true, true]);
-  assert.equal((shared.buffer as ArrayBuffer).detached, false);
+  assert.deepEqual(owned.map((b) => b.buffer.detached), [true, true]);
+  assert.equal(shared.buffer.detached, false);
   assert.equal(shared.toString(), 'gamma-delta');
 });
 

@@ -23,7 +23,7 @@ test('connecting Heroku before the add-on\'s app is known still backs up that ap
   const owner = `owner-early-${Date.now()}@example.com`;
   const outcome = await sim.provision({ plan: 'standard', app: { owner, collaborators: [] } });
   assert.equal(outcome.result, 'provisioned');
-  const appName = sim.app(outcome.addon!.appId)!.name;
+  const appName = sim.app(outcome.addon.appId)!.name;
   sim.attachPostgres(appName, { url: await seedSourceDatabase(server, 'early_connect'), plan: 'standard-0' });
   assert.equal((await findResource(db, outcome.uuid))?.appName ?? null, null, 'the app is not known yet');
 

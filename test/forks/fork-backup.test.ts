@@ -46,7 +46,7 @@ async function connectedResource(options: { plan?: string; databaseUrl?: string 
   const databaseUrl = options.databaseUrl ?? (await seedSourceDatabase(server, `prod_${n}`));
   const outcome = await sim.provision({ plan: 'standard', app: { owner, collaborators: [] } });
   assert.equal(outcome.result, 'provisioned');
-  const appName = sim.app(outcome.addon!.appId)!.name;
+  const appName = sim.app(outcome.addon.appId)!.name;
   const database = sim.attachPostgres(appName, { url: databaseUrl, plan: options.plan ?? 'standard-0' });
   // The partner grant exchange teaches us the app; connecting uses it to pick DATABASE.
   await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
@@ -102,7 +102,7 @@ async function assertForkDestroyed(backupId: string) {
   const row = await eventually(async () => { const r = await forkRow(backupId); return r?.fork_destroyed_at ? r : undefined; }, { timeoutMs: 20_000, what: 'the fork teardown' });
   const fork = simFork(row.fork_addon_id);
   assert.equal(fork?.state, 'deprovisioned', 'Heroku no longer has the fork');
-  assert.equal(await databaseExists(fork!.databaseName), false, 'the fork database was dropped');
+  assert.equal(await databaseExists(fork.databaseName), false, 'the fork database was dropped');
   return row;
 }
 

@@ -23,7 +23,7 @@ test('exchanges the provision grant exactly once, promptly, and learns the app',
   const outcome = await provisioned();
   assert.equal(sim.log.tokenRequests({ addonId: outcome.uuid, grantType: 'authorization_code' }).length, 1);
   const row = await eventually(async () => (await db.query('select app_id, app_name from resources where id = $1', [outcome.uuid])).rows.find((r) => r.app_name), { what: 'app name' });
-  const simApp = sim.app(outcome.addon!.appId)!;
+  const simApp = sim.app(outcome.addon.appId)!;
   assert.equal(row.app_name, simApp.name);
   assert.equal(row.app_id, simApp.id);
 });

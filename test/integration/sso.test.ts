@@ -33,7 +33,7 @@ describe('a valid sign-on', () => {
     const page = await browser.request('GET', '/dashboard');
     assert.equal(page.status, 200);
     const html = await page.text();
-    assert.ok(html.includes(sim.app(addon!.appId)!.name), 'app name');
+    assert.ok(html.includes(sim.app(addon.appId)!.name), 'app name');
     assert.match(html, /Premium/);
     assert.match(html, /provisioned/);
     assert.match(html, /No backups exist yet/);
@@ -69,7 +69,7 @@ describe('a valid sign-on', () => {
     const afterLogin = browser.cookies.get('big-backup.sid');
     assert.ok(before && afterLogin && before !== afterLogin, 'session id changed');
     const stale = new Browser(app.url);
-    stale.cookies.set('big-backup.sid', before!);
+    stale.cookies.set('big-backup.sid', before);
     assert.equal((await stale.request('GET', '/dashboard')).status, 401);
   });
 

@@ -37,7 +37,7 @@ test('the SSO form carries every §6.2 field, signed for the app owner', async (
 });
 
 test('a contract-following provider accepts the honest variants and refuses every wrong one', async () => {
-  const { sim, provider } = t;
+  const { sim } = t;
   const { uuid } = await sim.provision();
   await sim.provision(); // so "other-resource" signs with a real add-on's uuid
   const accepted: string[] = [];
@@ -51,7 +51,7 @@ test('a contract-following provider accepts the honest variants and refuses ever
 });
 
 test('the wrong variants differ from the honest form only where they should', async () => {
-  const { sim, provider } = t;
+  const { sim } = t;
   const { uuid } = await sim.provision();
   const valid = sim.ssoForm(uuid).params;
   assert.match(sim.ssoForm(uuid, { variant: 'malformed' }).params.resource_token!, /^z{40}$/);

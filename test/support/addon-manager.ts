@@ -45,5 +45,5 @@ export function provisionBody(overrides: Record<string, unknown> = {}): Record<s
     options: {},
     log_input_url: 'https://token:t.example@1.us.logplex.io/logs',
     ...overrides,
-  } as Record<string, unknown> & { uuid: string };
+  };
 }

@@ -24,8 +24,8 @@ export function runNpm(args: string[], env: Record<string, string>): RunningComm
     detached: true,
   });
   const chunks: string[] = [];
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const command: RunningCommand = {
     child,

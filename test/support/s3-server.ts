@@ -155,7 +155,7 @@ export async function startS3ServerProcess(): Promise<S3ServerProcess> {
 
 function storageUrl(endpoint: string, bucket: string, prefix: string, options: Record<string, string>): string {
   const query = new URLSearchParams({ endpoint, checksum: 'when_required', ...options });
-  return `s3://${bucket}/${prefix}?${query}`;
+  return `s3://${bucket}/${prefix}?${query.toString()}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--serve')) {

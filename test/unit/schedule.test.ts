@@ -8,7 +8,7 @@ import { TIME_ZONE_CHOICES, cronFor, nextRuns, scheduleSchema, scheduleSchemaFor
 // The cron pass's own read of "what is due now", a private method that uses no instance state.
 // Calling it is the point: these tests pin what pg-boss really sends, not what its docs preview.
 const readOccurrences = (Timekeeper.prototype as unknown as {
-  readOccurrences(cron: string, kind: 'cron', tz: string, databaseTime: number): Date[];
+  readOccurrences(this: void, cron: string, kind: 'cron', tz: string, databaseTime: number): Date[];
 }).readOccurrences;
 
 /**
@@ -22,7 +22,7 @@ function pgBossSends(cron: string, tz: string, minute: number, fromIso: string, 
   for (let t = Date.parse(fromIso); t < Date.parse(toIso); t += 30_000) {
     if ((new Date(t).getUTCMinutes() - minute + 60) % 15 !== 0) continue;
     try {
-      for (const occurrence of readOccurrences.call(null, cron, 'cron', tz, t)) fires.set(occurrence.getTime(), occurrence);
+      for (const occurrence of readOccurrences(cron, 'cron', tz, t)) fires.set(occurrence.getTime(), occurrence);
     } catch {
       // As the pass does: it warns and skips the schedule until the next pass. cron-parser's prev()
       // throws "loop limit exceeded" for a while after Lord Howe Island's half-hour change.

@@ -45,8 +45,8 @@ function start(file: string, args: string[], target: Target, passFile: string, s
   if (target.sslmode) env.PGSSLMODE = target.sslmode;
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env, signal, killSignal: 'SIGKILL' });
   let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000); });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000); });
   const exit = new Promise<number | null>((resolve) => {
     child.once('error', () => resolve(null));
     child.once('close', (code) => resolve(code));

@@ -18,7 +18,7 @@ export function ssoRoutes(ctx: SimContext): Router {
 
   router.get('/sso/:addon', (req, res) => {
     if (!findServiceAddon(ctx.store, req.params.addon)) throw notFound('add-on');
-    res.type('html').send(autoSubmitPage(buildSsoForm(ctx, req.params.addon, formOptions(req.query as Record<string, unknown>))));
+    res.type('html').send(autoSubmitPage(buildSsoForm(ctx, req.params.addon, formOptions(req.query))));
   });
 
   router.get('/apps/:app/addons/:addon/sso', (req, res) => {

@@ -22,7 +22,7 @@ export function backupsApi(deps: AppDeps): Router {
   });
   router.get('/backups/:id', async (req, res) => {
     const after = Number(req.query.logs_after ?? 0);
-    const detail = await getBackupDetail(deps, req.viewer.resource.id, req.params.id as string, { logsAfter: Number.isSafeInteger(after) && after > 0 ? after : 0 });
+    const detail = await getBackupDetail(deps, req.viewer.resource.id, req.params.id, { logsAfter: Number.isSafeInteger(after) && after > 0 ? after : 0 });
     res.json({
       ...backupJson(detail.backup),
       throughput: detail.backup.progress.samples ?? [],
@@ -34,7 +34,7 @@ export function backupsApi(deps: AppDeps): Router {
   });
   router.post('/backups/:id/cancel', async (req, res) => {
     const actor = actorOf(req);
-    res.status(202).json(backupJson(await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip)));
+    res.status(202).json(backupJson(await cancelBackup(deps, actor.resourceId, req.params.id, actor.label, actor.ip)));
   });
   return router;
 }

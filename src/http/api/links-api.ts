@@ -13,17 +13,17 @@ export function linksApi(deps: AppDeps): Router {
   const router = Router();
   router.post('/backups/:id/links', async (req, res) => {
     const { link, url, expiresAt, backup, filename } = await createDownloadLink(
-      { pool: deps.pool, publicUrl: deps.config.PUBLIC_URL }, actorOf(req), req.params.id as string, req.body);
+      { pool: deps.pool, publicUrl: deps.config.PUBLIC_URL }, actorOf(req), req.params.id, req.body);
     res.status(201).json({
       ...linkJson(link), url, filename, expires_at: expiresAt.toISOString(),
       backup: { id: backup.id, name: backup.name, bytes: backup.bytes, sha256: backup.sha256 },
     });
   });
   router.get('/backups/:id/links', async (req, res) => {
-    res.json({ links: (await listLinks(deps.pool, req.viewer.resource.id, req.params.id as string)).map(linkJson) });
+    res.json({ links: (await listLinks(deps.pool, req.viewer.resource.id, req.params.id)).map(linkJson) });
   });
   router.delete('/links/:id', async (req, res) => {
-    await revokeLink(deps.pool, actorOf(req), req.params.id as string);
+    await revokeLink(deps.pool, actorOf(req), req.params.id);
     res.status(204).end();
   });
   return router;

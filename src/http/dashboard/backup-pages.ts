@@ -10,6 +10,7 @@ import { findAuthorization } from '../../heroku/authorizations.repo.ts';
 import { findPlan } from '../../resources/plans.ts';
 import { forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
+import { formBody } from '../form-body.ts';
 import { throughputChart } from './throughput-chart.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { createDownloadLink, listLinks, mayRevoke, revokeLink } from '../../links/links.service.ts';
@@ -40,7 +41,7 @@ export function backupPages(deps: AppDeps): Router {
   router.post('/backups', requireSession, guard, async (req, res) => {
     try {
       const actor = actorOf(req);
-      const backup = await captureNow(deps, actor.resourceId, { format: req.body?.format || undefined }, actor.label, actor.ip);
+      const backup = await captureNow(deps, actor.resourceId, { format: formBody(req).format || undefined }, actor.label, actor.ip);
       res.redirect(303, `/backups/${backup.id}`);
     } catch (error) {
       // A refusal the customer can act on (one already running, a bad format) is shown on the list.
@@ -73,7 +74,8 @@ export function backupPages(deps: AppDeps): Router {
 
   // "Download": a link for the signed-in user, shown once on the page that made it.
   router.post('/backups/:id/links', requireSession, guard, async (req, res) => {
-    const seconds = typeof req.body?.expires_in_seconds === 'string' && /^\d{1,7}$/.test(req.body.expires_in_seconds) ? Number(req.body.expires_in_seconds) : req.body?.expires_in_seconds;
+    const requested = formBody(req).expires_in_seconds;
+    const seconds = typeof requested === 'string' && /^\d{1,7}$/.test(requested) ? Number(requested) : requested;
     const created = await createDownloadLink({ pool: deps.pool, publicUrl: deps.config.PUBLIC_URL }, actorOf(req), req.params.id as string,
       seconds === undefined ? {} : { expires_in_seconds: seconds });
     await renderBackup(req, res, { link: created });
@@ -81,13 +83,13 @@ export function backupPages(deps: AppDeps): Router {
 
   router.post('/backups/:id/links/:linkId/revoke', requireSession, guard, async (req, res) => {
     await revokeLink(deps.pool, actorOf(req), req.params.linkId as string);
-    res.redirect(303, `/backups/${req.params.id}#links`);
+    res.redirect(303, `/backups/${req.params.id as string}#links`);
   });
 
   router.post('/backups/:id/cancel', requireSession, guard, async (req, res) => {
     const actor = actorOf(req);
     await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip);
-    res.redirect(303, `/backups/${req.params.id}`);
+    res.redirect(303, `/backups/${req.params.id as string}`);
   });
 
   return router;

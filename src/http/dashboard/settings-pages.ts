@@ -9,6 +9,7 @@ import { describeSource, setSourceUrl } from '../../backups/sources.service.ts';
 import { createApiToken, listTokens, revokeToken } from '../../api-tokens/api-tokens.service.ts';
 import { TIME_ZONE_CHOICES } from '../../backups/schedule.ts';
 import { actorOf } from '../api/actor.ts';
+import { formBody } from '../form-body.ts';
 
 const NOTICES: Record<string, string> = {
   'schedule-saved': 'Schedule saved.',
@@ -49,14 +50,14 @@ export function settingsPages(deps: AppDeps): Router {
     } catch (error) {
       if (!(error instanceof AppError) || error.status !== 422) throw error;
       res.status(422);
-      await render(req, res, { error: error.message, form: req.body ?? {} });
+      await render(req, res, { error: error.message, form: formBody(req) });
     }
   };
 
   router.get('/settings', requireSession, async (req, res) => { await render(req, res); });
 
   router.post('/settings/schedule', requireSession, guard, requireAdmin, change(async (req) => {
-    const body = req.body ?? {};
+    const body = formBody(req);
     const number = (v: unknown) => (typeof v === 'string' && /^\d{1,2}$/.test(v) ? Number(v) : v);
     const input = body.frequency === 'hourly'
       ? { frequency: 'hourly', minute: number(body.minute), timeZone: body.timeZone }
@@ -72,12 +73,12 @@ export function settingsPages(deps: AppDeps): Router {
 
   router.post('/settings/source', requireSession, guard, requireAdmin, change(async (req) => {
     const actor = actorOf(req);
-    await setSourceUrl(deps, actor.resourceId, { url: req.body?.url }, actor);
+    await setSourceUrl(deps, actor.resourceId, { url: formBody(req).url }, actor);
     return 'source-saved';
   }));
 
   router.post('/settings/tokens', requireSession, guard, requireAdmin, change(async (req) => {
-    const { secret } = await createApiToken(deps.pool, actorOf(req), { name: req.body?.name, role: req.body?.role });
+    const { secret } = await createApiToken(deps.pool, actorOf(req), { name: formBody(req).name, role: formBody(req).role });
     return { newToken: secret };
   }));
 

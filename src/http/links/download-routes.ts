@@ -37,7 +37,7 @@ export function downloadRoutes(deps: AppDeps): Router {
   }, limiter);
   // Express answers HEAD with the GET route; the handler skips the body (and counts no use) for HEAD.
   router.get('/d/:token', async (req, res) => {
-    const resolved = await resolveLink(deps.pool, req.params.token as string);
+    const resolved = await resolveLink(deps.pool, req.params.token);
     await assertStored(deps, req, resolved);
     const canPresign = deps.store.kind === 's3';
     if (canPresign && req.method === 'GET') return redirectToStore(deps, req, res, resolved);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sameSecret } from '../../crypto/same-secret.ts';
 import type { RequestHandler } from 'express';
 import { AppError } from '../../errors.ts';
+import { formField } from '../form-body.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -23,7 +24,7 @@ export const csrfProtection: RequestHandler = (req, res, next) => {
   if (session && !session.csrfToken && req.user) session.csrfToken = randomBytes(32).toString('base64url');
   res.locals.csrfToken = session?.csrfToken ?? '';
   if (SAFE_METHODS.has(req.method)) return next();
-  const sent = req.get('x-csrf-token') ?? (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined);
+  const sent = req.get('x-csrf-token') ?? formField(req, '_csrf');
   if (!session?.csrfToken || !sent || !sameSecret(sent, session.csrfToken)) {
     req.log.warn({ path: req.path }, 'csrf token missing or wrong');
     return next(new AppError('csrf_failed', 403, 'This form has expired or did not come from the big-backup dashboard. Reload the page and try again.'));

@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 
 /**
  * Redirects without a body, so that a redirect is only sent once the session is saved. express-session
@@ -9,9 +9,9 @@ import type { RequestHandler, Response } from 'express';
  * the headers back until the save is done. Mount right after the session middleware.
  */
 export const redirectAfterSave: RequestHandler = (_req, res, next) => {
-  res.redirect = ((statusOrUrl: number | string, url?: string) => {
+  res.redirect = (statusOrUrl: number | string, url?: string) => {
     const [status, location] = typeof statusOrUrl === 'number' ? [statusOrUrl, url!] : [302, statusOrUrl];
     res.status(status).location(location).end();
-  }) as Response['redirect'];
+  };
   next();
 };

@@ -1,9 +1,10 @@
-import { Router, urlencoded } from 'express';
+import { Router, urlencoded, type RequestHandler } from 'express';
 import type { Passport } from 'passport';
 import { rateLimit } from 'express-rate-limit';
 import { AppError, forbidden, tooManyRequests } from '../../errors.ts';
 import type { Queryable } from '../../db/pool.ts';
 import { PgRateLimitStore } from '../rate-limit-store.ts';
+import { formField } from '../form-body.ts';
 
 /** Sign-on attempts per client IP per minute: a person opens the dashboard a few times, never dozens. */
 export const SSO_RATE_LIMIT = { windowMs: 60_000, limit: 60 } as const;
@@ -21,7 +22,8 @@ export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { se
     handler: (_req, _res, next) => next(tooManyRequests('Too many sign-in attempts from your address. Wait a minute, then open big-backup again from Heroku.')),
   });
   router.post('/sso/login', limiter, urlencoded({ extended: false, limit: '16kb' }), (req, res, next) => {
-    passport.authenticate('heroku-sso', (error: unknown, user: Express.User | false, info: { message?: string } | undefined) => {
+    // @types/passport types the middleware authenticate() returns as any.
+    (passport.authenticate('heroku-sso', (error: unknown, user: Express.User | false, info: { message?: string } | undefined) => {
       if (error) return next(error);
       if (!user) {
         req.log.warn({ reason: info?.message }, 'single sign-on refused');
@@ -30,7 +32,7 @@ export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { se
       req.logIn(user, (loginError) => {
         if (loginError) return next(loginError);
         req.session.signedInAt = Date.now();
-        const navData = typeof req.body?.['nav-data'] === 'string' ? req.body['nav-data'] as string : undefined;
+        const navData = formField(req, 'nav-data');
         if (navData && navData.length < 4096) {
           res.cookie('heroku-nav-data', navData, { sameSite: 'lax', secure: options.secureCookies, path: '/' });
         }
@@ -38,7 +40,7 @@ export function ssoRoutes(passport: InstanceType<typeof Passport>, options: { se
         // Sent only once the session is saved (redirect-after-save.ts).
         res.redirect(303, '/dashboard');
       });
-    })(req, res, next);
+    }) as RequestHandler)(req, res, next);
   });
   router.all('/sso/login', (_req, res, next) => {
     res.set('Allow', 'POST');

@@ -64,7 +64,7 @@ export function sessionMiddleware(deps: AppDeps): { middleware: RequestHandler[]
       cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: SESSION_IDLE_MS },
     }),
     redirectAfterSave,
-    passport.session(),
+    passport.session() as RequestHandler, // typed any by @types/passport
   ];
   return { middleware, passport };
 }
