@@ -22,14 +22,18 @@ const LAYERS = [
   { name: 'interface', path: ['^src/http/', '^src/jobs/', '^src/cli/'] },
   {
     name: 'service',
-    path: ['[.]service[.]ts$', '^src/(api-tokens|audit|backups|connect|forks|heroku|links|provisioning|resources|sso|users)/'],
+    path: [
+      '[.]service[.]ts$',
+      '^src/(api-tokens|audit|backups|connect|forks|heroku|links|provisioning|resources|sso|users)/',
+    ],
     // Whatever the lower layers name in these folders is theirs.
     not: () => [TOP, ...lower('service')],
   },
   {
     name: 'adapter', // repositories and adapters: our database, storage, queue, engine, Heroku client
     path: [
-      '[.]repo[.]ts$', '^src/(db|storage|queue|engine)/',
+      '[.]repo[.]ts$',
+      '^src/(db|storage|queue|engine)/',
       '^src/heroku/(oauth-client|platform-api|connect-api)[.]ts$',
     ],
     not: () => [TOP],
@@ -38,11 +42,17 @@ const LAYERS = [
     name: 'model', // domain types and rules: no I/O
     path: [
       '^src/backups/(backup|schedule|retention|staleness|zoned-time|throughput-samples|log-buffer)[.]ts$',
-      '^src/resources/(plans|regions)[.]ts$', '^src/users/actor[.]ts$', '^src/sso/sso-token[.]ts$', '^src/forks/errors[.]ts$',
+      '^src/resources/(plans|regions)[.]ts$',
+      '^src/users/actor[.]ts$',
+      '^src/sso/sso-token[.]ts$',
+      '^src/forks/errors[.]ts$',
     ],
     not: () => [TOP],
   },
-  { name: 'shared', path: ['^src/shared/', '^src/crypto/', '^src/types/', '^src/(config|errors|logger|validate)[.]ts$'] },
+  {
+    name: 'shared',
+    path: ['^src/shared/', '^src/crypto/', '^src/types/', '^src/(config|errors|logger|validate)[.]ts$'],
+  },
 ];
 
 function lower(name) {
@@ -53,13 +63,15 @@ function lower(name) {
 const match = (layer) => ({ path: layer.path, ...(layer.not ? { pathNot: layer.not() } : {}) });
 
 /** One rule per pair: a layer importing any layer above it. */
-const downwardOnly = LAYERS.flatMap((layer, index) => LAYERS.slice(0, index).map((upper) => ({
-  name: `${layer.name}-imports-${upper.name}`,
-  comment: `A ${layer.name} module imports a ${upper.name} module: layers import downward only (see .dependency-cruiser.cjs).`,
-  severity: 'error',
-  from: match(layer),
-  to: match(upper),
-})));
+const downwardOnly = LAYERS.flatMap((layer, index) =>
+  LAYERS.slice(0, index).map((upper) => ({
+    name: `${layer.name}-imports-${upper.name}`,
+    comment: `A ${layer.name} module imports a ${upper.name} module: layers import downward only (see .dependency-cruiser.cjs).`,
+    severity: 'error',
+    from: match(layer),
+    to: match(upper),
+  })),
+);
 
 module.exports = {
   forbidden: [
@@ -81,7 +93,8 @@ module.exports = {
     ...downwardOnly,
     {
       name: 'no-layer',
-      comment: 'This file is in no layer: give it one in .dependency-cruiser.cjs (or move it to the folder of its layer).',
+      comment:
+        'This file is in no layer: give it one in .dependency-cruiser.cjs (or move it to the folder of its layer).',
       severity: 'error',
       from: { path: '^src/', pathNot: [...LAYERS.flatMap((layer) => layer.path), ...DEV_TOOLS] },
       to: {},

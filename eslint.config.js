@@ -39,7 +39,10 @@ export default defineConfig(
       '@typescript-eslint/require-await': 'off',
       // A promise that relays another's rejection or an abort signal's reason passes it on unchanged, as a
       // rethrow would (which only-throw-error allows); rejecting with a literal is still an error.
-      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
+      '@typescript-eslint/prefer-promise-reject-errors': [
+        'error',
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
       // Express's global `namespace Express { interface User extends … {} }` is the documented way to type
       // req.user; it is a declaration merge, not a namespace or an empty type in use.
       '@typescript-eslint/no-namespace': ['error', { allowDeclarations: true }],

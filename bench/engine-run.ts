@@ -78,9 +78,13 @@ async function main(): Promise<void> {
     let storedAt = started;
     let storedPeakRssKiB = 0;
     const captured = await captureArchive({
-      source: directSource(sourceUrl), store, format,
+      source: directSource(sourceUrl),
+      store,
+      format,
       key: (plan) => `${key}${plan.format.fileExtension}`,
-      onPlan: async () => { plannedAt = performance.now(); },
+      onPlan: async () => {
+        plannedAt = performance.now();
+      },
       onStored: async () => {
         storedAt = performance.now();
         storedCpu = process.cpuUsage(cpuBefore);
@@ -126,7 +130,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().then(
     () => process.exit(0),
     (error: unknown) => {
-      process.stderr.write(`engine run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `engine run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

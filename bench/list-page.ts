@@ -34,7 +34,11 @@ const BACKUPS = 10_000;
 const BUDGET_MS = 100;
 const USAGE = 'usage: node bench/list-page.ts [--runs=N (30)] [--warmup=N (5)] [--view-cache=on|off (on)]';
 
-interface Options { runs: number; warmup: number; viewCache: boolean }
+interface Options {
+  runs: number;
+  warmup: number;
+  viewCache: boolean;
+}
 
 function parseOptions(argv: string[]): Options | 'help' {
   const options: Options = { runs: 30, warmup: 5, viewCache: true };
@@ -48,7 +52,8 @@ function parseOptions(argv: string[]): Options | 'help' {
       options.viewCache = value === 'on';
     } else {
       const n = Number(value);
-      if (!Number.isInteger(n) || n < (name === 'runs' ? 1 : 0) || n > 10_000) throw new Error(`--${name} needs a whole number\n${USAGE}`);
+      if (!Number.isInteger(n) || n < (name === 'runs' ? 1 : 0) || n > 10_000)
+        throw new Error(`--${name} needs a whole number\n${USAGE}`);
       if (name === 'runs') options.runs = n;
       else options.warmup = n;
     }
@@ -56,7 +61,12 @@ function parseOptions(argv: string[]): Options | 'help' {
   return options;
 }
 
-interface Route { label: string; path: string; accept: string; expect: RegExp }
+interface Route {
+  label: string;
+  path: string;
+  accept: string;
+  expect: RegExp;
+}
 
 async function main(): Promise<number> {
   let options: Options | 'help';
@@ -87,8 +97,11 @@ async function main(): Promise<number> {
   const publicUrl = `http://127.0.0.1:${port}`;
   const sim = await startHerokuSimulator({
     addon: {
-      id: 'big-backup', password: secrets.HEROKU_ADDON_PASSWORD, ssoSalt: secrets.HEROKU_SSO_SALT,
-      baseUrl: `${publicUrl}/heroku/resources`, ssoUrl: `${publicUrl}/sso/login`,
+      id: 'big-backup',
+      password: secrets.HEROKU_ADDON_PASSWORD,
+      ssoSalt: secrets.HEROKU_SSO_SALT,
+      baseUrl: `${publicUrl}/heroku/resources`,
+      ssoUrl: `${publicUrl}/sso/login`,
     },
     oauthClientSecret: secrets.HEROKU_OAUTH_CLIENT_SECRET,
   });
@@ -96,8 +109,14 @@ async function main(): Promise<number> {
   const storageDir = mkdtempSync(path.join(os.tmpdir(), 'bb-bench-list-'));
   cleanups.push(() => rmSync(storageDir, { recursive: true, force: true }));
   const config = loadConfig({
-    NODE_ENV: 'test', DATABASE_URL: databaseUrl(database), PUBLIC_URL: publicUrl, LOG_LEVEL: 'warn',
-    HEROKU_API_URL: sim.url, HEROKU_OAUTH_URL: sim.url, STORAGE_URL: pathToFileURL(storageDir).toString(), ...secrets,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl(database),
+    PUBLIC_URL: publicUrl,
+    LOG_LEVEL: 'warn',
+    HEROKU_API_URL: sim.url,
+    HEROKU_OAUTH_URL: sim.url,
+    STORAGE_URL: pathToFileURL(storageDir).toString(),
+    ...secrets,
   });
   const runtime = createRuntime(config, createLogger({ level: 'warn', destination: process.stderr }));
   cleanups.push(() => runtime.pool.end());
@@ -109,7 +128,9 @@ async function main(): Promise<number> {
     `insert into backups (id, resource_id, trigger, number, state, requested_by, created_at, started_at, finished_at, bytes, source_bytes)
      select gen_random_uuid(), $1, 'manual', n, 'failed', 'seed', now() - ($2 + 1 - n) * interval '1 minute', now() - ($2 + 1 - n) * interval '1 minute',
        now() - ($2 + 1 - n) * interval '1 minute' + interval '30 seconds', 1000 * n, 2000 * n
-     from generate_series(1, $2::int) n`, [uuid, BACKUPS]);
+     from generate_series(1, $2::int) n`,
+    [uuid, BACKUPS],
+  );
   // Autovacuum would analyze the table within a minute of such an insert; do it now.
   await runtime.pool.query('analyze backups');
   progress(`inserted ${inserted.rowCount} backups`);
@@ -120,10 +141,30 @@ async function main(): Promise<number> {
   const pages = Math.ceil(BACKUPS / 50);
   const middle = Math.ceil(pages / 2);
   const routes: Route[] = [
-    { label: 'GET /dashboard (page 1)', path: '/dashboard', accept: 'text/html', expect: new RegExp(`Page 1 of ${pages}<`) },
-    { label: `GET /dashboard?page=${middle}`, path: `/dashboard?page=${middle}`, accept: 'text/html', expect: new RegExp(`Page ${middle} of ${pages}<`) },
-    { label: `GET /dashboard?page=${pages} (last)`, path: `/dashboard?page=${pages}`, accept: 'text/html', expect: />b001</ },
-    { label: 'GET /api/v1/backups', path: '/api/v1/backups', accept: 'application/json', expect: new RegExp(`"total":${BACKUPS}\\b`) },
+    {
+      label: 'GET /dashboard (page 1)',
+      path: '/dashboard',
+      accept: 'text/html',
+      expect: new RegExp(`Page 1 of ${pages}<`),
+    },
+    {
+      label: `GET /dashboard?page=${middle}`,
+      path: `/dashboard?page=${middle}`,
+      accept: 'text/html',
+      expect: new RegExp(`Page ${middle} of ${pages}<`),
+    },
+    {
+      label: `GET /dashboard?page=${pages} (last)`,
+      path: `/dashboard?page=${pages}`,
+      accept: 'text/html',
+      expect: />b001</,
+    },
+    {
+      label: 'GET /api/v1/backups',
+      path: '/api/v1/backups',
+      accept: 'application/json',
+      expect: new RegExp(`"total":${BACKUPS}\\b`),
+    },
   ];
 
   const time = async (route: Route): Promise<number> => {
@@ -131,10 +172,13 @@ async function main(): Promise<number> {
     const response = await browser.request('GET', route.path, { headers: { accept: route.accept } });
     const body = await response.text();
     const ms = performance.now() - started;
-    if (response.status !== 200 || !route.expect.test(body)) throw new Error(`${route.label} answered ${response.status}: ${body.slice(0, 300)}`);
+    if (response.status !== 200 || !route.expect.test(body))
+      throw new Error(`${route.label} answered ${response.status}: ${body.slice(0, 300)}`);
     return ms;
   };
-  progress(`warming up (${options.warmup} requests per route), then ${options.runs} timed requests per route, interleaved…`);
+  progress(
+    `warming up (${options.warmup} requests per route), then ${options.runs} timed requests per route, interleaved…`,
+  );
   for (let i = 0; i < options.warmup; i++) for (const route of routes) await time(route);
   const timings = new Map(routes.map((r) => [r, [] as number[]]));
   // Interleaved rounds, so a slow moment of the machine is shared by every route rather than one.
@@ -146,12 +190,23 @@ async function main(): Promise<number> {
     return [route.label, median(sorted), p95, sorted.at(-1)!, p95 <= BUDGET_MS ? 'PASS' : 'MISS'] as const;
   });
   const width = Math.max(...rows.map((r) => r[0].length), 5);
-  console.log(`\nbig-backup list pages: ${BACKUPS.toLocaleString('en-US')} backups on one resource, ${options.runs} requests per route after ${options.warmup} warm-up, one at a time`);
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; view cache ${options.viewCache ? 'on (as in production)' : 'off (as in tests)'}; PostgreSQL and the app on this machine`);
+  console.log(
+    `\nbig-backup list pages: ${BACKUPS.toLocaleString('en-US')} backups on one resource, ${options.runs} requests per route after ${options.warmup} warm-up, one at a time`,
+  );
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPUs, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(
+        ' ',
+      )}; view cache ${options.viewCache ? 'on (as in production)' : 'off (as in tests)'}; PostgreSQL and the app on this machine`,
+  );
   console.log(`times are wall-clock ms from request to the last body byte; PASS when p95 <= ${BUDGET_MS} ms\n`);
   console.log(`${'route'.padEnd(width)}  ${'median'.padStart(7)}  ${'p95'.padStart(7)}  ${'max'.padStart(7)}  budget`);
   for (const [label, med, p95, max, verdict] of rows) {
-    console.log(`${label.padEnd(width)}  ${med.toFixed(1).padStart(7)}  ${p95.toFixed(1).padStart(7)}  ${max.toFixed(1).padStart(7)}  ${verdict}`);
+    console.log(
+      `${label.padEnd(width)}  ${med.toFixed(1).padStart(7)}  ${p95.toFixed(1).padStart(7)}  ${max.toFixed(1).padStart(7)}  ${verdict}`,
+    );
   }
   return 0;
 }

@@ -7,10 +7,27 @@ export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
 
 /** Every variant the benchmark knows; `plain` (the baseline) always runs. */
-export const VARIANTS = ['plain', 'default-s3', 'default-file', 'fast-s3', 'fast-file', 'shell-z1', 'shell-zstd', 'ceiling'] as const;
+export const VARIANTS = [
+  'plain',
+  'default-s3',
+  'default-file',
+  'fast-s3',
+  'fast-file',
+  'shell-z1',
+  'shell-zstd',
+  'ceiling',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 /** The engine's four paths, plus the two shell equivalents performance.md measured, as references. */
-const DEFAULT_TARGETS: Variant[] = ['plain', 'default-s3', 'default-file', 'fast-s3', 'fast-file', 'shell-z1', 'shell-zstd'];
+const DEFAULT_TARGETS: Variant[] = [
+  'plain',
+  'default-s3',
+  'default-file',
+  'fast-s3',
+  'fast-file',
+  'shell-z1',
+  'shell-zstd',
+];
 
 /** What each variant is, for the report. */
 export const DESCRIPTIONS: Record<Variant, string> = {
@@ -61,7 +78,8 @@ export function parseSize(text: string): number {
   const unit = (match[2] ?? 'm').toLowerCase();
   const factor = unit === 'k' ? 1024 : unit === 'm' ? MiB : unit === 'g' ? GiB : 1024 * GiB;
   const bytes = Math.round(Number(match[1]) * factor);
-  if (bytes < 50 * MiB) throw new Error(`the size ${text} is too small; the fixed part of the mix alone is ~15 MB, use at least 50MB`);
+  if (bytes < 50 * MiB)
+    throw new Error(`the size ${text} is too small; the fixed part of the mix alone is ~15 MB, use at least 50MB`);
   return bytes;
 }
 
@@ -70,7 +88,10 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') { help = true; continue; }
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!match) throw new Error(`unexpected argument "${arg}"\n\n${USAGE}`);
     const name = match[1]!;
@@ -83,28 +104,46 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   const pick = (flag: string, variable: string): string | undefined => flags.get(flag) ?? (env[variable] || undefined);
 
   const sizesText = pick('sizes', 'BENCH_SIZES') ?? pick('size', 'BENCH_SIZE') ?? '500MB';
-  const sizes = [...new Set(sizesText.split(',').map((s) => s.trim()).filter(Boolean).map(parseSize))].sort((a, b) => a - b);
+  const sizes = [
+    ...new Set(
+      sizesText
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map(parseSize),
+    ),
+  ].sort((a, b) => a - b);
   if (sizes.length === 0) throw new Error('no database size given');
 
   const rounds = Number(pick('rounds', 'BENCH_ROUNDS') ?? '3');
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error(`--rounds must be a whole number from 1 to 50, not ${rounds}`);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50)
+    throw new Error(`--rounds must be a whole number from 1 to 50, not ${rounds}`);
 
   const targetsText = pick('targets', 'BENCH_TARGETS');
   let variants: Variant[] = DEFAULT_TARGETS;
   if (targetsText !== undefined) {
-    const asked = targetsText.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const name of asked) if (!(VARIANTS as readonly string[]).includes(name)) throw new Error(`unknown target "${name}"; choose from ${VARIANTS.join(', ')}`);
+    const asked = targetsText
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const name of asked)
+      if (!(VARIANTS as readonly string[]).includes(name))
+        throw new Error(`unknown target "${name}"; choose from ${VARIANTS.join(', ')}`);
     // Keep a fixed order, and always the baseline the ratios are taken against.
     variants = VARIANTS.filter((v) => v === 'plain' || asked.includes(v));
   }
 
   const queueText = pick('queue-size', 'BENCH_QUEUE_SIZE');
   const queueSize = queueText === undefined ? undefined : Number(queueText);
-  if (queueSize !== undefined && (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > 16)) throw new Error('--queue-size must be 1 to 16');
+  if (queueSize !== undefined && (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > 16))
+    throw new Error('--queue-size must be 1 to 16');
   const partSize = pick('part-size', 'BENCH_PART_SIZE');
   const dataDir = pick('data-dir', 'BENCH_DATA_DIR');
   return {
-    sizes, rounds, variants, help,
+    sizes,
+    rounds,
+    variants,
+    help,
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(partSize === undefined ? {} : { partSize }),
     ...(queueSize === undefined ? {} : { queueSize }),

@@ -19,10 +19,13 @@ export interface SizeResult {
 }
 
 /** Targets from issue 3; `null` where a variant has none. */
-interface Target { speed: number; size: number }
+interface Target {
+  speed: number;
+  size: number;
+}
 const TARGETS: Partial<Record<Variant, Target>> = {
-  'default-s3': { speed: 2.0, size: 1.10 },
-  'default-file': { speed: 2.0, size: 1.10 },
+  'default-s3': { speed: 2.0, size: 1.1 },
+  'default-file': { speed: 2.0, size: 1.1 },
   'fast-s3': { speed: 2.5, size: 0.95 },
   'fast-file': { speed: 2.5, size: 0.95 },
 };
@@ -83,7 +86,17 @@ function summarize(size: SizeResult): { rows: Row[]; plain: Row | undefined } {
   const rows: Row[] = [];
   for (const v of size.variants) {
     if (v.samples.length === 0) {
-      rows.push({ variant: v.variant, n: 0, seconds: NaN, min: NaN, max: NaN, bytes: NaN, speedRatio: NaN, sizeRatio: NaN, errors: v.errors });
+      rows.push({
+        variant: v.variant,
+        n: 0,
+        seconds: NaN,
+        min: NaN,
+        max: NaN,
+        bytes: NaN,
+        speedRatio: NaN,
+        sizeRatio: NaN,
+        errors: v.errors,
+      });
       continue;
     }
     const seconds = v.samples.map((s) => s.seconds);
@@ -99,18 +112,20 @@ function summarize(size: SizeResult): { rows: Row[]; plain: Row | undefined } {
       bytes,
       speedRatio: plainSeconds / median(seconds),
       sizeRatio: bytes / plainBytes,
-      ...(engine.length > 0 ? {
-        plan: median(engine.map((e) => e.planSeconds)),
-        stored: median(engine.map((e) => e.storedSeconds)),
-        verify: median(engine.map((e) => e.verifySeconds)),
-        cpu: median(engine.map((e) => e.cpuSeconds)),
-        storedCpu: median(engine.map((e) => e.storedCpuSeconds)),
-        storedRatio: plainSeconds / median(engine.map((e) => e.storedSeconds)),
-        heap: Math.max(...engine.map((e) => e.sampled.heapUsed)),
-        external: Math.max(...engine.map((e) => e.sampled.external)),
-        startRss: median(engine.map((e) => e.startRssKiB)) * 1024,
-        storedRss: Math.max(...engine.map((e) => e.storedPeakRssKiB)) * 1024,
-      } : {}),
+      ...(engine.length > 0
+        ? {
+            plan: median(engine.map((e) => e.planSeconds)),
+            stored: median(engine.map((e) => e.storedSeconds)),
+            verify: median(engine.map((e) => e.verifySeconds)),
+            cpu: median(engine.map((e) => e.cpuSeconds)),
+            storedCpu: median(engine.map((e) => e.storedCpuSeconds)),
+            storedRatio: plainSeconds / median(engine.map((e) => e.storedSeconds)),
+            heap: Math.max(...engine.map((e) => e.sampled.heapUsed)),
+            external: Math.max(...engine.map((e) => e.sampled.external)),
+            startRss: median(engine.map((e) => e.startRssKiB)) * 1024,
+            storedRss: Math.max(...engine.map((e) => e.storedPeakRssKiB)) * 1024,
+          }
+        : {}),
       // Peak RSS: the highest of the rounds (a budget is about the worst case, not the typical one).
       ...(rss.length > 0 ? { rss: Math.max(...rss) * 1024 } : {}),
       ...(ENGINE.includes(v.variant) ? { budget } : {}),
@@ -120,41 +135,94 @@ function summarize(size: SizeResult): { rows: Row[]; plain: Row | undefined } {
   return { rows, plain: rows.find((r) => r.variant === 'plain') };
 }
 
-const mb = (bytes: number | undefined, digits = 1): string => (bytes === undefined || Number.isNaN(bytes) ? '–' : (bytes / MiB).toFixed(digits));
-const num = (x: number | undefined, digits: number): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
-const verdict = (ok: boolean | undefined, label: string): string => (ok === undefined ? '' : `${ok ? 'PASS' : 'MISS'} ${label}`);
+const mb = (bytes: number | undefined, digits = 1): string =>
+  bytes === undefined || Number.isNaN(bytes) ? '–' : (bytes / MiB).toFixed(digits);
+const num = (x: number | undefined, digits: number): string =>
+  x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits);
+const verdict = (ok: boolean | undefined, label: string): string =>
+  ok === undefined ? '' : `${ok ? 'PASS' : 'MISS'} ${label}`;
 
 function table(headers: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function describeDb(db: BuiltDatabase, reused: boolean): string {
-  const tables = db.tables.map((t) => `${t.name} ${mb(t.bytes, 0)} MB (${t.rows.toLocaleString('en-US')} rows)`).join(', ');
-  return `database ${db.name}: ${mb(db.bytes, 0)} MB (target ${mb(db.targetBytes, 0)} MB), ${db.userTables} user tables — ${tables}; ` +
-    `${db.largeObjects} large objects ${mb(db.largeObjectBytes, 0)} MB; ` + (reused ? 'reused from the data folder' : `built in ${db.buildSeconds.toFixed(0)} s`);
+  const tables = db.tables
+    .map((t) => `${t.name} ${mb(t.bytes, 0)} MB (${t.rows.toLocaleString('en-US')} rows)`)
+    .join(', ');
+  return (
+    `database ${db.name}: ${mb(db.bytes, 0)} MB (target ${mb(db.targetBytes, 0)} MB), ${db.userTables} user tables — ${tables}; ` +
+    `${db.largeObjects} large objects ${mb(db.largeObjectBytes, 0)} MB; ` +
+    (reused ? 'reused from the data folder' : `built in ${db.buildSeconds.toFixed(0)} s`)
+  );
 }
 
 /** The main table for one database size. */
 export function sizeTable(size: SizeResult): string {
   const { rows } = summarize(size);
-  const headers = ['variant', 'what', 'n', 's (median)', 'min–max s', 'src MB/s', 'archive MB', '× speed', '× size',
-    'plan s', 'dump+store s', 'verify s', '× w/o verify', 'worker CPU s (store+verify)', 'peak RSS MB', 'budget MB', 'speed target', 'size target', 'RSS target', 'note'];
+  const headers = [
+    'variant',
+    'what',
+    'n',
+    's (median)',
+    'min–max s',
+    'src MB/s',
+    'archive MB',
+    '× speed',
+    '× size',
+    'plan s',
+    'dump+store s',
+    'verify s',
+    '× w/o verify',
+    'worker CPU s (store+verify)',
+    'peak RSS MB',
+    'budget MB',
+    'speed target',
+    'size target',
+    'RSS target',
+    'note',
+  ];
   const body = rows.map((r) => {
     const target = TARGETS[r.variant];
     const speedOk = target && r.n > 0 ? r.speedRatio >= target.speed : undefined;
     const sizeOk = target && r.n > 0 ? r.sizeRatio <= target.size : undefined;
     const rssOk = r.budget !== undefined && r.rss !== undefined ? r.rss <= r.budget : undefined;
-    const rssText = r.rss === undefined ? '–' : r.variant === 'plain' || r.variant === 'shell-z1' || r.variant === 'ceiling' ? `${mb(r.rss, 0)} (pg_dump)` : mb(r.rss, 0);
-    const notes = [DOCUMENTED[r.variant] ?? '', ...(r.errors.length > 0 ? [`${r.errors.length} run(s) FAILED`] : [])].filter(Boolean).join('; ');
+    const rssText =
+      r.rss === undefined
+        ? '–'
+        : r.variant === 'plain' || r.variant === 'shell-z1' || r.variant === 'ceiling'
+          ? `${mb(r.rss, 0)} (pg_dump)`
+          : mb(r.rss, 0);
+    const notes = [DOCUMENTED[r.variant] ?? '', ...(r.errors.length > 0 ? [`${r.errors.length} run(s) FAILED`] : [])]
+      .filter(Boolean)
+      .join('; ');
     return [
-      r.variant, DESCRIPTIONS[r.variant], String(r.n), num(r.seconds, 2), r.n > 0 ? `${r.min.toFixed(2)}–${r.max.toFixed(2)}` : '–',
-      num(size.db.bytes / MiB / r.seconds, 0), r.variant === 'ceiling' ? '–' : mb(r.bytes),
-      r.variant === 'plain' ? '1.00' : num(r.speedRatio, 2), r.variant === 'ceiling' ? '–' : num(r.sizeRatio, 3),
-      num(r.plan, 2), num(r.stored, 2), num(r.verify, 2), num(r.storedRatio, 2),
-      r.cpu === undefined ? '–' : `${num(r.storedCpu, 1)}+${num(r.cpu - (r.storedCpu ?? 0), 1)}`, rssText, r.budget === undefined ? '' : mb(r.budget, 0),
-      verdict(speedOk, `≥${target?.speed.toFixed(1)}×`), verdict(sizeOk, `≤${target?.size.toFixed(2)}×`), verdict(rssOk, '≤budget'), notes,
+      r.variant,
+      DESCRIPTIONS[r.variant],
+      String(r.n),
+      num(r.seconds, 2),
+      r.n > 0 ? `${r.min.toFixed(2)}–${r.max.toFixed(2)}` : '–',
+      num(size.db.bytes / MiB / r.seconds, 0),
+      r.variant === 'ceiling' ? '–' : mb(r.bytes),
+      r.variant === 'plain' ? '1.00' : num(r.speedRatio, 2),
+      r.variant === 'ceiling' ? '–' : num(r.sizeRatio, 3),
+      num(r.plan, 2),
+      num(r.stored, 2),
+      num(r.verify, 2),
+      num(r.storedRatio, 2),
+      r.cpu === undefined ? '–' : `${num(r.storedCpu, 1)}+${num(r.cpu - (r.storedCpu ?? 0), 1)}`,
+      rssText,
+      r.budget === undefined ? '' : mb(r.budget, 0),
+      verdict(speedOk, `≥${target?.speed.toFixed(1)}×`),
+      verdict(sizeOk, `≤${target?.size.toFixed(2)}×`),
+      verdict(rssOk, '≤budget'),
+      notes,
     ];
   });
   return table(headers, body, new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]));
@@ -166,8 +234,20 @@ export function sizeTable(size: SizeResult): string {
  * verification.
  */
 export function memoryTable(sizes: SizeResult[]): string {
-  const headers = ['variant', 'DB MB', 'part MiB', 'queue', 'RSS start MB', 'RSS peak dump+store MB', 'RSS peak MB', 'budget MB', 'verdict',
-    'growth vs smallest DB', 'max JS heap MB', 'max external MB'];
+  const headers = [
+    'variant',
+    'DB MB',
+    'part MiB',
+    'queue',
+    'RSS start MB',
+    'RSS peak dump+store MB',
+    'RSS peak MB',
+    'budget MB',
+    'verdict',
+    'growth vs smallest DB',
+    'max JS heap MB',
+    'max external MB',
+  ];
   const body: string[][] = [];
   for (const variant of ENGINE) {
     let first: number | undefined;
@@ -176,9 +256,20 @@ export function memoryTable(sizes: SizeResult[]): string {
       if (!row || row.rss === undefined) continue;
       first ??= row.rss;
       const ok = row.budget !== undefined && row.rss <= row.budget;
-      body.push([variant, mb(size.db.bytes, 0), String(size.partSize / MiB), String(size.queueSize), mb(row.startRss, 0), mb(row.storedRss, 0),
-        mb(row.rss, 0), mb(row.budget, 0), `${ok ? 'PASS' : 'MISS'} ≤budget`, sizes.length < 2 ? 'one size only' : `${row.rss - first >= 0 ? '+' : ''}${mb(row.rss - first, 0)} MB`,
-        mb(row.heap, 0), mb(row.external, 0)]);
+      body.push([
+        variant,
+        mb(size.db.bytes, 0),
+        String(size.partSize / MiB),
+        String(size.queueSize),
+        mb(row.startRss, 0),
+        mb(row.storedRss, 0),
+        mb(row.rss, 0),
+        mb(row.budget, 0),
+        `${ok ? 'PASS' : 'MISS'} ≤budget`,
+        sizes.length < 2 ? 'one size only' : `${row.rss - first >= 0 ? '+' : ''}${mb(row.rss - first, 0)} MB`,
+        mb(row.heap, 0),
+        mb(row.external, 0),
+      ]);
     }
   }
   return table(headers, body, new Set([1, 2, 3, 4, 5, 6, 7, 10, 11]));
@@ -186,7 +277,10 @@ export function memoryTable(sizes: SizeResult[]): string {
 
 /** How compressible the data is: the uncompressed archive (the fast format's raw bytes) ÷ plain -Fc. */
 export function compressibility(size: SizeResult): string | undefined {
-  const raw = size.variants.flatMap((v) => v.samples).map((s) => s.engine).find((e) => e?.wrapper === 'zstd')?.rawBytes;
+  const raw = size.variants
+    .flatMap((v) => v.samples)
+    .map((s) => s.engine)
+    .find((e) => e?.wrapper === 'zstd')?.rawBytes;
   const plain = size.variants.find((v) => v.variant === 'plain')?.samples.map((s) => s.bytes);
   if (raw === undefined || !plain || plain.length === 0) return undefined;
   return `uncompressed (-Z0) archive ${mb(raw, 0)} MB, ${(raw / median(plain)).toFixed(2)}:1 under plain -Fc (performance.md's data: 3.16:1)`;
@@ -204,10 +298,15 @@ export function targetSummary(sizes: SizeResult[]): string[] {
         if (!row.variant.startsWith(`${format}-`) || row.n === 0) continue;
         const ok = row.speedRatio >= target.speed && row.sizeRatio <= target.size;
         allOk &&= ok;
-        parts.push(`${row.variant.replace(`${format}-`, '→')}@${mb(size.db.bytes, 0)}MB ${row.speedRatio.toFixed(2)}×/${row.sizeRatio.toFixed(3)}×`);
+        parts.push(
+          `${row.variant.replace(`${format}-`, '→')}@${mb(size.db.bytes, 0)}MB ${row.speedRatio.toFixed(2)}×/${row.sizeRatio.toFixed(3)}×`,
+        );
       }
     }
-    if (parts.length > 0) lines.push(`${allOk ? 'PASS' : 'MISS'}  ${format}: speed ≥ ${target.speed}× and archive ≤ ${target.size}× of plain pg_dump -Fc — ${parts.join(', ')}`);
+    if (parts.length > 0)
+      lines.push(
+        `${allOk ? 'PASS' : 'MISS'}  ${format}: speed ≥ ${target.speed}× and archive ≤ ${target.size}× of plain pg_dump -Fc — ${parts.join(', ')}`,
+      );
   }
   const memory: string[] = [];
   let memoryOk = true;
@@ -219,8 +318,10 @@ export function targetSummary(sizes: SizeResult[]): string[] {
     }
   }
   if (memory.length > 0) {
-    lines.push(`${memoryOk ? 'PASS' : 'MISS'}  memory: worker peak RSS ≤ 80 MB + part × (queue + 2), MB — ${memory.join(', ')}` +
-      (sizes.length < 2 ? ' (one size only)' : ''));
+    lines.push(
+      `${memoryOk ? 'PASS' : 'MISS'}  memory: worker peak RSS ≤ 80 MB + part × (queue + 2), MB — ${memory.join(', ')}` +
+        (sizes.length < 2 ? ' (one size only)' : ''),
+    );
   }
   return lines;
 }
@@ -235,8 +336,19 @@ export function targetSummary(sizes: SizeResult[]): string[] {
  * as it is with a real S3.
  */
 export function cpuTable(size: SizeResult, cores: number): string {
-  const headers = ['variant', 's (median)', 'Node worker', 'pg_dump/pg_restore/zstd', 'server backend', 'S3 server', 'total CPU s',
-    'cores busy', `total ÷ ${cores}`, 'best × for this CPU', 'best × w/o S3 server'];
+  const headers = [
+    'variant',
+    's (median)',
+    'Node worker',
+    'pg_dump/pg_restore/zstd',
+    'server backend',
+    'S3 server',
+    'total CPU s',
+    'cores busy',
+    `total ÷ ${cores}`,
+    'best × for this CPU',
+    'best × w/o S3 server',
+  ];
   const plainSeconds = plainMedian(size, (s) => s.seconds);
   const body: string[][] = [];
   for (const v of size.variants) {
@@ -253,8 +365,19 @@ export function cpuTable(size: SizeResult, cores: number): string {
     const s3 = v.variant.endsWith('-s3') ? pick((s) => s.cpu!.s3) : undefined;
     const total = (worker ?? 0) + (tools ?? 0) + (server ?? 0) + (s3 ?? 0);
     const best = (cpu: number) => (v.variant === 'plain' ? undefined : plainSeconds / (cpu / cores));
-    body.push([v.variant, num(wall, 2), num(worker, 1), num(tools, 1), num(server, 1), num(s3, 1), num(total, 1), num(total / wall, 2),
-      num(total / cores, 1), num(best(total), 2), num(s3 === undefined ? undefined : best(total - s3), 2)]);
+    body.push([
+      v.variant,
+      num(wall, 2),
+      num(worker, 1),
+      num(tools, 1),
+      num(server, 1),
+      num(s3, 1),
+      num(total, 1),
+      num(total / wall, 2),
+      num(total / cores, 1),
+      num(best(total), 2),
+      num(s3 === undefined ? undefined : best(total - s3), 2),
+    ]);
   }
   return table(headers, body, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
 }

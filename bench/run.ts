@@ -19,7 +19,16 @@ import { startS3ServerProcess, type S3ServerProcess } from '../test/support/s3-s
 import { postmasterPid } from './cpu.ts';
 import { buildDatabase, describeDatabase, GENERATOR_VERSION, type BuiltDatabase } from './generate.ts';
 import { MiB, parseOptions, USAGE, type BenchOptions, type Variant } from './options.ts';
-import { compressibility, cpuTable, describeDb, memoryTable, sizeTable, targetSummary, type SizeResult, type VariantResult } from './report.ts';
+import {
+  compressibility,
+  cpuTable,
+  describeDb,
+  memoryTable,
+  sizeTable,
+  targetSummary,
+  type SizeResult,
+  type VariantResult,
+} from './report.ts';
 import { buildEngineRun, runVariant, type RunContext } from './runners.ts';
 import { cleanup, cleanups, progress } from './cleanup.ts';
 
@@ -43,7 +52,11 @@ async function main(): Promise<number> {
   const startedAt = new Date();
 
   const { cluster, dataDir } = await startSourceCluster(options);
-  const databaseUrl = (name: string) => { const u = new URL(cluster.url); u.pathname = '/' + name; return u.toString(); };
+  const databaseUrl = (name: string) => {
+    const u = new URL(cluster.url);
+    u.pathname = '/' + name;
+    return u.toString();
+  };
   await withClient(databaseUrl('postgres'), async (c) => {
     // For the load only; a dump does not write WAL.
     await c.query(`alter system set max_wal_size = '4GB'`);
@@ -53,21 +66,33 @@ async function main(): Promise<number> {
   // Build (or reuse) one database per size.
   const databases: { db: BuiltDatabase; reused: boolean }[] = [];
   const manifestPath = options.dataDir ? path.join(path.resolve(options.dataDir), 'databases.json') : undefined;
-  const manifest = manifestPath && existsSync(manifestPath)
-    ? JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, { targetBytes: number; generator: number }>
-    : {};
+  const manifest =
+    manifestPath && existsSync(manifestPath)
+      ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, { targetBytes: number; generator: number }>)
+      : {};
   for (const target of options.sizes) {
     const name = `bench_${Math.round(target / MiB)}mb`;
     const kept = manifest[name];
     if (kept && kept.generator === GENERATOR_VERSION && kept.targetBytes === target) {
-      databases.push({ db: { ...(await describeDatabase(databaseUrl(name), name, target)), buildSeconds: 0 }, reused: true });
+      databases.push({
+        db: { ...(await describeDatabase(databaseUrl(name), name, target)), buildSeconds: 0 },
+        reused: true,
+      });
       progress(`reusing ${name} from ${options.dataDir}`);
       continue;
     }
     progress(`building ${name} (about ${Math.round(target / MiB)} MB)…`);
-    const db = await buildDatabase({
-      url: databaseUrl, binDir: cluster.binDir, socketDir: path.join(dataDir, 'sockets'), port: cluster.port,
-    }, name, target, progress);
+    const db = await buildDatabase(
+      {
+        url: databaseUrl,
+        binDir: cluster.binDir,
+        socketDir: path.join(dataDir, 'sockets'),
+        port: cluster.port,
+      },
+      name,
+      target,
+      progress,
+    );
     databases.push({ db, reused: false });
     progress(`  ${Math.round(db.bytes / MiB)} MB in ${db.buildSeconds.toFixed(0)} s`);
     if (manifestPath) {
@@ -87,13 +112,19 @@ async function main(): Promise<number> {
     cleanups.push(() => s3!.close());
   }
   // The S3 settings the engine will use (also the reference for the disk variants' memory budget).
-  const s3Settings = parseStorageUrl(s3?.url('bench', s3Options) ?? `s3://bench-budget/x?${new URLSearchParams(s3Options).toString()}`, s3?.env ?? {});
+  const s3Settings = parseStorageUrl(
+    s3?.url('bench', s3Options) ?? `s3://bench-budget/x?${new URLSearchParams(s3Options).toString()}`,
+    s3?.env ?? {},
+  );
   if (s3Settings.kind !== 's3') throw new Error('expected S3 settings');
 
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'bb-bench-out-'));
   cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
   const serverMajor = await withClient(databaseUrl('postgres'), async (c) =>
-    Math.floor(Number((await c.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v) / 10000));
+    Math.floor(
+      Number((await c.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v) / 10000,
+    ),
+  );
   const binaries = await selectPgBinaries(serverMajor);
   const postmaster = postmasterPid(dataDir);
 
@@ -104,12 +135,18 @@ async function main(): Promise<number> {
     const connection = parseDatabaseUrl(sourceUrl);
     const passwordFile = await writePasswordFile(connection);
     const context: RunContext = {
-      sourceUrl, connection, binaries, passwordFile: passwordFile.path, outDir,
+      sourceUrl,
+      connection,
+      binaries,
+      passwordFile: passwordFile.path,
+      outDir,
       fileStoreUrl: `file://${path.join(outDir, 'store')}`,
       ...(s3 ? { s3: { url: s3.url(`bench-${db.name}`, s3Options), env: s3.env, pid: s3.pid } } : {}),
       ...(postmaster === undefined ? {} : { postmasterPid: postmaster }),
     };
-    const byVariant = new Map<Variant, VariantResult>(options.variants.map((v) => [v, { variant: v, samples: [], errors: [] }]));
+    const byVariant = new Map<Variant, VariantResult>(
+      options.variants.map((v) => [v, { variant: v, samples: [], errors: [] }]),
+    );
     try {
       for (let round = 0; round < options.rounds; round++) {
         // A B C …, rotated each round, so no variant always runs first (or right after the slowest).
@@ -120,9 +157,13 @@ async function main(): Promise<number> {
           try {
             const sample = await runVariant(variant, context, tag);
             byVariant.get(variant)!.samples.push(sample);
-            progress(`${label} ${sample.seconds.toFixed(2)} s, ${(sample.bytes / MiB).toFixed(1)} MB` +
-              (sample.peakRssKiB ? `, peak RSS ${(sample.peakRssKiB / 1024).toFixed(0)} MB` : '') +
-              (sample.engine ? ` (stored ${sample.engine.storedSeconds.toFixed(2)} s + verify ${sample.engine.verifySeconds.toFixed(2)} s)` : ''));
+            progress(
+              `${label} ${sample.seconds.toFixed(2)} s, ${(sample.bytes / MiB).toFixed(1)} MB` +
+                (sample.peakRssKiB ? `, peak RSS ${(sample.peakRssKiB / 1024).toFixed(0)} MB` : '') +
+                (sample.engine
+                  ? ` (stored ${sample.engine.storedSeconds.toFixed(2)} s + verify ${sample.engine.verifySeconds.toFixed(2)} s)`
+                  : ''),
+            );
           } catch (error) {
             failures += 1;
             const message = (error as Error).message;
@@ -134,10 +175,19 @@ async function main(): Promise<number> {
     } finally {
       await passwordFile.remove();
     }
-    const estimate = [...byVariant.values()].flatMap((v) => v.samples).find((s) => s.engine)?.engine?.archiveBytesUpperBound
-      ?? Math.ceil(1.2 * db.bytes);
-    const parts = planParts(estimate, { maxParts: s3Settings.settings.maxParts, partSizeFloor: s3Settings.settings.partSizeFloor });
-    results.push({ db, variants: [...byVariant.values()], partSize: parts.partSize, queueSize: s3Settings.settings.queueSize });
+    const estimate =
+      [...byVariant.values()].flatMap((v) => v.samples).find((s) => s.engine)?.engine?.archiveBytesUpperBound ??
+      Math.ceil(1.2 * db.bytes);
+    const parts = planParts(estimate, {
+      maxParts: s3Settings.settings.maxParts,
+      partSizeFloor: s3Settings.settings.partSizeFloor,
+    });
+    results.push({
+      db,
+      variants: [...byVariant.values()],
+      partSize: parts.partSize,
+      queueSize: s3Settings.settings.queueSize,
+    });
   }
 
   printReport(options, results, databases, { startedAt, loadBefore, pgDump: binaries.version, serverMajor, failures });
@@ -145,17 +195,25 @@ async function main(): Promise<number> {
 }
 
 function printReport(
-  options: BenchOptions, results: SizeResult[], databases: { db: BuiltDatabase; reused: boolean }[],
+  options: BenchOptions,
+  results: SizeResult[],
+  databases: { db: BuiltDatabase; reused: boolean }[],
   info: { startedAt: Date; loadBefore: number[]; pgDump: string; serverMajor: number; failures: number },
 ): void {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   const out: string[] = [];
   out.push('', '='.repeat(100));
-  out.push(`big-backup benchmark — ${info.startedAt.toISOString()} · ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GB RAM · ` +
-    `load average ${load(info.loadBefore)} before, ${load(os.loadavg())} after`);
-  out.push(`pg_dump ${info.pgDump}, server PostgreSQL ${info.serverMajor} (throwaway local cluster, defaults + fsync off) · Node ${process.version} · ` +
-    `${options.rounds} round(s), variants interleaved within each round (order rotated), medians shown`);
-  out.push(`Noisy machine: 2 shared cores, other engineers run tests at the same time; read min–max as the noise, compare ratios, not absolute seconds.`);
+  out.push(
+    `big-backup benchmark — ${info.startedAt.toISOString()} · ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GB RAM · ` +
+      `load average ${load(info.loadBefore)} before, ${load(os.loadavg())} after`,
+  );
+  out.push(
+    `pg_dump ${info.pgDump}, server PostgreSQL ${info.serverMajor} (throwaway local cluster, defaults + fsync off) · Node ${process.version} · ` +
+      `${options.rounds} round(s), variants interleaved within each round (order rotated), medians shown`,
+  );
+  out.push(
+    `Noisy machine: 2 shared cores, other engineers run tests at the same time; read min–max as the noise, compare ratios, not absolute seconds.`,
+  );
   const cores = os.availableParallelism();
   for (const result of results) {
     const reused = databases.find((d) => d.db.name === result.db.name)?.reused ?? false;
@@ -164,10 +222,21 @@ function printReport(
     if (ratio) out.push(ratio);
     out.push('');
     out.push(sizeTable(result));
-    out.push('', `Where the CPU went (seconds, medians; the machine has ${cores} cores, so a run of W seconds can use at most ${cores}W):`, cpuTable(result, cores));
+    out.push(
+      '',
+      `Where the CPU went (seconds, medians; the machine has ${cores} cores, so a run of W seconds can use at most ${cores}W):`,
+      cpuTable(result, cores),
+    );
   }
-  out.push('', 'Worker memory (engine process only, highest of the rounds) against 80 MB + part size × (queue size + 2), part size as the S3 store plans it:');
-  out.push('(max JS heap / external: highest process.memoryUsage() values sampled every 50 ms; external includes Buffers.)', '', memoryTable(results));
+  out.push(
+    '',
+    'Worker memory (engine process only, highest of the rounds) against 80 MB + part size × (queue size + 2), part size as the S3 store plans it:',
+  );
+  out.push(
+    '(max JS heap / external: highest process.memoryUsage() values sampled every 50 ms; external includes Buffers.)',
+    '',
+    memoryTable(results),
+  );
   out.push('', 'Targets (issue 3):');
   for (const line of targetSummary(results)) out.push('  ' + line);
   out.push('', 'How this was measured:');
@@ -185,13 +254,14 @@ function printReport(
     '    until stored + during verification (pg_dump, pg_restore and the S3 server excluded).',
     '    Node start-up and module loading are outside the timing.',
     '  - Peak RSS of engine rows = that worker process alone (getrusage maxRSS; VmHWM is recorded too); pg_dump, pg_restore and the',
-    '    S3 server are separate processes and NOT counted. For plain/shell-z1/ceiling the column shows pg_dump\'s own VmHWM for reference.',
-    '  - Budget = 80 MB + part size × (queue size + 2) with the S3 store\'s planned part size; the disk store buffers no parts, so for',
+    "    S3 server are separate processes and NOT counted. For plain/shell-z1/ceiling the column shows pg_dump's own VmHWM for reference.",
+    "  - Budget = 80 MB + part size × (queue size + 2) with the S3 store's planned part size; the disk store buffers no parts, so for",
     '    the -file rows the same budget is an upper bound, not a tight one.',
     '  - S3 = s3rver (test/support/s3-server.ts) in its own process on loopback, writing to the same disk; it competes for the 2 cores.',
     '  - Page cache is warm (the database was just built or read); performance.md dropped caches before each run.',
   );
-  if (info.failures > 0) out.push('', `${info.failures} run(s) FAILED — see the progress lines above; the exit status is 1.`);
+  if (info.failures > 0)
+    out.push('', `${info.failures} run(s) FAILED — see the progress lines above; the exit status is 1.`);
   console.log(out.join('\n'));
 }
 

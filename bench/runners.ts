@@ -62,9 +62,13 @@ const ENGINE_RUN = path.join(BENCH_DIR, '..', '.bench-build', 'bench', 'engine-r
 export async function buildEngineRun(): Promise<void> {
   const tsc = path.join(BENCH_DIR, '..', 'node_modules', 'typescript', 'bin', 'tsc');
   await rm(path.join(BENCH_DIR, '..', '.bench-build'), { recursive: true, force: true });
-  const child = spawn(process.execPath, [tsc, '-p', path.join(BENCH_DIR, 'tsconfig.engine.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [tsc, '-p', path.join(BENCH_DIR, 'tsconfig.engine.json')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
   await expectSuccess(child, `compiling the engine (${output.trim().split('\n').slice(0, 5).join(' ')})`);
 }
 const RESULT_PREFIX = 'BENCH_RESULT ';
@@ -75,11 +79,14 @@ export async function runVariant(variant: Variant, context: RunContext, tag: str
   // A backend ends just after its client; give the postmaster a moment to reap it.
   await setTimeout(300);
   const after = snapshot(context);
-  const delta = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : Math.max(0, b - a));
+  const delta = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? undefined : Math.max(0, b - a);
   const server = delta(before.server, after.server);
   const s3 = delta(before.s3, after.s3);
   sample.cpu = {
-    ...(sample.engine ? { worker: sample.engine.cpuSeconds, tools: sample.engine.toolsCpuSeconds } : { tools: delta(before.children, after.children) ?? 0 }),
+    ...(sample.engine
+      ? { worker: sample.engine.cpuSeconds, tools: sample.engine.toolsCpuSeconds }
+      : { tools: delta(before.children, after.children) ?? 0 }),
     ...(server === undefined ? {} : { server }),
     ...(s3 === undefined ? {} : { s3 }),
   };
@@ -90,19 +97,31 @@ function snapshot(context: RunContext): { children?: number; server?: number; s3
   const server = context.postmasterPid === undefined ? undefined : cpuTimes(context.postmasterPid)?.children;
   const s3 = context.s3 === undefined ? undefined : cpuTimes(context.s3.pid)?.self;
   const children = cpuTimes()?.children;
-  return { ...(children === undefined ? {} : { children }), ...(server === undefined ? {} : { server }), ...(s3 === undefined ? {} : { s3 }) };
+  return {
+    ...(children === undefined ? {} : { children }),
+    ...(server === undefined ? {} : { server }),
+    ...(s3 === undefined ? {} : { s3 }),
+  };
 }
 
 async function runOnce(variant: Variant, context: RunContext, tag: string): Promise<Sample> {
   switch (variant) {
-    case 'plain': return runPgDump(context, ['-Fc'], tag);
-    case 'shell-z1': return runPgDump(context, ['-Fc', '-Z1'], tag);
-    case 'shell-zstd': return runZstdPipe(context, tag);
-    case 'ceiling': return runCeiling(context);
-    case 'default-s3': return runEngine(context, 'default', 's3', tag);
-    case 'default-file': return runEngine(context, 'default', 'file', tag);
-    case 'fast-s3': return runEngine(context, 'fast', 's3', tag);
-    case 'fast-file': return runEngine(context, 'fast', 'file', tag);
+    case 'plain':
+      return runPgDump(context, ['-Fc'], tag);
+    case 'shell-z1':
+      return runPgDump(context, ['-Fc', '-Z1'], tag);
+    case 'shell-zstd':
+      return runZstdPipe(context, tag);
+    case 'ceiling':
+      return runCeiling(context);
+    case 'default-s3':
+      return runEngine(context, 'default', 's3', tag);
+    case 'default-file':
+      return runEngine(context, 'default', 'file', tag);
+    case 'fast-s3':
+      return runEngine(context, 'fast', 's3', tag);
+    case 'fast-file':
+      return runEngine(context, 'fast', 'file', tag);
   }
 }
 
@@ -119,7 +138,8 @@ async function runPgDump(context: RunContext, flags: string[], tag: string): Pro
   const file = path.join(context.outDir, `${tag}.dump`);
   const started = performance.now();
   const child = spawn(context.binaries.pgDump, [...flags, `--file=${file}`, ...connectionArgs(context.connection)], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: pgEnv(context),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: pgEnv(context),
   });
   const peak = sampleHighWaterMark(child);
   await expectSuccess(child, 'pg_dump');
@@ -133,8 +153,20 @@ async function runPgDump(context: RunContext, flags: string[], tag: string): Pro
 async function runZstdPipe(context: RunContext, tag: string): Promise<Sample> {
   const file = path.join(context.outDir, `${tag}.dump.zst`);
   const started = performance.now();
-  const child = spawn('bash', ['-c', 'set -o pipefail; "$1" "${@:3}" | zstd -1 -q -c > "$2"', 'bash', context.binaries.pgDump, file,
-    '-Fc', '-Z0', ...connectionArgs(context.connection)], { stdio: ['ignore', 'ignore', 'pipe'], env: pgEnv(context) });
+  const child = spawn(
+    'bash',
+    [
+      '-c',
+      'set -o pipefail; "$1" "${@:3}" | zstd -1 -q -c > "$2"',
+      'bash',
+      context.binaries.pgDump,
+      file,
+      '-Fc',
+      '-Z0',
+      ...connectionArgs(context.connection),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: pgEnv(context) },
+  );
   await expectSuccess(child, 'pg_dump | zstd');
   const seconds = (performance.now() - started) / 1000;
   const bytes = (await stat(file)).size;
@@ -148,7 +180,8 @@ async function runCeiling(context: RunContext): Promise<Sample> {
   try {
     const started = performance.now();
     const child = spawn(context.binaries.pgDump, ['-Fc', '-Z0', ...connectionArgs(context.connection)], {
-      stdio: ['ignore', devNull, 'pipe'], env: pgEnv(context),
+      stdio: ['ignore', devNull, 'pipe'],
+      env: pgEnv(context),
     });
     const peak = sampleHighWaterMark(child);
     await expectSuccess(child, 'pg_dump -Z0');
@@ -158,7 +191,12 @@ async function runCeiling(context: RunContext): Promise<Sample> {
   }
 }
 
-async function runEngine(context: RunContext, format: 'default' | 'fast', store: 's3' | 'file', tag: string): Promise<Sample> {
+async function runEngine(
+  context: RunContext,
+  format: 'default' | 'fast',
+  store: 's3' | 'file',
+  tag: string,
+): Promise<Sample> {
   if (store === 's3' && !context.s3) throw new Error('the S3 server is not running');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -174,11 +212,14 @@ async function runEngine(context: RunContext, format: 'default' | 'fast', store:
   // --expose-gc as the Procfile's worker runs, for the garbage pacer (src/engine/garbage-pacer.ts).
   const child = spawn(process.execPath, ['--expose-gc', ENGINE_RUN], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
   await expectSuccess(child, `the engine (${format} → ${store})`);
   const processSeconds = (performance.now() - started) / 1000;
   const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  if (line === undefined) throw new Error(`the engine run (${format} → ${store}) printed no result:\n${stdout.slice(-2000)}`);
+  if (line === undefined)
+    throw new Error(`the engine run (${format} → ${store}) printed no result:\n${stdout.slice(-2000)}`);
   const engine = JSON.parse(line.slice(RESULT_PREFIX.length)) as EngineRunResult;
   return { seconds: engine.seconds, bytes: engine.bytes, peakRssKiB: engine.peakRssKiB, engine, processSeconds };
 }
@@ -186,9 +227,15 @@ async function runEngine(context: RunContext, format: 'default' | 'fast', store:
 /** Waits for the child and throws with the tail of its stderr if it did not exit 0. */
 async function expectSuccess(child: ChildProcess, what: string): Promise<void> {
   const stderr: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 200) stderr.shift(); });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr.push(chunk);
+    if (stderr.length > 200) stderr.shift();
+  });
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  if (code !== 0) throw new Error(`${what} failed (${signal ?? `exit ${code}`}): ${stderr.join('').trim().split('\n').slice(-15).join('\n')}`);
+  if (code !== 0)
+    throw new Error(
+      `${what} failed (${signal ?? `exit ${code}`}): ${stderr.join('').trim().split('\n').slice(-15).join('\n')}`,
+    );
 }
 
 /** Polls /proc/<pid>/status for VmHWM (the kernel's peak-RSS mark) until stopped; the last reading is the peak. */
@@ -204,5 +251,10 @@ function sampleHighWaterMark(child: ChildProcess): { stop(): number | undefined 
   };
   const timer = setInterval(read, 25);
   child.once('exit', () => clearInterval(timer));
-  return { stop: () => { clearInterval(timer); return peak; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return peak;
+    },
+  };
 }

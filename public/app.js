@@ -4,11 +4,16 @@
   const format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   for (const el of document.querySelectorAll('time.local[datetime]')) {
     const date = new Date(el.getAttribute('datetime'));
-    if (!Number.isNaN(date.getTime())) { el.title = el.textContent; el.textContent = format.format(date); }
+    if (!Number.isNaN(date.getTime())) {
+      el.title = el.textContent;
+      el.textContent = format.format(date);
+    }
   }
   // Forms that destroy or stop something ask first.
   for (const form of document.querySelectorAll('form[data-confirm]')) {
-    form.addEventListener('submit', (event) => { if (!window.confirm(form.dataset.confirm)) event.preventDefault(); });
+    form.addEventListener('submit', (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
   }
   // A new schedule defaults to the browser's time zone.
   const zone = document.querySelector('input[name="timeZone"][data-default-browser-zone="1"]');

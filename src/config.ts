@@ -1,56 +1,101 @@
 import { z } from 'zod';
 
-const url = (label: string) => z.string({ error: `${label} is required` }).trim().pipe(z.url({ error: `${label} must be a URL` }));
+const url = (label: string) =>
+  z
+    .string({ error: `${label} is required` })
+    .trim()
+    .pipe(z.url({ error: `${label} must be a URL` }));
 
-const base64Key = z.string().trim().refine((value) => Buffer.from(value, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value), {
-  error: 'each key must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)',
-});
+const base64Key = z
+  .string()
+  .trim()
+  .refine((value) => Buffer.from(value, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value), {
+    error: 'each key must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)',
+  });
 
 /** Every setting the processes read, with its environment name. Parsed once, at boot. */
-const schema = z.object({
-  NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(5000),
-  DATABASE_URL: url('DATABASE_URL').refine((value) => /^postgres(ql)?:\/\//.test(value), { error: 'DATABASE_URL must be a postgres:// URL' }),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
-  HEROKU_ADDON_ID: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('big-backup'),
-  HEROKU_ADDON_PASSWORD: z.string({ error: 'HEROKU_ADDON_PASSWORD is required (the manifest api.password)' })
-    .min(8, { error: 'HEROKU_ADDON_PASSWORD must be 8 to 72 characters' }).max(72, { error: 'HEROKU_ADDON_PASSWORD must be 8 to 72 characters' }),
-  HEROKU_SSO_SALT: z.string({ error: 'HEROKU_SSO_SALT is required (the manifest api.sso_salt)' }).min(16, { error: 'HEROKU_SSO_SALT must be at least 16 characters' }),
-  HEROKU_OAUTH_CLIENT_SECRET: z.string({ error: 'HEROKU_OAUTH_CLIENT_SECRET is required (from the Partner Portal)' }).min(1),
-  HEROKU_API_URL: url('HEROKU_API_URL').default('https://api.heroku.com'),
-  HEROKU_OAUTH_URL: url('HEROKU_OAUTH_URL').default('https://id.heroku.com'),
-  PUBLIC_URL: url('PUBLIC_URL'),
-  SESSION_SECRET: z.string({ error: 'SESSION_SECRET is required' }).min(32, { error: 'SESSION_SECRET must be at least 32 characters' }),
-  ENCRYPTION_KEY: z.string({ error: 'ENCRYPTION_KEY is required (32 random bytes, base64; older keys may follow after commas)' })
-    .transform((value) => value.split(',').map((key) => key.trim()).filter(Boolean))
-    .pipe(z.array(base64Key).min(1)),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  // Where archives go: s3://bucket/prefix (with the AWS_* variables) or file:///path (development).
-  STORAGE_URL: z.string().trim().regex(/^(s3|file):\/\//, { error: 'STORAGE_URL must be s3://bucket/prefix or file:///path' }).optional(),
-  // A folder with pg_dump/pg_restore to prefer over /usr/lib/postgresql/*/bin and the PATH.
-  PG_BIN_DIR: z.string().trim().min(1).optional(),
-  // A dump that moves no bytes for this long is stopped as stalled.
-  BACKUP_STALL_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(86_399).default(300),
-  // Our own Heroku OAuth client for "Connect Heroku" (scope write-protected); without it the dashboard
-  // explains that connecting is not configured.
-  HEROKU_CONNECT_CLIENT_ID: z.string().trim().min(1).optional(),
-  HEROKU_CONNECT_CLIENT_SECRET: z.string().trim().min(1).optional(),
-  // How long a fork may take to become ready before the backup fails, and the first poll interval
-  // (it backs off to a minute).
-  FORK_READY_TIMEOUT_SECONDS: z.coerce.number().min(1).max(86_399).default(12 * 3600),
-  FORK_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
-}).superRefine((config, context) => {
-  // Production must say where archives go; silently writing them to a dyno's ephemeral disk loses them.
-  if (config.NODE_ENV === 'production' && !config.STORAGE_URL) {
-    context.addIssue({ code: 'custom', path: ['STORAGE_URL'], message: 'STORAGE_URL is required in production (s3://bucket/prefix)' });
-  }
-  // One without the other boots fine and then fails every Heroku-source backup once its first
-  // user token needs refreshing, hours later.
-  if ((config.HEROKU_CONNECT_CLIENT_ID === undefined) !== (config.HEROKU_CONNECT_CLIENT_SECRET === undefined)) {
-    const missing = config.HEROKU_CONNECT_CLIENT_ID === undefined ? 'HEROKU_CONNECT_CLIENT_ID' : 'HEROKU_CONNECT_CLIENT_SECRET';
-    context.addIssue({ code: 'custom', path: [missing], message: 'HEROKU_CONNECT_CLIENT_ID and HEROKU_CONNECT_CLIENT_SECRET go together: set both, or neither' });
-  }
-});
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
+    PORT: z.coerce.number().int().min(1).max(65535).default(5000),
+    DATABASE_URL: url('DATABASE_URL').refine((value) => /^postgres(ql)?:\/\//.test(value), {
+      error: 'DATABASE_URL must be a postgres:// URL',
+    }),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+    HEROKU_ADDON_ID: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/)
+      .default('big-backup'),
+    HEROKU_ADDON_PASSWORD: z
+      .string({ error: 'HEROKU_ADDON_PASSWORD is required (the manifest api.password)' })
+      .min(8, { error: 'HEROKU_ADDON_PASSWORD must be 8 to 72 characters' })
+      .max(72, { error: 'HEROKU_ADDON_PASSWORD must be 8 to 72 characters' }),
+    HEROKU_SSO_SALT: z
+      .string({ error: 'HEROKU_SSO_SALT is required (the manifest api.sso_salt)' })
+      .min(16, { error: 'HEROKU_SSO_SALT must be at least 16 characters' }),
+    HEROKU_OAUTH_CLIENT_SECRET: z
+      .string({ error: 'HEROKU_OAUTH_CLIENT_SECRET is required (from the Partner Portal)' })
+      .min(1),
+    HEROKU_API_URL: url('HEROKU_API_URL').default('https://api.heroku.com'),
+    HEROKU_OAUTH_URL: url('HEROKU_OAUTH_URL').default('https://id.heroku.com'),
+    PUBLIC_URL: url('PUBLIC_URL'),
+    SESSION_SECRET: z
+      .string({ error: 'SESSION_SECRET is required' })
+      .min(32, { error: 'SESSION_SECRET must be at least 32 characters' }),
+    ENCRYPTION_KEY: z
+      .string({ error: 'ENCRYPTION_KEY is required (32 random bytes, base64; older keys may follow after commas)' })
+      .transform((value) =>
+        value
+          .split(',')
+          .map((key) => key.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(base64Key).min(1)),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Where archives go: s3://bucket/prefix (with the AWS_* variables) or file:///path (development).
+    STORAGE_URL: z
+      .string()
+      .trim()
+      .regex(/^(s3|file):\/\//, { error: 'STORAGE_URL must be s3://bucket/prefix or file:///path' })
+      .optional(),
+    // A folder with pg_dump/pg_restore to prefer over /usr/lib/postgresql/*/bin and the PATH.
+    PG_BIN_DIR: z.string().trim().min(1).optional(),
+    // A dump that moves no bytes for this long is stopped as stalled.
+    BACKUP_STALL_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(86_399).default(300),
+    // Our own Heroku OAuth client for "Connect Heroku" (scope write-protected); without it the dashboard
+    // explains that connecting is not configured.
+    HEROKU_CONNECT_CLIENT_ID: z.string().trim().min(1).optional(),
+    HEROKU_CONNECT_CLIENT_SECRET: z.string().trim().min(1).optional(),
+    // How long a fork may take to become ready before the backup fails, and the first poll interval
+    // (it backs off to a minute).
+    FORK_READY_TIMEOUT_SECONDS: z.coerce
+      .number()
+      .min(1)
+      .max(86_399)
+      .default(12 * 3600),
+    FORK_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
+  })
+  .superRefine((config, context) => {
+    // Production must say where archives go; silently writing them to a dyno's ephemeral disk loses them.
+    if (config.NODE_ENV === 'production' && !config.STORAGE_URL) {
+      context.addIssue({
+        code: 'custom',
+        path: ['STORAGE_URL'],
+        message: 'STORAGE_URL is required in production (s3://bucket/prefix)',
+      });
+    }
+    // One without the other boots fine and then fails every Heroku-source backup once its first
+    // user token needs refreshing, hours later.
+    if ((config.HEROKU_CONNECT_CLIENT_ID === undefined) !== (config.HEROKU_CONNECT_CLIENT_SECRET === undefined)) {
+      const missing =
+        config.HEROKU_CONNECT_CLIENT_ID === undefined ? 'HEROKU_CONNECT_CLIENT_ID' : 'HEROKU_CONNECT_CLIENT_SECRET';
+      context.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'HEROKU_CONNECT_CLIENT_ID and HEROKU_CONNECT_CLIENT_SECRET go together: set both, or neither',
+      });
+    }
+  });
 
 /** The parsed configuration; field names are the environment names. `AWS` carries the AWS_* variables for the S3 SDK. */
 export type Config = z.infer<typeof schema> & { AWS: Record<string, string> };
@@ -70,11 +115,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const result = schema.safeParse(cleaned);
   if (result.success) {
-    const aws = Object.fromEntries(Object.entries(cleaned).filter(([key]) => key.startsWith('AWS_'))) as Record<string, string>;
+    const aws = Object.fromEntries(Object.entries(cleaned).filter(([key]) => key.startsWith('AWS_'))) as Record<
+      string,
+      string
+    >;
     return { ...result.data, AWS: aws };
   }
-  throw new ConfigError(result.error.issues.map((issue) => {
-    const key = issue.path.join('.') || '(root)';
-    return issue.message.startsWith(key.split('.')[0] ?? '') ? issue.message : `${key}: ${issue.message}`;
-  }));
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      return issue.message.startsWith(key.split('.')[0] ?? '') ? issue.message : `${key}: ${issue.message}`;
+    }),
+  );
 }

@@ -14,7 +14,8 @@ export class AppError extends Error {
 }
 
 /** Input that is well-formed but cannot be honoured (Heroku shows `message` to the customer). */
-export const unprocessable = (message: string, code = 'unprocessable', fields?: string[]) => new AppError(code, 422, message, fields ? { fields } : {});
+export const unprocessable = (message: string, code = 'unprocessable', fields?: string[]) =>
+  new AppError(code, 422, message, fields ? { fields } : {});
 export const badRequest = (message: string) => new AppError('bad_request', 400, message);
 export const unauthorized = (message = 'Unauthorized') => new AppError('unauthorized', 401, message);
 export const forbidden = (message = 'Forbidden') => new AppError('forbidden', 403, message);

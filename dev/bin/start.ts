@@ -21,7 +21,10 @@ const stops: Array<() => Promise<void>> = [];
 /** Runs every stop, even after one fails; rejects with the first failure. */
 async function stopAll(): Promise<void> {
   const failures: unknown[] = [];
-  for (const stop of stops.splice(0)) await stop().catch((error: unknown) => { failures.push(error); });
+  for (const stop of stops.splice(0))
+    await stop().catch((error: unknown) => {
+      failures.push(error);
+    });
   if (failures.length > 0) throw failures[0];
 }
 
@@ -29,14 +32,23 @@ try {
   // One logger from the start, so a signal during start-up is logged and stops what has started so far.
   // Readable lines on a terminal, JSON otherwise (as in production).
   const destination = terminalDestination();
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'big-backup', process: 'start' }, ...(destination ? { destination } : {}) });
+  const logger = createLogger({
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'big-backup', process: 'start' },
+    ...(destination ? { destination } : {}),
+  });
   onShutdown(logger, stopAll);
   let env: Record<string, string | undefined> = process.env;
   let banner: string | undefined;
   if (!process.env.DATABASE_URL) {
-    const embedded = await startEmbeddedDefault(process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'), process.env, {
-      info: (line) => logger.info(line), warn: (line) => logger.warn(line),
-    });
+    const embedded = await startEmbeddedDefault(
+      process.env.BIG_BACKUP_DATA_DIR ?? path.join(ROOT, '.data'),
+      process.env,
+      {
+        info: (line) => logger.info(line),
+        warn: (line) => logger.warn(line),
+      },
+    );
     env = embedded.env;
     banner = embedded.banner;
     stops.unshift(() => embedded.stop());

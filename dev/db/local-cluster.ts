@@ -1,5 +1,16 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync, statSync, cpSync, chmodSync, renameSync, realpathSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  chownSync,
+  writeFileSync,
+  rmSync,
+  statSync,
+  cpSync,
+  chmodSync,
+  renameSync,
+  realpathSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -53,10 +64,24 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     writeFileSync(pwfile, options.password + '\n', { mode: 0o600 });
     if (owner) chownSync(pwfile, owner.uid, owner.gid);
     try {
-      runInitdb(binDir, [
-        '-D', options.dataDir, '-U', 'postgres', '--pwfile', pwfile,
-        '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync',
-      ], owner);
+      runInitdb(
+        binDir,
+        [
+          '-D',
+          options.dataDir,
+          '-U',
+          'postgres',
+          '--pwfile',
+          pwfile,
+          '--auth-local=trust',
+          '--auth-host=scram-sha-256',
+          '-E',
+          'UTF8',
+          '--locale=C.UTF-8',
+          '--no-sync',
+        ],
+        owner,
+      );
     } finally {
       rmSync(pwfile, { force: true });
     }
@@ -65,17 +90,36 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   mkdirSync(socketDir, { recursive: true });
   if (owner) chownSync(socketDir, owner.uid, owner.gid);
   const settings = [
-    '-D', options.dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
+    '-D',
+    options.dataDir,
+    '-p',
+    String(port),
+    '-k',
+    socketDir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'max_connections=200',
+    '-c',
+    'log_min_messages=warning',
   ];
   if (!options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const child = spawn(path.join(binDir, 'postgres'), settings, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
   let exited = false;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const exitPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => { output.push(chunk); if (output.length > 50) output.shift(); log(chunk.trimEnd()); });
+    stream?.on('data', (chunk: string) => {
+      output.push(chunk);
+      if (output.length > 50) output.shift();
+      log(chunk.trimEnd());
+    });
   }
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
   await waitUntilReady(url, child, () => exited, output);
@@ -104,7 +148,12 @@ function runInitdb(binDir: string, args: string[], owner: { uid: number; gid: nu
   }
 }
 
-async function waitUntilReady(url: string, child: ChildProcess, hasExited: () => boolean, output: string[]): Promise<void> {
+async function waitUntilReady(
+  url: string,
+  child: ChildProcess,
+  hasExited: () => boolean,
+  output: string[],
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (hasExited()) throw new Error(`PostgreSQL exited during start-up: ${output.join('').slice(-2000)}`);
@@ -133,7 +182,9 @@ function serverOwner(): { uid: number; gid: number } | undefined {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new Error('PostgreSQL cannot run as root and there is no "postgres" system user: create one (useradd --system postgres) or run as another user');
+    throw new Error(
+      'PostgreSQL cannot run as root and there is no "postgres" system user: create one (useradd --system postgres) or run as another user',
+    );
   }
 }
 
@@ -142,7 +193,8 @@ function blockedFolder(dir: string, owner: { uid: number; gid: number }): string
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     if (existsSync(current)) {
       const stat = statSync(current);
-      const canEnter = stat.uid === owner.uid ? stat.mode & 0o100 : stat.gid === owner.gid ? stat.mode & 0o010 : stat.mode & 0o001;
+      const canEnter =
+        stat.uid === owner.uid ? stat.mode & 0o100 : stat.gid === owner.gid ? stat.mode & 0o010 : stat.mode & 0o001;
       if (!canEnter) return current;
     }
     if (current === path.dirname(current)) return undefined;
@@ -153,7 +205,9 @@ function blockedFolder(dir: string, owner: { uid: number; gid: number }): string
 function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
   const blocked = blockedFolder(dir, owner);
   if (blocked) {
-    throw new Error(`PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}; allow it (chmod o+x ${blocked}) or keep the data folder elsewhere`);
+    throw new Error(
+      `PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}; allow it (chmod o+x ${blocked}) or keep the data folder elsewhere`,
+    );
   }
 }
 
@@ -166,7 +220,10 @@ function assertTraversable(dir: string, owner: { uid: number; gid: number }): vo
 function reachableBinDir(binDir: string, owner: { uid: number; gid: number }): string {
   if (!blockedFolder(binDir, owner)) return binDir;
   const installation = path.dirname(path.resolve(binDir));
-  const target = path.join(os.tmpdir(), `big-backup-postgres-${createHash('sha256').update(realpathSync(installation)).digest('hex').slice(0, 12)}`);
+  const target = path.join(
+    os.tmpdir(),
+    `big-backup-postgres-${createHash('sha256').update(realpathSync(installation)).digest('hex').slice(0, 12)}`,
+  );
   if (!existsSync(path.join(target, 'bin', 'postgres'))) {
     const partial = `${target}.${process.pid}.${Date.now()}.partial`;
     cpSync(installation, partial, { recursive: true, verbatimSymlinks: true });
@@ -178,7 +235,10 @@ function reachableBinDir(binDir: string, owner: { uid: number; gid: number }): s
     }
   }
   const blocked = blockedFolder(path.join(target, 'bin'), owner);
-  if (blocked) throw new Error(`PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}, where its binaries were copied`);
+  if (blocked)
+    throw new Error(
+      `PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}, where its binaries were copied`,
+    );
   return path.join(target, path.basename(binDir));
 }
 
@@ -189,7 +249,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -198,4 +260,3 @@ export async function freePort(): Promise<number> {
 export function hasPostgresBinaries(binDir: string): boolean {
   return existsSync(path.join(binDir, 'postgres')) && existsSync(path.join(binDir, 'initdb'));
 }
-

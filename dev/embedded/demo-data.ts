@@ -15,12 +15,17 @@ const ROWS_AT_DEFAULT = { customers: 80_000, products: 10_000, orders: 450_000, 
  * shop-like data made by generate_series: several schemas, a partitioned table, a large table and a
  * few large objects). Later starts find it and reuse it. Returns whether it was built now.
  */
-export async function ensureDemoDatabase(adminUrl: string, sizeMb: number, log: (line: string) => void): Promise<{ url: string; built: boolean }> {
+export async function ensureDemoDatabase(
+  adminUrl: string,
+  sizeMb: number,
+  log: (line: string) => void,
+): Promise<{ url: string; built: boolean }> {
   const url = databaseUrl(adminUrl, DEMO_DATABASE);
   const admin = new pg.Client(adminUrl);
   await admin.connect();
   try {
-    if ((await admin.query('select 1 from pg_database where datname = $1', [DEMO_DATABASE])).rowCount === 1) return { url, built: false };
+    if ((await admin.query('select 1 from pg_database where datname = $1', [DEMO_DATABASE])).rowCount === 1)
+      return { url, built: false };
     log(`building the demo database ${DEMO_DATABASE} (~${sizeMb} MB of sample data, once; later starts reuse it)`);
     const started = Date.now();
     await admin.query(`drop database if exists ${BUILDING} with (force)`);
@@ -35,7 +40,9 @@ export async function ensureDemoDatabase(adminUrl: string, sizeMb: number, log: 
       await builder.end();
     }
     await admin.query(`alter database ${BUILDING} rename to ${DEMO_DATABASE}`);
-    const size = (await admin.query<{ size: string }>('select pg_size_pretty(pg_database_size($1)) as size', [DEMO_DATABASE])).rows[0]?.size;
+    const size = (
+      await admin.query<{ size: string }>('select pg_size_pretty(pg_database_size($1)) as size', [DEMO_DATABASE])
+    ).rows[0]?.size;
     log(`built ${DEMO_DATABASE}: ${size} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return { url, built: true };
   } finally {
@@ -45,7 +52,9 @@ export async function ensureDemoDatabase(adminUrl: string, sizeMb: number, log: 
 
 /** The statements that fill an empty database with sample data, `scale` 1 being the default size. */
 export function demoDataSql(scale: number): string[] {
-  const rows = Object.fromEntries(Object.entries(ROWS_AT_DEFAULT).map(([table, n]) => [table, Math.max(100, Math.round(n * scale))])) as typeof ROWS_AT_DEFAULT;
+  const rows = Object.fromEntries(
+    Object.entries(ROWS_AT_DEFAULT).map(([table, n]) => [table, Math.max(100, Math.round(n * scale))]),
+  ) as typeof ROWS_AT_DEFAULT;
   const largeObjects = 4;
   const largeObjectKb = Math.max(16, Math.round(2048 * scale));
   return [

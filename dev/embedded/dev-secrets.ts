@@ -35,7 +35,8 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   if (existsSync(file)) {
     const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
     const secrets = { ...generate(), ...stored };
-    if (Object.keys(secrets).length > Object.keys(stored).length) writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+    if (Object.keys(secrets).length > Object.keys(stored).length)
+      writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
     return secrets;
   }
   mkdirSync(dataDir, { recursive: true });

@@ -25,32 +25,58 @@ const CONNECT_CLIENT_ID = 'big-backup-connect-dev';
  * and knows our "Connect Heroku" client, so a fork-based backup works from the first click.
  * Values already in `base` win, so any of them can still be set by hand.
  */
-export async function startEmbeddedDefault(dataDir: string, base: Record<string, string | undefined>, log: { info(line: string): void; warn(line: string): void }): Promise<EmbeddedDefault> {
+export async function startEmbeddedDefault(
+  dataDir: string,
+  base: Record<string, string | undefined>,
+  log: { info(line: string): void; warn(line: string): void },
+): Promise<EmbeddedDefault> {
   const secrets = loadOrCreateDevSecrets(dataDir);
-  const { cluster, databaseUrl, choice } = await startEmbeddedPostgres(dataDir, secrets.postgresPassword, base.PG_BIN_DIR ? { pgBinDir: base.PG_BIN_DIR } : {});
+  const { cluster, databaseUrl, choice } = await startEmbeddedPostgres(
+    dataDir,
+    secrets.postgresPassword,
+    base.PG_BIN_DIR ? { pgBinDir: base.PG_BIN_DIR } : {},
+  );
   if (choice.warning) log.warn(choice.warning);
   const port = Number(base.PORT ?? 5000);
   const publicUrl = base.PUBLIC_URL ?? `http://localhost:${port}`;
   // Anything that fails from here on must not leave PostgreSQL running on the data folder.
   const simulator = await (async () => {
     const leftovers = await dropLeftoverSimulatorDatabases(cluster.url);
-    if (leftovers.length > 0) log.info(`dropped ${leftovers.length} database(s) an earlier simulator left behind: ${leftovers.join(', ')}`);
-    const demo = await ensureDemoDatabase(cluster.url, Number(base.BIG_BACKUP_DEMO_DATA_MB ?? DEFAULT_DEMO_DATA_MB), (line) => log.info(line));
+    if (leftovers.length > 0)
+      log.info(`dropped ${leftovers.length} database(s) an earlier simulator left behind: ${leftovers.join(', ')}`);
+    const demo = await ensureDemoDatabase(
+      cluster.url,
+      Number(base.BIG_BACKUP_DEMO_DATA_MB ?? DEFAULT_DEMO_DATA_MB),
+      (line) => log.info(line),
+    );
     const sim = await startHerokuSimulator({
       port: Number(base.SIM_PORT ?? port + 1),
       addon: {
-        id: 'big-backup', password: secrets.addonPassword, ssoSalt: secrets.ssoSalt,
-        baseUrl: `${publicUrl}/heroku/resources`, ssoUrl: `${publicUrl}/sso/login`,
+        id: 'big-backup',
+        password: secrets.addonPassword,
+        ssoSalt: secrets.ssoSalt,
+        baseUrl: `${publicUrl}/heroku/resources`,
+        ssoUrl: `${publicUrl}/sso/login`,
       },
       oauthClientSecret: secrets.oauthClientSecret,
-      oauthClients: [{ id: CONNECT_CLIENT_ID, secret: secrets.connectClientSecret, redirectUri: `${publicUrl}/connect/heroku/callback`, name: 'big-backup (Connect Heroku)' }],
+      oauthClients: [
+        {
+          id: CONNECT_CLIENT_ID,
+          secret: secrets.connectClientSecret,
+          redirectUri: `${publicUrl}/connect/heroku/callback`,
+          name: 'big-backup (Connect Heroku)',
+        },
+      ],
       // Heroku Postgres add-ons and forks the simulator makes become databases on the embedded cluster.
       postgres: { adminUrl: cluster.url, ...(base.PG_BIN_DIR ? { binDir: base.PG_BIN_DIR } : {}) },
       consoleApp: DEMO_APP,
     });
     sim.attachPostgres(DEMO_APP, { url: demo.url, plan: 'standard-0', as: 'DATABASE' });
     return sim;
-  })().catch(async (error: unknown) => { await cluster.stop().catch(() => {}); throw error; });
+  })().catch(async (error: unknown) => {
+    await cluster.stop().catch(() => {});
+    throw error;
+  });
   const env = {
     NODE_ENV: 'development',
     HEROKU_ADDON_PASSWORD: secrets.addonPassword,
@@ -82,7 +108,8 @@ export async function startEmbeddedDefault(dataDir: string, base: Record<string,
     '',
   ].join('\n');
   return {
-    env, banner,
+    env,
+    banner,
     async stop() {
       try {
         await simulator.stop();

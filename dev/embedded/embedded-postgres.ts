@@ -11,13 +11,21 @@ const DATABASE = 'big_backup';
  * Starts (creating on first use) the embedded PostgreSQL kept under the data folder, on a server the
  * local pg_dump can dump (see chooseServer), and returns it with our database's URL and that choice.
  */
-export async function startEmbeddedPostgres(dataDir: string, password: string, options: { log?: (line: string) => void; pgBinDir?: string } = {}): Promise<{ cluster: LocalCluster; databaseUrl: string; choice: ServerChoice }> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  password: string,
+  options: { log?: (line: string) => void; pgBinDir?: string } = {},
+): Promise<{ cluster: LocalCluster; databaseUrl: string; choice: ServerChoice }> {
   mkdirSync(dataDir, { recursive: true });
   chmodSync(dataDir, 0o755); // the server runs as the postgres user when we are root
   const clusterDir = path.join(dataDir, 'postgres');
   const choice = await chooseServerOnThisMachine(clusterDir, options.pgBinDir);
   const cluster = await startLocalCluster({
-    binDir: choice.server.binDir, dataDir: clusterDir, password, durable: true, ...(options.log ? { log: options.log } : {}),
+    binDir: choice.server.binDir,
+    dataDir: clusterDir,
+    password,
+    durable: true,
+    ...(options.log ? { log: options.log } : {}),
   });
   const admin = new pg.Client(cluster.url);
   await admin.connect();

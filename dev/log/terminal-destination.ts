@@ -6,5 +6,8 @@ import { pino, type DestinationStream } from 'pino';
  */
 export function terminalDestination(stream: { isTTY?: boolean } = process.stdout): DestinationStream | undefined {
   if (!stream.isTTY) return undefined;
-  return pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service,process' } });
+  return pino.transport({
+    target: 'pino-pretty',
+    options: { colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service,process' },
+  });
 }

@@ -38,7 +38,9 @@ export function markDeprovisioned(ctx: SimContext, addon: SimAddon, opts: { fail
   const now = ctx.now();
   const wasLive = addon.state === 'provisioned';
   clearAddonConfig(ctx.store, addon, configPrefix(ctx, addon), {
-    release: wasLive, description: `Remove ${addon.name} add-on`, now,
+    release: wasLive,
+    description: `Remove ${addon.name} add-on`,
+    now,
   });
   for (const attachment of attachmentsOf(ctx.store, addon.id)) ctx.store.attachments.delete(attachment.id);
   revokeAuthorization(ctx.store, addon.authorizationId, now);

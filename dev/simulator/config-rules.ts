@@ -14,14 +14,16 @@ export function configVarProblems(name: string, value: unknown, manifest: Resolv
     problems.push(`${name} is not declared in the manifest's config_vars (${manifest.configVars.join(', ')})`);
   }
   if (typeof value !== 'string') problems.push(`${name} must be a string, got ${JSON.stringify(value)}`);
-  else if (name.endsWith('_URL') && !isAbsoluteUrl(value)) problems.push(`${name} must be a URL with scheme and host, got ${JSON.stringify(value)}`);
+  else if (name.endsWith('_URL') && !isAbsoluteUrl(value))
+    problems.push(`${name} must be a URL with scheme and host, got ${JSON.stringify(value)}`);
   return problems;
 }
 
 /** Problems with the `config` object of a provision or plan-change answer (absent is fine). */
 export function returnedConfigProblems(config: unknown, manifest: ResolvedOptions['addon']): string[] {
   if (config === undefined) return [];
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) return ['config must be an object of name → string'];
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    return ['config must be an object of name → string'];
   return Object.entries(config).flatMap(([name, value]) => configVarProblems(name, value, manifest));
 }
 

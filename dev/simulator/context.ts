@@ -15,6 +15,10 @@ export interface SimContext {
   /** Timers per add-on: the 12-hour async deadline, and when a `heroku-postgresql` add-on becomes ready. */
   deadlines: ProvisionDeadlines;
   /** The server behind `heroku-postgresql` add-ons (null without `postgres.adminUrl`), its copies and drops in flight. */
-  postgres: { server: PostgresServer | null; work: Map<string, { controller: AbortController; done: Promise<void> }>; drops: Set<Promise<void>> };
+  postgres: {
+    server: PostgresServer | null;
+    work: Map<string, { controller: AbortController; done: Promise<void> }>;
+    drops: Set<Promise<void>>;
+  };
   url: string;
 }

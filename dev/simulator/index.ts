@@ -1,6 +1,11 @@
 // Public surface of the Heroku simulator: start it, then drive it and read its records.
 export { startHerokuSimulator, type HerokuSimulator } from './start.ts';
-export type { HerokuSimulatorOptions, SimulatedAddonManifest, SimulatedOAuthClient, SimulatedPostgresOptions } from './options.ts';
+export type {
+  HerokuSimulatorOptions,
+  SimulatedAddonManifest,
+  SimulatedOAuthClient,
+  SimulatedPostgresOptions,
+} from './options.ts';
 export { CREATED_DATABASE_NAME, type AttachPostgresOptions, type PostgresAddonSummary } from './postgres/addons.ts';
 export type { AddonManagerDriver, RawProviderRequest } from './manager/driver.ts';
 export type { ProvisionInput } from './manager/provision-request.ts';

@@ -39,20 +39,32 @@ export function createFaultKnobs(ctx: SimContext): SimFaultKnobs {
   };
   return {
     failNextTokenRequests: (count, status = 503) => ctx.faults.failNextTokenRequests(count, status),
-    rateLimitNext: (count, retryAfterSeconds = 1, target = 'api') => ctx.faults.rateLimitNext(count, retryAfterSeconds, target),
+    rateLimitNext: (count, retryAfterSeconds = 1, target = 'api') =>
+      ctx.faults.rateLimitNext(count, retryAfterSeconds, target),
     revokeAuthorization: (idOrName) => revokeAuthorization(ctx.store, authorizationOf(idOrName), ctx.now()),
     expireAccessTokens: (idOrName) => {
       const authorizationId = authorizationOf(idOrName);
       let count = 0;
       for (const token of ctx.store.accessTokens.values()) {
-        if (token.authorizationId === authorizationId && token.expiresAt > ctx.now()) { token.expiresAt = ctx.now(); count++; }
+        if (token.authorizationId === authorizationId && token.expiresAt > ctx.now()) {
+          token.expiresAt = ctx.now();
+          count++;
+        }
       }
       return count;
     },
-    forkNeverReady: () => { ctx.faults.forkFault = 'never-ready'; },
-    deprovisionForksWhileWaiting: () => { ctx.faults.forkFault = 'vanish'; },
-    forkUnreachable: () => { ctx.faults.forkFault = 'unreachable'; },
-    loseNextForkReply: () => { ctx.faults.loseNextForkReply = true; },
+    forkNeverReady: () => {
+      ctx.faults.forkFault = 'never-ready';
+    },
+    deprovisionForksWhileWaiting: () => {
+      ctx.faults.forkFault = 'vanish';
+    },
+    forkUnreachable: () => {
+      ctx.faults.forkFault = 'unreachable';
+    },
+    loseNextForkReply: () => {
+      ctx.faults.loseNextForkReply = true;
+    },
     revokeUserAuthorizations: (email) => {
       const user = findUser(ctx.store, email);
       if (!user) throw new Error(`simulator: no user ${email}`);

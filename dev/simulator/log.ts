@@ -85,7 +85,13 @@ export class SimLog {
   }
 
   /** Records a violation and returns it. */
-  violation(at: number, kind: ViolationKind, message: string, addonId: string | null, callSeq: number | null = null): Violation {
+  violation(
+    at: number,
+    kind: ViolationKind,
+    message: string,
+    addonId: string | null,
+    callSeq: number | null = null,
+  ): Violation {
     const v: Violation = { seq: this.nextSeq(), at, kind, message, addonId, callSeq };
     this.violations.push(v);
     return v;
@@ -93,14 +99,20 @@ export class SimLog {
 
   /** Requests to `/oauth/token`, optionally only those for one add-on's authorization and grant type. */
   tokenRequests(filter: { addonId?: string; grantType?: string } = {}): RecordedRequest[] {
-    return this.requests.filter((r) => r.host === 'id' && r.path === '/oauth/token'
-      && (filter.addonId === undefined || r.auth.addonId === filter.addonId)
-      && (filter.grantType === undefined || r.grantType === filter.grantType));
+    return this.requests.filter(
+      (r) =>
+        r.host === 'id' &&
+        r.path === '/oauth/token' &&
+        (filter.addonId === undefined || r.auth.addonId === filter.addonId) &&
+        (filter.grantType === undefined || r.grantType === filter.grantType),
+    );
   }
 
   /** Platform API requests, optionally only those made with a token of one add-on. */
   apiRequests(filter: { addonId?: string } = {}): RecordedRequest[] {
-    return this.requests.filter((r) => r.host === 'api' && (filter.addonId === undefined || r.auth.addonId === filter.addonId));
+    return this.requests.filter(
+      (r) => r.host === 'api' && (filter.addonId === undefined || r.auth.addonId === filter.addonId),
+    );
   }
 
   /** Forgets everything recorded so far (between phases of one test). */

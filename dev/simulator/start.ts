@@ -10,7 +10,12 @@ import { issueUserToken, type UserTokenRequest } from './oauth/user-tokens.ts';
 import type { TokenResponse } from './oauth/token-response.ts';
 import { resolveOptions, type HerokuSimulatorOptions } from './options.ts';
 import {
-  attachPostgres, postgresSummaries, rotatePostgresCredentials, stopPostgres, type AttachPostgresOptions, type PostgresAddonSummary,
+  attachPostgres,
+  postgresSummaries,
+  rotatePostgresCredentials,
+  stopPostgres,
+  type AttachPostgresOptions,
+  type PostgresAddonSummary,
 } from './postgres/addons.ts';
 import { postgresServer } from './postgres/server.ts';
 import { buildSsoForm, type SsoForm, type SsoFormOptions } from './sso/form.ts';
@@ -57,15 +62,41 @@ export interface HerokuSimulator extends AddonManagerDriver {
 export async function startHerokuSimulator(options: HerokuSimulatorOptions): Promise<HerokuSimulator> {
   const resolved = resolveOptions(options);
   const store = createStore(stableId(`oauth-client:${resolved.addon.id}`), newId());
-  store.clients.set(store.addonClientId, { id: store.addonClientId, secret: resolved.oauthClientSecret, kind: 'addon', name: resolved.addon.name, redirectUri: null });
+  store.clients.set(store.addonClientId, {
+    id: store.addonClientId,
+    secret: resolved.oauthClientSecret,
+    kind: 'addon',
+    name: resolved.addon.name,
+    redirectUri: null,
+  });
   for (const client of resolved.oauthClients) {
-    store.clients.set(client.id, { id: client.id, secret: client.secret, kind: 'user', name: client.name ?? client.id, redirectUri: client.redirectUri ?? null });
+    store.clients.set(client.id, {
+      id: client.id,
+      secret: client.secret,
+      kind: 'user',
+      name: client.name ?? client.id,
+      redirectUri: client.redirectUri ?? null,
+    });
   }
-  store.users.set(store.partnerUserId, { id: store.partnerUserId, email: `${resolved.addon.id}@addons.heroku.com`, createdAt: resolved.now() });
+  store.users.set(store.partnerUserId, {
+    id: store.partnerUserId,
+    email: `${resolved.addon.id}@addons.heroku.com`,
+    createdAt: resolved.now(),
+  });
 
   const ctx: SimContext = {
-    options: resolved, store, log: new SimLog(), faults: new SimFaults(), now: resolved.now, deadlines: new ProvisionDeadlines(), url: '',
-    postgres: { server: resolved.postgres ? postgresServer(resolved.postgres.adminUrl, resolved.postgres.binDir) : null, work: new Map(), drops: new Set() },
+    options: resolved,
+    store,
+    log: new SimLog(),
+    faults: new SimFaults(),
+    now: resolved.now,
+    deadlines: new ProvisionDeadlines(),
+    url: '',
+    postgres: {
+      server: resolved.postgres ? postgresServer(resolved.postgres.adminUrl, resolved.postgres.binDir) : null,
+      work: new Map(),
+      drops: new Set(),
+    },
   };
   const driver = createAddonManagerDriver(ctx);
   const server = createSimulatorApp(ctx, driver).listen(resolved.port, resolved.host);

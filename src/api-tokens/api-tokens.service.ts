@@ -28,15 +28,30 @@ export function hashApiToken(secret: string): string {
 }
 
 /** Creates a token; the secret is returned here once and never again. */
-export async function createApiToken(pool: pg.Pool, actor: Actor, input: unknown): Promise<{ token: ApiToken; secret: string }> {
+export async function createApiToken(
+  pool: pg.Pool,
+  actor: Actor,
+  input: unknown,
+): Promise<{ token: ApiToken; secret: string }> {
   const { name, role } = parseOr422(NewTokenInput, input);
   const secret = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   return withTransaction(pool, async (db) => {
     const token = await insertApiToken(db, {
-      id: randomUUID(), resourceId: actor.resourceId, name, role, tokenHash: hashApiToken(secret),
-      prefix: secret.slice(0, TOKEN_PREFIX.length + 6), createdBy: actor.label,
+      id: randomUUID(),
+      resourceId: actor.resourceId,
+      name,
+      role,
+      tokenHash: hashApiToken(secret),
+      prefix: secret.slice(0, TOKEN_PREFIX.length + 6),
+      createdBy: actor.label,
     });
-    await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'api_token.created', detail: { tokenId: token.id, name, role }, ip: actor.ip ?? null });
+    await recordAudit(db, {
+      resourceId: actor.resourceId,
+      actor: actor.label,
+      action: 'api_token.created',
+      detail: { tokenId: token.id, name, role },
+      ip: actor.ip ?? null,
+    });
     return { token, secret };
   });
 }
@@ -51,14 +66,25 @@ export function listTokens(pool: pg.Pool, resourceId: string): Promise<ApiToken[
  */
 export async function revokeToken(pool: pg.Pool, actor: Actor, tokenId: string): Promise<void> {
   await withTransaction(pool, async (db) => {
-    if (!z.uuid().safeParse(tokenId).success || !(await revokeApiToken(db, actor.resourceId, tokenId, actor.label))) throw notFound('API token');
+    if (!z.uuid().safeParse(tokenId).success || !(await revokeApiToken(db, actor.resourceId, tokenId, actor.label)))
+      throw notFound('API token');
     const linksRevoked = await revokeLinksCreatedBy(db, actor.resourceId, apiTokenActorId(tokenId), actor.label);
-    await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'api_token.revoked', detail: { tokenId, linksRevoked }, ip: actor.ip ?? null });
+    await recordAudit(db, {
+      resourceId: actor.resourceId,
+      actor: actor.label,
+      action: 'api_token.revoked',
+      detail: { tokenId, linksRevoked },
+      ip: actor.ip ?? null,
+    });
   });
 }
 
 /** The live token a bearer secret names (recording its use), or undefined. */
-export async function authenticateApiToken(pool: pg.Pool, secret: string, ip: string | null): Promise<(ApiToken & { role: Role }) | undefined> {
+export async function authenticateApiToken(
+  pool: pg.Pool,
+  secret: string,
+  ip: string | null,
+): Promise<(ApiToken & { role: Role }) | undefined> {
   if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
   return useApiToken(pool, hashApiToken(secret), ip);
 }

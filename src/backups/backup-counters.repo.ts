@@ -6,6 +6,7 @@ export async function nextBackupNumber(db: Queryable, resourceId: string, trigge
   const counter = await db.query<{ last_number: number }>(
     `insert into backup_counters (resource_id, trigger, last_number) values ($1, $2, 1)
      on conflict (resource_id, trigger) do update set last_number = backup_counters.last_number + 1 returning last_number`,
-    [resourceId, trigger]);
+    [resourceId, trigger],
+  );
   return counter.rows[0]!.last_number;
 }

@@ -17,10 +17,12 @@ export const ACTIVE_BACKUP_STATES = ['pending', 'running', 'verifying'] as const
 export const ATTEMPT_STATES = ['running', 'verifying'] as const satisfies readonly BackupState[];
 
 /** Whether the backup is not finished yet (see ACTIVE_BACKUP_STATES). */
-export const isActive = (state: BackupState): boolean => (ACTIVE_BACKUP_STATES as readonly BackupState[]).includes(state);
+export const isActive = (state: BackupState): boolean =>
+  (ACTIVE_BACKUP_STATES as readonly BackupState[]).includes(state);
 
 /** Whether an attempt holds the backup (see ATTEMPT_STATES). */
-export const isAttemptState = (state: BackupState): boolean => (ATTEMPT_STATES as readonly BackupState[]).includes(state);
+export const isAttemptState = (state: BackupState): boolean =>
+  (ATTEMPT_STATES as readonly BackupState[]).includes(state);
 
 /** A backup as the rest of the code sees it. */
 export interface Backup {
@@ -75,9 +77,15 @@ export interface BackupFork {
 }
 
 /** Seconds the fork took to become ready, and how long it lived (so far, while it stands). */
-export function forkTimings(fork: BackupFork, now: Date = new Date()): { readySeconds: number | null; livedSeconds: number } {
+export function forkTimings(
+  fork: BackupFork,
+  now: Date = new Date(),
+): { readySeconds: number | null; livedSeconds: number } {
   const seconds = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000));
-  return { readySeconds: fork.readyAt ? seconds(fork.requestedAt, fork.readyAt) : null, livedSeconds: seconds(fork.requestedAt, fork.destroyedAt ?? now) };
+  return {
+    readySeconds: fork.readyAt ? seconds(fork.requestedAt, fork.readyAt) : null,
+    livedSeconds: seconds(fork.requestedAt, fork.destroyedAt ?? now),
+  };
 }
 
 /** What a running backup reports about itself, refreshed about once a second. */
@@ -106,6 +114,11 @@ export function backupName(trigger: BackupTrigger, number: number): string {
  * Where an attempt's archive is stored. Each attempt has its own key, so a stale attempt can never
  * overwrite the object of a newer one; keys are built here, never from input.
  */
-export function objectKeyFor(resourceId: string, backupId: string, attempt: number, extension: '.dump' | '.dump.zst'): string {
+export function objectKeyFor(
+  resourceId: string,
+  backupId: string,
+  attempt: number,
+  extension: '.dump' | '.dump.zst',
+): string {
   return `tenants/${resourceId}/${backupId}/attempt-${attempt}${extension}`;
 }

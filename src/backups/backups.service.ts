@@ -7,7 +7,15 @@ import { findResource } from '../resources/resources.repo.ts';
 import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { sendJob } from '../queue/send.ts';
-import { insertBackup, requestCancel, findResourceBackup, cancelPending, pageResourceBackups, findBackupContents, type NewBackup } from './backups.repo.ts';
+import {
+  insertBackup,
+  requestCancel,
+  findResourceBackup,
+  cancelPending,
+  pageResourceBackups,
+  findBackupContents,
+  type NewBackup,
+} from './backups.repo.ts';
 import { listEvents } from './backup-events.repo.ts';
 import { logsAfter, LOG_PAGE } from './backup-logs.repo.ts';
 import { parseOr422 } from '../validate.ts';
@@ -29,19 +37,48 @@ export const ALREADY_RUNNING = 'backup_already_running';
  * (row and number included) rolls back into a readable refusal. A scheduled slot already taken returns
  * undefined.
  */
-export async function requestBackup(deps: BackupsDeps, resourceId: string, request: { trigger: BackupTrigger; requestedBy: string; format?: BackupFormat; slotKey?: string; ip?: string | null }): Promise<Backup | undefined> {
+export async function requestBackup(
+  deps: BackupsDeps,
+  resourceId: string,
+  request: { trigger: BackupTrigger; requestedBy: string; format?: BackupFormat; slotKey?: string; ip?: string | null },
+): Promise<Backup | undefined> {
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
   const plan = findPlan(resource.plan)!;
   return withTransaction(deps.pool, async (tx) => {
-    const fields: NewBackup = { id: randomUUID(), resourceId, trigger: request.trigger, format: request.format ?? 'default', requestedBy: request.requestedBy, slotKey: request.slotKey ?? null };
+    const fields: NewBackup = {
+      id: randomUUID(),
+      resourceId,
+      trigger: request.trigger,
+      format: request.format ?? 'default',
+      requestedBy: request.requestedBy,
+      slotKey: request.slotKey ?? null,
+    };
     const backup = await insertBackup(tx, fields);
     if (!backup) return undefined;
-    const jobId = await sendJob(deps.boss, 'backup', { backupId: backup.id }, {
-      db: tx, singletonKey: resourceId, expireInSeconds: plan.maxBackupHours * 3600 - 1,
+    const jobId = await sendJob(
+      deps.boss,
+      'backup',
+      { backupId: backup.id },
+      {
+        db: tx,
+        singletonKey: resourceId,
+        expireInSeconds: plan.maxBackupHours * 3600 - 1,
+      },
+    );
+    if (!jobId)
+      throw new AppError(
+        ALREADY_RUNNING,
+        409,
+        'A backup of this database is already queued or running; your plan runs one at a time. Wait for it to finish, or cancel it.',
+      );
+    await recordAudit(tx, {
+      resourceId,
+      actor: request.requestedBy,
+      action: 'backup.requested',
+      detail: { backup: backup.name, trigger: request.trigger, format: fields.format },
+      ip: request.ip ?? null,
     });
-    if (!jobId) throw new AppError(ALREADY_RUNNING, 409, 'A backup of this database is already queued or running; your plan runs one at a time. Wait for it to finish, or cancel it.');
-    await recordAudit(tx, { resourceId, actor: request.requestedBy, action: 'backup.requested', detail: { backup: backup.name, trigger: request.trigger, format: fields.format }, ip: request.ip ?? null });
     return backup;
   });
 }
@@ -51,20 +88,42 @@ export async function requestBackup(deps: BackupsDeps, resourceId: string, reque
  * once; a running one is stopped
  * by its worker within seconds (pg_dump killed, upload aborted) and then shows as canceled.
  */
-export async function cancelBackup(deps: BackupsDeps, resourceId: string, backupId: string, requestedBy: string, ip: string | null = null): Promise<Backup> {
-  const backup = z.guid().safeParse(backupId).success ? await findResourceBackup(deps.pool, resourceId, backupId) : undefined;
+export async function cancelBackup(
+  deps: BackupsDeps,
+  resourceId: string,
+  backupId: string,
+  requestedBy: string,
+  ip: string | null = null,
+): Promise<Backup> {
+  const backup = z.guid().safeParse(backupId).success
+    ? await findResourceBackup(deps.pool, resourceId, backupId)
+    : undefined;
   if (!backup) throw notFound('backup');
-  if (!(await requestCancel(deps.pool, resourceId, backupId))) throw conflict(`backup ${backup.name} has already finished`);
+  if (!(await requestCancel(deps.pool, resourceId, backupId)))
+    throw conflict(`backup ${backup.name} has already finished`);
   if (backup.state === 'pending') {
-    const reason = backup.attempt === 0 ? `canceled by ${requestedBy} before it started` : `canceled by ${requestedBy} while waiting to retry`;
+    const reason =
+      backup.attempt === 0
+        ? `canceled by ${requestedBy} before it started`
+        : `canceled by ${requestedBy} while waiting to retry`;
     if (await cancelPending(deps.pool, backupId, reason)) {
       // Its job (waiting to start, or to retry after a failed attempt) holds the resource's one queued
       // slot; cancel it so the next capture is not refused until the retry would have come round.
       const waiting = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId }, queued: true });
-      if (waiting.length > 0) await deps.boss.cancel(QUEUES.backup.name, waiting.map((job) => job.id));
+      if (waiting.length > 0)
+        await deps.boss.cancel(
+          QUEUES.backup.name,
+          waiting.map((job) => job.id),
+        );
     }
   }
-  await recordAudit(deps.pool, { resourceId, actor: requestedBy, action: 'backup.cancel_requested', detail: { backup: backup.name }, ip });
+  await recordAudit(deps.pool, {
+    resourceId,
+    actor: requestedBy,
+    action: 'backup.cancel_requested',
+    detail: { backup: backup.name },
+    ip,
+  });
   return (await findResourceBackup(deps.pool, resourceId, backupId))!;
 }
 
@@ -76,32 +135,56 @@ const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(1_000_000)
 /** One page of the resource's backups, newest first. `query` is the request's (page=N), validated here. */
 export async function listBackups(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, query: unknown) {
   const { page } = parseOr422(pageQuery, query ?? {});
-  const { backups, total, busy } = await pageResourceBackups(deps.pool, resourceId, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+  const { backups, total, busy } = await pageResourceBackups(deps.pool, resourceId, {
+    limit: PAGE_SIZE,
+    offset: (page - 1) * PAGE_SIZE,
+  });
   return { backups, total, busy, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
 }
 
 /** One of the resource's backups, or 404 (another resource's id included). */
-export async function getBackup(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, backupId: string): Promise<Backup> {
-  const backup = z.guid().safeParse(backupId).success ? await findResourceBackup(deps.pool, resourceId, backupId) : undefined;
+export async function getBackup(
+  deps: Pick<BackupsDeps, 'pool'>,
+  resourceId: string,
+  backupId: string,
+): Promise<Backup> {
+  const backup = z.guid().safeParse(backupId).success
+    ? await findResourceBackup(deps.pool, resourceId, backupId)
+    : undefined;
   if (!backup) throw notFound('backup');
   return backup;
 }
 
 /** Everything the backup's page shows: state changes, the log (after a line id, for live views) and contents. */
-export async function getBackupDetail(deps: Pick<BackupsDeps, 'pool'>, resourceId: string, backupId: string, options: { logsAfter?: number } = {}) {
+export async function getBackupDetail(
+  deps: Pick<BackupsDeps, 'pool'>,
+  resourceId: string,
+  backupId: string,
+  options: { logsAfter?: number } = {},
+) {
   const backup = await getBackup(deps, resourceId, backupId);
   const [events, logs, contents] = await Promise.all([
-    listEvents(deps.pool, backup.id), logsAfter(deps.pool, backup.id, options.logsAfter ?? 0), findBackupContents(deps.pool, resourceId, backup.id),
+    listEvents(deps.pool, backup.id),
+    logsAfter(deps.pool, backup.id, options.logsAfter ?? 0),
+    findBackupContents(deps.pool, resourceId, backup.id),
   ]);
   // A full page after a line id means the reader is behind: more lines are there to fetch at once.
   const logsMore = (options.logsAfter ?? 0) > 0 && logs.length === LOG_PAGE;
   return { backup, events, logs, logsMore, contents: contents ?? null };
 }
 
-const captureInput = z.object({ format: z.enum(['default', 'fast'], { error: 'format must be default or fast' }).default('default') }).strict();
+const captureInput = z
+  .object({ format: z.enum(['default', 'fast'], { error: 'format must be default or fast' }).default('default') })
+  .strict();
 
 /** "Capture now" from the dashboard or the API: a manual backup in the format asked for. */
-export async function captureNow(deps: BackupsDeps, resourceId: string, input: unknown, requestedBy: string, ip: string | null = null): Promise<Backup> {
+export async function captureNow(
+  deps: BackupsDeps,
+  resourceId: string,
+  input: unknown,
+  requestedBy: string,
+  ip: string | null = null,
+): Promise<Backup> {
   const { format } = parseOr422(captureInput, input ?? {});
   const backup = await requestBackup(deps, resourceId, { trigger: 'manual', requestedBy, format, ip });
   return backup!;

@@ -14,14 +14,20 @@ export interface Freshness {
 
 /** The staleness alert: scheduled backups that have stopped producing verified archives must not go unnoticed. */
 export async function backupFreshness(db: Queryable, resourceId: string, now: Date = new Date()): Promise<Freshness> {
-  const [schedule, newest, setAt] = await Promise.all([findSchedule(db, resourceId), newestVerifiedAt(db, resourceId), findScheduleSetAt(db, resourceId)]);
+  const [schedule, newest, setAt] = await Promise.all([
+    findSchedule(db, resourceId),
+    newestVerifiedAt(db, resourceId),
+    findScheduleSetAt(db, resourceId),
+  ]);
   // A schedule set or changed after the newest verified backup gets a full interval and a half of
   // its own before it can be late.
-  const reference = newest && setAt ? (newest > setAt ? newest : setAt) : newest ?? setAt;
-  if (!schedule || !reference || !isStale(reference, schedule.frequency, now)) return { newestVerifiedAt: newest, stale: false, warning: null };
+  const reference = newest && setAt ? (newest > setAt ? newest : setAt) : (newest ?? setAt);
+  if (!schedule || !reference || !isStale(reference, schedule.frequency, now))
+    return { newestVerifiedAt: newest, stale: false, warning: null };
   const every = schedule.frequency === 'daily' ? 'day' : 'hour';
   return {
-    newestVerifiedAt: newest, stale: true,
+    newestVerifiedAt: newest,
+    stale: true,
     warning: newest
       ? `No backup has been verified for more than ${STALE_AFTER_INTERVALS} ${every}s, though backups are scheduled every ${every}. Check the failed ones below.`
       : `Backups are scheduled every ${every}, but none has been verified yet. Check the failed ones below.`,

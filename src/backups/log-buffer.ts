@@ -8,7 +8,11 @@ export interface LogBuffer {
 // A backup's log is for people; past this many lines an attempt keeps only a note that it stopped logging.
 const MAX_LINES_PER_ATTEMPT = 20_000;
 
-export function createLogBuffer(write: (lines: string[]) => Promise<void>, onError: (error: Error) => void, intervalMs = 1000): LogBuffer {
+export function createLogBuffer(
+  write: (lines: string[]) => Promise<void>,
+  onError: (error: Error) => void,
+  intervalMs = 1000,
+): LogBuffer {
   let pending: string[] = [];
   let total = 0;
   let writing = Promise.resolve();
@@ -18,7 +22,9 @@ export function createLogBuffer(write: (lines: string[]) => Promise<void>, onErr
     writing = writing.then(() => (lines.length ? write(lines) : undefined)).catch((error: Error) => onError(error));
     return writing;
   };
-  const timer = setInterval(() => { void flush(); }, intervalMs);
+  const timer = setInterval(() => {
+    void flush();
+  }, intervalMs);
   return {
     add(line) {
       total += 1;

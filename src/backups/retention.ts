@@ -28,7 +28,10 @@ export { isStale } from './staleness.ts';
 export const FAILED_BACKUP_VISIBLE_MS = 7 * 86_400_000;
 
 /** The fields retention reads; pass Backup rows straight in. */
-export type RetentionBackup = Pick<Backup, 'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt'> & {
+export type RetentionBackup = Pick<
+  Backup,
+  'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt'
+> & {
   /** The attempt's database fork, if it made one: while it stands, the row is its only record. */
   fork?: { destroyedAt: Date | null } | null;
 };
@@ -43,7 +46,8 @@ export interface RetentionInput {
 }
 
 /** Why a backup is kept. */
-export type KeepRule = 'newest' | 'manual' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'unfinished' | 'recent-failure' | 'fork-standing';
+export type KeepRule =
+  'newest' | 'manual' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'unfinished' | 'recent-failure' | 'fork-standing';
 
 /** One reason a backup is kept, in words for the dashboard. */
 export interface KeepReason {
@@ -59,13 +63,23 @@ export interface KeepReason {
 export type DeleteRule = 'manual-over-count' | 'scheduled-outside-tiers' | 'failure-expired';
 
 /** A kept backup with every rule that keeps it. */
-export interface KeptBackup { id: string; reasons: KeepReason[] }
+export interface KeptBackup {
+  id: string;
+  reasons: KeepReason[];
+}
 
 /** A backup to delete, with the reason for the audit log. */
-export interface DeletedBackup { id: string; rule: DeleteRule; reason: string }
+export interface DeletedBackup {
+  id: string;
+  rule: DeleteRule;
+  reason: string;
+}
 
 /** Every input backup appears in exactly one list, each newest first. */
-export interface RetentionDecision { keep: KeptBackup[]; delete: DeletedBackup[] }
+export interface RetentionDecision {
+  keep: KeptBackup[];
+  delete: DeletedBackup[];
+}
 
 const TIERS: readonly { rule: 'hourly' | 'daily' | 'weekly' | 'monthly'; period: Period; plural: string }[] = [
   { rule: 'hourly', period: 'hour', plural: 'hours' },
@@ -84,11 +98,16 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
   const [newest] = completed;
   if (newest) keep(newest.id, { rule: 'newest', text: 'the newest verified backup, which is never deleted' });
 
-  completed.filter((b) => b.trigger === 'manual').slice(0, Math.max(0, retention.manual)).forEach((b, i) => {
-    keep(b.id, { rule: 'manual', text: `manual backup ${i + 1} of the ${retention.manual} newest kept` });
-  });
+  completed
+    .filter((b) => b.trigger === 'manual')
+    .slice(0, Math.max(0, retention.manual))
+    .forEach((b, i) => {
+      keep(b.id, { rule: 'manual', text: `manual backup ${i + 1} of the ${retention.manual} newest kept` });
+    });
 
-  const scheduled = completed.filter((b) => b.trigger === 'scheduled').map((b) => ({ b, local: localTime(dated(b), timeZone) }));
+  const scheduled = completed
+    .filter((b) => b.trigger === 'scheduled')
+    .map((b) => ({ b, local: localTime(dated(b), timeZone) }));
   for (const tier of TIERS) {
     const limit = retention[tier.rule];
     const seen = new Set<string>();
@@ -99,24 +118,45 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
       if (seen.has(period)) continue;
       seen.add(period);
       if (seen.size > limit) break;
-      keep(b.id, { rule: tier.rule, period, text: `newest of ${tier.period} ${period} (${seen.size} of the last ${limit} ${tier.plural} kept)` });
+      keep(b.id, {
+        rule: tier.rule,
+        period,
+        text: `newest of ${tier.period} ${period} (${seen.size} of the last ${limit} ${tier.plural} kept)`,
+      });
     }
   }
 
   const decision: RetentionDecision = { keep: [], delete: [] };
   for (const b of sorted) {
     if (isActive(b.state)) {
-      decision.keep.push({ id: b.id, reasons: [{ rule: 'unfinished', text: `still ${b.state}; retention never touches an unfinished backup` }] });
+      decision.keep.push({
+        id: b.id,
+        reasons: [{ rule: 'unfinished', text: `still ${b.state}; retention never touches an unfinished backup` }],
+      });
     } else if (((b.fork && b.fork.destroyedAt === null) || b.forkIntentAt) && !reasons.has(b.id)) {
       // The fork janitor finds forks to destroy through this row; deleting it would leave a billed database nobody knows of.
-      decision.keep.push({ id: b.id, reasons: [{ rule: 'fork-standing', text: 'its database fork is not destroyed yet, and this row is its only record' }] });
+      decision.keep.push({
+        id: b.id,
+        reasons: [
+          { rule: 'fork-standing', text: 'its database fork is not destroyed yet, and this row is its only record' },
+        ],
+      });
     } else if (b.state === 'failed' || b.state === 'canceled') {
       const ended = b.finishedAt ?? b.startedAt ?? b.createdAt;
       const until = new Date(ended.getTime() + FAILED_BACKUP_VISIBLE_MS);
       if (now.getTime() >= until.getTime()) {
-        decision.delete.push({ id: b.id, rule: 'failure-expired', reason: `${b.state} ${ended.toISOString()}; failed and canceled backups stay listed for ${FAILED_BACKUP_VISIBLE_MS / 86_400_000} days` });
+        decision.delete.push({
+          id: b.id,
+          rule: 'failure-expired',
+          reason: `${b.state} ${ended.toISOString()}; failed and canceled backups stay listed for ${FAILED_BACKUP_VISIBLE_MS / 86_400_000} days`,
+        });
       } else {
-        decision.keep.push({ id: b.id, reasons: [{ rule: 'recent-failure', until, text: `${b.state}; listed until ${until.toISOString()}, never counted` }] });
+        decision.keep.push({
+          id: b.id,
+          reasons: [
+            { rule: 'recent-failure', until, text: `${b.state}; listed until ${until.toISOString()}, never counted` },
+          ],
+        });
       }
     } else {
       const kept = reasons.get(b.id);
@@ -129,12 +169,17 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
 
 function notKept(b: RetentionBackup, retention: Plan['retention']): { rule: DeleteRule; reason: string } {
   if (b.trigger === 'manual') {
-    return { rule: 'manual-over-count', reason: `older than the ${retention.manual} newest verified manual backups kept` };
+    return {
+      rule: 'manual-over-count',
+      reason: `older than the ${retention.manual} newest verified manual backups kept`,
+    };
   }
   const tiers = TIERS.filter((t) => retention[t.rule] > 0).map((t) => `${retention[t.rule]} ${t.plural}`);
   return {
     rule: 'scheduled-outside-tiers',
-    reason: tiers.length ? `not the newest verified scheduled backup of any of the last ${tiers.join(', ')} kept` : 'the plan keeps no scheduled backups beyond the newest',
+    reason: tiers.length
+      ? `not the newest verified scheduled backup of any of the last ${tiers.join(', ')} kept`
+      : 'the plan keeps no scheduled backups beyond the newest',
   };
 }
 

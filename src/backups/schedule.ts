@@ -29,8 +29,13 @@ import { instantsAt, isTimeZone, localTime, periodKey, shiftLocal, type LocalTim
 const minuteError = 'Choose the minute past the hour, from 0 to 59.';
 const hourError = 'Choose the hour of the day, from 0 (midnight) to 23.';
 
-const timeZone = z.string({ error: 'Choose a time zone.' }).trim()
-  .refine(isTimeZone, { error: (issue) => `"${String(issue.input)}" is not a time zone we know; choose one from the list, such as America/New_York or UTC.` })
+const timeZone = z
+  .string({ error: 'Choose a time zone.' })
+  .trim()
+  .refine(isTimeZone, {
+    error: (issue) =>
+      `"${String(issue.input)}" is not a time zone we know; choose one from the list, such as America/New_York or UTC.`,
+  })
   // Fix the case of a name Intl matched case-insensitively, but keep an alias as typed: Intl would
   // turn Asia/Kolkata into Asia/Calcutta, which is not what the customer picked.
   .transform((name) => {
@@ -39,19 +44,23 @@ const timeZone = z.string({ error: 'Choose a time zone.' }).trim()
   });
 
 /** A schedule as stored and as the dashboard submits it; `hour` is dropped from an hourly one. */
-export const scheduleSchema = z.discriminatedUnion('frequency', [
-  z.object({
-    frequency: z.literal('daily'),
-    hour: z.int({ error: hourError }).min(0, { error: hourError }).max(23, { error: hourError }),
-    minute: z.int({ error: minuteError }).min(0, { error: minuteError }).max(59, { error: minuteError }),
-    timeZone,
-  }),
-  z.object({
-    frequency: z.literal('hourly'),
-    minute: z.int({ error: minuteError }).min(0, { error: minuteError }).max(59, { error: minuteError }),
-    timeZone,
-  }),
-], { error: 'Choose daily or hourly backups.' });
+export const scheduleSchema = z.discriminatedUnion(
+  'frequency',
+  [
+    z.object({
+      frequency: z.literal('daily'),
+      hour: z.int({ error: hourError }).min(0, { error: hourError }).max(23, { error: hourError }),
+      minute: z.int({ error: minuteError }).min(0, { error: minuteError }).max(59, { error: minuteError }),
+      timeZone,
+    }),
+    z.object({
+      frequency: z.literal('hourly'),
+      minute: z.int({ error: minuteError }).min(0, { error: minuteError }).max(59, { error: minuteError }),
+      timeZone,
+    }),
+  ],
+  { error: 'Choose daily or hourly backups.' },
+);
 
 /** A resource's backup schedule. */
 export type Schedule = z.infer<typeof scheduleSchema>;
@@ -62,15 +71,22 @@ export function scheduleSchemaFor(plan: Plan) {
     path: ['frequency'],
     error: (issue) => {
       const frequency = (issue.input as Schedule).frequency;
-      const offering = Object.values(PLANS).filter((p) => p.scheduleFrequencies.includes(frequency)).map((p) => p.title);
-      return `${frequency === 'hourly' ? 'Hourly' : 'Daily'} backups are not part of the ${plan.title} plan. `
-        + `Choose ${plan.scheduleFrequencies.join(' or ')} backups${offering.length ? `, or change to the ${offering.join(' or ')} plan` : ''}.`;
+      const offering = Object.values(PLANS)
+        .filter((p) => p.scheduleFrequencies.includes(frequency))
+        .map((p) => p.title);
+      return (
+        `${frequency === 'hourly' ? 'Hourly' : 'Daily'} backups are not part of the ${plan.title} plan. ` +
+        `Choose ${plan.scheduleFrequencies.join(' or ')} backups${offering.length ? `, or change to the ${offering.join(' or ')} plan` : ''}.`
+      );
     },
   });
 }
 
 /** Zones for the dashboard's picker: UTC first, then every IANA zone Intl knows, A–Z. */
-export const TIME_ZONE_CHOICES: readonly string[] = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((name) => name !== 'UTC')];
+export const TIME_ZONE_CHOICES: readonly string[] = [
+  'UTC',
+  ...Intl.supportedValuesOf('timeZone').filter((name) => name !== 'UTC'),
+];
 
 /**
  * The cron expression and zone to give pg-boss's `schedule()`. A daily one also fires an hour
@@ -78,9 +94,10 @@ export const TIME_ZONE_CHOICES: readonly string[] = ['UTC', ...Intl.supportedVal
  * recognises the extra fire as the same slot.
  */
 export function cronFor(schedule: Schedule): { cron: string; tz: string } {
-  const cron = schedule.frequency === 'daily'
-    ? `${schedule.minute} ${schedule.hour},${(schedule.hour + 1) % 24} * * *`
-    : `${schedule.minute} * * * *`;
+  const cron =
+    schedule.frequency === 'daily'
+      ? `${schedule.minute} ${schedule.hour},${(schedule.hour + 1) % 24} * * *`
+      : `${schedule.minute} * * * *`;
   return { cron, tz: schedule.timeZone };
 }
 
@@ -111,7 +128,8 @@ export function slotKey(resourceId: string, schedule: Schedule, firedAt: Date): 
  * local hour that exists), matching the first fire of each slot that pg-boss sends.
  */
 export function nextRuns(schedule: Schedule, from: Date, count: number): Date[] {
-  if (!Number.isInteger(count) || count < 0 || count > 1000) throw new RangeError('count must be an integer from 0 to 1000');
+  if (!Number.isInteger(count) || count < 0 || count > 1000)
+    throw new RangeError('count must be an integer from 0 to 1000');
   const runs: Date[] = [];
   // One period early: the slot of the period before may have been pushed past `from`.
   let period = advance(schedule, periodOf(schedule, from), -1);

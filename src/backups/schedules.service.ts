@@ -22,7 +22,13 @@ export interface SchedulesDeps {
  * Sets a resource's schedule: validated against its plan (422 naming the problem), stored, and given
  * to pg-boss as a cron keyed by the resource, so setting it again replaces it rather than adding one.
  */
-export async function setSchedule(deps: SchedulesDeps, resourceId: string, input: unknown, updatedBy: string, ip: string | null = null): Promise<Schedule> {
+export async function setSchedule(
+  deps: SchedulesDeps,
+  resourceId: string,
+  input: unknown,
+  updatedBy: string,
+  ip: string | null = null,
+): Promise<Schedule> {
   // pg-boss's cron is written in the same transaction as our row: the two never disagree, whichever of
   // two saves at once commits last, and a failed cron write saves nothing. The resource is locked, so
   // a plan change (which checks the schedule under the same lock) cannot slip between the check
@@ -34,13 +40,23 @@ export async function setSchedule(deps: SchedulesDeps, resourceId: string, input
     const { cron, tz } = cronFor(schedule);
     await saveSchedule(tx, resourceId, schedule, updatedBy);
     await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.set', detail: { ...schedule }, ip });
-    await deps.boss.schedule(QUEUES.backupScheduled.name, cron, { resourceId }, { tz, key: resourceId, db: bossDb(tx) });
+    await deps.boss.schedule(
+      QUEUES.backupScheduled.name,
+      cron,
+      { resourceId },
+      { tz, key: resourceId, db: bossDb(tx) },
+    );
     return schedule;
   });
 }
 
 /** Stops scheduled backups for a resource (also on deprovision). Safe to repeat. */
-export async function removeSchedule(deps: SchedulesDeps, resourceId: string, updatedBy: string, ip: string | null = null): Promise<void> {
+export async function removeSchedule(
+  deps: SchedulesDeps,
+  resourceId: string,
+  updatedBy: string,
+  ip: string | null = null,
+): Promise<void> {
   await withTransaction(deps.pool, async (tx) => {
     if (await deleteSchedule(tx, resourceId)) {
       await recordAudit(tx, { resourceId, actor: updatedBy, action: 'schedule.removed', ip });

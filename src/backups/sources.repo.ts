@@ -5,34 +5,56 @@ import { directSource, parseDatabaseUrl, describeConnection, type BackupSource }
 const SEALED_URL = 'backup_sources.url';
 
 /** Stores a database URL the customer gave as the resource's source; the URL is sealed, never stored plain. */
-export async function setDirectSource(db: Queryable, secrets: SecretBox, resourceId: string, url: string, updatedBy: string): Promise<{ description: string }> {
+export async function setDirectSource(
+  db: Queryable,
+  secrets: SecretBox,
+  resourceId: string,
+  url: string,
+  updatedBy: string,
+): Promise<{ description: string }> {
   const description = describeConnection(parseDatabaseUrl(url));
   await db.query(
     `insert into backup_sources (resource_id, kind, url_ciphertext, description, updated_by) values ($1, 'direct', $2, $3, $4)
      on conflict (resource_id) do update set kind = 'direct', url_ciphertext = excluded.url_ciphertext,
        description = excluded.description, updated_by = excluded.updated_by, updated_at = now()`,
-    [resourceId, secrets.seal(url, resourceId, SEALED_URL), description, updatedBy]);
+    [resourceId, secrets.seal(url, resourceId, SEALED_URL), description, updatedBy],
+  );
   return { description };
 }
 
 /** The resource's direct source for this run, or undefined when none is set (a Heroku source resolves in src/forks). */
-export async function loadSource(db: Queryable, secrets: SecretBox, resourceId: string): Promise<{ source: BackupSource; description: string } | undefined> {
+export async function loadSource(
+  db: Queryable,
+  secrets: SecretBox,
+  resourceId: string,
+): Promise<{ source: BackupSource; description: string } | undefined> {
   const result = await db.query<{ url_ciphertext: string; description: string }>(
-    `select url_ciphertext, description from backup_sources where resource_id = $1 and kind = 'direct'`, [resourceId]);
+    `select url_ciphertext, description from backup_sources where resource_id = $1 and kind = 'direct'`,
+    [resourceId],
+  );
   const row = result.rows[0];
   if (!row) return undefined;
-  return { source: directSource(secrets.open(row.url_ciphertext, resourceId, SEALED_URL)), description: row.description };
+  return {
+    source: directSource(secrets.open(row.url_ciphertext, resourceId, SEALED_URL)),
+    description: row.description,
+  };
 }
 
 /** Backs up a Heroku attachment of an app: `<ATTACHMENT>_URL` is read from the app's config vars at every run. */
-export async function setHerokuSource(db: Queryable, resourceId: string, choice: { appName: string; attachmentName: string }, updatedBy: string): Promise<{ description: string }> {
+export async function setHerokuSource(
+  db: Queryable,
+  resourceId: string,
+  choice: { appName: string; attachmentName: string },
+  updatedBy: string,
+): Promise<{ description: string }> {
   const description = `${choice.appName}::${choice.attachmentName}_URL`;
   await db.query(
     `insert into backup_sources (resource_id, kind, url_ciphertext, attachment_name, app_name, description, updated_by)
      values ($1, 'heroku', null, $2, $3, $4, $5)
      on conflict (resource_id) do update set kind = 'heroku', url_ciphertext = null, attachment_name = excluded.attachment_name,
        app_name = excluded.app_name, description = excluded.description, updated_by = excluded.updated_by, updated_at = now()`,
-    [resourceId, choice.attachmentName, choice.appName, description, updatedBy]);
+    [resourceId, choice.attachmentName, choice.appName, description, updatedBy],
+  );
   return { description };
 }
 
@@ -40,13 +62,19 @@ export async function setHerokuSource(db: Queryable, resourceId: string, choice:
  * Backs up the attachment named at provision of the add-on's own app, unless the resource already has a
  * source (one an admin chose, or this default set by the other of the two steps that race to set it).
  */
-export async function adoptHerokuSource(db: Queryable, resourceId: string, choice: { appName: string; attachmentName: string }, updatedBy: string): Promise<boolean> {
+export async function adoptHerokuSource(
+  db: Queryable,
+  resourceId: string,
+  choice: { appName: string; attachmentName: string },
+  updatedBy: string,
+): Promise<boolean> {
   const description = `${choice.appName}::${choice.attachmentName}_URL`;
   const result = await db.query(
     `insert into backup_sources (resource_id, kind, url_ciphertext, attachment_name, app_name, description, updated_by)
      values ($1, 'heroku', null, $2, $3, $4, $5)
      on conflict (resource_id) do nothing`,
-    [resourceId, choice.attachmentName, choice.appName, description, updatedBy]);
+    [resourceId, choice.attachmentName, choice.appName, description, updatedBy],
+  );
   return result.rowCount === 1;
 }
 
@@ -56,8 +84,15 @@ export type SourceSetting =
   | { kind: 'heroku'; description: string; appName: string; attachmentName: string };
 
 export async function findSourceSetting(db: Queryable, resourceId: string): Promise<SourceSetting | undefined> {
-  const result = await db.query<{ kind: string; url_ciphertext: string | null; description: string; app_name: string | null; attachment_name: string | null }>(
-    'select kind, url_ciphertext, description, app_name, attachment_name from backup_sources where resource_id = $1', [resourceId]);
+  const result = await db.query<{
+    kind: string;
+    url_ciphertext: string | null;
+    description: string;
+    app_name: string | null;
+    attachment_name: string | null;
+  }>('select kind, url_ciphertext, description, app_name, attachment_name from backup_sources where resource_id = $1', [
+    resourceId,
+  ]);
   const row = result.rows[0];
   if (!row) return undefined;
   return row.kind === 'heroku'
@@ -66,7 +101,11 @@ export async function findSourceSetting(db: Queryable, resourceId: string): Prom
 }
 
 /** Opens a direct source's sealed URL for one run. */
-export function openDirectSource(secrets: SecretBox, resourceId: string, setting: { urlCiphertext: string }): BackupSource {
+export function openDirectSource(
+  secrets: SecretBox,
+  resourceId: string,
+  setting: { urlCiphertext: string },
+): BackupSource {
   return directSource(secrets.open(setting.urlCiphertext, resourceId, SEALED_URL));
 }
 

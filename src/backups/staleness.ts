@@ -1,7 +1,10 @@
 import type { ScheduleFrequency } from '../resources/plans.ts';
 
 /** The nominal time between two scheduled backups (a DST day is an hour off; the margin covers it). */
-export const SCHEDULE_INTERVAL_MS: Readonly<Record<ScheduleFrequency, number>> = { daily: 86_400_000, hourly: 3_600_000 };
+export const SCHEDULE_INTERVAL_MS: Readonly<Record<ScheduleFrequency, number>> = {
+  daily: 86_400_000,
+  hourly: 3_600_000,
+};
 
 /** How many intervals the newest verified backup may be old before we alert. */
 export const STALE_AFTER_INTERVALS = 1.5;

@@ -22,8 +22,14 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
-      hour: 'numeric', minute: 'numeric', second: 'numeric',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
     });
     formatters.set(timeZone, formatter);
   }
@@ -87,7 +93,13 @@ function sameLocalTime(a: LocalTime, b: LocalTime): boolean {
 /** `local` moved by whole calendar days and hours, normalised (Feb 28 + 1 day is Mar 1 or Feb 29). */
 export function shiftLocal(local: LocalTime, days: number, hours = 0): LocalTime {
   const d = new Date(Date.UTC(local.year, local.month - 1, local.day + days, local.hour + hours, local.minute));
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes() };
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+  };
 }
 
 /** The calendar periods a backup can be filed under. */
@@ -100,9 +112,12 @@ export type Period = 'hour' | 'day' | 'week' | 'month';
 export function periodKey(local: LocalTime, period: Period): string {
   const date = `${local.year}-${pad(local.month)}-${pad(local.day)}`;
   switch (period) {
-    case 'hour': return `${date}T${pad(local.hour)}`;
-    case 'day': return date;
-    case 'month': return `${local.year}-${pad(local.month)}`;
+    case 'hour':
+      return `${date}T${pad(local.hour)}`;
+    case 'day':
+      return date;
+    case 'month':
+      return `${local.year}-${pad(local.month)}`;
     case 'week': {
       const { year, week } = isoWeek(local);
       return `${year}-W${pad(week)}`;

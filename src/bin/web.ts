@@ -10,7 +10,10 @@ try {
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'big-backup', process: 'web' } });
   const runtime = createRuntime(config, logger);
   const web = await startWeb(runtime);
-  onShutdown(logger, async () => { await web.stop(); await runtime.pool.end(); });
+  onShutdown(logger, async () => {
+    await web.stop();
+    await runtime.pool.end();
+  });
 } catch (error) {
   exitOnBootFailure(error);
 }

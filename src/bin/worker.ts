@@ -10,7 +10,10 @@ try {
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'big-backup', process: 'worker' } });
   const runtime = createRuntime(config, logger);
   const worker = await startWorker(runtime);
-  onShutdown(logger, async () => { await worker.stop(); await runtime.pool.end(); });
+  onShutdown(logger, async () => {
+    await worker.stop();
+    await runtime.pool.end();
+  });
 } catch (error) {
   exitOnBootFailure(error);
 }

@@ -77,19 +77,26 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
   if (first === 'capture') return parseCapture(rest);
   if (first === 'verify') return parseVerify(rest);
-  throw new UsageError(first.startsWith('-') ? `expected a command before ${shown(first)}` : `unknown command ${shown(first)}`);
+  throw new UsageError(
+    first.startsWith('-') ? `expected a command before ${shown(first)}` : `unknown command ${shown(first)}`,
+  );
 }
 
 function parseCapture(argv: readonly string[]): Invocation {
-  const { values } = readArgs(() => parseArgs({ args: [...argv], options: CAPTURE_OPTIONS, strict: true, allowPositionals: true }), 'capture');
+  const { values } = readArgs(
+    () => parseArgs({ args: [...argv], options: CAPTURE_OPTIONS, strict: true, allowPositionals: true }),
+    'capture',
+  );
   if (values.help) return { command: 'help', text: 'capture' };
   const fail = (message: string) => new UsageError(message, 'capture');
-  if (values.source === undefined) throw fail('--source is required (a postgres:// URL, or env:NAME to read it from an environment variable)');
+  if (values.source === undefined)
+    throw fail('--source is required (a postgres:// URL, or env:NAME to read it from an environment variable)');
   if (values.to === undefined) throw fail('--to is required (s3://bucket/prefix or file:///path)');
   const format = values.format ?? 'default';
   if (format !== 'default' && format !== 'fast') throw fail(`--format must be default or fast, not ${shown(format)}`);
   const stall = values['stall-timeout'] ?? String(DEFAULT_STALL_SECONDS);
-  if (!/^\d+$/.test(stall) || Number(stall) < 5 || Number(stall) > 86_399) throw fail('--stall-timeout must be a whole number of seconds from 5 to 86399');
+  if (!/^\d+$/.test(stall) || Number(stall) < 5 || Number(stall) > 86_399)
+    throw fail('--stall-timeout must be a whole number of seconds from 5 to 86399');
   if (values.quiet && values.verbose) throw fail('--quiet and --verbose cannot be used together');
   return {
     command: 'capture',
@@ -107,17 +114,26 @@ function parseCapture(argv: readonly string[]): Invocation {
 }
 
 function parseVerify(argv: readonly string[]): Invocation {
-  const { values } = readArgs(() => parseArgs({ args: [...argv], options: VERIFY_OPTIONS, strict: true, allowPositionals: true }), 'verify');
+  const { values } = readArgs(
+    () => parseArgs({ args: [...argv], options: VERIFY_OPTIONS, strict: true, allowPositionals: true }),
+    'verify',
+  );
   if (values.help) return { command: 'help', text: 'verify' };
-  if (values.from === undefined) throw new UsageError('--from is required (the storage URL the archive was captured to)', 'verify');
-  if (values.key === undefined) throw new UsageError('--key is required (the key "big-backup capture" printed)', 'verify');
-  return { command: 'verify', args: { from: values.from, key: values.key, json: values.json ?? false, quiet: values.quiet ?? false } };
+  if (values.from === undefined)
+    throw new UsageError('--from is required (the storage URL the archive was captured to)', 'verify');
+  if (values.key === undefined)
+    throw new UsageError('--key is required (the key "big-backup capture" printed)', 'verify');
+  return {
+    command: 'verify',
+    args: { from: values.from, key: values.key, json: values.json ?? false, quiet: values.quiet ?? false },
+  };
 }
 
 function parseSource(value: string): SourceArg {
   if (!value.startsWith('env:')) return { kind: 'url', url: value };
   const name = value.slice('env:'.length);
-  if (!ENV_NAME.test(name)) throw new UsageError(`--source env:NAME needs an environment variable name, not ${shown(name)}`, 'capture');
+  if (!ENV_NAME.test(name))
+    throw new UsageError(`--source env:NAME needs an environment variable name, not ${shown(name)}`, 'capture');
   return { kind: 'env', name };
 }
 
@@ -130,9 +146,15 @@ function readArgs<R extends { positionals: string[] }>(run: () => R, command: 'c
     const code = (error as { code?: string }).code;
     const message = (error as Error).message;
     const option = /'(-[^' ]+)/.exec(message)?.[1];
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option ? shown(option) : ''}`.trim(), command);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      throw new UsageError(`unknown option ${option ? shown(option) : ''}`.trim(), command);
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      throw new UsageError(option ? `${option} ${/does not take/.test(message) ? 'takes no value' : 'needs a value'}` : 'an option has a wrong value', command);
+      throw new UsageError(
+        option
+          ? `${option} ${/does not take/.test(message) ? 'takes no value' : 'needs a value'}`
+          : 'an option has a wrong value',
+        command,
+      );
     }
     throw new UsageError('the options could not be read', command);
   }

@@ -24,7 +24,9 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
     const connection = parseDatabaseUrl(url);
     secrets.push(connection.password.reveal());
     if (args.source.kind === 'url' && connection.password.reveal() !== '' && !args.quiet) {
-      ctx.stderr.write('big-backup: warning: the password is on the command line, where other processes can read it; prefer --source env:DATABASE_URL\n');
+      ctx.stderr.write(
+        'big-backup: warning: the password is on the command line, where other processes can read it; prefer --source env:DATABASE_URL\n',
+      );
     }
     if (args.key !== null) assertValidKey(args.key);
     // Loaded after the arguments are checked, so a mistake is reported before the AWS SDK loads.
@@ -49,12 +51,20 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
         where = locate(opened, key);
         // Never overwrite an archive: a failed run's cleanup would then delete the earlier, good one.
         if (await opened.head(key)) {
-          throw new CliFailure('exists', `${where.path ?? where.url} already exists`, 'choose another --key, or leave --key out for a new timestamped one');
+          throw new CliFailure(
+            'exists',
+            `${where.path ?? where.url} already exists`,
+            'choose another --key, or leave --key out for a new timestamped one',
+          );
         }
         ownKey = key;
         const zstd = plan.format.wrapper === 'zstd' ? ', wrapped in zstd' : '';
-        reporter.status(`backing up ${plan.source} (PostgreSQL ${plan.server.version.split(' ')[0]}, ${formatBytes(plan.server.databaseBytes)} on disk)`);
-        reporter.status(`pg_dump ${plan.binaries.version}, format ${plan.format.format} (compression ${plan.format.pgDumpCompression}${zstd}) to ${where.path ?? where.url}`);
+        reporter.status(
+          `backing up ${plan.source} (PostgreSQL ${plan.server.version.split(' ')[0]}, ${formatBytes(plan.server.databaseBytes)} on disk)`,
+        );
+        reporter.status(
+          `pg_dump ${plan.binaries.version}, format ${plan.format.format} (compression ${plan.format.pgDumpCompression}${zstd}) to ${where.path ?? where.url}`,
+        );
       },
       ...(args.verbose ? { onLog: (line: string) => reporter.status(line) } : {}),
       onProgress: (progress) => reporter.progress(dumpState(progress)),
@@ -84,14 +94,22 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
     };
     reporter.clear();
     reporter.status(`verified in ${String(result.durationSeconds)} s`);
-    ctx.stdout.write(args.json ? JSON.stringify(result) + '\n' : summarize('Verified backup', result, [['source', captured.plan.source]]));
+    ctx.stdout.write(
+      args.json
+        ? JSON.stringify(result) + '\n'
+        : summarize('Verified backup', result, [['source', captured.plan.source]]),
+    );
     return EXIT.verified;
   } catch (error) {
     // The engine removes what it wrote on every failure path; this makes sure even when its own
     // cleanup was interrupted. The key was free before this run, so whatever is there is ours.
     if (store !== null && ownKey !== null) await store.delete(ownKey).catch(() => {});
     return reportFailure(ctx, reporter, error, {
-      json: args.json, secrets, where, capture: true, interrupted: 'pg_dump was stopped and nothing was kept in storage',
+      json: args.json,
+      secrets,
+      where,
+      capture: true,
+      interrupted: 'pg_dump was stopped and nothing was kept in storage',
     });
   } finally {
     await store?.close().catch(() => {});
@@ -102,7 +120,8 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
 function sourceUrl(source: SourceArg, env: CliContext['env']): string {
   if (source.kind === 'url') return source.url;
   const value = env[source.name];
-  if (value === undefined || value.trim() === '') throw new UsageError(`--source env:${source.name}: the environment variable ${source.name} is not set`, 'capture');
+  if (value === undefined || value.trim() === '')
+    throw new UsageError(`--source env:${source.name}: the environment variable ${source.name} is not set`, 'capture');
   return value.trim();
 }
 
@@ -112,8 +131,14 @@ function sourceUrl(source: SourceArg, env: CliContext['env']): string {
  * overwrite the other's archive or delete it when cleaning up after itself.
  */
 export function defaultKey(database: string, at: Date, extension: string): string {
-  let name = database.replace(/[^A-Za-z0-9._=+@-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
+  let name = database
+    .replace(/[^A-Za-z0-9._=+@-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 100);
   if (name === '') name = 'database';
-  const time = at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  const time = at
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/[-:]/g, '');
   return `big-backup/${name}/${time}-${randomBytes(4).toString('hex')}${extension}`;
 }

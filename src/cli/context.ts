@@ -21,13 +21,27 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP:
  * and returns the exit status. An interrupted run reports the interruption, not the error it caused.
  */
 export function reportFailure(
-  ctx: CliContext, reporter: Reporter, error: unknown,
-  options: { json: boolean; secrets: readonly string[]; where: ArchiveLocation | null; capture: boolean; interrupted: string },
+  ctx: CliContext,
+  reporter: Reporter,
+  error: unknown,
+  options: {
+    json: boolean;
+    secrets: readonly string[];
+    where: ArchiveLocation | null;
+    capture: boolean;
+    interrupted: string;
+  },
 ): number {
   const signal = ctx.signal.aborted ? String(ctx.signal.reason) : null;
-  const failure: Failure = signal !== null
-    ? { code: 'interrupted', message: `interrupted by ${signal}: ${options.interrupted}`, hint: null, exitCode: 128 + (SIGNAL_NUMBERS[signal] ?? 0) }
-    : describeFailure(error, options.secrets, { capture: options.capture });
+  const failure: Failure =
+    signal !== null
+      ? {
+          code: 'interrupted',
+          message: `interrupted by ${signal}: ${options.interrupted}`,
+          hint: null,
+          exitCode: 128 + (SIGNAL_NUMBERS[signal] ?? 0),
+        }
+      : describeFailure(error, options.secrets, { capture: options.capture });
   reporter.clear();
   ctx.stderr.write(`big-backup: error: ${failure.message}\n`);
   if (failure.hint) ctx.stderr.write(`hint: ${failure.hint}\n`);

@@ -29,16 +29,19 @@ export class CliFailure extends Error {
 }
 
 const DUMP_HINTS: Record<string, string> = {
-  connection_failed: 'check the host, port, user, password and database name in the URL, and that this machine may connect to the server',
+  connection_failed:
+    'check the host, port, user, password and database name in the URL, and that this machine may connect to the server',
   invalid_source: 'expected postgres://user:password@host:port/database (or env:NAME naming a variable that holds one)',
   dump_failed: 'run again with --verbose to see the whole pg_dump log',
   stalled: 'another session may hold a lock on that table, or the network stalled; --stall-timeout changes the limit',
 };
 
 const STORAGE_HINTS: Record<string, string> = {
-  invalid_config: 'expected s3://bucket/prefix (credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///absolute/path',
+  invalid_config:
+    'expected s3://bucket/prefix (credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///absolute/path',
   invalid_key: 'keys are /-separated names of letters, digits and . _ = + @ -, each starting with a letter or digit',
-  store_failed: 'check the storage URL; for s3:// the AWS_* credentials and region, and that the bucket exists and allows writes; for file:// that the folder is writable and has room',
+  store_failed:
+    'check the storage URL; for s3:// the AWS_* credentials and region, and that the bucket exists and allows writes; for file:// that the folder is writable and has room',
   not_found: 'check --from and --key against what "big-backup capture" printed',
 };
 
@@ -47,10 +50,19 @@ const STORAGE_HINTS: Record<string, string> = {
  * error we did not write may quote a connection string), and the text is kept to one line.
  */
 export function describeFailure(error: unknown, secrets: readonly string[], context: { capture: boolean }): Failure {
-  const make = (code: string, message: string, hint: string | null, exitCode: number = EXIT.failed): Failure =>
-    ({ code, message: oneLine(redact(message, secrets)), hint: hint === null ? null : oneLine(redact(hint, secrets)), exitCode });
+  const make = (code: string, message: string, hint: string | null, exitCode: number = EXIT.failed): Failure => ({
+    code,
+    message: oneLine(redact(message, secrets)),
+    hint: hint === null ? null : oneLine(redact(hint, secrets)),
+    exitCode,
+  });
   if (error instanceof UsageError) {
-    return make('usage', error.message, `run "big-backup ${error.command ? error.command + ' ' : ''}--help" for the options`, EXIT.usage);
+    return make(
+      'usage',
+      error.message,
+      `run "big-backup ${error.command ? error.command + ' ' : ''}--help" for the options`,
+      EXIT.usage,
+    );
   }
   if (error instanceof CliFailure) return make(error.code, error.message, error.hint);
   if (isDumpFailure(error)) {
@@ -64,7 +76,11 @@ export function describeFailure(error: unknown, secrets: readonly string[], cont
   }
   if (isReadBackFailure(error) && !context.capture) {
     // The store did not answer: nothing was learnt about the archive either way.
-    return make('read_failed', error.message, 'the store could not be read, which says nothing about the archive; run verify again');
+    return make(
+      'read_failed',
+      error.message,
+      'the store could not be read, which says nothing about the archive; run verify again',
+    );
   }
   if (isVerificationFailure(error)) {
     const hint = context.capture

@@ -36,7 +36,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr.write(`${newLine}big-backup: ${signal} again: exiting without cleaning up\n`);
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
-    io.stderr.write(`${newLine}big-backup: ${signal}: stopping pg_dump and removing the partial archive (again to exit at once)\n`);
+    io.stderr.write(
+      `${newLine}big-backup: ${signal}: stopping pg_dump and removing the partial archive (again to exit at once)\n`,
+    );
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);
@@ -44,7 +46,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const ctx: CliContext = { ...io, signal: controller.signal };
     // Loaded only now, so --help and usage errors answer without loading the AWS SDK.
-    if (invocation.command === 'capture') return await (await import('./capture-command.ts')).runCapture(invocation.args, ctx);
+    if (invocation.command === 'capture')
+      return await (await import('./capture-command.ts')).runCapture(invocation.args, ctx);
     return await (await import('./verify-command.ts')).runVerify(invocation.args, ctx);
   } finally {
     process.off('SIGINT', onSignal);

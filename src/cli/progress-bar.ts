@@ -37,8 +37,12 @@ export interface ProgressState {
 /** The state of a dump, from the engine's progress report. */
 export function dumpState(progress: DumpProgress): ProgressState {
   return {
-    verb: 'dumped', bytes: progress.bytesOut, bytesPerSecond: progress.bytesPerSecond,
-    fraction: progress.fractionDone, etaSeconds: progress.etaSeconds, table: progress.currentTable,
+    verb: 'dumped',
+    bytes: progress.bytesOut,
+    bytesPerSecond: progress.bytesPerSecond,
+    fraction: progress.fractionDone,
+    etaSeconds: progress.etaSeconds,
+    table: progress.currentTable,
   };
 }
 

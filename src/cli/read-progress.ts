@@ -24,7 +24,10 @@ export function withReadProgress(store: ObjectStore, onProgress: (state: Progres
       const seconds = (now - started) / 1000;
       const bytesPerSecond = seconds > 0 ? bytes / seconds : 0;
       onProgress({
-        verb: 'verified', bytes, bytesPerSecond, table: null,
+        verb: 'verified',
+        bytes,
+        bytesPerSecond,
+        table: null,
         fraction: total > 0 ? bytes / total : null,
         etaSeconds: bytesPerSecond > 0 && seconds >= 2 ? (total - bytes) / bytesPerSecond : null,
       });

@@ -30,7 +30,11 @@ const PREFIX = 'big-backup: ';
 const DEFAULT_LINE_INTERVAL_MS = 15_000;
 
 /** Creates the reporter for `mode`. */
-export function createReporter(stream: ProgressStream, mode: ReporterMode, options: { lineIntervalMs?: number } = {}): Reporter {
+export function createReporter(
+  stream: ProgressStream,
+  mode: ReporterMode,
+  options: { lineIntervalMs?: number } = {},
+): Reporter {
   const lineInterval = options.lineIntervalMs ?? DEFAULT_LINE_INTERVAL_MS;
   let barShown = false;
   let lastLineAt = Date.now();

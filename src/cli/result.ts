@@ -40,7 +40,10 @@ export function locate(store: ObjectStore, key: string): ArchiveLocation {
 }
 
 /** The commands that restore the archive at `where`, right for its wrapper. */
-export function restoreCommands(where: ArchiveLocation, wrapper: 'none' | 'zstd'): Pick<ArchiveResult, 'restoreCommand' | 'downloadCommand'> {
+export function restoreCommands(
+  where: ArchiveLocation,
+  wrapper: 'none' | 'zstd',
+): Pick<ArchiveResult, 'restoreCommand' | 'downloadCommand'> {
   if (where.path !== undefined) return { restoreCommand: restoreCommand(wrapper, shellQuote(where.path)) };
   const file = path.posix.basename(where.key);
   return {

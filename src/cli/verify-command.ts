@@ -34,18 +34,35 @@ export async function runVerify(args: VerifyArgs, ctx: CliContext): Promise<numb
     where = locate(store, args.key);
     const shown = where.path ?? where.url;
     const info = await store.head(args.key);
-    if (!info) throw new CliFailure('not_found', `there is no archive at ${shown}`, 'check --from and --key against what "big-backup capture" printed');
+    if (!info)
+      throw new CliFailure(
+        'not_found',
+        `there is no archive at ${shown}`,
+        'check --from and --key against what "big-backup capture" printed',
+      );
     if (!info.manifest) {
-      throw new CliFailure('not_sealed', `${shown} has no manifest, so its upload never completed or big-backup did not write it`,
-        'only archives big-backup sealed can be verified; capture a new one');
+      throw new CliFailure(
+        'not_sealed',
+        `${shown} has no manifest, so its upload never completed or big-backup did not write it`,
+        'only archives big-backup sealed can be verified; capture a new one',
+      );
     }
     const stored = storedFormat(info.manifest);
     const pgRestore = await newestPgRestore(ctx.env.PG_BIN_DIR, stored);
-    reporter.status(`verifying ${shown} (${formatBytes(info.manifest.bytes)}, format ${stored.format}) with pg_restore ${pgRestore.version}`);
+    reporter.status(
+      `verifying ${shown} (${formatBytes(info.manifest.bytes)}, format ${stored.format}) with pg_restore ${pgRestore.version}`,
+    );
     const reading = withReadProgress(store, (state) => reporter.progress(state));
-    const verified = await verifyArchive(reading, args.key, { bytes: info.manifest.bytes, sha256: info.manifest.sha256 }, {
-      pgRestore: pgRestore.pgRestore, wrapper: stored.wrapper, signal: ctx.signal,
-    });
+    const verified = await verifyArchive(
+      reading,
+      args.key,
+      { bytes: info.manifest.bytes, sha256: info.manifest.sha256 },
+      {
+        pgRestore: pgRestore.pgRestore,
+        wrapper: stored.wrapper,
+        signal: ctx.signal,
+      },
+    );
     const result: ArchiveResult & Record<string, unknown> = {
       verified: true,
       ...where,
@@ -62,10 +79,20 @@ export async function runVerify(args: VerifyArgs, ctx: CliContext): Promise<numb
     };
     reporter.clear();
     reporter.status('verified');
-    ctx.stdout.write(args.json ? JSON.stringify(result) + '\n' : summarize('Verified archive', result, [['sealed', info.manifest.sealedAt]]));
+    ctx.stdout.write(
+      args.json
+        ? JSON.stringify(result) + '\n'
+        : summarize('Verified archive', result, [['sealed', info.manifest.sealedAt]]),
+    );
     return EXIT.verified;
   } catch (error) {
-    return reportFailure(ctx, reporter, error, { json: args.json, secrets: [], where, capture: false, interrupted: 'verification was stopped' });
+    return reportFailure(ctx, reporter, error, {
+      json: args.json,
+      secrets: [],
+      where,
+      capture: false,
+      interrupted: 'verification was stopped',
+    });
   } finally {
     await store?.close().catch(() => {});
   }
@@ -80,8 +107,11 @@ function storedFormat(manifest: ObjectManifest): StoredFormat {
     const info = describeFormat(format, major, false);
     return { format, wrapper: info.wrapper, pgDumpMajor: major, minPgRestoreMajor: info.minPgRestoreMajor };
   }
-  throw new CliFailure('unknown_format', `the manifest of ${manifest.key} does not say how the archive was made (no format metadata)`,
-    'only archives written by big-backup capture or the add-on can be verified');
+  throw new CliFailure(
+    'unknown_format',
+    `the manifest of ${manifest.key} does not say how the archive was made (no format metadata)`,
+    'only archives written by big-backup capture or the add-on can be verified',
+  );
 }
 
 /** The newest pg_restore here; refuses one too old to read the archive. */
@@ -89,13 +119,18 @@ async function newestPgRestore(binDir: string | undefined, stored: StoredFormat)
   const { found, searched } = await listPgBinaries(binDir ? { binDir } : {});
   const newest = [...found].sort((a, b) => b.major - a.major)[0];
   if (!newest) {
-    throw new CliFailure('pg_restore_missing', `no pg_restore was found in ${searched.join(', ') || 'no folder'}`,
-      `install postgresql-client-${stored.minPgRestoreMajor || 'NN'} or set PG_BIN_DIR to a folder holding pg_restore`);
+    throw new CliFailure(
+      'pg_restore_missing',
+      `no pg_restore was found in ${searched.join(', ') || 'no folder'}`,
+      `install postgresql-client-${stored.minPgRestoreMajor || 'NN'} or set PG_BIN_DIR to a folder holding pg_restore`,
+    );
   }
   if (newest.major < stored.minPgRestoreMajor) {
-    throw new CliFailure('version_mismatch',
+    throw new CliFailure(
+      'version_mismatch',
       `the archive needs pg_restore ${stored.minPgRestoreMajor} or later, but the newest here is ${newest.version} (${newest.pgRestore})`,
-      `install postgresql-client-${stored.minPgRestoreMajor} or set PG_BIN_DIR to a folder holding a newer pg_restore`);
+      `install postgresql-client-${stored.minPgRestoreMajor} or set PG_BIN_DIR to a folder holding a newer pg_restore`,
+    );
   }
   return newest;
 }

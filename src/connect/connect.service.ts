@@ -8,7 +8,12 @@ import { listResourceLiveForks } from '../forks/forks.repo.ts';
 import { CONNECT_SCOPE, completeConnect, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
 import { PlatformApiError } from '../heroku/platform-api.ts';
 import type { ConnectApi, HerokuApp } from '../heroku/connect-api.ts';
-import { deleteConnection, findConnection, updateConnectionSettings, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
+import {
+  deleteConnection,
+  findConnection,
+  updateConnectionSettings,
+  type ConnectionRow,
+} from '../heroku/connect-connections.repo.ts';
 
 /** A Postgres database attached to the app, as the settings page offers it. */
 export interface PostgresAttachment {
@@ -42,7 +47,12 @@ export function newConnectState(): string {
  * time; the admin may pick another), and, when the resource has no source yet, backs up the attachment
  * named at provision (default DATABASE) of the app the add-on is attached to.
  */
-export async function finishConnect(deps: ConnectDeps, resource: Resource, code: string, actor: string): Promise<{ email: string; scratchApp: string | null; note?: string }> {
+export async function finishConnect(
+  deps: ConnectDeps,
+  resource: Resource,
+  code: string,
+  actor: string,
+): Promise<{ email: string; scratchApp: string | null; note?: string }> {
   const { api, email } = await completeConnect(deps, resource.id, code, actor);
   const connection = (await findConnection(deps.pool, resource.id))!;
   let scratchApp = connection.scratchAppName;
@@ -57,7 +67,12 @@ export async function finishConnect(deps: ConnectDeps, resource: Resource, code:
     }
   }
   await adoptDefaultSource(deps, resource.id, actor);
-  await recordAudit(deps.pool, { resourceId: resource.id, actor, action: 'heroku.connected', detail: { herokuEmail: email, scratchApp } });
+  await recordAudit(deps.pool, {
+    resourceId: resource.id,
+    actor,
+    action: 'heroku.connected',
+    detail: { herokuEmail: email, scratchApp },
+  });
   return { email, scratchApp, ...(note ? { note } : {}) };
 }
 
@@ -67,10 +82,19 @@ export async function finishConnect(deps: ConnectDeps, resource: Resource, code:
  * the app (the grant exchange job) happen in either order: each calls this after its own write, so
  * whichever comes second sees both and sets the source.
  */
-export async function adoptDefaultSource(deps: Pick<ConnectDeps, 'pool'>, resourceId: string, actor: string): Promise<void> {
+export async function adoptDefaultSource(
+  deps: Pick<ConnectDeps, 'pool'>,
+  resourceId: string,
+  actor: string,
+): Promise<void> {
   const resource = await findResource(deps.pool, resourceId);
   if (!resource?.appName || !(await findConnection(deps.pool, resourceId))) return;
-  await adoptHerokuSource(deps.pool, resourceId, { appName: resource.appName, attachmentName: resource.databaseAttachment }, actor);
+  await adoptHerokuSource(
+    deps.pool,
+    resourceId,
+    { appName: resource.appName, attachmentName: resource.databaseAttachment },
+    actor,
+  );
 }
 
 /** What the settings page shows. Heroku is asked live for the choices; a failure there is shown, not thrown. */
@@ -109,7 +133,8 @@ export async function postgresAttachments(api: ConnectApi, appName: string): Pro
       throw error;
     });
     const service = addon?.addon_service?.name ?? addon?.plan.name.split(':')[0];
-    if (addon && service === 'heroku-postgresql') found.push({ name: attachment.name, addonName: addon.name, plan: addon.plan.name });
+    if (addon && service === 'heroku-postgresql')
+      found.push({ name: attachment.name, addonName: addon.name, plan: addon.plan.name });
   }
   return found;
 }
@@ -123,7 +148,12 @@ export interface SettingsChange {
   allowDirectFallback?: boolean;
 }
 
-export async function changeSettings(deps: ConnectDeps, resource: Resource, change: SettingsChange, actor: string): Promise<void> {
+export async function changeSettings(
+  deps: ConnectDeps,
+  resource: Resource,
+  change: SettingsChange,
+  actor: string,
+): Promise<void> {
   const connection = await findConnection(deps.pool, resource.id);
   if (!connection) throw conflict('Connect Heroku first.');
   // Everything is checked before anything is written, so a refused part leaves the rest unchanged.
@@ -132,14 +162,19 @@ export async function changeSettings(deps: ConnectDeps, resource: Resource, chan
     if (change.attachment !== undefined) {
       if (!resource.appName) throw conflict('The app this add-on is attached to is not known yet.');
       const choices = await postgresAttachments(api, resource.appName);
-      if (!choices.some((c) => c.name === change.attachment)) throw unprocessable(`${change.attachment} is not a Postgres attachment of ${resource.appName}.`);
+      if (!choices.some((c) => c.name === change.attachment))
+        throw unprocessable(`${change.attachment} is not a Postgres attachment of ${resource.appName}.`);
       source = { appName: resource.appName, attachmentName: change.attachment };
     }
     let scratchApp: Awaited<ReturnType<typeof api.app>> | undefined;
     if (!change.createScratchApp && change.scratchApp && change.scratchApp !== connection.scratchAppName) {
-      if (change.scratchApp === resource.appName) throw unprocessable('Forks must not go on the production app: a new config var there means a release and a restart.');
+      if (change.scratchApp === resource.appName)
+        throw unprocessable(
+          'Forks must not go on the production app: a new config var there means a release and a restart.',
+        );
       scratchApp = await api.app(change.scratchApp).catch((error: unknown) => {
-        if (error instanceof PlatformApiError && (error.statusCode === 404 || error.statusCode === 403)) throw unprocessable(`The connected account cannot use the app ${change.scratchApp}.`);
+        if (error instanceof PlatformApiError && (error.statusCode === 404 || error.statusCode === 403))
+          throw unprocessable(`The connected account cannot use the app ${change.scratchApp}.`);
         throw error;
       });
     }
@@ -151,14 +186,22 @@ export async function changeSettings(deps: ConnectDeps, resource: Resource, chan
     ...(change.forkPlan ? { forkPlan: change.forkPlan } : {}),
     ...(change.allowDirectFallback !== undefined ? { allowDirectFallback: change.allowDirectFallback } : {}),
   });
-  await recordAudit(deps.pool, { resourceId: resource.id, actor, action: 'heroku.settings_changed', detail: { ...change } });
+  await recordAudit(deps.pool, {
+    resourceId: resource.id,
+    actor,
+    action: 'heroku.settings_changed',
+    detail: { ...change },
+  });
 }
 
 /** Forgets the grant. Refused while a fork stands: only the grant can destroy it. */
 export async function disconnect(deps: ConnectDeps, resource: Resource, actor: string): Promise<void> {
   await withTransaction(deps.pool, async (tx) => {
     const forks = await listResourceLiveForks(tx, resource.id);
-    if (forks.length > 0) throw conflict('A fork of a running backup still exists; disconnect after it has been destroyed (cancel the backup, then try again in a minute).');
+    if (forks.length > 0)
+      throw conflict(
+        'A fork of a running backup still exists; disconnect after it has been destroyed (cancel the backup, then try again in a minute).',
+      );
     await deleteConnection(tx, resource.id);
     await recordAudit(tx, { resourceId: resource.id, actor, action: 'heroku.disconnected' });
   });

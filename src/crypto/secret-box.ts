@@ -29,13 +29,20 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.#keys.get(this.#currentId)!, iv);
     cipher.setAAD(aad(owner, purpose));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return ['v1', this.#currentId, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return [
+      'v1',
+      this.#currentId,
+      iv.toString('base64url'),
+      body.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.');
   }
 
   /** Opens a sealed value; throws when it was sealed for another owner or purpose, tampered with, or by an unknown key. */
   open(sealed: string, owner: string, purpose: string): string {
     const [version, id, iv, body, tag] = sealed.split('.');
-    if (version !== 'v1' || !id || iv === undefined || body === undefined || !tag) throw new Error('not a sealed value');
+    if (version !== 'v1' || !id || iv === undefined || body === undefined || !tag)
+      throw new Error('not a sealed value');
     const key = this.#keys.get(id);
     if (!key) throw new Error(`sealed with an unknown key (${id}); is an old ENCRYPTION_KEY missing from the list?`);
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));

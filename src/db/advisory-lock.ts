@@ -6,7 +6,12 @@ import type { Queryable } from './pool.ts';
  * the same key are serialised across every process. The lock is released even when `fn` throws (and
  * by PostgreSQL if the connection dies).
  */
-export async function withAdvisoryLock<T>(pool: pg.Pool, scope: string, key: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
+export async function withAdvisoryLock<T>(
+  pool: pg.Pool,
+  scope: string,
+  key: string,
+  fn: (client: Queryable) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock(hashtext($1), hashtext($2))', [scope, key]);

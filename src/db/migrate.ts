@@ -22,7 +22,9 @@ export async function migrate(connectionString: string, dir: string = MIGRATIONS
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await client.query(`create table if not exists schema_migrations (
       version text primary key, applied_at timestamptz not null default now())`);
-    const done = new Set((await client.query<{ version: string }>('select version from schema_migrations')).rows.map((r) => r.version));
+    const done = new Set(
+      (await client.query<{ version: string }>('select version from schema_migrations')).rows.map((r) => r.version),
+    );
     for (const file of files) {
       const version = file.replace(/\.sql$/, '');
       if (done.has(version)) continue;

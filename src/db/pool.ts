@@ -13,7 +13,9 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   // Nor may a checked-out one (a failover ends every connection, a transaction may be waiting on S3 or
   // Heroku): the pool stops listening while a client is out, and an 'error' with no listener throws.
   // The statement in flight rejects with the error anyway, and the pool discards the client on release.
-  pool.on('connect', (client) => { client.on('error', () => {}); });
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

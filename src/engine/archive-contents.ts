@@ -11,17 +11,78 @@ export interface ContentsEntry {
 
 // Descriptors of more than one word must be tried before their first word (TABLE DATA before TABLE).
 const DESCRIPTORS = [
-  'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'TABLE DATA', 'TABLE ATTACH', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'FK CONSTRAINT',
-  'DEFAULT ACL', 'LARGE OBJECT', 'BLOB METADATA', 'BLOBS', 'BLOB', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'FOREIGN TABLE',
-  'EVENT TRIGGER', 'SERVER', 'USER MAPPING', 'ACCESS METHOD', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'INDEX ATTACH', 'ROW SECURITY',
-  'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'POLICY', 'PROCEDURE', 'AGGREGATE', 'COLLATION', 'CONVERSION',
-  'SCHEMA', 'EXTENSION', 'TABLE', 'VIEW', 'SEQUENCE', 'INDEX', 'FUNCTION', 'TYPE', 'DOMAIN', 'TRIGGER', 'CONSTRAINT', 'RULE', 'DEFAULT',
-  'COMMENT', 'ACL', 'OPERATOR', 'CAST', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE',
+  'MATERIALIZED VIEW DATA',
+  'MATERIALIZED VIEW',
+  'TABLE DATA',
+  'TABLE ATTACH',
+  'SEQUENCE SET',
+  'SEQUENCE OWNED BY',
+  'FK CONSTRAINT',
+  'DEFAULT ACL',
+  'LARGE OBJECT',
+  'BLOB METADATA',
+  'BLOBS',
+  'BLOB',
+  'TEXT SEARCH CONFIGURATION',
+  'TEXT SEARCH DICTIONARY',
+  'FOREIGN TABLE',
+  'EVENT TRIGGER',
+  'SERVER',
+  'USER MAPPING',
+  'ACCESS METHOD',
+  'OPERATOR CLASS',
+  'OPERATOR FAMILY',
+  'INDEX ATTACH',
+  'ROW SECURITY',
+  'PUBLICATION TABLE',
+  'PUBLICATION',
+  'SUBSCRIPTION',
+  'STATISTICS',
+  'POLICY',
+  'PROCEDURE',
+  'AGGREGATE',
+  'COLLATION',
+  'CONVERSION',
+  'SCHEMA',
+  'EXTENSION',
+  'TABLE',
+  'VIEW',
+  'SEQUENCE',
+  'INDEX',
+  'FUNCTION',
+  'TYPE',
+  'DOMAIN',
+  'TRIGGER',
+  'CONSTRAINT',
+  'RULE',
+  'DEFAULT',
+  'COMMENT',
+  'ACL',
+  'OPERATOR',
+  'CAST',
+  'ENCODING',
+  'STDSTRINGS',
+  'SEARCHPATH',
+  'DATABASE',
 ].sort((a, b) => b.length - a.length);
 
 // Entries that describe data, comments, grants or settings rather than an object someone looks for.
-const NOT_LISTED = new Set(['TABLE DATA', 'MATERIALIZED VIEW DATA', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'COMMENT', 'ACL', 'DEFAULT ACL',
-  'BLOBS', 'BLOB METADATA', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DEFAULT']);
+const NOT_LISTED = new Set([
+  'TABLE DATA',
+  'MATERIALIZED VIEW DATA',
+  'SEQUENCE SET',
+  'SEQUENCE OWNED BY',
+  'COMMENT',
+  'ACL',
+  'DEFAULT ACL',
+  'BLOBS',
+  'BLOB METADATA',
+  'ENCODING',
+  'STDSTRINGS',
+  'SEARCHPATH',
+  'DATABASE',
+  'DEFAULT',
+]);
 
 /** Most entries kept for one backup; a database with more objects shows the first ones and says so. */
 export const MAX_CONTENTS_ENTRIES = 50_000;
@@ -50,9 +111,13 @@ export function parseContents(listing: string): { entries: ContentsEntry[]; trun
     const schema = namespace === '-' ? null : namespace;
     if (type === 'TABLE DATA') tablesWithData.add(`${schema}.${name}`);
     if (NOT_LISTED.has(type)) continue;
-    if (entries.length >= MAX_CONTENTS_ENTRIES) { truncated = true; continue; }
+    if (entries.length >= MAX_CONTENTS_ENTRIES) {
+      truncated = true;
+      continue;
+    }
     entries.push({ type, schema, name });
   }
-  for (const entry of entries) if (entry.type === 'TABLE') entry.hasData = tablesWithData.has(`${entry.schema}.${entry.name}`);
+  for (const entry of entries)
+    if (entry.type === 'TABLE') entry.hasData = tablesWithData.has(`${entry.schema}.${entry.name}`);
   return { entries, truncated };
 }

@@ -42,12 +42,17 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
       callback();
     },
   });
-  const kill = () => { list.child.kill('SIGKILL'); readThrough.child.kill('SIGKILL'); };
+  const kill = () => {
+    list.child.kill('SIGKILL');
+    readThrough.child.kill('SIGKILL');
+  };
   tap.once('error', kill);
   // A read-through that fails half-way fails the dump at once (pg_dump stopped, upload aborted) rather
   // than after the whole database was dumped and stored.
   let inputEnded = false;
-  tap.once('finish', () => { inputEnded = true; });
+  tap.once('finish', () => {
+    inputEnded = true;
+  });
   void readThrough.exit.then((code) => {
     if (code !== 0 && !inputEnded && !tap.destroyed) {
       tap.destroy(verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`));
@@ -58,8 +63,10 @@ export function startArchiveInspector(pgRestore: string): ArchiveInspector {
     kill,
     async result() {
       const [listStatus, readStatus] = await Promise.all([list.exit, readThrough.exit]);
-      if (listStatus !== 0) throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-      if (readStatus !== 0) throw verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
+      if (listStatus !== 0)
+        throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+      if (readStatus !== 0)
+        throw verificationFailed(`pg_restore could not read the archive through: ${readThrough.stderrTail()}`);
       return { rawBytes: bytes, listing: Buffer.concat(listOutput).toString('utf8') };
     },
   };

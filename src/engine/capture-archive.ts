@@ -90,7 +90,10 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     // when pg_dump was only stopped because the upload failed (or by the same cancel), its error says
     // "canceled" and is not retryable, so the storage error, which knows whether a retry can help, stands.
     run.cancel('the upload failed');
-    const dumpError = await run.done.then(() => null, (e: unknown) => e);
+    const dumpError = await run.done.then(
+      () => null,
+      (e: unknown) => e,
+    );
     throw isDumpFailure(dumpError) && dumpError.kind !== 'canceled' ? dumpError : error;
   }
   const dump = await run.done;
@@ -98,9 +101,17 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     const readThrough: DumpInspection = await inspector.result();
     if (wrapperCheck) readThrough.wrapperDecodedBytes = await wrapperCheck.result();
     await options.onStored?.(stored, dump);
-    const verified = await verifyWithRetries(() => verifyArchive(options.store, key, stored, {
-      pgRestore: plan.binaries.pgRestore, wrapper: plan.format.wrapper, readThrough, ...(options.signal ? { signal: options.signal } : {}),
-    }), options.signal, options.onLog);
+    const verified = await verifyWithRetries(
+      () =>
+        verifyArchive(options.store, key, stored, {
+          pgRestore: plan.binaries.pgRestore,
+          wrapper: plan.format.wrapper,
+          readThrough,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      options.signal,
+      options.onLog,
+    );
     return { key, plan, dump, stored, verified };
   } catch (error) {
     inspector.kill();
@@ -117,7 +128,11 @@ const READ_BACK_RETRY_DELAYS_MS = [2_000, 10_000];
  * briefly answering 5xx): that says nothing about the archive, and failing here would delete a stored
  * archive and dump the whole database again. A mismatch or an unreadable archive fails at once.
  */
-async function verifyWithRetries(verify: () => Promise<VerifiedArchive>, signal?: AbortSignal, log?: (line: string) => void): Promise<VerifiedArchive> {
+async function verifyWithRetries(
+  verify: () => Promise<VerifiedArchive>,
+  signal?: AbortSignal,
+  log?: (line: string) => void,
+): Promise<VerifiedArchive> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await verify();
@@ -125,7 +140,9 @@ async function verifyWithRetries(verify: () => Promise<VerifiedArchive>, signal?
       const delay = READ_BACK_RETRY_DELAYS_MS[attempt];
       if (!isReadBackFailure(error) || delay === undefined || signal?.aborted) throw error;
       log?.(`${error.message}; reading it again in ${delay / 1000} s`);
-      await sleep(delay, undefined, signal ? { signal } : {}).catch(() => { throw error; });
+      await sleep(delay, undefined, signal ? { signal } : {}).catch(() => {
+        throw error;
+      });
     }
   }
 }

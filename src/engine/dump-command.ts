@@ -49,7 +49,12 @@ const ZSTD_IN_PG_DUMP_SINCE = 16;
 /** The PGBackups-compatible pg_dump invocation for one run: the format's flags, then the connection. */
 export function buildDumpCommand(input: DumpCommandInput): DumpCommand {
   const { connection, format } = input;
-  const argv = [...format.flags, `--host=${connection.host}`, `--port=${connection.port}`, `--username=${connection.user}`];
+  const argv = [
+    ...format.flags,
+    `--host=${connection.host}`,
+    `--port=${connection.port}`,
+    `--username=${connection.user}`,
+  ];
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     // English messages: the --verbose lines are parsed for the current table.
@@ -69,16 +74,37 @@ export function buildDumpCommand(input: DumpCommandInput): DumpCommand {
 }
 
 /** The flags and restore instructions of a format, given the pg_dump that will run. */
-export function describeFormat(format: DumpFormat, pgDumpMajor: number, excludeHerokuExt: boolean, lockWaitTimeoutMs?: number): DumpFormatInfo {
+export function describeFormat(
+  format: DumpFormat,
+  pgDumpMajor: number,
+  excludeHerokuExt: boolean,
+  lockWaitTimeoutMs?: number,
+): DumpFormatInfo {
   const builtinZstd = format === 'fast' && pgDumpMajor >= ZSTD_IN_PG_DUMP_SINCE;
   const wrapper = format === 'fast' && !builtinZstd ? 'zstd' : 'none';
   const pgDumpCompression = format === 'default' ? DEFAULT_COMPRESSION : builtinZstd ? `zstd:${FAST_ZSTD_LEVEL}` : '0';
-  const flags = ['-Fc', `--compress=${pgDumpCompression}`, '--no-acl', '--no-owner', '--quote-all-identifiers', '--verbose', '-w'];
+  const flags = [
+    '-Fc',
+    `--compress=${pgDumpCompression}`,
+    '--no-acl',
+    '--no-owner',
+    '--quote-all-identifiers',
+    '--verbose',
+    '-w',
+  ];
   if (lockWaitTimeoutMs !== undefined) flags.push(`--lock-wait-timeout=${Math.max(1, Math.round(lockWaitTimeoutMs))}`);
   if (excludeHerokuExt) flags.push('--exclude-schema=heroku_ext');
   const minPgRestoreMajor = Math.max(Math.floor(pgDumpMajor), builtinZstd ? ZSTD_IN_PG_DUMP_SINCE : 0);
   const fileExtension = wrapper === 'zstd' ? '.dump.zst' : '.dump';
-  return { format, pgDumpCompression, wrapper, minPgRestoreMajor, fileExtension, flags, restoreCommand: restoreCommand(wrapper, `backup${fileExtension}`) };
+  return {
+    format,
+    pgDumpCompression,
+    wrapper,
+    minPgRestoreMajor,
+    fileExtension,
+    flags,
+    restoreCommand: restoreCommand(wrapper, `backup${fileExtension}`),
+  };
 }
 
 /** A restore command for a downloaded file; zstd-wrapped archives are decompressed on the fly. */

@@ -10,7 +10,13 @@ import { BackupFailure, isBackupFailure, type DumpFailureKind, type FailureDetai
  * Every message is free of secrets.
  */
 const DUMP_KINDS: ReadonlySet<DumpFailureKind> = new Set([
-  'version_mismatch', 'pg_dump_missing', 'invalid_source', 'connection_failed', 'dump_failed', 'canceled', 'stalled',
+  'version_mismatch',
+  'pg_dump_missing',
+  'invalid_source',
+  'connection_failed',
+  'dump_failed',
+  'canceled',
+  'stalled',
 ]);
 
 /** True for failures raised by the dump runner. */
@@ -54,7 +60,10 @@ export function connectionFailed(message: string, retryable: boolean, detail?: F
 }
 
 /** pg_dump failed, could not start, or its stream broke. */
-export function dumpFailed(message: string, options: { retryable: boolean; cause?: unknown; detail?: FailureDetail }): BackupFailure {
+export function dumpFailed(
+  message: string,
+  options: { retryable: boolean; cause?: unknown; detail?: FailureDetail },
+): BackupFailure {
   return new BackupFailure('dump_failed', message, options);
 }
 
@@ -68,11 +77,16 @@ export function canceled(reason = 'the backup was canceled'): BackupFailure {
  * lock, a dead connection), or what takes the archive (storage or the read-through), with pg_dump
  * waiting to write.
  */
-export function stalled(stallMs: number, currentTable: string | null, blocked: 'pg_dump' | 'storage' = 'pg_dump'): BackupFailure {
+export function stalled(
+  stallMs: number,
+  currentTable: string | null,
+  blocked: 'pg_dump' | 'storage' = 'pg_dump',
+): BackupFailure {
   const where = currentTable ? ` while dumping ${currentTable}` : '';
   const seconds = Math.round(stallMs / 1000);
-  const message = blocked === 'storage'
-    ? `storage took no archive bytes for ${seconds} s${where}; the backup was stopped`
-    : `pg_dump produced no output for ${seconds} s${where} and was stopped`;
+  const message =
+    blocked === 'storage'
+      ? `storage took no archive bytes for ${seconds} s${where}; the backup was stopped`
+      : `pg_dump produced no output for ${seconds} s${where} and was stopped`;
   return new BackupFailure('stalled', message, { retryable: true });
 }

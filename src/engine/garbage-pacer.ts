@@ -23,7 +23,10 @@ export interface GarbagePacerOptions {
  * collection left it, runs a young-generation collection (about a millisecond), which frees the
  * short-lived buffers. Without a collector (no `--expose-gc`) it does nothing.
  */
-export function createGarbagePacer(options: GarbagePacerOptions = {}, gc: GcFunction | null = exposedGc()): (bytes: number) => void {
+export function createGarbagePacer(
+  options: GarbagePacerOptions = {},
+  gc: GcFunction | null = exposedGc(),
+): (bytes: number) => void {
   if (gc === null) return () => {};
   const slack = options.slackBytes ?? 16 * MiB;
   const every = options.checkEveryBytes ?? MiB;

@@ -9,9 +9,25 @@ import type { BackupSource } from './source.ts';
 
 export { isDumpFailure } from './dump-failures.ts';
 export { isVerificationFailure, isReadBackFailure } from './verification-failures.ts';
-export { directSource, parseDatabaseUrl, describeConnection, type BackupSource, type ConnectionParams, type ResolvedSource, type SslMode } from './source.ts';
+export {
+  directSource,
+  parseDatabaseUrl,
+  describeConnection,
+  type BackupSource,
+  type ConnectionParams,
+  type ResolvedSource,
+  type SslMode,
+} from './source.ts';
 export { probeServer, majorFromVersionNum, type ServerInfo } from './server-info.ts';
-export { selectPgBinaries, listPgBinaries, parsePgDumpVersion, uncoveredServerMajors, SUPPORTED_SERVER_MAJORS, type PgBinaries, type FindBinariesOptions } from './pg-binaries.ts';
+export {
+  selectPgBinaries,
+  listPgBinaries,
+  parsePgDumpVersion,
+  uncoveredServerMajors,
+  SUPPORTED_SERVER_MAJORS,
+  type PgBinaries,
+  type FindBinariesOptions,
+} from './pg-binaries.ts';
 export { describeFormat, restoreCommand, type DumpFormat, type DumpFormatInfo } from './dump-command.ts';
 export { writePasswordFile, type PasswordFile } from './password-file.ts';
 export { prepareDump, type DumpPlan, type PrepareDumpOptions } from './prepare-dump.ts';
@@ -21,7 +37,10 @@ export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedAr
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */
-export async function startDump(source: BackupSource, options: PrepareDumpOptions & RunDumpOptions = {}): Promise<DumpRun> {
+export async function startDump(
+  source: BackupSource,
+  options: PrepareDumpOptions & RunDumpOptions = {},
+): Promise<DumpRun> {
   const plan = await prepareDump(source, options);
   return runDump(plan, options);
 }

@@ -13,7 +13,10 @@ export interface PasswordFile {
  * Writes the one line pg_dump needs. The password reaches pg_dump only through this file: never argv
  * (visible in `ps` and `/proc/<pid>/cmdline`) and never PGPASSWORD (visible in `/proc/<pid>/environ`).
  */
-export async function writePasswordFile(connection: ConnectionParams, tmpDir: string = os.tmpdir()): Promise<PasswordFile> {
+export async function writePasswordFile(
+  connection: ConnectionParams,
+  tmpDir: string = os.tmpdir(),
+): Promise<PasswordFile> {
   const folder = await mkdtemp(path.join(tmpDir, 'bb-pgpass-'));
   const file = path.join(folder, 'pgpass');
   try {

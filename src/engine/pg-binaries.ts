@@ -64,7 +64,9 @@ export async function selectPgBinaries(serverMajor: number, options: FindBinarie
 }
 
 /** Every usable pg_dump/pg_restore pair in search order (configured folder, versioned folders, PATH), one per real file. */
-export async function listPgBinaries(options: FindBinariesOptions = {}): Promise<{ found: PgBinaries[]; searched: string[] }> {
+export async function listPgBinaries(
+  options: FindBinariesOptions = {},
+): Promise<{ found: PgBinaries[]; searched: string[] }> {
   const folders: string[] = [];
   if (options.binDir) folders.push(options.binDir);
   for (const root of options.versionedRoots ?? defaultVersionedRoots()) {
@@ -72,7 +74,8 @@ export async function listPgBinaries(options: FindBinariesOptions = {}): Promise
     versions.sort((a, b) => Number(b) - Number(a));
     for (const version of versions) folders.push(path.join(root, version, 'bin'));
   }
-  for (const folder of (options.searchPath ?? process.env.PATH ?? '').split(path.delimiter)) if (folder) folders.push(folder);
+  for (const folder of (options.searchPath ?? process.env.PATH ?? '').split(path.delimiter))
+    if (folder) folders.push(folder);
 
   const seen = new Set<string>();
   const found: PgBinaries[] = [];
@@ -114,7 +117,10 @@ export function parsePgDumpVersion(output: string): { version: string; major: nu
 
 async function readVersion(pgDump: string): Promise<{ version: string; major: number } | undefined> {
   try {
-    const { stdout } = await execFileAsync(pgDump, ['--version'], { timeout: 10_000, env: { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C', ...loaderEnv() } });
+    const { stdout } = await execFileAsync(pgDump, ['--version'], {
+      timeout: 10_000,
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C', ...loaderEnv() },
+    });
     return parsePgDumpVersion(stdout);
   } catch {
     return undefined;

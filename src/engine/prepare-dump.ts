@@ -37,7 +37,10 @@ const DEFAULT_LOCK_WAIT_MS = 120_000;
 export async function prepareDump(source: BackupSource, options: PrepareDumpOptions = {}): Promise<DumpPlan> {
   const { connection, description } = await source.resolve(options.signal);
   if (options.signal?.aborted) throw canceled();
-  const server = await probeServer(connection, { signal: options.signal, ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}) });
+  const server = await probeServer(connection, {
+    signal: options.signal,
+    ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+  });
   const binaries = await selectPgBinaries(server.major, options);
   const lockWait = options.lockWaitTimeoutMs === null ? undefined : (options.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_MS);
   const format = describeFormat(options.format ?? 'default', binaries.major, server.hasHerokuExt, lockWait);

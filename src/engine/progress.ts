@@ -95,7 +95,11 @@ export class ProgressEstimator {
       this.#section = { name: event.table, size: this.#sizes.tableSizes.get(event.table), rawAtStart: this.#raw };
     } else {
       // Batches split by other entries share what is left of the budget.
-      this.#section = { name: LARGE_OBJECTS, size: this.#sizes.largeObjectBytes - this.#largeObjectsCredited, rawAtStart: this.#raw };
+      this.#section = {
+        name: LARGE_OBJECTS,
+        size: this.#sizes.largeObjectBytes - this.#largeObjectsCredited,
+        rawAtStart: this.#raw,
+      };
     }
   }
 
@@ -139,7 +143,9 @@ export class ProgressEstimator {
   }
 
   #ratio(): number {
-    return this.#learnedSource >= LEARN_AFTER_BYTES && this.#learnedRaw > 0 ? this.#learnedSource / this.#learnedRaw : this.#priorRatio;
+    return this.#learnedSource >= LEARN_AFTER_BYTES && this.#learnedRaw > 0
+      ? this.#learnedSource / this.#learnedRaw
+      : this.#priorRatio;
   }
 
   #inFlight(): number {

@@ -10,9 +10,15 @@ export interface RestoreProcess {
 
 /** Starts pg_restore with `args`, reading an archive on its stdin, with the tail of its stderr kept for messages. */
 export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess {
-  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', LANG: 'C', ...loaderEnv() } });
+  const child: ChildProcessWithoutNullStreams = spawn(pgRestore, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', LANG: 'C', ...loaderEnv() },
+  });
   const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr.push(chunk); if (stderr.length > 20) stderr.shift(); });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr.push(chunk);
+    if (stderr.length > 20) stderr.shift();
+  });
   // pg_restore --list stops reading once it has the table of contents; the rest of our writes to it
   // then fail with EPIPE, which is expected and not an error.
   child.stdin.on('error', () => {});
@@ -32,10 +38,14 @@ export function spawnRestore(pgRestore: string, args: string[]): RestoreProcess 
 /** Resolves when the stream drains, or closes or fails (a reader that stopped reading is not waited for). */
 export function drained(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => { stream.removeListener('drain', done); stream.removeListener('close', done); stream.removeListener('error', done); resolve(); };
+    const done = () => {
+      stream.removeListener('drain', done);
+      stream.removeListener('close', done);
+      stream.removeListener('error', done);
+      resolve();
+    };
     stream.once('drain', done);
     stream.once('close', done);
     stream.once('error', done);
   });
 }
-

@@ -83,18 +83,30 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   const progressIntervalMs = options.progressIntervalMs ?? DEFAULTS.progressIntervalMs;
   const secrets = [plan.connection.password.reveal()];
   const passwordFile = await writePasswordFile(plan.connection, options.tmpDir);
-  const command = buildDumpCommand({ connection: plan.connection, passwordFile: passwordFile.path, format: plan.format, serverMajor: plan.server.major });
+  const command = buildDumpCommand({
+    connection: plan.connection,
+    passwordFile: passwordFile.path,
+    format: plan.format,
+    serverMajor: plan.server.major,
+  });
 
   let child: ChildProcess;
   try {
-    child = spawn(plan.binaries.pgDump, command.argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: command.env });
+    child = spawn(plan.binaries.pgDump, command.argv, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: command.env,
+    });
     if (child.pid === undefined) {
       const [error] = (await once(child, 'error')) as [Error];
       throw error;
     }
   } catch (error) {
     await passwordFile.remove();
-    throw dumpFailed(`could not start ${plan.binaries.pgDump}: ${redact((error as Error).message, secrets)}`, { retryable: false, cause: error });
+    throw dumpFailed(`could not start ${plan.binaries.pgDump}: ${redact((error as Error).message, secrets)}`, {
+      retryable: false,
+      cause: error,
+    });
   }
   const pid = child.pid;
   const stdoutPipe = child.stdout;
@@ -113,10 +125,15 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   const stderrTail: string[] = [];
 
   let resolveExit: (error: BackupFailure | null) => void = () => {};
-  const exitOutcome = new Promise<BackupFailure | null>((resolve) => { resolveExit = resolve; });
+  const exitOutcome = new Promise<BackupFailure | null>((resolve) => {
+    resolveExit = resolve;
+  });
   let resolveDone: (result: DumpResult) => void = () => {};
   let rejectDone: (error: BackupFailure) => void = () => {};
-  const done = new Promise<DumpResult>((resolve, reject) => { resolveDone = resolve; rejectDone = reject; });
+  const done = new Promise<DumpResult>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
   // A consumer that fails first may never await `done`; that must not crash the worker.
   done.catch(() => {});
 
@@ -182,26 +199,31 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   const stages: Transform[] = [coalescer];
   if (options.tap) stages.push(options.tap);
   if (plan.format.wrapper === 'zstd') {
-    stages.push(zlib.createZstdCompress({
-      chunkSize: 256 * 1024,
-      params: { [zlib.constants.ZSTD_c_compressionLevel]: FAST_ZSTD_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
-    }));
+    stages.push(
+      zlib.createZstdCompress({
+        chunkSize: 256 * 1024,
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: FAST_ZSTD_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
+      }),
+    );
   }
   if (options.wrappedTap) stages.push(options.wrappedTap);
 
   let lastEmit = startedAt;
-  const tick = setInterval(() => {
-    const now = Date.now();
-    if (now - lastActivity > stallTimeoutMs) {
-      // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
-      const blocked = childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump';
-      fail(stalled(stallTimeoutMs, estimator.currentTable, blocked));
-    }
-    if (now - lastEmit >= progressIntervalMs) {
-      lastEmit = now;
-      emit(estimator.snapshot(now));
-    }
-  }, Math.max(50, Math.min(progressIntervalMs, stallTimeoutMs / 4)));
+  const tick = setInterval(
+    () => {
+      const now = Date.now();
+      if (now - lastActivity > stallTimeoutMs) {
+        // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
+        const blocked = childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump';
+        fail(stalled(stallTimeoutMs, estimator.currentTable, blocked));
+      }
+      if (now - lastEmit >= progressIntervalMs) {
+        lastEmit = now;
+        emit(estimator.snapshot(now));
+      }
+    },
+    Math.max(50, Math.min(progressIntervalMs, stallTimeoutMs / 4)),
+  );
 
   const onAbort = () => fail(canceled());
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -234,7 +256,9 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     });
   };
 
-  child.once('exit', () => { childExited = true; });
+  child.once('exit', () => {
+    childExited = true;
+  });
   child.once('close', (code, signal) => {
     childClosed = true;
     if (!failure && code !== 0) {
@@ -249,9 +273,16 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     pipelineDone = true;
     if (error && !failure) {
       const premature = error.code === 'ERR_STREAM_PREMATURE_CLOSE';
-      fail(premature
-        ? canceled('the archive stream was closed before pg_dump finished')
-        : isDumpFailure(error) ? error : dumpFailed(`the archive stream failed: ${redact(error.message, secrets)}`, { retryable: true, cause: error }));
+      fail(
+        premature
+          ? canceled('the archive stream was closed before pg_dump finished')
+          : isDumpFailure(error)
+            ? error
+            : dumpFailed(`the archive stream failed: ${redact(error.message, secrets)}`, {
+                retryable: true,
+                cause: error,
+              }),
+      );
     }
     void maybeSettle();
   });

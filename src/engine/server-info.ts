@@ -39,7 +39,13 @@ export async function probeServer(connection: ConnectionParams, options: ProbeOp
   const onAbort = () => void client.end().catch(() => {});
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const head = await client.query<{ version_num: string; version: string; database_bytes: string; has_heroku_ext: boolean; lo_bytes: string }>({
+    const head = await client.query<{
+      version_num: string;
+      version: string;
+      database_bytes: string;
+      has_heroku_ext: boolean;
+      lo_bytes: string;
+    }>({
       name: 'dump-probe-server',
       text: `select current_setting('server_version_num') as version_num,
                     current_setting('server_version') as version,
@@ -70,7 +76,10 @@ export async function probeServer(connection: ConnectionParams, options: ProbeOp
   } catch (error) {
     if (options.signal?.aborted) throw canceled();
     if (isDumpFailure(error)) throw error;
-    throw connectionFailed(`could not read the server's version and size at ${describeConnection(connection)}: ${redact((error as Error).message, [connection.password.reveal()])}`, true);
+    throw connectionFailed(
+      `could not read the server's version and size at ${describeConnection(connection)}: ${redact((error as Error).message, [connection.password.reveal()])}`,
+      true,
+    );
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await client.end().catch(() => {});
@@ -90,11 +99,17 @@ const SIZED_TABLES_SQL = (bytes: string) => `
  * Exact sizes need each table's lock, so a session holding ACCESS EXCLUSIVE (a long ALTER) would hold
  * the probe too; past a short wait, fall back to the planner's page counts, which need no lock.
  */
-async function readTableSizes(client: pg.Client): Promise<pg.QueryResult<{ schema: string; name: string; bytes: string; big: boolean }>> {
+async function readTableSizes(
+  client: pg.Client,
+): Promise<pg.QueryResult<{ schema: string; name: string; bytes: string; big: boolean }>> {
   const values = [['pg_catalog', 'information_schema', 'heroku_ext'], SIZED_TABLE_MIN_BYTES, SIZED_TABLE_LIMIT];
   try {
     await client.query(`set lock_timeout = '1s'`);
-    return await client.query({ name: 'dump-probe-table-sizes', text: SIZED_TABLES_SQL('pg_table_size(c.oid)'), values });
+    return await client.query({
+      name: 'dump-probe-table-sizes',
+      text: SIZED_TABLES_SQL('pg_table_size(c.oid)'),
+      values,
+    });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code !== '55P03' && code !== '57014') throw error; // lock_not_available, query_canceled (statement_timeout)
@@ -115,12 +130,17 @@ const PERMANENT_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
 async function connect(connection: ConnectionParams, timeoutMs: number): Promise<pg.Client> {
   const mode = connection.sslmode ?? 'prefer';
   const attempts: Array<pg.ClientConfig['ssl']> =
-    mode === 'disable' ? [false]
-    : mode === 'allow' ? [false, { rejectUnauthorized: false }]
-    : mode === 'prefer' ? [{ rejectUnauthorized: false }, false]
-    : mode === 'require' ? [{ rejectUnauthorized: false }]
-    : mode === 'verify-ca' ? [{ rejectUnauthorized: true, checkServerIdentity: () => undefined }]
-    : [{ rejectUnauthorized: true }];
+    mode === 'disable'
+      ? [false]
+      : mode === 'allow'
+        ? [false, { rejectUnauthorized: false }]
+        : mode === 'prefer'
+          ? [{ rejectUnauthorized: false }, false]
+          : mode === 'require'
+            ? [{ rejectUnauthorized: false }]
+            : mode === 'verify-ca'
+              ? [{ rejectUnauthorized: true, checkServerIdentity: () => undefined }]
+              : [{ rejectUnauthorized: true }];
   let lastError: unknown;
   for (const ssl of attempts) {
     const client = new pg.Client({

@@ -51,7 +51,8 @@ export function parseDatabaseUrl(databaseUrl: string): ConnectionParams {
   } catch {
     throw invalidSource('it is not a URL');
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalidSource('the scheme must be postgres:// or postgresql://');
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw invalidSource('the scheme must be postgres:// or postgresql://');
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw invalidSource('it names no host');
   const user = decode(url.username, 'user name');
@@ -59,8 +60,10 @@ export function parseDatabaseUrl(databaseUrl: string): ConnectionParams {
   const database = decode(url.pathname.replace(/^\//, ''), 'database name') || user;
   const port = url.port ? Number(url.port) : 5432;
   const password = decode(url.password, 'password');
-  if (/[\r\n]/.test(password)) throw invalidSource('the password holds a line break, which a password file cannot carry');
-  if (/^(\/|%2f)/i.test(host)) throw invalidSource('a unix-socket host is not supported; give a TCP host name or address');
+  if (/[\r\n]/.test(password))
+    throw invalidSource('the password holds a line break, which a password file cannot carry');
+  if (/^(\/|%2f)/i.test(host))
+    throw invalidSource('a unix-socket host is not supported; give a TCP host name or address');
   const sslmode = sslModeOf(url.searchParams);
   return { host, port, database, user, password: new Secret(password), ...(sslmode ? { sslmode } : {}) };
 }
@@ -76,13 +79,17 @@ const IGNORED_PARAMETERS = new Set(['application_name', 'connect_timeout']);
 function sslModeOf(params: URLSearchParams): SslMode | undefined {
   for (const name of new Set(params.keys())) {
     if (name !== 'sslmode' && name !== 'ssl' && !IGNORED_PARAMETERS.has(name)) {
-      throw invalidSource(`big-backup cannot pass the connection parameter "${name}" on to pg_dump; remove it (sslmode is supported)`);
+      throw invalidSource(
+        `big-backup cannot pass the connection parameter "${name}" on to pg_dump; remove it (sslmode is supported)`,
+      );
     }
   }
   const sslmode = params.get('sslmode') ?? undefined;
-  if (sslmode !== undefined && !SSL_MODES.includes(sslmode as SslMode)) throw invalidSource(`sslmode must be one of ${SSL_MODES.join(', ')}`);
+  if (sslmode !== undefined && !SSL_MODES.includes(sslmode as SslMode))
+    throw invalidSource(`sslmode must be one of ${SSL_MODES.join(', ')}`);
   const ssl = params.get('ssl');
-  if (ssl !== null && !['true', '1'].includes(ssl)) throw invalidSource('ssl must be true (or leave it out and give sslmode)');
+  if (ssl !== null && !['true', '1'].includes(ssl))
+    throw invalidSource('ssl must be true (or leave it out and give sslmode)');
   return (sslmode as SslMode | undefined) ?? (ssl !== null ? 'require' : undefined);
 }
 

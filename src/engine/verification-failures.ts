@@ -2,12 +2,19 @@ import { BackupFailure, isBackupFailure } from '../shared/backup-failure.ts';
 
 /** The stored archive is not the one that was written, or not a readable archive. */
 export function verificationFailed(message: string, cause?: unknown): BackupFailure {
-  return new BackupFailure('verification_failed', message, { retryable: true, ...(cause === undefined ? {} : { cause }) });
+  return new BackupFailure('verification_failed', message, {
+    retryable: true,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** Reading the object back failed (the store or the connection), which says nothing about the archive: worth another read. */
 export function readBackFailed(error: unknown): BackupFailure {
-  return new BackupFailure('verification_failed', `reading the archive back failed: ${(error as Error).message}`, { retryable: true, cause: error, detail: { readBack: true } });
+  return new BackupFailure('verification_failed', `reading the archive back failed: ${(error as Error).message}`, {
+    retryable: true,
+    cause: error,
+    detail: { readBack: true },
+  });
 }
 
 /** True for any verification failure, a failed read-back included. */

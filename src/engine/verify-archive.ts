@@ -44,27 +44,41 @@ export interface VerifiedArchive {
  * object is that stream, and only the head is decoded, for `pg_restore --list`.
  */
 export async function verifyArchive(
-  store: ObjectStore, key: string, expected: { bytes: number; sha256: string },
+  store: ObjectStore,
+  key: string,
+  expected: { bytes: number; sha256: string },
   options: { pgRestore: string; wrapper: 'none' | 'zstd'; signal?: AbortSignal; readThrough?: DumpInspection },
 ): Promise<VerifiedArchive> {
   // A store that cannot answer says nothing about the archive, as for the read below: worth asking again.
-  const info = await store.head(key).catch((error: unknown) => { throw readBackFailed(error); });
+  const info = await store.head(key).catch((error: unknown) => {
+    throw readBackFailed(error);
+  });
   if (!info) throw verificationFailed('the archive is missing from storage');
-  if (info.bytes !== expected.bytes) throw verificationFailed(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
-  if (info.manifest?.sha256 !== expected.sha256) throw verificationFailed('the digest kept in storage does not match the one computed while writing');
+  if (info.bytes !== expected.bytes)
+    throw verificationFailed(`storage holds ${info.bytes} bytes, but ${expected.bytes} were written`);
+  if (info.manifest?.sha256 !== expected.sha256)
+    throw verificationFailed('the digest kept in storage does not match the one computed while writing');
 
   const decoded = options.readThrough?.wrapperDecodedBytes;
   if (options.wrapper === 'zstd' && decoded !== undefined && decoded !== options.readThrough!.rawBytes) {
-    throw verificationFailed('the stored archive does not decompress to the archive that was read through while dumping');
+    throw verificationFailed(
+      'the stored archive does not decompress to the archive that was read through while dumping',
+    );
   }
 
   // Open the object first: a read that fails then leaves no pg_restore waiting on its stdin.
-  const body = await store.read(key, { ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => { throw readBackFailed(error); });
+  const body = await store
+    .read(key, { ...(options.signal ? { signal: options.signal } : {}) })
+    .catch((error: unknown) => {
+      throw readBackFailed(error);
+    });
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
   const feed = (chunk: Buffer) => Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
-  const endReaders = () => { for (const p of readers) p.child.stdin.end(); };
+  const endReaders = () => {
+    for (const p of readers) p.child.stdin.end();
+  };
   let rawBytes = 0;
   let decompressError: BackupFailure | undefined;
   const listOutput: Buffer[] = [];
@@ -112,7 +126,10 @@ export async function verifyArchive(
       // Once pg_restore --list has its table of contents (and no read-through runs), nobody else reads.
       if (readersDone()) return;
       restoreInput.pause();
-      feed(chunk).then(() => restoreInput.resume(), (e: Error) => restoreInput.destroy(e));
+      feed(chunk).then(
+        () => restoreInput.resume(),
+        (e: Error) => restoreInput.destroy(e),
+      );
     });
     restoreInput.on('end', endReaders);
     // A frame that fails its checksum (or is cut short) must fail verification, not the process.
@@ -121,30 +138,40 @@ export async function verifyArchive(
       if (!fanOut.destroyed) fanOut.destroy(decompressError);
     });
   }
-  const abort = () => { for (const p of readers) p.child.kill('SIGKILL'); };
+  const abort = () => {
+    for (const p of readers) p.child.kill('SIGKILL');
+  };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    await new Promise<void>((resolve, reject) => pipeline(body, fanOut, (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pipeline(body, fanOut, (error) => (error ? reject(error) : resolve())),
+    );
     if (restoreInput && !headOnly && !restoreInput.readableEnded) {
       if (decompressError) throw decompressError;
       await once(restoreInput, 'end');
     }
     const [listStatus, readStatus] = await Promise.all([list.exit, readThrough ? readThrough.exit : 0]);
     const digest = hash.digest('hex');
-    if (bytes !== expected.bytes) throw verificationFailed(`read back ${bytes} bytes, but ${expected.bytes} were written`);
-    if (digest !== expected.sha256) throw verificationFailed('the bytes read back do not match the digest computed while writing');
-    if (listStatus !== 0) throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
-    if (readStatus !== 0) throw verificationFailed(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
+    if (bytes !== expected.bytes)
+      throw verificationFailed(`read back ${bytes} bytes, but ${expected.bytes} were written`);
+    if (digest !== expected.sha256)
+      throw verificationFailed('the bytes read back do not match the digest computed while writing');
+    if (listStatus !== 0)
+      throw verificationFailed(`pg_restore could not read the table of contents: ${list.stderrTail()}`);
+    if (readStatus !== 0)
+      throw verificationFailed(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
     const listing = Buffer.concat(listOutput).toString('utf8');
     const toc = countToc(listing);
     if (options.readThrough) {
       if (!headOnly && (restoreInput ? rawBytes : bytes) !== options.readThrough.rawBytes) {
-        throw verificationFailed(restoreInput
-          ? 'the stored archive does not decompress to the archive that was read through while dumping'
-          : 'the stored archive is not the archive that was read through while dumping');
+        throw verificationFailed(
+          restoreInput
+            ? 'the stored archive does not decompress to the archive that was read through while dumping'
+            : 'the stored archive is not the archive that was read through while dumping',
+        );
       }
       if (toc.tocEntries !== countToc(options.readThrough.listing).tocEntries) {
-        throw verificationFailed('the stored archive\'s table of contents differs from the one read while dumping');
+        throw verificationFailed("the stored archive's table of contents differs from the one read while dumping");
       }
     }
     return { bytes, sha256: digest, ...toc, contents: parseContents(listing) };
@@ -161,11 +188,17 @@ export async function verifyArchive(
 /** Counts table-of-contents lines: `1234; 0 16385 TABLE DATA public orders owner`. */
 export function countToc(listing: string): { tableCount: number; tocEntries: number } {
   const entries = listing.split('\n').filter((line) => /^\d+;/.test(line));
-  return { tocEntries: entries.length, tableCount: entries.filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length };
+  return {
+    tocEntries: entries.length,
+    tableCount: entries.filter((line) => /^\d+; \d+ \d+ TABLE DATA /.test(line)).length,
+  };
 }
 
 /** Writes a chunk and waits for drain; a stream already closed (pg_restore done reading) is skipped. */
-function writeTo(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, chunk: Buffer): Promise<void> {
+function writeTo(
+  stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean },
+  chunk: Buffer,
+): Promise<void> {
   if (stream.destroyed || stream.writableEnded) return Promise.resolve();
   return stream.write(chunk) ? Promise.resolve() : drained(stream);
 }

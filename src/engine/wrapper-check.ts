@@ -28,7 +28,9 @@ export function startZstdCheck(): WrapperCheck {
   const decoder = zlib.createZstdDecompress({ chunkSize: 256 * 1024 });
   let decoded = 0;
   let failure: BackupFailure | undefined;
-  decoder.on('data', (chunk: Buffer) => { decoded += chunk.length; });
+  decoder.on('data', (chunk: Buffer) => {
+    decoded += chunk.length;
+  });
   const ended = once(decoder, 'end').then(() => decoded);
   ended.catch(() => {});
   const tap = new Transform({
@@ -41,14 +43,19 @@ export function startZstdCheck(): WrapperCheck {
     // an upload of a bad frame (the decoder is at most a few MiB behind).
     flush(callback) {
       decoder.end();
-      ended.then(() => callback(), () => callback(failure ?? verificationFailed('the zstd stream does not decode')));
+      ended.then(
+        () => callback(),
+        () => callback(failure ?? verificationFailed('the zstd stream does not decode')),
+      );
     },
   });
   decoder.on('error', (error: Error) => {
     failure ??= verificationFailed(`the zstd stream does not decode: ${error.message}`);
     if (!tap.destroyed) tap.destroy(failure);
   });
-  tap.once('close', () => { if (!decoder.writableEnded) decoder.destroy(); });
+  tap.once('close', () => {
+    if (!decoder.writableEnded) decoder.destroy();
+  });
   return {
     tap,
     async result() {

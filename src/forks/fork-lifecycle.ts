@@ -13,7 +13,16 @@ import { PlatformApiError } from '../heroku/platform-api.ts';
 import { sendJob } from '../queue/send.ts';
 import { sourceFailed } from './errors.ts';
 import { isBackupFailure } from '../shared/backup-failure.ts';
-import { findForkIntent, findLiveFork, recordForkIntent, recordForkReady, recordForkRequested, recordSourceMode, type ForkIntent, type SourceMode } from './forks.repo.ts';
+import {
+  findForkIntent,
+  findLiveFork,
+  recordForkIntent,
+  recordForkReady,
+  recordForkRequested,
+  recordSourceMode,
+  type ForkIntent,
+  type SourceMode,
+} from './forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from './fork-teardown.ts';
 
 /** How long a fork may take to be ready, and how often to look (backing off to a minute). */
@@ -75,7 +84,10 @@ export function forkAttachmentName(backup: Pick<Backup, 'name' | 'attempt' | 're
  * separate, retried teardown job, or, when the create never answered with a fork, looks for one under
  * the attachment name it asked for and destroys it.
  */
-export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup; token: string; signal: AbortSignal; log: (line: string) => void }): SourceSession {
+export function openSourceSession(
+  deps: SourceSessionDeps,
+  run: { backup: Backup; token: string; signal: AbortSignal; log: (line: string) => void },
+): SourceSession {
   const { backup, token, signal, log } = run;
   const settings = deps.forks ?? DEFAULT_FORK_SETTINGS;
   let created: { addonId: string; appName: string } | undefined;
@@ -83,7 +95,8 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
   let closed = false;
 
   const heroku = async <T>(fn: (api: ConnectApi) => Promise<T>): Promise<T> => {
-    if (!deps.connect) throw sourceFailed('not_configured', 'Connecting a Heroku account is not configured on this server', false);
+    if (!deps.connect)
+      throw sourceFailed('not_configured', 'Connecting a Heroku account is not configured on this server', false);
     try {
       return await withConnectApi(deps.connect, backup.resourceId, fn);
     } catch (error) {
@@ -91,35 +104,91 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     }
   };
 
-  async function openHeroku(setting: { appName: string; attachmentName: string; description: string }): Promise<OpenedSource> {
+  async function openHeroku(setting: {
+    appName: string;
+    attachmentName: string;
+    description: string;
+  }): Promise<OpenedSource> {
     const connection = await findConnection(deps.pool, backup.resourceId);
-    if (!connection) throw sourceFailed('not_connected', 'no Heroku account is connected: an admin must connect Heroku in the dashboard settings', false);
-    if (connection.status !== 'connected') throw sourceFailed('reconnect_needed', `reconnect needed: ${connection.lastError ?? 'the Heroku connection stopped working'}`, false);
+    if (!connection)
+      throw sourceFailed(
+        'not_connected',
+        'no Heroku account is connected: an admin must connect Heroku in the dashboard settings',
+        false,
+      );
+    if (connection.status !== 'connected')
+      throw sourceFailed(
+        'reconnect_needed',
+        `reconnect needed: ${connection.lastError ?? 'the Heroku connection stopped working'}`,
+        false,
+      );
     const configVar = `${setting.attachmentName}_URL`;
     const vars = await heroku((api) => api.configVars(setting.appName));
     const url = vars[configVar];
-    if (!url) throw sourceFailed('source_missing', `the app ${setting.appName} has no ${configVar} config var; choose the database again in the settings`, false);
+    if (!url)
+      throw sourceFailed(
+        'source_missing',
+        `the app ${setting.appName} has no ${configVar} config var; choose the database again in the settings`,
+        false,
+      );
     log(`resolved ${setting.description} from the app's config vars`);
-    const attachment = (await heroku((api) => api.attachments(setting.appName))).find((a) => a.name === setting.attachmentName);
+    const attachment = (await heroku((api) => api.attachments(setting.appName))).find(
+      (a) => a.name === setting.attachmentName,
+    );
     const addon = attachment ? await heroku((api) => api.addon(attachment.addon.id)) : undefined;
-    if (!addon) return fallback(connection, url, setting.description, `${configVar} is not a Heroku Postgres attachment, so it cannot be forked`);
+    if (!addon)
+      return fallback(
+        connection,
+        url,
+        setting.description,
+        `${configVar} is not a Heroku Postgres attachment, so it cannot be forked`,
+      );
     if (!isForkablePlan(addon.plan.name)) {
-      return fallback(connection, url, setting.description, `${addon.name} is on ${addon.plan.name}; Essential-tier databases cannot be forked`);
+      return fallback(
+        connection,
+        url,
+        setting.description,
+        `${addon.name} is on ${addon.plan.name}; Essential-tier databases cannot be forked`,
+      );
     }
-    if (!connection.scratchAppName) throw sourceFailed('no_scratch_app', 'no app is chosen to hold forks: pick or create one in the dashboard settings', false);
+    if (!connection.scratchAppName)
+      throw sourceFailed(
+        'no_scratch_app',
+        'no app is chosen to hold forks: pick or create one in the dashboard settings',
+        false,
+      );
     return forkAndWait(connection, connection.scratchAppName, addon, url, setting.description);
   }
 
-  async function fallback(connection: ConnectionRow, url: string, described: string, why: string): Promise<OpenedSource> {
+  async function fallback(
+    connection: ConnectionRow,
+    url: string,
+    described: string,
+    why: string,
+  ): Promise<OpenedSource> {
     if (!connection.allowDirectFallback) {
-      throw sourceFailed('not_forkable', `${why}; a direct dump of the production database is not allowed (an admin can allow it in the settings)`, false);
+      throw sourceFailed(
+        'not_forkable',
+        `${why}; a direct dump of the production database is not allowed (an admin can allow it in the settings)`,
+        false,
+      );
     }
     log(`${why}: dumping the database directly, as an admin allowed (no fork; production carries the load)`);
     await recordSourceMode(deps.pool, backup.id, token, 'direct-fallback');
-    return { source: directSource(url), description: `${describeConnection(parseDatabaseUrl(url))} (${described}, direct)`, mode: 'direct-fallback' };
+    return {
+      source: directSource(url),
+      description: `${describeConnection(parseDatabaseUrl(url))} (${described}, direct)`,
+      mode: 'direct-fallback',
+    };
   }
 
-  async function forkAndWait(connection: ConnectionRow, scratchApp: string, source: UserAddon, sourceUrl: string, described: string): Promise<OpenedSource> {
+  async function forkAndWait(
+    connection: ConnectionRow,
+    scratchApp: string,
+    source: UserAddon,
+    sourceUrl: string,
+    described: string,
+  ): Promise<OpenedSource> {
     // A previous attempt of this backup that died may have left its fork on the row. Destroy it before
     // the row names a new one, so no fork is ever left without a record the janitor can find.
     const older = await findLiveFork(deps.pool, backup.id);
@@ -128,16 +197,27 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         await destroyForkNow(deps, older);
         log(`the fork ${older.addonName ?? older.addonId} of an earlier attempt was destroyed`);
       } catch (error) {
-        throw sourceFailed('fork_cleanup', `the fork of an earlier attempt could not be destroyed yet: ${(error as Error).message}`, true, { cause: error });
+        throw sourceFailed(
+          'fork_cleanup',
+          `the fork of an earlier attempt could not be destroyed yet: ${(error as Error).message}`,
+          true,
+          { cause: error },
+        );
       }
     }
     // An earlier attempt may have died after asking for a fork and before recording it.
     const unrecorded = await findForkIntent(deps.pool, backup.id);
     if (unrecorded) {
       try {
-        if ((await destroyUnrecordedFork(deps, unrecorded)) === 'destroyed') log(`an unrecorded fork of an earlier attempt (${unrecorded.attachmentName}) was destroyed`);
+        if ((await destroyUnrecordedFork(deps, unrecorded)) === 'destroyed')
+          log(`an unrecorded fork of an earlier attempt (${unrecorded.attachmentName}) was destroyed`);
       } catch (error) {
-        throw sourceFailed('fork_cleanup', `the fork an earlier attempt asked for could not be checked yet: ${(error as Error).message}`, true, { cause: error });
+        throw sourceFailed(
+          'fork_cleanup',
+          `the fork an earlier attempt asked for could not be checked yet: ${(error as Error).message}`,
+          true,
+          { cause: error },
+        );
       }
     }
     const attachmentName = forkAttachmentName(backup);
@@ -148,18 +228,32 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     if (!(await recordForkIntent(deps.pool, backup.id, token, { appName: scratchApp, attachmentName }))) {
       throw sourceFailed('superseded', 'a newer attempt took over this backup', false);
     }
-    intent = { backupId: backup.id, resourceId: backup.resourceId, appName: scratchApp, attachmentName, at: intendedAt };
+    intent = {
+      backupId: backup.id,
+      resourceId: backup.resourceId,
+      appName: scratchApp,
+      attachmentName,
+      at: intendedAt,
+    };
     let fork: UserAddon;
     try {
       fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
     } catch (error) {
       // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
-      if (isBackupFailure(error, 'heroku_refused')) return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
+      if (isBackupFailure(error, 'heroku_refused'))
+        return fallback(connection, sourceUrl, described, `Heroku refused to fork ${source.name}: ${error.message}`);
       throw error;
     }
     created = { addonId: fork.id, appName: scratchApp };
     const requestedAt = Date.now();
-    if (!(await recordForkRequested(deps.pool, backup.id, token, { addonId: fork.id, addonName: fork.name, appName: scratchApp, plan: connection.forkPlan }))) {
+    if (
+      !(await recordForkRequested(deps.pool, backup.id, token, {
+        addonId: fork.id,
+        addonName: fork.name,
+        appName: scratchApp,
+        plan: connection.forkPlan,
+      }))
+    ) {
       throw sourceFailed('superseded', 'a newer attempt took over this backup', false);
     }
     await recordSourceMode(deps.pool, backup.id, token, 'fork');
@@ -178,7 +272,11 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         if (why === null) {
           await recordForkReady(deps.pool, backup.id, fork.id);
           log(`fork ${fork.name} ready after ${Math.round((Date.now() - requestedAt) / 1000)} s`);
-          return { source: directSource(forkUrl), description: `${describeConnection(connection)} (fork ${fork.name} of ${described})`, mode: 'fork' };
+          return {
+            source: directSource(forkUrl),
+            description: `${describeConnection(connection)} (fork ${fork.name} of ${described})`,
+            mode: 'fork',
+          };
         }
         notReady = why;
       }
@@ -187,10 +285,16 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         log(`fork ${fork.name} not ready yet: ${notReady}`);
       }
       if (Date.now() + interval > deadline) {
-        throw sourceFailed('fork_timeout', `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`, false);
+        throw sourceFailed(
+          'fork_timeout',
+          `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`,
+          false,
+        );
       }
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
-      await sleep(interval, undefined, { signal }).catch(() => { throw signal.reason; });
+      await sleep(interval, undefined, { signal }).catch(() => {
+        throw signal.reason;
+      });
       interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);
     }
   }
@@ -201,10 +305,12 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
     try {
       state = await heroku((api) => api.appAddon(app, addonId));
     } catch (error) {
-      if (isBackupFailure(error, 'heroku_not_found')) throw sourceFailed('fork_lost', 'the fork was deprovisioned before it became ready', true);
+      if (isBackupFailure(error, 'heroku_not_found'))
+        throw sourceFailed('fork_lost', 'the fork was deprovisioned before it became ready', true);
       throw error;
     }
-    if (state.state === 'deprovisioned') throw sourceFailed('fork_lost', 'the fork was deprovisioned before it became ready', true);
+    if (state.state === 'deprovisioned')
+      throw sourceFailed('fork_lost', 'the fork was deprovisioned before it became ready', true);
     if (state.state !== 'provisioned') return undefined;
     const vars = await heroku((api) => api.configVars(app));
     return vars[`${attachmentName}_URL`] ?? undefined;
@@ -213,10 +319,19 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
   return {
     async open() {
       const setting = await findSourceSetting(deps.pool, backup.resourceId);
-      if (!setting) throw sourceFailed('no_source', 'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings', false);
+      if (!setting)
+        throw sourceFailed(
+          'no_source',
+          'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings',
+          false,
+        );
       if (setting.kind === 'direct') {
         await recordSourceMode(deps.pool, backup.id, token, 'direct');
-        return { source: openDirectSource(deps.secrets, backup.resourceId, setting), description: setting.description, mode: 'direct' };
+        return {
+          source: openDirectSource(deps.secrets, backup.resourceId, setting),
+          description: setting.description,
+          mode: 'direct',
+        };
       }
       return openHeroku(setting);
     },
@@ -228,7 +343,8 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
         // Best effort: if Heroku cannot be asked, the next attempt or the fork janitor does it.
         if (intent) {
           const outcome = await destroyUnrecordedFork(deps, intent).catch(() => null);
-          if (outcome === 'destroyed') log(`the request for a fork failed, but Heroku made the fork ${intent.attachmentName}; it was destroyed`);
+          if (outcome === 'destroyed')
+            log(`the request for a fork failed, but Heroku made the fork ${intent.attachmentName}; it was destroyed`);
         }
         return;
       }
@@ -243,19 +359,35 @@ export function openSourceSession(deps: SourceSessionDeps, run: { backup: Backup
 }
 
 /** Sends the idempotent, retried teardown of one fork. */
-export async function sendTeardown(boss: PgBoss, fork: { resourceId: string; backupId: string; addonId: string; appName: string }): Promise<void> {
-  await sendJob(boss, 'destroyFork', { resourceId: fork.resourceId, backupId: fork.backupId, addonId: fork.addonId, appName: fork.appName });
+export async function sendTeardown(
+  boss: PgBoss,
+  fork: { resourceId: string; backupId: string; addonId: string; appName: string },
+): Promise<void> {
+  await sendJob(boss, 'destroyFork', {
+    resourceId: fork.resourceId,
+    backupId: fork.backupId,
+    addonId: fork.addonId,
+    appName: fork.appName,
+  });
 }
 
 /** Maps what the connected-account calls throw onto failures a backup can show and classify. */
 export function toSourceFailure(error: unknown): unknown {
   if (isBackupFailure(error)) return error;
-  if (error instanceof ConnectionUnavailableError) return sourceFailed('reconnect_needed', error.message, false, { cause: error });
-  if (error instanceof RateLimitedError) return sourceFailed('heroku_rate_limited', error.message, true, { cause: error });
+  if (error instanceof ConnectionUnavailableError)
+    return sourceFailed('reconnect_needed', error.message, false, { cause: error });
+  if (error instanceof RateLimitedError)
+    return sourceFailed('heroku_rate_limited', error.message, true, { cause: error });
   if (error instanceof PlatformApiError) {
     if (error.statusCode === 404) return sourceFailed('heroku_not_found', error.message, false, { cause: error });
     if (error.statusCode === 422) return sourceFailed('heroku_refused', error.message, false, { cause: error });
-    if (error.statusCode === 403) return sourceFailed('heroku_forbidden', `${error.message} (does the connected account still have access to the app?)`, false, { cause: error });
+    if (error.statusCode === 403)
+      return sourceFailed(
+        'heroku_forbidden',
+        `${error.message} (does the connected account still have access to the app?)`,
+        false,
+        { cause: error },
+      );
     return sourceFailed('heroku_api', error.message, error.statusCode >= 500, { cause: error });
   }
   return error;
@@ -266,12 +398,16 @@ export function toSourceFailure(error: unknown): unknown {
  * otherwise why not, with any password taken out.
  */
 async function whyNotReady(url: string, password: string): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'big-backup' });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 5000,
+    application_name: 'big-backup',
+  });
   client.on('error', () => {});
   try {
     await client.connect();
     const result = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
-    return result.rows[0]?.recovering === false ? null : 'it is still replaying its source\'s history (in recovery)';
+    return result.rows[0]?.recovering === false ? null : "it is still replaying its source's history (in recovery)";
   } catch (error) {
     // Starting up, DNS not there yet, credentials not active yet: all mean "not ready" for now.
     return `connecting to it failed: ${redact((error as Error).message, [password])}`;

@@ -8,7 +8,10 @@ import { clearForkIntent, markForkDestroyed, recordForkState, type ForkIntent } 
  * fork Heroku no longer knows (404) counts as destroyed. Throws when it could not be destroyed (the
  * job retries, and the fork janitor keeps trying), after noting that on the backup.
  */
-export async function destroyForkNow(deps: { pool: pg.Pool; connect?: ConnectDeps }, fork: { resourceId: string; addonId: string; appName: string }): Promise<'destroyed' | 'already-gone'> {
+export async function destroyForkNow(
+  deps: { pool: pg.Pool; connect?: ConnectDeps },
+  fork: { resourceId: string; addonId: string; appName: string },
+): Promise<'destroyed' | 'already-gone'> {
   if (!deps.connect) throw new Error('cannot destroy the fork: connecting a Heroku account is not configured');
   let outcome: 'destroyed' | 'already-gone';
   try {
@@ -24,7 +27,9 @@ export async function destroyForkNow(deps: { pool: pg.Pool; connect?: ConnectDep
     });
   } catch (error) {
     await recordForkState(deps.pool, fork.addonId, 'destroy_failed').catch(() => {});
-    throw new Error(`could not destroy the fork ${fork.addonId} on ${fork.appName}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`could not destroy the fork ${fork.addonId} on ${fork.appName}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   await markForkDestroyed(deps.pool, fork.addonId);
   return outcome;
@@ -35,7 +40,10 @@ export async function destroyForkNow(deps: { pool: pg.Pool; connect?: ConnectDep
  * (made since the intent; names are unique per app, and carry the resource), destroys that add-on if
  * it is there, then clears the intent. Throws when Heroku could not be asked (kept for a later try).
  */
-export async function destroyUnrecordedFork(deps: { pool: pg.Pool; connect?: ConnectDeps }, intent: ForkIntent): Promise<'destroyed' | 'none'> {
+export async function destroyUnrecordedFork(
+  deps: { pool: pg.Pool; connect?: ConnectDeps },
+  intent: ForkIntent,
+): Promise<'destroyed' | 'none'> {
   if (!deps.connect) throw new Error('cannot look for the fork: connecting a Heroku account is not configured');
   const outcome = await withConnectApi(deps.connect, intent.resourceId, async (api) => {
     let attachments;
@@ -46,7 +54,8 @@ export async function destroyUnrecordedFork(deps: { pool: pg.Pool; connect?: Con
       throw error;
     }
     const attachment = attachments.find((a) => a.name === intent.attachmentName);
-    if (!attachment || (attachment.created_at && Date.parse(attachment.created_at) < intent.at.getTime() - 60_000)) return 'none' as const;
+    if (!attachment || (attachment.created_at && Date.parse(attachment.created_at) < intent.at.getTime() - 60_000))
+      return 'none' as const;
     try {
       await api.deleteAddon(intent.appName, attachment.addon.id);
     } catch (error) {

@@ -19,10 +19,16 @@ export interface ForkRecord {
 export type SourceMode = NonNullable<Backup['sourceMode']>;
 
 /** Which way this attempt reads the database. Fenced by the attempt token. */
-export async function recordSourceMode(db: Queryable, backupId: string, token: string, mode: SourceMode): Promise<boolean> {
+export async function recordSourceMode(
+  db: Queryable,
+  backupId: string,
+  token: string,
+  mode: SourceMode,
+): Promise<boolean> {
   const result = await db.query(
     `update backups set source_mode = $3, updated_at = now() where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
-    [backupId, token, mode]);
+    [backupId, token, mode],
+  );
   return result.rowCount === 1;
 }
 
@@ -30,30 +36,42 @@ export async function recordSourceMode(db: Queryable, backupId: string, token: s
  * Saves the fork Heroku just created on the backup row, at once, so teardown and the janitor can find
  * it. Fenced: false when a newer attempt owns the backup (the caller then destroys its own fork).
  */
-export async function recordForkRequested(db: Queryable, backupId: string, token: string, fork: { addonId: string; addonName: string; appName: string; plan: string }): Promise<boolean> {
+export async function recordForkRequested(
+  db: Queryable,
+  backupId: string,
+  token: string,
+  fork: { addonId: string; addonName: string; appName: string; plan: string },
+): Promise<boolean> {
   const result = await db.query(
     `update backups set fork_addon_id = $3, fork_addon_name = $4, fork_app_name = $5, fork_plan = $6, fork_state = 'provisioning',
        fork_requested_at = now(), fork_ready_at = null, fork_destroyed_at = null, updated_at = now(),
        fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null
      where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
-    [backupId, token, fork.addonId, fork.addonName, fork.appName, fork.plan]);
+    [backupId, token, fork.addonId, fork.addonName, fork.appName, fork.plan],
+  );
   return result.rowCount === 1;
 }
 
 export async function recordForkReady(db: Queryable, backupId: string, addonId: string): Promise<void> {
   await db.query(
     `update backups set fork_state = 'ready', fork_ready_at = now(), updated_at = now() where id = $1 and fork_addon_id = $2 and fork_destroyed_at is null`,
-    [backupId, addonId]);
+    [backupId, addonId],
+  );
 }
 
 export async function recordForkState(db: Queryable, addonId: string, state: string): Promise<void> {
-  await db.query('update backups set fork_state = $2 where fork_addon_id = $1 and fork_destroyed_at is null', [addonId, state]);
+  await db.query('update backups set fork_state = $2 where fork_addon_id = $1 and fork_destroyed_at is null', [
+    addonId,
+    state,
+  ]);
 }
 
 /** The fork is gone (destroyed by us, or already 404 at Heroku). Idempotent. */
 export async function markForkDestroyed(db: Queryable, addonId: string): Promise<void> {
   await db.query(
-    `update backups set fork_state = 'destroyed', fork_destroyed_at = now() where fork_addon_id = $1 and fork_destroyed_at is null`, [addonId]);
+    `update backups set fork_state = 'destroyed', fork_destroyed_at = now() where fork_addon_id = $1 and fork_destroyed_at is null`,
+    [addonId],
+  );
 }
 
 const LIVE = `select id as "backupId", resource_id as "resourceId", fork_addon_id as "addonId", fork_addon_name as "addonName",
@@ -74,7 +92,9 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
 /** Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`. */
 export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) order by fork_requested_at`, [cutoff]);
+    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) order by fork_requested_at`,
+    [cutoff],
+  );
   return result.rows;
 }
 
@@ -84,7 +104,9 @@ export async function listForksToReap(db: Queryable, cutoff: Date): Promise<Fork
  */
 export async function forkAlreadyDestroyed(db: Queryable, backupId: string, addonId: string): Promise<boolean> {
   const result = await db.query<{ addon: string | null; destroyed: Date | null }>(
-    'select fork_addon_id as addon, fork_destroyed_at as destroyed from backups where id = $1', [backupId]);
+    'select fork_addon_id as addon, fork_destroyed_at as destroyed from backups where id = $1',
+    [backupId],
+  );
   const row = result.rows[0];
   return !row || (row.addon === addonId && row.destroyed !== null);
 }
@@ -102,11 +124,17 @@ const INTENT = `select id as "backupId", resource_id as "resourceId", fork_inten
   fork_intent_attachment as "attachmentName", fork_intent_at as "at" from backups where fork_intent_at is not null`;
 
 /** Written before the create request. Fenced: false when a newer attempt owns the backup. */
-export async function recordForkIntent(db: Queryable, backupId: string, token: string, intent: { appName: string; attachmentName: string }): Promise<boolean> {
+export async function recordForkIntent(
+  db: Queryable,
+  backupId: string,
+  token: string,
+  intent: { appName: string; attachmentName: string },
+): Promise<boolean> {
   const result = await db.query(
     `update backups set fork_intent_app = $3, fork_intent_attachment = $4, fork_intent_at = now(), updated_at = now()
      where id = $1 and attempt_token = $2 and state in ${ATTEMPT}`,
-    [backupId, token, intent.appName, intent.attachmentName]);
+    [backupId, token, intent.appName, intent.attachmentName],
+  );
   return result.rowCount === 1;
 }
 
@@ -123,7 +151,9 @@ export async function listStaleForkIntents(db: Queryable, cutoff: Date): Promise
 export async function clearForkIntent(db: Queryable, backupId: string, attachmentName: string): Promise<void> {
   await db.query(
     `update backups set fork_intent_app = null, fork_intent_attachment = null, fork_intent_at = null
-     where id = $1 and fork_intent_attachment = $2`, [backupId, attachmentName]);
+     where id = $1 and fork_intent_attachment = $2`,
+    [backupId, attachmentName],
+  );
 }
 
 /** Every unsettled fork intent of one resource (the purge settles them before the rows go). */

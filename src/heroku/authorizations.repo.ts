@@ -16,7 +16,11 @@ const COLUMNS = `resource_id as "resourceId", grant_code_ciphertext as "grantCod
   access_token_ciphertext as "accessTokenCiphertext", access_token_expires_at as "accessTokenExpiresAt",
   refresh_token_ciphertext as "refreshTokenCiphertext", status, failure_reason as "failureReason"`;
 
-export async function insertPendingAuthorization(db: Queryable, resourceId: string, grant: { codeCiphertext: string | null; expiresAt: Date | null }): Promise<void> {
+export async function insertPendingAuthorization(
+  db: Queryable,
+  resourceId: string,
+  grant: { codeCiphertext: string | null; expiresAt: Date | null },
+): Promise<void> {
   await db.query(
     `insert into heroku_authorizations (resource_id, grant_code_ciphertext, grant_expires_at, status)
      values ($1, $2, $3, $4) on conflict (resource_id) do nothing`,
@@ -27,14 +31,25 @@ export async function insertPendingAuthorization(db: Queryable, resourceId: stri
   }
 }
 
-export async function findAuthorization(db: Queryable, resourceId: string, { lock = false } = {}): Promise<AuthorizationRow | undefined> {
+export async function findAuthorization(
+  db: Queryable,
+  resourceId: string,
+  { lock = false } = {},
+): Promise<AuthorizationRow | undefined> {
   const result = await db.query<AuthorizationRow>(
-    `select ${COLUMNS} from heroku_authorizations where resource_id = $1${lock ? ' for update' : ''}`, [resourceId]);
+    `select ${COLUMNS} from heroku_authorizations where resource_id = $1${lock ? ' for update' : ''}`,
+    [resourceId],
+  );
   return result.rows[0];
 }
 
 /** Stores fresh tokens; the grant code is single-use, so it is dropped once exchanged. */
-export async function storeTokens(db: Queryable, resourceId: string, tokens: { accessCiphertext: string; refreshCiphertext: string; expiresAt: Date }, via: 'exchange' | 'refresh'): Promise<void> {
+export async function storeTokens(
+  db: Queryable,
+  resourceId: string,
+  tokens: { accessCiphertext: string; refreshCiphertext: string; expiresAt: Date },
+  via: 'exchange' | 'refresh',
+): Promise<void> {
   await db.query(
     `update heroku_authorizations set access_token_ciphertext = $2, refresh_token_ciphertext = $3, access_token_expires_at = $4,
        status = 'active', failure_reason = null, grant_code_ciphertext = null,
@@ -44,15 +59,24 @@ export async function storeTokens(db: Queryable, resourceId: string, tokens: { a
   );
 }
 
-export async function markAuthorizationFailed(db: Queryable, resourceId: string, reason: string, status: 'failed' | 'revoked' = 'failed'): Promise<void> {
+export async function markAuthorizationFailed(
+  db: Queryable,
+  resourceId: string,
+  reason: string,
+  status: 'failed' | 'revoked' = 'failed',
+): Promise<void> {
   await db.query(
     `update heroku_authorizations set status = $3, failure_reason = $2, grant_code_ciphertext = null, updated_at = now()
-     where resource_id = $1`, [resourceId, reason, status]);
+     where resource_id = $1`,
+    [resourceId, reason, status],
+  );
 }
 
 /** Forgets every secret of the authorization (deprovision: Heroku revokes it anyway). */
 export async function wipeAuthorization(db: Queryable, resourceId: string): Promise<void> {
   await db.query(
     `update heroku_authorizations set grant_code_ciphertext = null, access_token_ciphertext = null, refresh_token_ciphertext = null,
-       status = 'revoked', failure_reason = 'the add-on was deprovisioned', updated_at = now() where resource_id = $1`, [resourceId]);
+       status = 'revoked', failure_reason = 'the add-on was deprovisioned', updated_at = now() where resource_id = $1`,
+    [resourceId],
+  );
 }

@@ -66,7 +66,11 @@ const MAX_RETRY_AFTER_SECONDS = 60;
  * Retry-After says, a few times, then surface as RateLimitedError; other non-2xx answers are
  * PlatformApiError with Heroku's message (never the token).
  */
-export function createConnectApi(apiUrl: string, accessToken: string, options: { sleep?: (ms: number) => Promise<void> } = {}): ConnectApi {
+export function createConnectApi(
+  apiUrl: string,
+  accessToken: string,
+  options: { sleep?: (ms: number) => Promise<void> } = {},
+): ConnectApi {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   async function call<T>(what: string, run: (client: Heroku) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -88,7 +92,9 @@ export function createConnectApi(apiUrl: string, accessToken: string, options: {
         const status = (error as HerokuClientError).statusCode;
         const body = (error as HerokuClientError).body as { id?: string; message?: string } | undefined;
         if (typeof status !== 'number') {
-          throw new Error(`could not reach the Heroku Platform API ${what}: ${(error as Error).message}`, { cause: error });
+          throw new Error(`could not reach the Heroku Platform API ${what}: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         const message = `Heroku answered ${status} ${what}${body?.message ? `: ${body.message}` : ''}`;
         if (status === 429) {
@@ -109,13 +115,17 @@ export function createConnectApi(apiUrl: string, accessToken: string, options: {
     listApps: () => call('listing apps', (c) => c.get('/apps')),
     createApp: (name) => call('creating the app for forks', (c) => c.post('/apps', { body: { name } })),
     app: (nameOrId) => call('reading the app', (c) => c.get(app(nameOrId))),
-    configVars: (name) => call('reading the app\'s config vars', (c) => c.get(`${app(name)}/config-vars`)),
-    attachments: (name) => call('listing the app\'s add-on attachments', (c) => c.get(`${app(name)}/addon-attachments`)),
+    configVars: (name) => call("reading the app's config vars", (c) => c.get(`${app(name)}/config-vars`)),
+    attachments: (name) => call("listing the app's add-on attachments", (c) => c.get(`${app(name)}/addon-attachments`)),
     addon: (addonId) => call('reading the add-on', (c) => c.get(`/addons/${encodeURIComponent(addonId)}`)),
-    appAddon: (name, addonId) => call('reading the fork', (c) => c.get(`${app(name)}/addons/${encodeURIComponent(addonId)}`)),
-    createFork: (request) => call('creating the fork', (c) => c.post(`${app(request.app)}/addons`, {
-      body: { plan: request.plan, config: { fork: request.source }, attachment: { name: request.attachmentName } },
-    })),
+    appAddon: (name, addonId) =>
+      call('reading the fork', (c) => c.get(`${app(name)}/addons/${encodeURIComponent(addonId)}`)),
+    createFork: (request) =>
+      call('creating the fork', (c) =>
+        c.post(`${app(request.app)}/addons`, {
+          body: { plan: request.plan, config: { fork: request.source }, attachment: { name: request.attachmentName } },
+        }),
+      ),
     deleteAddon: async (name, addonId) => {
       await call('destroying the fork', (c) => c.delete(`${app(name)}/addons/${encodeURIComponent(addonId)}`));
     },

@@ -24,14 +24,21 @@ export class AuthorizationUnavailableError extends Error {
 }
 
 /** Sealed-column names: they are part of each ciphertext's authenticated data. */
-export const SEALED = { grantCode: 'heroku_authorizations.grant_code', access: 'heroku_authorizations.access_token', refresh: 'heroku_authorizations.refresh_token' } as const;
+export const SEALED = {
+  grantCode: 'heroku_authorizations.grant_code',
+  access: 'heroku_authorizations.access_token',
+  refresh: 'heroku_authorizations.refresh_token',
+} as const;
 
 /**
  * Exchanges the provision grant for tokens. Idempotent: an already active authorization is left alone.
  * A refused or expired code marks the authorization failed (and does not throw, since a retry cannot
  * help); an unreachable id.heroku.com throws so the job retries while the code is still valid.
  */
-export async function exchangeProvisionGrant(deps: PartnerAuthorizationDeps, resourceId: string): Promise<'exchanged' | 'already-active' | 'failed'> {
+export async function exchangeProvisionGrant(
+  deps: PartnerAuthorizationDeps,
+  resourceId: string,
+): Promise<'exchanged' | 'already-active' | 'failed'> {
   const now = deps.now?.() ?? new Date();
   const row = await findAuthorization(deps.pool, resourceId);
   if (!row) throw new AuthorizationUnavailableError('no authorization row for this resource');
@@ -61,7 +68,11 @@ export async function exchangeProvisionGrant(deps: PartnerAuthorizationDeps, res
  * it expires within five minutes, and refreshed once more if Heroku answers 401 anyway (tokens can be
  * invalidated early).
  */
-export async function withPartnerApi<T>(deps: PartnerAuthorizationDeps, resourceId: string, fn: (api: PlatformApi) => Promise<T>): Promise<T> {
+export async function withPartnerApi<T>(
+  deps: PartnerAuthorizationDeps,
+  resourceId: string,
+  fn: (api: PlatformApi) => Promise<T>,
+): Promise<T> {
   const token = await currentAccessToken(deps, resourceId, false);
   try {
     return await fn(createPlatformApi(deps.apiUrl, token));
@@ -72,30 +83,54 @@ export async function withPartnerApi<T>(deps: PartnerAuthorizationDeps, resource
   }
 }
 
-async function currentAccessToken(deps: PartnerAuthorizationDeps, resourceId: string, force: boolean, rejected?: string): Promise<string> {
+async function currentAccessToken(
+  deps: PartnerAuthorizationDeps,
+  resourceId: string,
+  force: boolean,
+  rejected?: string,
+): Promise<string> {
   const now = deps.now?.() ?? new Date();
   const row = await findAuthorization(deps.pool, resourceId);
   const usable = (r: typeof row) => r?.status === 'active' && r.accessTokenCiphertext && r.accessTokenExpiresAt;
-  if (!usable(row)) throw new AuthorizationUnavailableError(row?.failureReason ?? 'the Heroku authorization is not active yet');
+  if (!usable(row))
+    throw new AuthorizationUnavailableError(row?.failureReason ?? 'the Heroku authorization is not active yet');
   if (!force && stillFresh(row!.accessTokenExpiresAt!, now)) {
     return deps.secrets.open(row!.accessTokenCiphertext!, resourceId, SEALED.access);
   }
-  const outcome = await refreshUnderLock({
-    pool: deps.pool, secrets: deps.secrets, resourceId, sealed: SEALED, oauthUrl: deps.oauthUrl, clientSecret: deps.clientSecret, now,
-    lock: async (tx) => {
-      const locked = await findAuthorization(tx, resourceId, { lock: true });
-      if (locked?.status !== 'active' || !locked.accessTokenCiphertext || !locked.refreshTokenCiphertext || !locked.accessTokenExpiresAt) {
-        return { unusable: locked?.failureReason ?? 'the Heroku authorization is not active' };
-      }
-      return { accessTokenCiphertext: locked.accessTokenCiphertext, refreshTokenCiphertext: locked.refreshTokenCiphertext, accessTokenExpiresAt: locked.accessTokenExpiresAt };
+  const outcome = await refreshUnderLock(
+    {
+      pool: deps.pool,
+      secrets: deps.secrets,
+      resourceId,
+      sealed: SEALED,
+      oauthUrl: deps.oauthUrl,
+      clientSecret: deps.clientSecret,
+      now,
+      lock: async (tx) => {
+        const locked = await findAuthorization(tx, resourceId, { lock: true });
+        if (
+          locked?.status !== 'active' ||
+          !locked.accessTokenCiphertext ||
+          !locked.refreshTokenCiphertext ||
+          !locked.accessTokenExpiresAt
+        ) {
+          return { unusable: locked?.failureReason ?? 'the Heroku authorization is not active' };
+        }
+        return {
+          accessTokenCiphertext: locked.accessTokenCiphertext,
+          refreshTokenCiphertext: locked.refreshTokenCiphertext,
+          accessTokenExpiresAt: locked.accessTokenExpiresAt,
+        };
+      },
+      store: (tx, tokens) => storeTokens(tx, resourceId, tokens, 'refresh'),
+      refused: async (tx, error) => {
+        const reason = `Heroku refused to refresh the authorization: ${error.message}`;
+        await markAuthorizationFailed(tx, resourceId, reason, 'revoked');
+        return reason;
+      },
     },
-    store: (tx, tokens) => storeTokens(tx, resourceId, tokens, 'refresh'),
-    refused: async (tx, error) => {
-      const reason = `Heroku refused to refresh the authorization: ${error.message}`;
-      await markAuthorizationFailed(tx, resourceId, reason, 'revoked');
-      return reason;
-    },
-  }, { force, rejected });
+    { force, rejected },
+  );
   if ('unavailable' in outcome) throw new AuthorizationUnavailableError(outcome.unavailable);
   return outcome.token;
 }

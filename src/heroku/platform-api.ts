@@ -45,7 +45,10 @@ async function call<T>(fn: () => Promise<T>, what: string): Promise<T> {
     const status = (error as HerokuClientError).statusCode;
     const body = (error as HerokuClientError).body as { id?: string; message?: string } | undefined;
     if (typeof status === 'number') {
-      throw new PlatformApiError(status, `Heroku answered ${status} ${what}${body?.message ? `: ${body.message}` : ''}`);
+      throw new PlatformApiError(
+        status,
+        `Heroku answered ${status} ${what}${body?.message ? `: ${body.message}` : ''}`,
+      );
     }
     throw new Error(`could not reach the Heroku Platform API ${what}: ${(error as Error).message}`, { cause: error });
   }

@@ -44,13 +44,17 @@ export interface GrantRefresh {
  * refuses, answers `{ unavailable }`; the refusal is recorded in the transaction, which commits.
  * An unreachable id.heroku.com throws, and nothing is written.
  */
-export async function refreshUnderLock(grant: GrantRefresh, options: { force: boolean; rejected?: string }): Promise<{ token: string } | { unavailable: string }> {
+export async function refreshUnderLock(
+  grant: GrantRefresh,
+  options: { force: boolean; rejected?: string },
+): Promise<{ token: string } | { unavailable: string }> {
   return withTransaction(grant.pool, async (tx) => {
     const locked = await grant.lock(tx);
     if ('unusable' in locked) return { unavailable: locked.unusable };
     const stored = grant.secrets.open(locked.accessTokenCiphertext, grant.resourceId, grant.sealed.access);
     // Someone else refreshed while we waited for the lock.
-    if (stillFresh(locked.accessTokenExpiresAt, grant.now) && (!options.force || stored !== options.rejected)) return { token: stored };
+    if (stillFresh(locked.accessTokenExpiresAt, grant.now) && (!options.force || stored !== options.rejected))
+      return { token: stored };
     const refreshToken = grant.secrets.open(locked.refreshTokenCiphertext, grant.resourceId, grant.sealed.refresh);
     let tokens: TokenSet;
     try {

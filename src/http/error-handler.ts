@@ -4,7 +4,9 @@ import type { Logger } from '../logger.ts';
 
 /** JSON for machines (Heroku, the API), a readable page for people. */
 function wantsJson(req: Request): boolean {
-  return req.path.startsWith('/heroku/') || req.path === '/heroku' || req.path.startsWith('/api/') || !req.accepts('html');
+  return (
+    req.path.startsWith('/heroku/') || req.path === '/heroku' || req.path.startsWith('/api/') || !req.accepts('html')
+  );
 }
 
 /**

@@ -1,6 +1,12 @@
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import type { Queryable } from '../db/pool.ts';
-import { countHit, deleteEndedWindows, deleteWindow, findOpenWindow, uncountHit } from '../rate-limits/rate-limit-hits.repo.ts';
+import {
+  countHit,
+  deleteEndedWindows,
+  deleteWindow,
+  findOpenWindow,
+  uncountHit,
+} from '../rate-limits/rate-limit-hits.repo.ts';
 
 /** How often one process sweeps windows that ended; counts themselves never depend on it. */
 const SWEEP_EVERY_MS = 60_000;
@@ -51,6 +57,8 @@ export class PgRateLimitStore implements Store {
     const now = Date.now();
     if (now - this.#lastSweep < SWEEP_EVERY_MS) return;
     this.#lastSweep = now;
-    deleteEndedWindows(this.#db, this.prefix).catch(() => { /* the next sweep tries again */ });
+    deleteEndedWindows(this.#db, this.prefix).catch(() => {
+      /* the next sweep tries again */
+    });
   }
 }

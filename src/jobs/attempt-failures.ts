@@ -17,12 +17,20 @@ export function cancelRequested(): BackupFailure {
 
 /** The worker stopped this attempt (shutdown, or pg-boss found its claim gone): another attempt may finish. */
 export function interrupted(): BackupFailure {
-  return new BackupFailure('interrupted', 'the worker stopped this attempt (a restart or deploy); it will be tried again', { retryable: true });
+  return new BackupFailure(
+    'interrupted',
+    'the worker stopped this attempt (a restart or deploy); it will be tried again',
+    { retryable: true },
+  );
 }
 
 /** The attempt reached the plan's time limit: another attempt would only reach it again. */
 export function timedOut(expireInSeconds: number): BackupFailure {
   const hours = expireInSeconds / 3600;
   const limit = hours >= 1 ? `${Math.round(hours)} hours` : `${Math.round(expireInSeconds)} seconds`;
-  return new BackupFailure('timed_out', `the backup did not finish within the plan's limit of ${limit} and was stopped`, { retryable: false });
+  return new BackupFailure(
+    'timed_out',
+    `the backup did not finish within the plan's limit of ${limit} and was stopped`,
+    { retryable: false },
+  );
 }

@@ -25,12 +25,23 @@ export interface JanitorReport {
  * Multipart uploads and temporary files older than any attempt can live are aborted, and archives that
  * no backup claims (a dead attempt's object, a backup deleted without its object) are removed.
  */
-export async function backupJanitor(deps: JobDeps, _payload: object, _job?: unknown, now: Date = new Date()): Promise<JanitorReport> {
+export async function backupJanitor(
+  deps: JobDeps,
+  _payload: object,
+  _job?: unknown,
+  now: Date = new Date(),
+): Promise<JanitorReport> {
   const report: JanitorReport = { abandonedBackups: [], abortedUploads: [], removedObjects: [] };
   for (const id of await listUnfinishedSince(deps.pool, new Date(now.getTime() - RECONCILE_GRACE_MS))) {
     const jobs = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId: id } });
     if (jobs.some((job) => job.state === 'created' || job.state === 'retry' || job.state === 'active')) continue;
-    if (await markFailed(deps.pool, id, null, { kind: 'abandoned', reason: 'the worker running this backup stopped and its retries ran out', final: true })) {
+    if (
+      await markFailed(deps.pool, id, null, {
+        kind: 'abandoned',
+        reason: 'the worker running this backup stopped and its retries ran out',
+        final: true,
+      })
+    ) {
       report.abandonedBackups.push(id);
     }
   }
@@ -43,11 +54,23 @@ export async function backupJanitor(deps: JobDeps, _payload: object, _job?: unkn
   const old = (await deps.store.list('tenants/')).filter((object) => object.lastModified.getTime() <= cutoff);
   // One query per batch of objects rather than one per object: the store holds every tenant's archives.
   for (let start = 0; start < old.length; start += CLAIMS_BATCH) {
-    const batch = old.slice(start, start + CLAIMS_BATCH).map((object) => ({ object, backupId: object.key.split('/')[2] ?? '' }));
-    const claims = await findArchiveClaims(deps.pool, batch.map((b) => b.backupId).filter((id) => UUID.test(id)));
+    const batch = old
+      .slice(start, start + CLAIMS_BATCH)
+      .map((object) => ({ object, backupId: object.key.split('/')[2] ?? '' }));
+    const claims = await findArchiveClaims(
+      deps.pool,
+      batch.map((b) => b.backupId).filter((id) => UUID.test(id)),
+    );
     for (const { object, backupId } of batch) {
       const backup = claims.get(backupId);
-      if (backup && backup.objectKey === object.key && object.sealed && backup.state !== 'failed' && backup.state !== 'canceled') continue;
+      if (
+        backup &&
+        backup.objectKey === object.key &&
+        object.sealed &&
+        backup.state !== 'failed' &&
+        backup.state !== 'canceled'
+      )
+        continue;
       await deps.store.delete(object.key);
       report.removedObjects.push(object.key);
     }

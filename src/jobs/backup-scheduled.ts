@@ -16,20 +16,39 @@ import { slotKey } from '../backups/schedule.ts';
  * that record holds a key of its own (`<slot>:skipped`, once per slot), so a later fire of the same slot
  * (a daily slot fires again an hour later) still takes the backup once the earlier one has finished.
  */
-export async function backupScheduled(deps: JobDeps, { resourceId }: Payload<'backupScheduled'>, job: JobContext): Promise<'started' | 'slot-taken' | 'skipped-busy' | 'no-schedule'> {
+export async function backupScheduled(
+  deps: JobDeps,
+  { resourceId }: Payload<'backupScheduled'>,
+  job: JobContext,
+): Promise<'started' | 'slot-taken' | 'skipped-busy' | 'no-schedule'> {
   const schedule = await findSchedule(deps.pool, resourceId);
   if (!schedule) return 'no-schedule';
   // The slot is when pg-boss created the tick, not when a busy worker got round to it.
   const tick = await deps.boss.getJobById(QUEUES.backupScheduled.name, job.id);
   const key = slotKey(resourceId, schedule, tick?.createdOn ?? new Date());
   try {
-    const backup = await requestBackup(deps, resourceId, { trigger: 'scheduled', requestedBy: 'schedule', slotKey: key });
+    const backup = await requestBackup(deps, resourceId, {
+      trigger: 'scheduled',
+      requestedBy: 'schedule',
+      slotKey: key,
+    });
     return backup ? 'started' : 'slot-taken';
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== ALREADY_RUNNING) throw error;
-    const skipped = await insertBackup(deps.pool, { id: randomUUID(), resourceId, trigger: 'scheduled', format: 'default', requestedBy: 'schedule', slotKey: `${key}:skipped` });
+    const skipped = await insertBackup(deps.pool, {
+      id: randomUUID(),
+      resourceId,
+      trigger: 'scheduled',
+      format: 'default',
+      requestedBy: 'schedule',
+      slotKey: `${key}:skipped`,
+    });
     if (!skipped) return 'slot-taken';
-    await markFailed(deps.pool, skipped.id, null, { kind: 'skipped', reason: 'the previous backup was still running when this one was due', final: true });
+    await markFailed(deps.pool, skipped.id, null, {
+      kind: 'skipped',
+      reason: 'the previous backup was still running when this one was due',
+      final: true,
+    });
     return 'skipped-busy';
   }
 }

@@ -19,11 +19,12 @@ export async function exchangeGrant(deps: JobDeps, { resourceId }: Payload<'exch
     await recordAudit(deps.pool, { resourceId, actor: 'system', action: 'heroku.authorization_failed' });
     return;
   }
-  if (outcome === 'exchanged') await recordAudit(deps.pool, { resourceId, actor: 'system', action: 'heroku.authorized' });
+  if (outcome === 'exchanged')
+    await recordAudit(deps.pool, { resourceId, actor: 'system', action: 'heroku.authorized' });
   if (!resource.appId) {
     const addon = await withPartnerApi(deps.partner, resourceId, (api) => api.getAddon(resourceId));
     await updateResourceApp(deps.pool, resourceId, addon.app);
-    deps.logger.info({ resourceId, appName: addon.app.name }, 'learned the add-on\'s app');
+    deps.logger.info({ resourceId, appName: addon.app.name }, "learned the add-on's app");
   }
   // An admin may have connected Heroku before the app was known: the default source waited for it.
   await adoptDefaultSource(deps, resourceId, 'system');

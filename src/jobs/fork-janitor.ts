@@ -15,7 +15,12 @@ export interface ForkJanitorReport {
  * attempt asked for but died before recording (found by attachment name). Each is destroyed here, one
  * by one; one that cannot be destroyed stays recorded for the next pass.
  */
-export async function forkJanitor(deps: JobDeps, _payload: object, _job?: unknown, now: Date = new Date()): Promise<ForkJanitorReport> {
+export async function forkJanitor(
+  deps: JobDeps,
+  _payload: object,
+  _job?: unknown,
+  now: Date = new Date(),
+): Promise<ForkJanitorReport> {
   const report: ForkJanitorReport = { destroyed: [], failed: [] };
   for (const fork of await listForksToReap(deps.pool, new Date(now.getTime() - MAX_ATTEMPT_AGE_MS))) {
     try {
@@ -23,7 +28,10 @@ export async function forkJanitor(deps: JobDeps, _payload: object, _job?: unknow
       report.destroyed.push(fork.addonId);
     } catch (error) {
       report.failed.push(fork.addonId);
-      deps.logger.warn({ backupId: fork.backupId, addonId: fork.addonId, err: error }, 'fork janitor could not destroy a fork');
+      deps.logger.warn(
+        { backupId: fork.backupId, addonId: fork.addonId, err: error },
+        'fork janitor could not destroy a fork',
+      );
     }
   }
   // Forks asked for by attempts that died before recording them (see migration 0011).

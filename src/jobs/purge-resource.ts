@@ -23,7 +23,8 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   const resource = await findResource(deps.pool, resourceId);
   if (!resource || resource.state !== 'deprovisioned' || resource.purgedAt) return;
   // A backup still running sees the cancel flag (set at deprovision) and stops; wait for that, by retrying.
-  if (await hasRunningAttempt(deps.pool, resourceId)) throw new Error('a backup of this resource is still stopping; the purge will retry');
+  if (await hasRunningAttempt(deps.pool, resourceId))
+    throw new Error('a backup of this resource is still stopping; the purge will retry');
   await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
   // Forks are the customer's billed add-ons: destroy them while the connected grant still exists (a
   // failure throws, and the purge retries before anything is wiped). Without a usable grant nobody but
@@ -33,7 +34,10 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
       await destroyForkNow(deps, fork);
     } catch (error) {
       if (!((error as Error).cause instanceof ConnectionUnavailableError)) throw error;
-      deps.logger.warn({ resourceId, addonId: fork.addonId }, 'a fork could not be destroyed: the Heroku connection is gone');
+      deps.logger.warn(
+        { resourceId, addonId: fork.addonId },
+        'a fork could not be destroyed: the Heroku connection is gone',
+      );
     }
   }
   // And forks an attempt asked for but never recorded (see migration 0011), found by attachment name.
@@ -42,12 +46,16 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
       await destroyUnrecordedFork(deps, intent);
     } catch (error) {
       if (!(error instanceof ConnectionUnavailableError)) throw error;
-      deps.logger.warn({ resourceId, attachment: intent.attachmentName }, 'an unrecorded fork could not be looked for: the Heroku connection is gone');
+      deps.logger.warn(
+        { resourceId, attachment: intent.attachmentName },
+        'an unrecorded fork could not be looked for: the Heroku connection is gone',
+      );
     }
   }
   // Archives first: rows can be rebuilt from nothing, objects left behind would be customer data we keep.
   for (const object of await deps.store.list(`tenants/${resourceId}/`)) await deps.store.delete(object.key);
-  for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`)) await deps.store.abortIncompleteUpload(upload);
+  for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`))
+    await deps.store.abortIncompleteUpload(upload);
   await withTransaction(deps.pool, async (tx) => {
     await deleteResourceBackups(tx, resourceId);
     await deleteSchedule(tx, resourceId);

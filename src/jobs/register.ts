@@ -39,7 +39,11 @@ export interface RegisteredJobs {
  * Creates the queues and starts a worker for each. Handlers throw to fail (pg-boss then retries and,
  * at the end, dead-letters); they never swallow errors, which would mark the job completed.
  */
-export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { pollingIntervalSeconds?: number } = {}): Promise<RegisteredJobs> {
+export async function registerJobs(
+  boss: PgBoss,
+  deps: JobDeps,
+  options: { pollingIntervalSeconds?: number } = {},
+): Promise<RegisteredJobs> {
   const stopping = new AbortController();
   await ensureQueues(boss);
   for (const key of Object.keys(HANDLERS) as QueueKey[]) {
@@ -51,7 +55,12 @@ export async function registerJobs(boss: PgBoss, deps: JobDeps, options: { polli
       const payload = queue.payload.parse(job.data);
       try {
         const signal = AbortSignal.any([job.signal, stopping.signal]);
-        await handler({ ...deps, logger }, payload, { id: job.id, signal, retryCount: job.retryCount, expireInSeconds: job.expireInSeconds });
+        await handler({ ...deps, logger }, payload, {
+          id: job.id,
+          signal,
+          retryCount: job.retryCount,
+          expireInSeconds: job.expireInSeconds,
+        });
       } catch (error) {
         logger.warn({ err: error }, 'job attempt failed');
         throw error;

@@ -3,7 +3,15 @@ import { QUEUES } from '../queue/queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
 import { captureArchive } from '../engine/index.ts';
 import { objectKeyFor } from '../backups/backup.ts';
-import { beginAttempt, recordAttemptFacts, markVerifying, markCompleted, markFailed, markCanceled, cancelRequested } from '../backups/backups.repo.ts';
+import {
+  beginAttempt,
+  recordAttemptFacts,
+  markVerifying,
+  markCompleted,
+  markFailed,
+  markCanceled,
+  cancelRequested,
+} from '../backups/backups.repo.ts';
 import { appendLogs } from '../backups/backup-logs.repo.ts';
 import { openSourceSession } from '../forks/fork-lifecycle.ts';
 import { findResource, recordLargestDatabase } from '../resources/resources.repo.ts';
@@ -12,7 +20,13 @@ import { createLogBuffer } from '../backups/log-buffer.ts';
 import { sendJob } from '../queue/send.ts';
 import { createThroughputSamples } from '../backups/throughput-samples.ts';
 import { isBackupFailure, toBackupFailure, type BackupFailure } from '../shared/backup-failure.ts';
-import { cancelRequested as cancelRequestedFailure, deprovisioned, interrupted, superseded, timedOut } from './attempt-failures.ts';
+import {
+  cancelRequested as cancelRequestedFailure,
+  deprovisioned,
+  interrupted,
+  superseded,
+  timedOut,
+} from './attempt-failures.ts';
 
 /**
  * Runs one attempt of a backup: resolve the source, dump, stream to storage, prove, verify, complete.
@@ -30,27 +44,49 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   const { backup, token } = started;
   const logger = deps.logger.child({ backupId, resourceId: backup.resourceId, attempt: backup.attempt });
   const controller = new AbortController();
-  const stop = (reason: BackupFailure) => { if (!controller.signal.aborted) controller.abort(reason); };
+  const stop = (reason: BackupFailure) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
   // pg-boss aborts the job's signal on shutdown, on a lost claim and on expiry alike. Expiry is a
   // limit a retry would only hit again, so the attempt stops itself a little before it, as timed out.
   const onJobAbort = () => stop(interrupted());
   job.signal.addEventListener('abort', onJobAbort, { once: true });
-  const deadline = job.expireInSeconds > 0
-    ? setTimeout(() => stop(timedOut(job.expireInSeconds)), deadlineDelayMs(job.expireInSeconds))
-    : undefined;
-  const logs = createLogBuffer((lines) => appendLogs(deps.pool, backupId, backup.attempt, lines), (error) => logger.warn({ err: error }, 'could not store log lines'));
+  const deadline =
+    job.expireInSeconds > 0
+      ? setTimeout(() => stop(timedOut(job.expireInSeconds)), deadlineDelayMs(job.expireInSeconds))
+      : undefined;
+  const logs = createLogBuffer(
+    (lines) => appendLogs(deps.pool, backupId, backup.attempt, lines),
+    (error) => logger.warn({ err: error }, 'could not store log lines'),
+  );
   // Cancellation is a row flag set by the web process; the attempt looks for it every few seconds.
   const watcher = setInterval(() => {
-    cancelRequested(deps.pool, backupId).then((yes) => { if (yes) stop(cancelRequestedFailure()); }, () => {});
+    cancelRequested(deps.pool, backupId).then(
+      (yes) => {
+        if (yes) stop(cancelRequestedFailure());
+      },
+      () => {},
+    );
   }, deps.backup.cancelPollMs ?? 2000);
   let objectKey: string | undefined;
   let lastProgressWrite = 0;
   const samples = createThroughputSamples(Date.now());
   // Set only here: a fenced write that found a newer attempt's token.
   let supersededBy: BackupFailure | undefined;
-  const fenced = async (write: Promise<boolean>) => { if (!(await write)) { supersededBy ??= superseded(); stop(supersededBy); throw supersededBy; } };
+  const fenced = async (write: Promise<boolean>) => {
+    if (!(await write)) {
+      supersededBy ??= superseded();
+      stop(supersededBy);
+      throw supersededBy;
+    }
+  };
   // Resolves the database (a fork of it, for a Heroku source); `close` tears down the fork on every exit path.
-  const sourceSession = openSourceSession(deps, { backup, token, signal: controller.signal, log: (line) => logs.add(line) });
+  const sourceSession = openSourceSession(deps, {
+    backup,
+    token,
+    signal: controller.signal,
+    log: (line) => logs.add(line),
+  });
   try {
     const resource = await findResource(deps.pool, backup.resourceId);
     if (!resource || resource.state !== 'provisioned') throw deprovisioned();
@@ -58,17 +94,29 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     const source = await sourceSession.open();
     logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
     const captured = await captureArchive({
-      source: source.source, store: deps.store, format: backup.format, signal: controller.signal,
-      stallTimeoutMs: deps.backup.stallTimeoutMs, ...(deps.backup.pgBinDir ? { pgBinDir: deps.backup.pgBinDir } : {}),
+      source: source.source,
+      store: deps.store,
+      format: backup.format,
+      signal: controller.signal,
+      stallTimeoutMs: deps.backup.stallTimeoutMs,
+      ...(deps.backup.pgBinDir ? { pgBinDir: deps.backup.pgBinDir } : {}),
       key: (plan) => (objectKey = objectKeyFor(backup.resourceId, backupId, backup.attempt, plan.format.fileExtension)),
       metadata: { 'backup-id': backupId, attempt: String(backup.attempt) },
       onPlan: async (plan) => {
-        logs.add(`PostgreSQL ${plan.server.version}; pg_dump ${plan.binaries.version} (${plan.binaries.pgDump}); format ${plan.format.format}, compression ${plan.format.pgDumpCompression}${plan.format.wrapper === 'zstd' ? ' with a zstd wrapper' : ''}`);
-        await fenced(recordAttemptFacts(deps.pool, backupId, token, {
-          phase: 'dumping', sourceBytes: plan.server.databaseBytes, sourceDescription: source.description,
-          serverVersion: plan.server.version, pgDumpVersion: plan.binaries.version,
-          dumpCommand: `pg_dump ${plan.format.flags.join(' ')}`, restoreCommand: plan.format.restoreCommand,
-        }));
+        logs.add(
+          `PostgreSQL ${plan.server.version}; pg_dump ${plan.binaries.version} (${plan.binaries.pgDump}); format ${plan.format.format}, compression ${plan.format.pgDumpCompression}${plan.format.wrapper === 'zstd' ? ' with a zstd wrapper' : ''}`,
+        );
+        await fenced(
+          recordAttemptFacts(deps.pool, backupId, token, {
+            phase: 'dumping',
+            sourceBytes: plan.server.databaseBytes,
+            sourceDescription: source.description,
+            serverVersion: plan.server.version,
+            pgDumpVersion: plan.binaries.version,
+            dumpCommand: `pg_dump ${plan.format.flags.join(' ')}`,
+            restoreCommand: plan.format.restoreCommand,
+          }),
+        );
       },
       onLog: (line) => logs.add(line),
       onProgress: (progress) => {
@@ -76,25 +124,45 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
         if (now - lastProgressWrite < 1000) return;
         lastProgressWrite = now;
         samples.add(now, progress.rawBytes);
-        fenced(recordAttemptFacts(deps.pool, backupId, token, {
-          progress: {
-            bytes: progress.bytesOut, rawBytes: progress.rawBytes, bytesPerSecond: Math.round(progress.bytesPerSecond),
-            sourceBytes: progress.sourceBytes, sourceBytesDone: progress.sourceBytesDone, sourceBytesPerSecond: progress.sourceBytesPerSecond,
-            etaSeconds: progress.etaSeconds, currentTable: progress.currentTable,
-            tablesDumped: progress.tablesStarted, updatedAt: new Date(now).toISOString(), samples: samples.list(),
-          },
-        })).catch(() => {});
+        fenced(
+          recordAttemptFacts(deps.pool, backupId, token, {
+            progress: {
+              bytes: progress.bytesOut,
+              rawBytes: progress.rawBytes,
+              bytesPerSecond: Math.round(progress.bytesPerSecond),
+              sourceBytes: progress.sourceBytes,
+              sourceBytesDone: progress.sourceBytesDone,
+              sourceBytesPerSecond: progress.sourceBytesPerSecond,
+              etaSeconds: progress.etaSeconds,
+              currentTable: progress.currentTable,
+              tablesDumped: progress.tablesStarted,
+              updatedAt: new Date(now).toISOString(),
+              samples: samples.list(),
+            },
+          }),
+        ).catch(() => {});
       },
       onStored: async (stored) => {
         logs.add(`stored ${stored.bytes} bytes, sha256 ${stored.sha256}; reading it back to verify`);
-        await fenced(markVerifying(deps.pool, backupId, token, { objectKey: stored.key, bytes: stored.bytes, sha256: stored.sha256 }));
+        await fenced(
+          markVerifying(deps.pool, backupId, token, {
+            objectKey: stored.key,
+            bytes: stored.bytes,
+            sha256: stored.sha256,
+          }),
+        );
       },
     });
     logs.add(`verified: ${captured.verified.tableCount} tables, ${captured.verified.tocEntries} archive entries`);
     await logs.flush();
     await fenced(markCompleted(deps.pool, backupId, token, captured.verified));
     await recordLargestDatabase(deps.pool, backup.resourceId, captured.plan.server.databaseBytes);
-    await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.completed', detail: { backup: backup.name, bytes: captured.stored.bytes } });
+    await recordAudit(deps.pool, {
+      resourceId: backup.resourceId,
+      actor: 'system',
+      action: 'backup.completed',
+      detail: { backup: backup.name, bytes: captured.stored.bytes },
+    });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
     // A new verified backup may let older ones go.
     await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
@@ -112,7 +180,12 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     // than leaving it to wait for a retry that would only find the flag.
     if (isBackupFailure(reason, 'canceled') || (await cancelRequested(deps.pool, backupId).catch(() => false))) {
       await markCanceled(deps.pool, backupId, 'canceled on request');
-      await recordAudit(deps.pool, { resourceId: backup.resourceId, actor: 'system', action: 'backup.canceled', detail: { backup: backup.name } });
+      await recordAudit(deps.pool, {
+        resourceId: backup.resourceId,
+        actor: 'system',
+        action: 'backup.canceled',
+        detail: { backup: backup.name },
+      });
       return;
     }
     // Whatever the error, an attempt stopped from outside failed for that reason.
@@ -138,5 +211,8 @@ function deadlineDelayMs(expireInSeconds: number): number {
 
 /** Failure messages are written to be safe to show; strip anything URL-like anyway. */
 function sanitize(failure: BackupFailure): string {
-  return failure.message.replace(/postgres(ql)?:\/\/\S+/g, '[database URL]').replace(/X-Amz-[A-Za-z-]+=[^&\s]+/g, '[signature]').slice(0, 1000);
+  return failure.message
+    .replace(/postgres(ql)?:\/\/\S+/g, '[database URL]')
+    .replace(/X-Amz-[A-Za-z-]+=[^&\s]+/g, '[signature]')
+    .slice(0, 1000);
 }

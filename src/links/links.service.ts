@@ -11,7 +11,12 @@ import type { Backup } from '../backups/backup.ts';
 import type { Actor } from '../users/actor.ts';
 import type { Role } from '../users/resource-users.repo.ts';
 import {
-  findLinkByHash, findResourceDownloadLink, insertDownloadLink, listDownloadLinks, recordDownloadLinkUse, revokeDownloadLink,
+  findLinkByHash,
+  findResourceDownloadLink,
+  insertDownloadLink,
+  listDownloadLinks,
+  recordDownloadLinkUse,
+  revokeDownloadLink,
   type DownloadLink,
 } from './links.repo.ts';
 
@@ -24,7 +29,8 @@ const TOKEN_SHAPE = /^bbl_[A-Za-z0-9_-]{43}$/;
 export const LINK_LIMITS = { MIN_SECONDS: 60, MAX_SECONDS: 7 * 86_400, DEFAULT_SECONDS: 3_600 } as const;
 
 const NewLinkInput = z.strictObject({
-  expires_in_seconds: z.number({ error: 'expires_in_seconds must be a number of seconds' })
+  expires_in_seconds: z
+    .number({ error: 'expires_in_seconds must be a number of seconds' })
     .int('expires_in_seconds must be a whole number of seconds')
     .min(LINK_LIMITS.MIN_SECONDS, `expires_in_seconds must be at least ${LINK_LIMITS.MIN_SECONDS} (one minute)`)
     .max(LINK_LIMITS.MAX_SECONDS, `expires_in_seconds must be at most ${LINK_LIMITS.MAX_SECONDS} (seven days)`)
@@ -50,7 +56,10 @@ export function isDownloadable(backup: Pick<Backup, 'state' | 'verifiedAt' | 'ob
 }
 
 /** `<app>-<b001>-<YYYYMMDD>.dump` (or `.dump.zst` for the fast format), from the backup's start date in UTC. */
-export function downloadFilename(resource: Pick<Resource, 'appName' | 'name'>, backup: Pick<Backup, 'name' | 'createdAt' | 'objectKey'>): string {
+export function downloadFilename(
+  resource: Pick<Resource, 'appName' | 'name'>,
+  backup: Pick<Backup, 'name' | 'createdAt' | 'objectKey'>,
+): string {
   const app = (resource.appName ?? resource.name).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[.-]+/, '') || 'backup';
   const day = backup.createdAt.toISOString().slice(0, 10).replace(/-/g, '');
   const extension = backup.objectKey?.endsWith('.dump.zst') ? '.dump.zst' : '.dump';
@@ -61,24 +70,48 @@ export function downloadFilename(resource: Pick<Resource, 'appName' | 'name'>, b
  * Creates a link to one of the actor's resource's backups. The token is returned here (inside `url`)
  * once and never again; only its SHA-256 is stored.
  */
-export async function createDownloadLink(deps: LinksDeps, actor: Actor, backupId: string, input: unknown): Promise<{ link: DownloadLink; url: string; expiresAt: Date; backup: Backup; filename: string }> {
+export async function createDownloadLink(
+  deps: LinksDeps,
+  actor: Actor,
+  backupId: string,
+  input: unknown,
+): Promise<{ link: DownloadLink; url: string; expiresAt: Date; backup: Backup; filename: string }> {
   const { expires_in_seconds: expiresInSeconds } = parseOr422(NewLinkInput, input ?? {});
   const backup = await findOwnBackup(deps.pool, actor.resourceId, backupId);
   if (!isDownloadable(backup)) {
-    throw new AppError('backup_not_downloadable', 409,
-      `Backup ${backup.name} is ${backup.state === 'completed' ? 'not verified' : backup.state}; only completed, verified backups can be downloaded.`);
+    throw new AppError(
+      'backup_not_downloadable',
+      409,
+      `Backup ${backup.name} is ${backup.state === 'completed' ? 'not verified' : backup.state}; only completed, verified backups can be downloaded.`,
+    );
   }
   const resource = await findResource(deps.pool, actor.resourceId);
   if (!resource || resource.state !== 'provisioned') throw notFound('backup');
   const token = LINK_TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const link = await withTransaction(deps.pool, async (db) => {
     const created = await insertDownloadLink(db, {
-      id: randomUUID(), resourceId: actor.resourceId, backupId: backup.id, tokenHash: hashLinkToken(token),
-      prefix: token.slice(0, LINK_TOKEN_PREFIX.length + 6), createdBy: actor.label, createdById: actor.id, createdIp: actor.ip ?? null, expiresInSeconds,
+      id: randomUUID(),
+      resourceId: actor.resourceId,
+      backupId: backup.id,
+      tokenHash: hashLinkToken(token),
+      prefix: token.slice(0, LINK_TOKEN_PREFIX.length + 6),
+      createdBy: actor.label,
+      createdById: actor.id,
+      createdIp: actor.ip ?? null,
+      expiresInSeconds,
     });
     await recordAudit(db, {
-      resourceId: actor.resourceId, actor: actor.label, action: 'link.created', ip: actor.ip ?? null,
-      detail: { linkId: created.id, prefix: created.prefix, backupId: backup.id, backup: backup.name, expiresAt: created.expiresAt.toISOString() },
+      resourceId: actor.resourceId,
+      actor: actor.label,
+      action: 'link.created',
+      ip: actor.ip ?? null,
+      detail: {
+        linkId: created.id,
+        prefix: created.prefix,
+        backupId: backup.id,
+        backup: backup.name,
+        expiresAt: created.expiresAt.toISOString(),
+      },
     });
     return created;
   });
@@ -93,7 +126,10 @@ export async function listLinks(pool: pg.Pool, resourceId: string, backupId: str
 }
 
 /** Admins revoke any of the resource's links, others only their own (by who made it; by name for links older than that). */
-export function mayRevoke(link: Pick<DownloadLink, 'createdBy' | 'createdById'>, actor: Pick<LinkActor, 'id' | 'label' | 'role'>): boolean {
+export function mayRevoke(
+  link: Pick<DownloadLink, 'createdBy' | 'createdById'>,
+  actor: Pick<LinkActor, 'id' | 'label' | 'role'>,
+): boolean {
   const own = link.createdById === null ? link.createdBy === actor.label : link.createdById === actor.id;
   return actor.role === 'admin' || own;
 }
@@ -106,7 +142,13 @@ export async function revokeLink(pool: pg.Pool, actor: LinkActor, linkId: string
     if (!link) throw notFound('download link');
     if (!mayRevoke(link, actor)) throw forbidden('Only an admin or the person who created this link can revoke it.');
     if (!(await revokeDownloadLink(db, actor.resourceId, linkId, actor.label))) return;
-    await recordAudit(db, { resourceId: actor.resourceId, actor: actor.label, action: 'link.revoked', detail: { linkId, prefix: link.prefix }, ip: actor.ip ?? null });
+    await recordAudit(db, {
+      resourceId: actor.resourceId,
+      actor: actor.label,
+      action: 'link.revoked',
+      detail: { linkId, prefix: link.prefix },
+      ip: actor.ip ?? null,
+    });
   });
 }
 
@@ -128,10 +170,14 @@ export async function resolveLink(pool: pg.Pool, token: string): Promise<Resolve
   const found = await findLinkByHash(pool, hashLinkToken(token));
   if (!found) throw notFound('download link');
   const { link } = found;
-  if (found.resourceState !== 'provisioned') throw gone('This add-on was removed; its backups can no longer be downloaded.');
+  if (found.resourceState !== 'provisioned')
+    throw gone('This add-on was removed; its backups can no longer be downloaded.');
   if (link.revokedAt) throw gone('This download link was revoked. Create a new one on the big-backup dashboard.');
   if (found.expired) throw gone('This download link has expired. Create a new one on the big-backup dashboard.');
-  const [backup, resource] = await Promise.all([findResourceBackup(pool, link.resourceId, link.backupId), findResource(pool, link.resourceId)]);
+  const [backup, resource] = await Promise.all([
+    findResourceBackup(pool, link.resourceId, link.backupId),
+    findResource(pool, link.resourceId),
+  ]);
   if (!backup || !resource || !isDownloadable(backup) || backup.bytes === null || backup.sha256 === null) {
     throw gone('The backup behind this link is no longer available.');
   }
@@ -139,13 +185,28 @@ export async function resolveLink(pool: pg.Pool, token: string): Promise<Resolve
 }
 
 /** Counts a use and writes the `link.used` audit event; 410 if the link died since it was resolved. */
-export async function recordLinkUse(pool: pg.Pool, resolved: ResolvedLink, ip: string | null, detail: Record<string, unknown> = {}): Promise<void> {
+export async function recordLinkUse(
+  pool: pg.Pool,
+  resolved: ResolvedLink,
+  ip: string | null,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
   const { link, backup } = resolved;
   await withTransaction(pool, async (db) => {
     if (!(await recordDownloadLinkUse(db, link.id, ip))) throw gone('This download link has expired or was revoked.');
     await recordAudit(db, {
-      resourceId: link.resourceId, actor: `download link ${link.prefix}`, action: 'link.used', ip,
-      detail: { linkId: link.id, prefix: link.prefix, backupId: backup.id, backup: backup.name, createdBy: link.createdBy, ...detail },
+      resourceId: link.resourceId,
+      actor: `download link ${link.prefix}`,
+      action: 'link.used',
+      ip,
+      detail: {
+        linkId: link.id,
+        prefix: link.prefix,
+        backupId: backup.id,
+        backup: backup.name,
+        createdBy: link.createdBy,
+        ...detail,
+      },
     });
   });
 }
@@ -158,7 +219,9 @@ export async function redeemLink(pool: pg.Pool, token: string, ip: string | null
 }
 
 async function findOwnBackup(pool: pg.Pool, resourceId: string, backupId: string): Promise<Backup> {
-  const backup = z.uuid().safeParse(backupId).success ? await findResourceBackup(pool, resourceId, backupId) : undefined;
+  const backup = z.uuid().safeParse(backupId).success
+    ? await findResourceBackup(pool, resourceId, backupId)
+    : undefined;
   if (!backup) throw notFound('backup');
   return backup;
 }

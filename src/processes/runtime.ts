@@ -18,7 +18,16 @@ export function createRuntime(config: Config, logger: Logger, poolSize = config.
   const pool = createPool(config.DATABASE_URL, poolSize);
   const secrets = new SecretBox(config.ENCRYPTION_KEY);
   return {
-    config, logger, pool, secrets,
-    partner: { pool, secrets, oauthUrl: config.HEROKU_OAUTH_URL, apiUrl: config.HEROKU_API_URL, clientSecret: config.HEROKU_OAUTH_CLIENT_SECRET },
+    config,
+    logger,
+    pool,
+    secrets,
+    partner: {
+      pool,
+      secrets,
+      oauthUrl: config.HEROKU_OAUTH_URL,
+      apiUrl: config.HEROKU_API_URL,
+      clientSecret: config.HEROKU_OAUTH_CLIENT_SECRET,
+    },
   };
 }

@@ -14,7 +14,10 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
     const exit = (code: number) => logger.flush(() => process.exit(code));
     stop().then(
       () => exit(0),
-      (error: unknown) => { logger.error({ err: error }, 'shutdown failed'); exit(1); },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        exit(1);
+      },
     );
   };
   process.on('SIGTERM', handler);

@@ -23,16 +23,29 @@ const DRAIN_MS = 20_000;
  * Serves HTTP. Its pg-boss only sends jobs: no supervision, no cron, no migrations (pg-boss's proxy
  * pattern), so any number of web dynos add no maintenance load.
  */
-export async function startWeb(runtime: Runtime, options: { port?: number; host?: string; nowSeconds?: () => number; drainMs?: number } = {}): Promise<WebProcess> {
+export async function startWeb(
+  runtime: Runtime,
+  options: { port?: number; host?: string; nowSeconds?: () => number; drainMs?: number } = {},
+): Promise<WebProcess> {
   const { config, logger, pool, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'web');
   boss.on('error', (error: Error) => logger.error({ err: error }, 'pg-boss error (web)'));
   await boss.start();
-  const app = createApp({ config, pool, boss, logger, secrets, store, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
+  const app = createApp({
+    config,
+    pool,
+    boss,
+    logger,
+    secrets,
+    store,
+    ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+  });
   // Express 5 hands a listen failure (EADDRINUSE) to this callback rather than throwing it.
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port ?? config.PORT, options.host ?? '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(s)));
+    const s = app.listen(options.port ?? config.PORT, options.host ?? '0.0.0.0', (error?: Error) =>
+      error ? reject(error) : resolve(s),
+    );
   }).catch(async (error: unknown) => {
     await boss.stop({ graceful: false, close: true }).catch(() => {});
     await store.close().catch(() => {});
@@ -44,7 +57,9 @@ export async function startWeb(runtime: Runtime, options: { port?: number; host?
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'web listening');
   return {
-    server, port, boss,
+    server,
+    port,
+    boss,
     async stop() {
       // Requests in flight (a provision call, a sign-on) may finish; idle keep-alive connections go
       // now, and whatever is still open after the drain time is cut, well inside Heroku's 30 s.

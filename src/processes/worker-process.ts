@@ -13,18 +13,37 @@ export interface WorkerProcess {
 }
 
 /** Runs jobs, schedules and pg-boss maintenance. */
-export async function startWorker(runtime: Runtime, options: { pollingIntervalSeconds?: number; cancelPollMs?: number } = {}): Promise<WorkerProcess> {
+export async function startWorker(
+  runtime: Runtime,
+  options: { pollingIntervalSeconds?: number; cancelPollMs?: number } = {},
+): Promise<WorkerProcess> {
   const { config, logger, pool, partner, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);
   const boss = createBoss(config.DATABASE_URL, 'worker');
   boss.on('error', (error: Error) => logger.error({ err: error }, 'pg-boss error (worker)'));
   await boss.start();
-  const jobs = await registerJobs(boss, {
-    pool, boss, logger, partner, secrets, store,
-    connect: connectDeps({ pool, secrets }, config),
-    forks: { readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000, pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000 },
-    backup: { stallTimeoutMs: config.BACKUP_STALL_TIMEOUT_SECONDS * 1000, ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}), ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}) },
-  }, options);
+  const jobs = await registerJobs(
+    boss,
+    {
+      pool,
+      boss,
+      logger,
+      partner,
+      secrets,
+      store,
+      connect: connectDeps({ pool, secrets }, config),
+      forks: {
+        readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000,
+        pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,
+      },
+      backup: {
+        stallTimeoutMs: config.BACKUP_STALL_TIMEOUT_SECONDS * 1000,
+        ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}),
+        ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}),
+      },
+    },
+    options,
+  );
   logger.info({ storage: store.location }, 'archives go to storage');
   await reportPgBinaries(logger, config.PG_BIN_DIR);
   logger.info('worker started');
@@ -45,6 +64,9 @@ async function reportPgBinaries(logger: Logger, binDir: string | undefined): Pro
   logger.info({ pgDump: found.map((b) => ({ version: b.version, path: b.pgDump })) }, 'pg_dump binaries found');
   const uncovered = uncoveredServerMajors(found);
   if (uncovered.length > 0) {
-    logger.warn({ uncovered }, `no pg_dump here can back up PostgreSQL ${uncovered.join(', ')}: install postgresql-client-${uncovered.at(-1)} (the Aptfile on Heroku) or set PG_BIN_DIR`);
+    logger.warn(
+      { uncovered },
+      `no pg_dump here can back up PostgreSQL ${uncovered.join(', ')}: install postgresql-client-${uncovered.at(-1)} (the Aptfile on Heroku) or set PG_BIN_DIR`,
+    );
   }
 }

@@ -13,7 +13,12 @@ import { requestResourceCancel } from '../backups/backups.repo.ts';
 import { findPlan, planChangeBlockers, PLAN_SLUGS } from '../resources/plans.ts';
 import { supportedRegion, SUPPORTED_REGIONS_TEXT } from '../resources/regions.ts';
 import {
-  findResource, insertResourceIfAbsent, lockResource, markResourceDeprovisioned, updateResourcePlan, type Resource,
+  findResource,
+  insertResourceIfAbsent,
+  lockResource,
+  markResourceDeprovisioned,
+  updateResourcePlan,
+  type Resource,
 } from '../resources/resources.repo.ts';
 
 export interface ResourcesDeps {
@@ -48,15 +53,23 @@ export interface ProvisionAnswer {
  */
 export async function provision(deps: ResourcesDeps, request: ProvisionRequest): Promise<ProvisionAnswer> {
   const plan = findPlan(request.plan);
-  if (!plan) throw unprocessable(`big-backup has no plan named "${request.plan}"; choose one of ${PLAN_SLUGS.join(', ')}`);
+  if (!plan)
+    throw unprocessable(`big-backup has no plan named "${request.plan}"; choose one of ${PLAN_SLUGS.join(', ')}`);
   if (!supportedRegion(request.region)) {
-    throw unprocessable(`big-backup is not available in region ${request.region}; it runs in ${SUPPORTED_REGIONS_TEXT}`);
+    throw unprocessable(
+      `big-backup is not available in region ${request.region}; it runs in ${SUPPORTED_REGIONS_TEXT}`,
+    );
   }
   const databaseAttachment = attachmentName(request.options.database);
   const existing = await withTransaction(deps.pool, async (tx) => {
     const created = await insertResourceIfAbsent(tx, {
-      id: request.uuid, name: request.name, plan: plan.slug, region: request.region,
-      callbackUrl: request.callbackUrl, options: request.options, databaseAttachment,
+      id: request.uuid,
+      name: request.name,
+      plan: plan.slug,
+      region: request.region,
+      callbackUrl: request.callbackUrl,
+      options: request.options,
+      databaseAttachment,
     });
     if (!created) return findResource(tx, request.uuid);
     await insertPendingAuthorization(tx, request.uuid, {
@@ -64,18 +77,29 @@ export async function provision(deps: ResourcesDeps, request: ProvisionRequest):
       expiresAt: request.grant?.expiresAt ?? null,
     });
     if (request.grant) await sendJob(deps.boss, 'exchangeGrant', { resourceId: request.uuid }, { db: tx });
-    await recordAudit(tx, { resourceId: request.uuid, actor: 'heroku', action: 'resource.provisioned', detail: { plan: plan.slug, region: request.region } });
+    await recordAudit(tx, {
+      resourceId: request.uuid,
+      actor: 'heroku',
+      action: 'resource.provisioned',
+      detail: { plan: plan.slug, region: request.region },
+    });
     return created;
   });
   if (!existing) throw new Error('provisioned resource vanished');
   if (existing.state === 'deprovisioned') {
-    throw unprocessable('this add-on was deprovisioned and cannot be provisioned again; create a new big-backup add-on');
+    throw unprocessable(
+      'this add-on was deprovisioned and cannot be provisioned again; create a new big-backup add-on',
+    );
   }
   return answerFor(deps.publicUrl, existing);
 }
 
 /** Moves a resource to another plan, or refuses with the reasons a customer can act on. */
-export async function changePlan(deps: ResourcesDeps, resourceId: string, planSlug: string): Promise<{ message: string }> {
+export async function changePlan(
+  deps: ResourcesDeps,
+  resourceId: string,
+  planSlug: string,
+): Promise<{ message: string }> {
   const plan = findPlan(planSlug);
   if (!plan) throw unprocessable(`big-backup has no plan named "${planSlug}"; choose one of ${PLAN_SLUGS.join(', ')}`);
   return withTransaction(deps.pool, async (tx) => {
@@ -85,10 +109,18 @@ export async function changePlan(deps: ResourcesDeps, resourceId: string, planSl
     if (resource.plan === plan.slug) return { message: `big-backup is already on the ${plan.title} plan.` };
     // Read under the resource's lock, which saving a schedule takes too.
     const schedule = await findSchedule(tx, resourceId);
-    const blockers = planChangeBlockers({ largestDatabaseBytes: resource.largestDatabaseBytes, scheduleFrequency: schedule?.frequency ?? null }, plan);
+    const blockers = planChangeBlockers(
+      { largestDatabaseBytes: resource.largestDatabaseBytes, scheduleFrequency: schedule?.frequency ?? null },
+      plan,
+    );
     if (blockers.length > 0) throw unprocessable(`Cannot switch to the ${plan.title} plan: ${blockers.join('; ')}.`);
     await updateResourcePlan(tx, resourceId, plan.slug);
-    await recordAudit(tx, { resourceId, actor: 'heroku', action: 'resource.plan_changed', detail: { from: resource.plan, to: plan.slug } });
+    await recordAudit(tx, {
+      resourceId,
+      actor: 'heroku',
+      action: 'resource.plan_changed',
+      detail: { from: resource.plan, to: plan.slug },
+    });
     return { message: `big-backup is now on the ${plan.title} plan; new limits apply to the next backup.` };
   });
 }
@@ -114,7 +146,8 @@ function answerFor(publicUrl: string, resource: Resource): ProvisionAnswer {
   return {
     id: resource.id,
     config: { BIG_BACKUP_URL: new URL(`/r/${resource.id}`, publicUrl).toString() },
-    message: 'big-backup is ready. Open its dashboard with `heroku addons:open big-backup` to connect your database and schedule backups.',
+    message:
+      'big-backup is ready. Open its dashboard with `heroku addons:open big-backup` to connect your database and schedule backups.',
   };
 }
 
@@ -126,7 +159,9 @@ export function attachmentName(option: string | undefined): string {
   if (option === undefined || option.trim() === '') return 'DATABASE';
   const name = option.trim().toUpperCase().replace(/-/g, '_').replace(/_URL$/, '');
   if (!/^[A-Z][A-Z0-9_]{0,62}$/.test(name)) {
-    throw unprocessable(`the database option must name an attachment such as DATABASE or HEROKU_POSTGRESQL_RED (got "${option}")`);
+    throw unprocessable(
+      `the database option must name an attachment such as DATABASE or HEROKU_POSTGRESQL_RED (got "${option}")`,
+    );
   }
   return name;
 }

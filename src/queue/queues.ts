@@ -18,8 +18,14 @@ export const QUEUES = {
     // One queued-or-running backup per resource (singletonKey = resource id). Heartbeats let a dead
     // worker's job be retried within minutes instead of at expiry; expiry per job comes from the plan.
     options: {
-      policy: 'exclusive', heartbeatSeconds: 60, retryLimit: 3, retryDelay: 60, retryBackoff: true, retryDelayMax: 3600,
-      expireInSeconds: 23 * 3600, retentionSeconds: 7 * 86_400,
+      policy: 'exclusive',
+      heartbeatSeconds: 60,
+      retryLimit: 3,
+      retryDelay: 60,
+      retryBackoff: true,
+      retryDelayMax: 3600,
+      expireInSeconds: 23 * 3600,
+      retentionSeconds: 7 * 86_400,
     },
   },
   backupScheduled: {
@@ -42,7 +48,12 @@ export const QUEUES = {
   },
   destroyFork: {
     name: 'fork-destroy',
-    payload: z.object({ resourceId: z.guid(), backupId: z.guid(), addonId: z.string().min(1), appName: z.string().min(1) }),
+    payload: z.object({
+      resourceId: z.guid(),
+      backupId: z.guid(),
+      addonId: z.string().min(1),
+      appName: z.string().min(1),
+    }),
     // Idempotent (404 counts as destroyed); a fork left standing costs the customer money, so keep trying
     // for hours, and the fork janitor tries again after that.
     options: { retryLimit: 12, retryDelay: 15, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300 },

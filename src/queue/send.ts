@@ -7,7 +7,10 @@ import { QUEUES, type Payload, type QueueKey } from './queues.ts';
  * commits or rolls back with the caller's transaction (a rolled-back provision leaves no job behind).
  */
 export async function sendJob<K extends QueueKey>(
-  boss: PgBoss, key: K, payload: Payload<K>, options: Omit<SendOptions, 'db'> & { db?: Queryable } = {},
+  boss: PgBoss,
+  key: K,
+  payload: Payload<K>,
+  options: Omit<SendOptions, 'db'> & { db?: Queryable } = {},
 ): Promise<string | null> {
   const queue = QUEUES[key];
   const data = queue.payload.parse(payload);
@@ -19,6 +22,8 @@ export async function sendJob<K extends QueueKey>(
 }
 
 /** A client (or a transaction's client) as pg-boss's `db` option, so its call commits or rolls back with the caller's. */
-export function bossDb(db: Queryable): { executeSql: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }> } {
+export function bossDb(db: Queryable): {
+  executeSql: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>;
+} {
   return { executeSql: (text, values) => db.query(text, values) };
 }

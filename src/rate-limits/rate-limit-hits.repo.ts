@@ -9,7 +9,9 @@ export interface RateLimitWindow {
 /** The key's open window, if one is open. */
 export async function findOpenWindow(db: Queryable, key: string): Promise<RateLimitWindow | undefined> {
   const result = await db.query<{ hits: number; reset_at: Date }>(
-    'select hits, reset_at from rate_limit_hits where key = $1 and reset_at > now()', [key]);
+    'select hits, reset_at from rate_limit_hits where key = $1 and reset_at > now()',
+    [key],
+  );
   const row = result.rows[0];
   return row && { hits: row.hits, resetAt: row.reset_at };
 }
@@ -22,7 +24,8 @@ export async function countHit(db: Queryable, key: string, windowSeconds: number
        hits = case when rate_limit_hits.reset_at <= now() then 1 else rate_limit_hits.hits + 1 end,
        reset_at = case when rate_limit_hits.reset_at <= now() then excluded.reset_at else rate_limit_hits.reset_at end
      returning hits, reset_at`,
-    [key, windowSeconds]);
+    [key, windowSeconds],
+  );
   const row = result.rows[0]!;
   return { hits: row.hits, resetAt: row.reset_at };
 }
@@ -38,5 +41,7 @@ export async function deleteWindow(db: Queryable, key: string): Promise<void> {
 
 /** Deletes the ended windows of every key that starts with `prefix`. */
 export async function deleteEndedWindows(db: Queryable, prefix: string): Promise<void> {
-  await db.query('delete from rate_limit_hits where key like $1 and reset_at <= now()', [`${prefix.replace(/[\\%_]/g, '\\$&')}%`]);
+  await db.query('delete from rate_limit_hits where key like $1 and reset_at <= now()', [
+    `${prefix.replace(/[\\%_]/g, '\\$&')}%`,
+  ]);
 }

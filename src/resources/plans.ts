@@ -8,7 +8,13 @@ export interface Plan {
   /** Frequencies a schedule may use on this plan. */
   readonly scheduleFrequencies: readonly ScheduleFrequency[];
   /** Manual backups kept, and scheduled ones by grandfather-father-son tier. */
-  readonly retention: { readonly manual: number; readonly hourly: number; readonly daily: number; readonly weekly: number; readonly monthly: number };
+  readonly retention: {
+    readonly manual: number;
+    readonly hourly: number;
+    readonly daily: number;
+    readonly weekly: number;
+    readonly monthly: number;
+  };
   /** The largest source database a backup on this plan may dump. */
   readonly maxDatabaseBytes: number;
   /** Concurrent pg_dump streams a backup may use. */
@@ -25,19 +31,31 @@ export type PlanSlug = (typeof PLAN_SLUGS)[number];
 /** The one plan catalogue: every limit the product enforces reads from here. */
 export const PLANS: Readonly<Record<PlanSlug, Plan>> = {
   basic: {
-    slug: 'basic', title: 'Basic', scheduleFrequencies: ['daily'],
+    slug: 'basic',
+    title: 'Basic',
+    scheduleFrequencies: ['daily'],
     retention: { manual: 10, hourly: 0, daily: 7, weekly: 4, monthly: 0 },
-    maxDatabaseBytes: 250 * GB, parallelStreams: 1, maxBackupHours: 12,
+    maxDatabaseBytes: 250 * GB,
+    parallelStreams: 1,
+    maxBackupHours: 12,
   },
   standard: {
-    slug: 'standard', title: 'Standard', scheduleFrequencies: ['daily', 'hourly'],
+    slug: 'standard',
+    title: 'Standard',
+    scheduleFrequencies: ['daily', 'hourly'],
     retention: { manual: 25, hourly: 24, daily: 14, weekly: 8, monthly: 6 },
-    maxDatabaseBytes: 1_000 * GB, parallelStreams: 2, maxBackupHours: 20,
+    maxDatabaseBytes: 1_000 * GB,
+    parallelStreams: 2,
+    maxBackupHours: 20,
   },
   premium: {
-    slug: 'premium', title: 'Premium', scheduleFrequencies: ['daily', 'hourly'],
+    slug: 'premium',
+    title: 'Premium',
+    scheduleFrequencies: ['daily', 'hourly'],
     retention: { manual: 50, hourly: 48, daily: 31, weekly: 12, monthly: 12 },
-    maxDatabaseBytes: 4_000 * GB, parallelStreams: 4, maxBackupHours: 23,
+    maxDatabaseBytes: 4_000 * GB,
+    parallelStreams: 4,
+    maxBackupHours: 23,
   },
 };
 
@@ -57,10 +75,14 @@ export interface PlanUsage {
 export function planChangeBlockers(usage: PlanUsage, plan: Plan): string[] {
   const blockers: string[] = [];
   if (usage.largestDatabaseBytes !== null && usage.largestDatabaseBytes > plan.maxDatabaseBytes) {
-    blockers.push(`your database was ${formatGb(usage.largestDatabaseBytes)} at its last backup, and the ${plan.title} plan backs up databases up to ${formatGb(plan.maxDatabaseBytes)}`);
+    blockers.push(
+      `your database was ${formatGb(usage.largestDatabaseBytes)} at its last backup, and the ${plan.title} plan backs up databases up to ${formatGb(plan.maxDatabaseBytes)}`,
+    );
   }
   if (usage.scheduleFrequency !== null && !plan.scheduleFrequencies.includes(usage.scheduleFrequency)) {
-    blockers.push(`your backups are scheduled ${usage.scheduleFrequency}, which the ${plan.title} plan does not offer; change the schedule to ${plan.scheduleFrequencies.join(' or ')} first`);
+    blockers.push(
+      `your backups are scheduled ${usage.scheduleFrequency}, which the ${plan.title} plan does not offer; change the schedule to ${plan.scheduleFrequencies.join(' or ')} first`,
+    );
   }
   return blockers;
 }

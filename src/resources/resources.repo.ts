@@ -22,23 +22,49 @@ const COLUMNS = `id, name, plan, region, callback_url, options, database_attachm
   largest_database_bytes, created_at, deprovisioned_at, purged_at`;
 
 interface Row {
-  id: string; name: string; plan: string; region: string; callback_url: string | null; options: Record<string, string>;
-  database_attachment: string; state: Resource['state']; app_id: string | null; app_name: string | null;
-  largest_database_bytes: string | null; created_at: Date; deprovisioned_at: Date | null; purged_at: Date | null;
+  id: string;
+  name: string;
+  plan: string;
+  region: string;
+  callback_url: string | null;
+  options: Record<string, string>;
+  database_attachment: string;
+  state: Resource['state'];
+  app_id: string | null;
+  app_name: string | null;
+  largest_database_bytes: string | null;
+  created_at: Date;
+  deprovisioned_at: Date | null;
+  purged_at: Date | null;
 }
 
 function toResource(row: Row): Resource {
   return {
-    id: row.id, name: row.name, plan: row.plan, region: row.region, callbackUrl: row.callback_url, options: row.options,
-    databaseAttachment: row.database_attachment, state: row.state, appId: row.app_id, appName: row.app_name,
+    id: row.id,
+    name: row.name,
+    plan: row.plan,
+    region: row.region,
+    callbackUrl: row.callback_url,
+    options: row.options,
+    databaseAttachment: row.database_attachment,
+    state: row.state,
+    appId: row.app_id,
+    appName: row.app_name,
     largestDatabaseBytes: row.largest_database_bytes === null ? null : Number(row.largest_database_bytes),
-    createdAt: row.created_at, deprovisionedAt: row.deprovisioned_at, purgedAt: row.purged_at,
+    createdAt: row.created_at,
+    deprovisionedAt: row.deprovisioned_at,
+    purgedAt: row.purged_at,
   };
 }
 
 export interface NewResource {
-  id: string; name: string; plan: string; region: string; callbackUrl: string | null;
-  options: Record<string, string>; databaseAttachment: string;
+  id: string;
+  name: string;
+  plan: string;
+  region: string;
+  callbackUrl: string | null;
+  options: Record<string, string>;
+  databaseAttachment: string;
 }
 
 /**
@@ -70,23 +96,34 @@ export async function updateResourcePlan(db: Queryable, id: string, plan: string
 }
 
 export async function updateResourceApp(db: Queryable, id: string, app: { id: string; name: string }): Promise<void> {
-  await db.query('update resources set app_id = $2, app_name = $3, updated_at = now() where id = $1', [id, app.id, app.name]);
+  await db.query('update resources set app_id = $2, app_name = $3, updated_at = now() where id = $1', [
+    id,
+    app.id,
+    app.name,
+  ]);
 }
 
 /** Marks the resource deprovisioned; returns false when it already was (a repeated DELETE). */
 export async function markResourceDeprovisioned(db: Queryable, id: string): Promise<boolean> {
   const result = await db.query(
     `update resources set state = 'deprovisioned', deprovisioned_at = now(), updated_at = now()
-     where id = $1 and state = 'provisioned'`, [id]);
+     where id = $1 and state = 'provisioned'`,
+    [id],
+  );
   return result.rowCount === 1;
 }
 
 /** Keeps a tombstone (so repeats stay idempotent) and drops what the customer gave us. */
 export async function markResourcePurged(db: Queryable, id: string): Promise<void> {
-  await db.query(`update resources set purged_at = now(), options = '{}'::jsonb, updated_at = now() where id = $1`, [id]);
+  await db.query(`update resources set purged_at = now(), options = '{}'::jsonb, updated_at = now() where id = $1`, [
+    id,
+  ]);
 }
 
 /** Remembers the largest database a backup of this resource has covered (plan changes check it). */
 export async function recordLargestDatabase(db: Queryable, id: string, bytes: number): Promise<void> {
-  await db.query('update resources set largest_database_bytes = greatest(coalesce(largest_database_bytes, 0), $2) where id = $1', [id, bytes]);
+  await db.query(
+    'update resources set largest_database_bytes = greatest(coalesce(largest_database_bytes, 0), $2) where id = $1',
+    [id, bytes],
+  );
 }

@@ -109,7 +109,10 @@ export class BackupFailure extends Error {
 }
 
 /** True for a BackupFailure, and when kinds are given, for one of those kinds. */
-export function isBackupFailure<K extends FailureKind>(error: unknown, ...kinds: K[]): error is BackupFailure & { kind: K } {
+export function isBackupFailure<K extends FailureKind>(
+  error: unknown,
+  ...kinds: K[]
+): error is BackupFailure & { kind: K } {
   return error instanceof BackupFailure && (kinds.length === 0 || (kinds as FailureKind[]).includes(error.kind));
 }
 

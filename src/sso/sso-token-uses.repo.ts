@@ -6,6 +6,8 @@ import type { Queryable } from '../db/pool.ts';
  */
 export async function claimSsoTokenUse(db: Queryable, tokenHash: string): Promise<boolean> {
   await db.query(`delete from sso_token_uses where used_at < now() - interval '15 minutes'`);
-  const used = await db.query('insert into sso_token_uses (token_hash) values ($1) on conflict do nothing', [tokenHash]);
+  const used = await db.query('insert into sso_token_uses (token_hash) values ($1) on conflict do nothing', [
+    tokenHash,
+  ]);
   return used.rowCount === 1;
 }

@@ -44,11 +44,28 @@ export function verifySsoPost(body: unknown, salt: string, nowSeconds: number): 
   if (timestamp - nowSeconds > SSO_MAX_FUTURE_SECONDS) return { ok: false, reason: 'sign-on token is from the future' };
   const token = f.user_scoped_resource_token?.toLowerCase();
   if (token === undefined) {
-    return { ok: false, reason: f.resource_token === undefined ? 'no sign-on token' : 'no user-scoped sign-on token: a resource token alone does not say who signs in' };
+    return {
+      ok: false,
+      reason:
+        f.resource_token === undefined
+          ? 'no sign-on token'
+          : 'no user-scoped sign-on token: a resource token alone does not say who signs in',
+    };
   }
-  const expected = createHash('sha256').update(`${f.resource_id}:${salt}:${f.timestamp}:${f.user_id}:${f.email}`).digest('hex');
+  const expected = createHash('sha256')
+    .update(`${f.resource_id}:${salt}:${f.timestamp}:${f.user_id}:${f.email}`)
+    .digest('hex');
   if (!sameHex(token, expected)) return { ok: false, reason: 'sign-on token does not match' };
-  return { ok: true, claims: { resourceId: f.resource_id.toLowerCase(), userId: f.user_id.toLowerCase(), email: f.email, app: f.app ?? null, token } };
+  return {
+    ok: true,
+    claims: {
+      resourceId: f.resource_id.toLowerCase(),
+      userId: f.user_id.toLowerCase(),
+      email: f.email,
+      app: f.app ?? null,
+      token,
+    },
+  };
 }
 
 /** Constant-time comparison that first rejects anything not shaped like the expected hex digest. */

@@ -73,7 +73,10 @@ export class ByteMeter extends Transform {
     this.#bytesRead += chunk.byteLength;
     // Already as large as the pieces it would be copied into (the engine's 1 MiB coalesced chunks):
     // pass it on rather than copy it into a fresh buffer (one allocation and copy per MiB saved).
-    if (this.#chunkSize === 0 || (this.#filled === 0 && chunk.byteLength >= this.#chunkSize && chunk.byteLength === chunk.buffer.byteLength)) {
+    if (
+      this.#chunkSize === 0 ||
+      (this.#filled === 0 && chunk.byteLength >= this.#chunkSize && chunk.byteLength === chunk.buffer.byteLength)
+    ) {
       this.push(chunk);
       this.#onBytes?.(this.#bytesRead);
       callback();

@@ -1,9 +1,18 @@
-import { BackupFailure, isBackupFailure, type StorageFailureCode, type StorageFailureKind } from '../shared/backup-failure.ts';
+import {
+  BackupFailure,
+  isBackupFailure,
+  type StorageFailureCode,
+  type StorageFailureKind,
+} from '../shared/backup-failure.ts';
 
 export type { StorageFailureCode };
 
 const NOT_RETRYABLE: ReadonlySet<StorageFailureCode> = new Set([
-  'invalid_key', 'invalid_config', 'too_large', 'encryption_not_honoured', 'invalid_range',
+  'invalid_key',
+  'invalid_config',
+  'too_large',
+  'encryption_not_honoured',
+  'invalid_range',
 ]);
 
 const PREFIX = 'storage_';
@@ -18,8 +27,15 @@ export interface StorageFailureOptions {
  * The one kind of failure the storage layer throws: a BackupFailure of kind `storage_<code>`, retryable
  * unless the code says trying again cannot help. Messages never carry credentials or presigned URLs.
  */
-export function storageFailed(code: StorageFailureCode, message: string, options: StorageFailureOptions = {}): BackupFailure {
-  const suffix = options.cleanupError === undefined ? '' : ` (cleanup also failed: ${describe(options.cleanupError)}; the janitor will remove what is left)`;
+export function storageFailed(
+  code: StorageFailureCode,
+  message: string,
+  options: StorageFailureOptions = {},
+): BackupFailure {
+  const suffix =
+    options.cleanupError === undefined
+      ? ''
+      : ` (cleanup also failed: ${describe(options.cleanupError)}; the janitor will remove what is left)`;
   return new BackupFailure(`${PREFIX}${code}`, message + suffix, {
     retryable: !NOT_RETRYABLE.has(code),
     ...(options.cause === undefined ? {} : { cause: options.cause }),
@@ -28,7 +44,10 @@ export function storageFailed(code: StorageFailureCode, message: string, options
 }
 
 /** True for a storage failure, and when codes are given, for one of those codes. */
-export function isStorageFailure(error: unknown, ...codes: StorageFailureCode[]): error is BackupFailure & { kind: StorageFailureKind } {
+export function isStorageFailure(
+  error: unknown,
+  ...codes: StorageFailureCode[]
+): error is BackupFailure & { kind: StorageFailureKind } {
   if (!isBackupFailure(error) || !error.kind.startsWith(PREFIX)) return false;
   return codes.length === 0 || codes.includes(storageCode(error as BackupFailure & { kind: StorageFailureKind }));
 }
@@ -46,14 +65,19 @@ export function asStorageFailure(error: unknown, code: StorageFailureCode, messa
 
 /** Copies a storage failure with a cleanup failure attached. */
 export function withCleanupError(error: BackupFailure, cleanupError: unknown): BackupFailure {
-  return storageFailed(isStorageFailure(error) ? storageCode(error) : 'store_failed', error.message, { cause: error.cause ?? undefined, cleanupError });
+  return storageFailed(isStorageFailure(error) ? storageCode(error) : 'store_failed', error.message, {
+    cause: error.cause ?? undefined,
+    cleanupError,
+  });
 }
 
 /** A short, single-line description of any thrown value. */
 export function describe(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && !error.message.includes(code) ? `${error.name}: ${error.message} (${code})` : `${error.name}: ${error.message}`;
+    return typeof code === 'string' && !error.message.includes(code)
+      ? `${error.name}: ${error.message} (${code})`
+      : `${error.name}: ${error.message}`;
   }
   return String(error);
 }

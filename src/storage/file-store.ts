@@ -6,7 +6,13 @@ import { syncDirectory, TEMPORARY_NAME, uploadToFile } from './file-upload.ts';
 import { assertValidKey, assertValidPrefix, MANIFEST_SUFFIX } from './keys.ts';
 import { parseManifest } from './manifest.ts';
 import type {
-  IncompleteUpload, ListedObject, ObjectInfo, ObjectStore, ReadOptions, UploadOptions, UploadResult,
+  IncompleteUpload,
+  ListedObject,
+  ObjectInfo,
+  ObjectStore,
+  ReadOptions,
+  UploadOptions,
+  UploadResult,
 } from './object-store.ts';
 import { assertValidRange } from './validate.ts';
 
@@ -21,7 +27,8 @@ export class FileObjectStore implements ObjectStore {
   readonly #root: string;
 
   constructor(root: string, location = `file://${root}`) {
-    if (!path.isAbsolute(root)) throw storageFailed('invalid_config', `the storage folder must be an absolute path, not ${root}`);
+    if (!path.isAbsolute(root))
+      throw storageFailed('invalid_config', `the storage folder must be an absolute path, not ${root}`);
     this.#root = path.resolve(root);
     this.location = location;
   }
@@ -50,7 +57,12 @@ export class FileObjectStore implements ObjectStore {
     const stats = await stat(target).catch(nullIfMissing);
     if (stats === null || !stats.isFile()) return null;
     const text = await readFile(target + MANIFEST_SUFFIX, 'utf8').catch(nullIfMissing);
-    return { key, bytes: stats.size, lastModified: stats.mtime, manifest: text === null ? null : parseManifest(text, key) };
+    return {
+      key,
+      bytes: stats.size,
+      lastModified: stats.mtime,
+      manifest: text === null ? null : parseManifest(text, key),
+    };
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
@@ -65,7 +77,10 @@ export class FileObjectStore implements ObjectStore {
         throw storageFailed('invalid_range', `the range starting at ${start} is outside ${key} (${size} bytes)`);
       }
       const end = options.end === undefined ? undefined : Math.min(options.end, size - 1);
-      const stream = handle.createReadStream({ ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) });
+      const stream = handle.createReadStream({
+        ...(start === undefined ? {} : { start }),
+        ...(end === undefined ? {} : { end }),
+      });
       return signal === undefined ? stream : addAbortSignal(signal, stream);
     } catch (error) {
       await handle.close();
@@ -93,7 +108,11 @@ export class FileObjectStore implements ObjectStore {
   async list(prefix: string): Promise<ListedObject[]> {
     const files = await this.#walk(prefix);
     // A manifest still under its temporary name seals nothing: the crash came before its rename.
-    const sealed = new Set(files.filter((f) => !f.temporary && f.key.endsWith(MANIFEST_SUFFIX)).map((f) => f.key.slice(0, -MANIFEST_SUFFIX.length)));
+    const sealed = new Set(
+      files
+        .filter((f) => !f.temporary && f.key.endsWith(MANIFEST_SUFFIX))
+        .map((f) => f.key.slice(0, -MANIFEST_SUFFIX.length)),
+    );
     const listed: ListedObject[] = [];
     for (const file of files) {
       if (file.temporary || file.key.endsWith(MANIFEST_SUFFIX) || !file.key.startsWith(prefix)) continue;
@@ -134,7 +153,8 @@ export class FileObjectStore implements ObjectStore {
   #path(key: string): string {
     assertValidKey(key);
     const target = path.join(this.#root, ...key.split('/'));
-    if (!target.startsWith(this.#root + path.sep)) throw storageFailed('invalid_key', `${JSON.stringify(key)} leaves the storage folder`);
+    if (!target.startsWith(this.#root + path.sep))
+      throw storageFailed('invalid_key', `${JSON.stringify(key)} leaves the storage folder`);
     return target;
   }
 
@@ -146,7 +166,7 @@ export class FileObjectStore implements ObjectStore {
     assertValidPrefix(prefix);
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const start = folder === '' ? this.#root : path.join(this.#root, ...folder.split('/'));
-    const entries = await readdir(start, { recursive: true, withFileTypes: true }).catch(nullIfMissing) ?? [];
+    const entries = (await readdir(start, { recursive: true, withFileTypes: true }).catch(nullIfMissing)) ?? [];
     const files: Array<{ key: string; path: string; temporary: boolean }> = [];
     for (const entry of entries) {
       if (!entry.isFile()) continue;

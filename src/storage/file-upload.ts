@@ -29,7 +29,12 @@ export function temporaryName(finalName: string): string {
  * then the manifest the same way. A crash at any point leaves either a temporary file (found by
  * `listIncompleteUploads`) or an unsealed file, never a sealed file with missing bytes.
  */
-export async function uploadToFile(key: string, target: string, body: Readable, options: UploadOptions): Promise<UploadResult> {
+export async function uploadToFile(
+  key: string,
+  target: string,
+  body: Readable,
+  options: UploadOptions,
+): Promise<UploadResult> {
   const { signal } = options;
   try {
     assertValidUploadOptions(options);
@@ -44,9 +49,13 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
   const internal = new AbortController();
   let failure: BackupFailure | undefined;
   // Read through a function: set by listeners during the awaits, which TypeScript's narrowing does not see.
-  const throwIfFailed = (): void => { if (failure) throw failure; };
+  const throwIfFailed = (): void => {
+    if (failure) throw failure;
+  };
   let output: { bytesWritten: number } | undefined;
-  const meter = new ByteMeter({ onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored: output?.bytesWritten ?? 0 }) });
+  const meter = new ByteMeter({
+    onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored: output?.bytesWritten ?? 0 }),
+  });
   const fail = (error: BackupFailure): void => {
     failure ??= error;
     // The body first, without an error: aborting the pipeline would destroy it with an AbortError,
@@ -85,7 +94,8 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     const bytes = meter.bytesRead;
     const sha256 = meter.sha256;
     const onDisk = (await stat(temp)).size;
-    if (onDisk !== bytes) throw storageFailed('size_mismatch', `the disk holds ${onDisk} bytes for ${key}, ${bytes} were read`);
+    if (onDisk !== bytes)
+      throw storageFailed('size_mismatch', `the disk holds ${onDisk} bytes for ${key}, ${bytes} were read`);
 
     if (options.sourceDone !== undefined) await untilAborted(options.sourceDone, internal.signal);
     throwIfFailed();
@@ -93,7 +103,14 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     renamed = true;
     await syncDirectory(dir);
 
-    const manifest = serializeManifest({ version: 1, key, bytes, sha256, sealedAt: new Date().toISOString(), metadata: options.metadata ?? {} });
+    const manifest = serializeManifest({
+      version: 1,
+      key,
+      bytes,
+      sha256,
+      sealedAt: new Date().toISOString(),
+      metadata: options.metadata ?? {},
+    });
     await writeFile(manifestTemp, manifest, { flag: 'wx', mode: 0o640, flush: true });
     await rename(manifestTemp, target + MANIFEST_SUFFIX);
     await syncDirectory(dir);
@@ -105,7 +122,9 @@ export async function uploadToFile(key: string, target: string, body: Readable, 
     let cleanupError: unknown;
     const leftovers = renamed ? [temp, manifestTemp, target + MANIFEST_SUFFIX, target] : [temp, manifestTemp];
     for (const file of leftovers) {
-      await rm(file, { force: true }).catch((e: unknown) => { cleanupError ??= e; });
+      await rm(file, { force: true }).catch((e: unknown) => {
+        cleanupError ??= e;
+      });
     }
     throw cleanupError === undefined ? reason : withCleanupError(reason, cleanupError);
   } finally {

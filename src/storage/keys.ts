@@ -49,9 +49,13 @@ export function joinKey(rootPrefix: string, key: string): string {
 function checkSegment(key: string, segment: string): void {
   if (segment === '') throw invalidKey(key, 'it has an empty segment ("//" or a trailing "/")');
   if (segment === '.' || segment === '..') throw invalidKey(key, `"${segment}" segments are not allowed`);
-  if (segment.length > MAX_SEGMENT_LENGTH) throw invalidKey(key, `a segment is longer than ${MAX_SEGMENT_LENGTH} characters`);
+  if (segment.length > MAX_SEGMENT_LENGTH)
+    throw invalidKey(key, `a segment is longer than ${MAX_SEGMENT_LENGTH} characters`);
   if (!SEGMENT.test(segment)) {
-    throw invalidKey(key, 'each segment must start with a letter or digit and use only letters, digits and . _ = + @ -');
+    throw invalidKey(
+      key,
+      'each segment must start with a letter or digit and use only letters, digits and . _ = + @ -',
+    );
   }
 }
 

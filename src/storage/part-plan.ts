@@ -57,9 +57,11 @@ export function planParts(sizeEstimate: number | undefined, options: PartPlanOpt
   const needed = Math.ceil(((sizeEstimate ?? 0) * headroom) / maxParts);
   const partSize = Math.max(floor, Math.ceil(needed / MiB) * MiB);
   if (partSize > S3_MAX_PART_SIZE) {
-    throw storageFailed('too_large',
+    throw storageFailed(
+      'too_large',
       `a stream of about ${formatBytes(sizeEstimate ?? 0)} would need parts of ${formatBytes(partSize)} to fit in ` +
-      `${maxParts} parts with ${headroom}× headroom, and parts may be at most 5 GiB`);
+        `${maxParts} parts with ${headroom}× headroom, and parts may be at most 5 GiB`,
+    );
   }
   return { partSize, maxParts, maxBytes: partSize * maxParts };
 }

@@ -18,7 +18,10 @@ export function createS3Client(settings: S3Settings): S3Client {
 }
 
 /** The request parameters that ask for server-side encryption. */
-export function sseParams(sse: SseSetting | undefined): { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string } {
+export function sseParams(sse: SseSetting | undefined): {
+  ServerSideEncryption?: 'AES256' | 'aws:kms';
+  SSEKMSKeyId?: string;
+} {
   if (sse === undefined) return {};
   if (sse.algorithm === 'AES256') return { ServerSideEncryption: 'AES256' };
   return { ServerSideEncryption: 'aws:kms', ...(sse.kmsKeyId === undefined ? {} : { SSEKMSKeyId: sse.kmsKeyId }) };
@@ -54,5 +57,10 @@ function sameKmsKey(configured: string, answered: string | undefined): boolean {
 /** Whether an SDK error means "no such key / upload" (404s come back under several names). */
 export function isS3NotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.name === 'NoSuchUpload' || e?.$metadata?.httpStatusCode === 404;
+  return (
+    e?.name === 'NotFound' ||
+    e?.name === 'NoSuchKey' ||
+    e?.name === 'NoSuchUpload' ||
+    e?.$metadata?.httpStatusCode === 404
+  );
 }

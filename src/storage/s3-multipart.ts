@@ -1,5 +1,9 @@
 import {
-  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
 import { asStorageFailure, storageFailed } from './errors.ts';
@@ -86,7 +90,9 @@ export class MultipartWriter extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#failure ??= error ? asStorageFailure(error, 'store_failed', 'the upload failed') : storageFailed('store_failed', 'the upload was stopped');
+    this.#failure ??= error
+      ? asStorageFailure(error, 'store_failed', 'the upload failed')
+      : storageFailed('store_failed', 'the upload was stopped');
     this.#wake();
     callback(error);
   }
@@ -117,10 +123,19 @@ export class MultipartWriter extends Writable {
     if (this.#failure) throw this.#failure;
     const { send, bucket, key } = this.#options;
     const parts = [...this.#parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    if (parts.length !== this.#nextPart - 1) throw storageFailed('store_failed', `${parts.length} of ${this.#nextPart - 1} parts were stored`);
-    const output = await this.#call('the store refused to complete the upload', () => send(new CompleteMultipartUploadCommand({
-      Bucket: bucket, Key: key, UploadId: this.uploadId, MultipartUpload: { Parts: parts },
-    }), { abortSignal: this.#options.signal }));
+    if (parts.length !== this.#nextPart - 1)
+      throw storageFailed('store_failed', `${parts.length} of ${this.#nextPart - 1} parts were stored`);
+    const output = await this.#call('the store refused to complete the upload', () =>
+      send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+        { abortSignal: this.#options.signal },
+      ),
+    );
     this.#checkEncryption(output);
     this.#releasePool();
   }
@@ -128,9 +143,18 @@ export class MultipartWriter extends Writable {
   async #putSingle(): Promise<void> {
     const { send, bucket, key, params } = this.#options;
     const body = this.#current === undefined ? Buffer.alloc(0) : this.#current.subarray(0, this.#filled);
-    const output = await this.#call('the store refused the upload', () => send(new PutObjectCommand({
-      Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ...params,
-    }), { abortSignal: this.#options.signal }));
+    const output = await this.#call('the store refused the upload', () =>
+      send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ...params,
+        }),
+        { abortSignal: this.#options.signal },
+      ),
+    );
     this.#checkEncryption(output);
     this.#bytesStored = body.length;
     this.#options.onStored?.(this.#bytesStored);
@@ -169,24 +193,37 @@ export class MultipartWriter extends Writable {
     const request = (async () => {
       const uploadId = await (this.#creating ??= this.#create());
       if (this.#failure) throw this.#failure;
-      const output = await this.#call(`part ${partNumber} failed`, () => send(new UploadPartCommand({
-        Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length,
-        ...(partChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
-      }), { abortSignal: signal })) as { ETag?: string; ChecksumCRC32?: string };
+      const output = (await this.#call(`part ${partNumber} failed`, () =>
+        send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: body.length,
+            ...(partChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
+          }),
+          { abortSignal: signal },
+        ),
+      )) as { ETag?: string; ChecksumCRC32?: string };
       if (!output.ETag) throw storageFailed('store_failed', `part ${partNumber} was stored without an ETag`);
       this.#parts.push({
-        PartNumber: partNumber, ETag: output.ETag,
+        PartNumber: partNumber,
+        ETag: output.ETag,
         ...(output.ChecksumCRC32 === undefined ? {} : { ChecksumCRC32: output.ChecksumCRC32 }),
       });
       this.#bytesStored += body.length;
       this.#options.onStored?.(this.#bytesStored);
-    })().catch((error: unknown) => {
-      this.#fail(asStorageFailure(error, 'store_failed', `part ${partNumber} failed`));
-    }).finally(() => {
-      this.#inFlight.delete(request);
-      this.#free.push(buffer);
-      this.#wake();
-    });
+    })()
+      .catch((error: unknown) => {
+        this.#fail(asStorageFailure(error, 'store_failed', `part ${partNumber} failed`));
+      })
+      .finally(() => {
+        this.#inFlight.delete(request);
+        this.#free.push(buffer);
+        this.#wake();
+      });
     this.#inFlight.add(request);
   }
 
@@ -194,10 +231,18 @@ export class MultipartWriter extends Writable {
     const { send, bucket, key, params, partChecksums } = this.#options;
     // Not cancelled with the parts: a create the store performed but we stopped listening to would
     // leave an upload whose id we never learn. Let it answer, so the caller can abort it.
-    const output = await this.#call('the store refused the upload', () => send(new CreateMultipartUploadCommand({
-      Bucket: bucket, Key: key, ...params, ...(partChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
-    })));
-    if (typeof output.UploadId !== 'string') throw storageFailed('store_failed', 'the store created a multipart upload without an id');
+    const output = await this.#call('the store refused the upload', () =>
+      send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          ...params,
+          ...(partChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
+        }),
+      ),
+    );
+    if (typeof output.UploadId !== 'string')
+      throw storageFailed('store_failed', 'the store created a multipart upload without an id');
     this.uploadId = output.UploadId;
     // Checked before a single part is sent: nothing leaves unencrypted when encryption was asked for.
     this.#checkEncryption(output);

@@ -1,6 +1,11 @@
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand,
-  ListObjectsV2Command, type S3Client,
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
@@ -8,7 +13,14 @@ import { asStorageFailure, storageFailed } from './errors.ts';
 import { assertValidKey, assertValidPrefix, joinKey, MANIFEST_SUFFIX } from './keys.ts';
 import { parseManifest, type ObjectManifest } from './manifest.ts';
 import type {
-  IncompleteUpload, ListedObject, ObjectInfo, ObjectStore, PresignOptions, ReadOptions, UploadOptions, UploadResult,
+  IncompleteUpload,
+  ListedObject,
+  ObjectInfo,
+  ObjectStore,
+  PresignOptions,
+  ReadOptions,
+  UploadOptions,
+  UploadResult,
 } from './object-store.ts';
 import { createS3Client, isS3NotFound } from './s3-client.ts';
 import { uploadToS3 } from './s3-upload.ts';
@@ -55,9 +67,14 @@ export class S3ObjectStore implements ObjectStore {
       bytes: head.ContentLength ?? 0,
       lastModified: head.LastModified ?? new Date(0),
       manifest: await this.#readManifest(key),
-      ...(head.ServerSideEncryption === undefined ? {} : {
-        encryption: { algorithm: head.ServerSideEncryption, ...(head.SSEKMSKeyId === undefined ? {} : { kmsKeyId: head.SSEKMSKeyId }) },
-      }),
+      ...(head.ServerSideEncryption === undefined
+        ? {}
+        : {
+            encryption: {
+              algorithm: head.ServerSideEncryption,
+              ...(head.SSEKMSKeyId === undefined ? {} : { kmsKeyId: head.SSEKMSKeyId }),
+            },
+          }),
     };
   }
 
@@ -68,7 +85,11 @@ export class S3ObjectStore implements ObjectStore {
     const range = start === undefined && end === undefined ? undefined : `bytes=${start ?? 0}-${end ?? ''}`;
     try {
       const out = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.#settings.bucket, Key: this.#full(key), ...(range === undefined ? {} : { Range: range }) }),
+        new GetObjectCommand({
+          Bucket: this.#settings.bucket,
+          Key: this.#full(key),
+          ...(range === undefined ? {} : { Range: range }),
+        }),
         signal === undefined ? {} : { abortSignal: signal },
       );
       return out.Body as Readable;
@@ -113,14 +134,19 @@ export class S3ObjectStore implements ObjectStore {
     const sealed = new Set<string>();
     let token: string | undefined;
     do {
-      const page = await this.#client.send(new ListObjectsV2Command({
-        Bucket: this.#settings.bucket, Prefix: this.#full(prefix), ...(token === undefined ? {} : { ContinuationToken: token }),
-      }));
+      const page = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.#settings.bucket,
+          Prefix: this.#full(prefix),
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        }),
+      );
       for (const item of page.Contents ?? []) {
         const key = this.#relative(item.Key);
         if (key === null) continue;
         if (key.endsWith(MANIFEST_SUFFIX)) sealed.add(key.slice(0, -MANIFEST_SUFFIX.length));
-        else found.set(key, { key, bytes: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), sealed: false });
+        else
+          found.set(key, { key, bytes: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), sealed: false });
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -133,11 +159,14 @@ export class S3ObjectStore implements ObjectStore {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
-      const page = await this.#client.send(new ListMultipartUploadsCommand({
-        Bucket: this.#settings.bucket, Prefix: this.#full(prefix),
-        ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
-        ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }),
-      }));
+      const page = await this.#client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.#settings.bucket,
+          Prefix: this.#full(prefix),
+          ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+          ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }),
+        }),
+      );
       for (const upload of page.Uploads ?? []) {
         const key = this.#relative(upload.Key);
         if (key === null || upload.UploadId === undefined) continue;
@@ -153,11 +182,16 @@ export class S3ObjectStore implements ObjectStore {
   async abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
     assertValidKey(upload.key);
     try {
-      await this.#client.send(new AbortMultipartUploadCommand({
-        Bucket: this.#settings.bucket, Key: this.#full(upload.key), UploadId: upload.uploadId,
-      }));
+      await this.#client.send(
+        new AbortMultipartUploadCommand({
+          Bucket: this.#settings.bucket,
+          Key: this.#full(upload.key),
+          UploadId: upload.uploadId,
+        }),
+      );
     } catch (error) {
-      if (!isS3NotFound(error)) throw asStorageFailure(error, 'store_failed', `could not abort the upload of ${upload.key}`);
+      if (!isS3NotFound(error))
+        throw asStorageFailure(error, 'store_failed', `could not abort the upload of ${upload.key}`);
     }
   }
 
@@ -167,7 +201,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async #readManifest(key: string): Promise<ObjectManifest | null> {
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#settings.bucket, Key: this.#full(key) + MANIFEST_SUFFIX }));
+      const out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#settings.bucket, Key: this.#full(key) + MANIFEST_SUFFIX }),
+      );
       return parseManifest(await out.Body!.transformToString('utf8'), key);
     } catch (error) {
       if (isS3NotFound(error)) return null;

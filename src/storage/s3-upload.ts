@@ -1,4 +1,11 @@
-import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { finished, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.ts';
@@ -33,7 +40,13 @@ export interface S3Target {
  *    error" or a lost object must never pass), and the encryption we asked for.
  * 5. The manifest with our SHA-256 is written last (manifest.ts).
  */
-export async function uploadToS3(target: S3Target, key: string, storageKey: string, body: Readable, options: UploadOptions): Promise<UploadResult> {
+export async function uploadToS3(
+  target: S3Target,
+  key: string,
+  storageKey: string,
+  body: Readable,
+  options: UploadOptions,
+): Promise<UploadResult> {
   const { client, settings } = target;
   const bucket = settings.bucket;
   const send = client.send.bind(client) as Send;
@@ -51,10 +64,14 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
   const internal = new AbortController();
   let failure: BackupFailure | undefined;
   // Read through a function: set by listeners during the awaits, which TypeScript's narrowing does not see.
-  const throwIfFailed = (): void => { if (failure) throw failure; };
+  const throwIfFailed = (): void => {
+    if (failure) throw failure;
+  };
   let bytesStored = 0;
   const writer = new MultipartWriter({
-    send, bucket, key: storageKey,
+    send,
+    bucket,
+    key: storageKey,
     params: {
       ContentType: options.contentType ?? 'application/octet-stream',
       ...(options.metadata === undefined ? {} : { Metadata: options.metadata }),
@@ -65,13 +82,16 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     partChecksums: settings.requestChecksumCalculation === 'WHEN_SUPPORTED',
     signal: internal.signal,
     encryptionProblem: (output) => encryptionProblem(settings.sse, output),
-    onStored: (stored) => { bytesStored = stored; },
+    onStored: (stored) => {
+      bytesStored = stored;
+    },
   });
   const meter = new ByteMeter({
     // The writer copies into its own part buffers: re-chunking here would only be another copy.
     chunkSize: 0,
     maxBytes: plan.maxBytes,
-    limitReason: `, the most ${plan.maxParts} parts of ${formatBytes(plan.partSize)} can hold` +
+    limitReason:
+      `, the most ${plan.maxParts} parts of ${formatBytes(plan.partSize)} can hold` +
       ` (planned for an estimate of ${formatBytes(options.sizeEstimate ?? 0)}); stopped before part ${plan.maxParts + 1}`,
     onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored }),
   });
@@ -110,7 +130,10 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
       throw storageFailed('missing_after_complete', `the store reported ${key} complete, but it is not there`);
     }
     if (head.ContentLength !== bytes) {
-      throw storageFailed('size_mismatch', `the store holds ${head.ContentLength ?? 'an unknown number of'} bytes for ${key}, ${bytes} were sent`);
+      throw storageFailed(
+        'size_mismatch',
+        `the store holds ${head.ContentLength ?? 'an unknown number of'} bytes for ${key}, ${bytes} were sent`,
+      );
     }
     const headProblem = encryptionProblem(settings.sse, head);
     if (headProblem !== null) throw storageFailed('encryption_not_honoured', `${key}: ${headProblem}`);
@@ -119,13 +142,25 @@ export async function uploadToS3(target: S3Target, key: string, storageKey: stri
     throwIfFailed();
 
     const manifest: ObjectManifest = {
-      version: 1, key, bytes, sha256, sealedAt: new Date().toISOString(), metadata: options.metadata ?? {},
-      partSize: plan.partSize, ...(head.ETag === undefined ? {} : { etag: head.ETag }),
+      version: 1,
+      key,
+      bytes,
+      sha256,
+      sealedAt: new Date().toISOString(),
+      metadata: options.metadata ?? {},
+      partSize: plan.partSize,
+      ...(head.ETag === undefined ? {} : { etag: head.ETag }),
     };
-    const sealed = await send(new PutObjectCommand({
-      Bucket: bucket, Key: storageKey + MANIFEST_SUFFIX, Body: serializeManifest(manifest), ContentType: 'application/json',
-      ...sseParams(settings.sse),
-    }), { abortSignal: internal.signal });
+    const sealed = await send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: storageKey + MANIFEST_SUFFIX,
+        Body: serializeManifest(manifest),
+        ContentType: 'application/json',
+        ...sseParams(settings.sse),
+      }),
+      { abortSignal: internal.signal },
+    );
     const manifestProblem = encryptionProblem(settings.sse, sealed);
     if (manifestProblem !== null) throw storageFailed('encryption_not_honoured', `${key} manifest: ${manifestProblem}`);
     throwIfFailed();
@@ -153,14 +188,24 @@ async function headOrNull(send: Send, bucket: string, key: string): Promise<Head
 }
 
 /** Aborts the multipart upload (if any) and deletes the manifest and the object; returns the first error. */
-async function removeEverything(send: Send, bucket: string, key: string, uploadId: string | undefined): Promise<unknown> {
+async function removeEverything(
+  send: Send,
+  bucket: string,
+  key: string,
+  uploadId: string | undefined,
+): Promise<unknown> {
   const errors: unknown[] = [];
   if (uploadId !== undefined) {
-    await send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
-      .catch((error: unknown) => { if (!isS3NotFound(error)) errors.push(error); });
+    await send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(
+      (error: unknown) => {
+        if (!isS3NotFound(error)) errors.push(error);
+      },
+    );
   }
   for (const target of [key + MANIFEST_SUFFIX, key]) {
-    await send(new DeleteObjectCommand({ Bucket: bucket, Key: target })).catch((error: unknown) => { errors.push(error); });
+    await send(new DeleteObjectCommand({ Bucket: bucket, Key: target })).catch((error: unknown) => {
+      errors.push(error);
+    });
   }
   return errors[0];
 }

@@ -29,52 +29,73 @@ export interface S3Settings {
 }
 
 export type StorageConfig =
-  | { kind: 's3'; location: string; settings: S3Settings }
-  | { kind: 'file'; location: string; root: string };
+  { kind: 's3'; location: string; settings: S3Settings } | { kind: 'file'; location: string; root: string };
 
 /** The environment variables read here; everything else in `env` is ignored. */
 export type StorageEnv = Readonly<Record<string, string | undefined>>;
 
-const byteSize = z.string().regex(/^\d+(?:\s*(?:B|KiB|MiB|GiB))?$/i, 'expected bytes, or a number with KiB, MiB or GiB')
+const byteSize = z
+  .string()
+  .regex(/^\d+(?:\s*(?:B|KiB|MiB|GiB))?$/i, 'expected bytes, or a number with KiB, MiB or GiB')
   .transform((text) => {
     const match = /^(\d+)\s*([a-z]*)$/i.exec(text);
     const unit = (match?.[2] ?? '').toLowerCase();
     const factor = unit === 'gib' ? GiB : unit === 'mib' ? MiB : unit === 'kib' ? 1024 : 1;
     return Number(match?.[1]) * factor;
   })
-  .pipe(z.number().int().min(S3_MIN_PART_SIZE, 'must be at least 5 MiB').max(S3_MAX_PART_SIZE, 'must be at most 5 GiB'));
+  .pipe(
+    z.number().int().min(S3_MIN_PART_SIZE, 'must be at least 5 MiB').max(S3_MAX_PART_SIZE, 'must be at most 5 GiB'),
+  );
 
 const checksum = z.enum(['when_supported', 'when_required']).transform((mode) => mode.toUpperCase() as ChecksumMode);
 
 /** Options in the query string of an `s3://` URL. Unknown names are errors, so a typo cannot go unnoticed. */
-const s3Query = z.object({
-  region: z.string().regex(/^[a-z0-9-]+$/, 'expected a region name such as eu-west-1').optional(),
-  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
-  path_style: z.stringbool().optional(),
-  sse: z.enum(['AES256', 'aws:kms']).optional(),
-  sse_kms_key_id: z.string().regex(/^[\w:/+=,.@-]{1,2048}$/, 'expected a KMS key id or ARN').optional(),
-  checksum: checksum.optional(),
-  max_parts: z.coerce.number().int().min(1).max(S3_MAX_PARTS).optional(),
-  part_size: byteSize.optional(),
-  queue_size: z.coerce.number().int().min(1).max(16).optional(),
-  max_attempts: z.coerce.number().int().min(1).max(20).optional(),
-}).strict().refine((q) => q.sse_kms_key_id === undefined || q.sse === 'aws:kms', {
-  message: 'sse_kms_key_id needs sse=aws:kms', path: ['sse_kms_key_id'],
-});
+const s3Query = z
+  .object({
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'expected a region name such as eu-west-1')
+      .optional(),
+    endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    path_style: z.stringbool().optional(),
+    sse: z.enum(['AES256', 'aws:kms']).optional(),
+    sse_kms_key_id: z
+      .string()
+      .regex(/^[\w:/+=,.@-]{1,2048}$/, 'expected a KMS key id or ARN')
+      .optional(),
+    checksum: checksum.optional(),
+    max_parts: z.coerce.number().int().min(1).max(S3_MAX_PARTS).optional(),
+    part_size: byteSize.optional(),
+    queue_size: z.coerce.number().int().min(1).max(16).optional(),
+    max_attempts: z.coerce.number().int().min(1).max(20).optional(),
+  })
+  .strict()
+  .refine((q) => q.sse_kms_key_id === undefined || q.sse === 'aws:kms', {
+    message: 'sse_kms_key_id needs sse=aws:kms',
+    path: ['sse_kms_key_id'],
+  });
 
-const s3Env = z.object({
-  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
-  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  AWS_SESSION_TOKEN: z.string().min(1).optional(),
-  AWS_REGION: z.string().regex(/^[a-z0-9-]+$/).optional(),
-  AWS_DEFAULT_REGION: z.string().regex(/^[a-z0-9-]+$/).optional(),
-  AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/ }).optional(),
-  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
-  AWS_REQUEST_CHECKSUM_CALCULATION: z.string().toLowerCase().pipe(checksum).optional(),
-  AWS_RESPONSE_CHECKSUM_VALIDATION: z.string().toLowerCase().pipe(checksum).optional(),
-}).refine((e) => (e.AWS_ACCESS_KEY_ID === undefined) === (e.AWS_SECRET_ACCESS_KEY === undefined), {
-  message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together',
-});
+const s3Env = z
+  .object({
+    AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+    AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    AWS_SESSION_TOKEN: z.string().min(1).optional(),
+    AWS_REGION: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .optional(),
+    AWS_DEFAULT_REGION: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .optional(),
+    AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/ }).optional(),
+    AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
+    AWS_REQUEST_CHECKSUM_CALCULATION: z.string().toLowerCase().pipe(checksum).optional(),
+    AWS_RESPONSE_CHECKSUM_VALIDATION: z.string().toLowerCase().pipe(checksum).optional(),
+  })
+  .refine((e) => (e.AWS_ACCESS_KEY_ID === undefined) === (e.AWS_SECRET_ACCESS_KEY === undefined), {
+    message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together',
+  });
 
 const BUCKET = /^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -97,8 +118,10 @@ export function parseStorageUrl(url: string, env: StorageEnv): StorageConfig {
     throw storageFailed('invalid_config', 'the storage URL is not a URL; expected s3://bucket/prefix or file:///path');
   }
   if (parsed.username !== '' || parsed.password !== '') {
-    throw storageFailed('invalid_config',
-      'the storage URL must not contain credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead');
+    throw storageFailed(
+      'invalid_config',
+      'the storage URL must not contain credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead',
+    );
   }
   if (parsed.protocol === 'file:') return parseFileUrl(parsed);
   if (parsed.protocol === 's3:') return parseS3Url(parsed, env);
@@ -108,7 +131,8 @@ export function parseStorageUrl(url: string, env: StorageEnv): StorageConfig {
 function parseFileUrl(url: URL): StorageConfig {
   const shown = `file://${url.host}${url.pathname}`;
   if (url.search !== '' || url.hash !== '') throw invalid(shown, ['file: URLs take no options']);
-  if (url.host !== '' && url.host !== 'localhost') throw invalid(shown, ['only local paths (file:///path) are supported']);
+  if (url.host !== '' && url.host !== 'localhost')
+    throw invalid(shown, ['only local paths (file:///path) are supported']);
   let root: string;
   try {
     root = fileURLToPath(url);
@@ -125,7 +149,8 @@ function parseS3Url(url: URL, env: StorageEnv): StorageConfig {
   const prefix = decodeURIComponent(url.pathname).replace(/^\/+/, '').replace(/\/+$/, '');
   const location = `s3://${bucket}${prefix === '' ? '' : '/' + prefix}`;
   const problems: string[] = [];
-  if (!BUCKET.test(bucket)) problems.push(`"${bucket}" is not a valid bucket name (3–63 lower-case letters, digits, "." and "-")`);
+  if (!BUCKET.test(bucket))
+    problems.push(`"${bucket}" is not a valid bucket name (3–63 lower-case letters, digits, "." and "-")`);
   if (url.port !== '') problems.push('put the port in the endpoint option, not after the bucket');
   if (prefix !== '') {
     try {
@@ -155,17 +180,26 @@ function parseS3Url(url: URL, env: StorageEnv): StorageConfig {
     ...(endpoint === undefined ? {} : { endpoint }),
     // Custom endpoints (MinIO, s3rver, most S3-compatible stores) expect path-style addressing.
     forcePathStyle: q.path_style ?? endpoint !== undefined,
-    ...(e.AWS_ACCESS_KEY_ID !== undefined && e.AWS_SECRET_ACCESS_KEY !== undefined ? {
-      credentials: {
-        accessKeyId: e.AWS_ACCESS_KEY_ID,
-        secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
-        ...(e.AWS_SESSION_TOKEN === undefined ? {} : { sessionToken: e.AWS_SESSION_TOKEN }),
-      },
-    } : {}),
-    ...(q.sse === undefined ? {} : {
-      sse: q.sse === 'AES256' ? { algorithm: 'AES256' as const }
-        : { algorithm: 'aws:kms' as const, ...(q.sse_kms_key_id === undefined ? {} : { kmsKeyId: q.sse_kms_key_id }) },
-    }),
+    ...(e.AWS_ACCESS_KEY_ID !== undefined && e.AWS_SECRET_ACCESS_KEY !== undefined
+      ? {
+          credentials: {
+            accessKeyId: e.AWS_ACCESS_KEY_ID,
+            secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+            ...(e.AWS_SESSION_TOKEN === undefined ? {} : { sessionToken: e.AWS_SESSION_TOKEN }),
+          },
+        }
+      : {}),
+    ...(q.sse === undefined
+      ? {}
+      : {
+          sse:
+            q.sse === 'AES256'
+              ? { algorithm: 'AES256' as const }
+              : {
+                  algorithm: 'aws:kms' as const,
+                  ...(q.sse_kms_key_id === undefined ? {} : { kmsKeyId: q.sse_kms_key_id }),
+                },
+        }),
     requestChecksumCalculation: q.checksum ?? e.AWS_REQUEST_CHECKSUM_CALCULATION ?? 'WHEN_SUPPORTED',
     responseChecksumValidation: q.checksum ?? e.AWS_RESPONSE_CHECKSUM_VALIDATION ?? 'WHEN_SUPPORTED',
     maxParts: q.max_parts ?? S3_MAX_PARTS,

@@ -21,20 +21,27 @@ export function assertValidUploadOptions(options: UploadOptions): void {
   let total = 0;
   for (const [name, value] of Object.entries(metadata ?? {})) {
     if (!METADATA_KEY.test(name)) {
-      throw storageFailed('invalid_config', `metadata name ${JSON.stringify(name)} must be lower-case letters, digits and "-"`);
+      throw storageFailed(
+        'invalid_config',
+        `metadata name ${JSON.stringify(name)} must be lower-case letters, digits and "-"`,
+      );
     }
     if (typeof value !== 'string' || !PRINTABLE_ASCII.test(value)) {
       throw storageFailed('invalid_config', `metadata "${name}" must be printable ASCII`);
     }
     total += name.length + value.length;
   }
-  if (total > MAX_METADATA_BYTES) throw storageFailed('invalid_config', `metadata is larger than ${MAX_METADATA_BYTES} bytes`);
+  if (total > MAX_METADATA_BYTES)
+    throw storageFailed('invalid_config', `metadata is larger than ${MAX_METADATA_BYTES} bytes`);
 }
 
 /** Checks a read range; both ends are inclusive byte offsets. */
 export function assertValidRange(options: ReadOptions): void {
   const { start, end } = options;
-  for (const [name, value] of [['start', start], ['end', end]] as const) {
+  for (const [name, value] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw storageFailed('invalid_range', `${name} must be a non-negative integer, not ${value}`);
     }
@@ -46,7 +53,10 @@ export function assertValidRange(options: ReadOptions): void {
 
 export function assertValidExpiry(seconds: number): void {
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_PRESIGN_SECONDS) {
-    throw storageFailed('invalid_config', `expiresInSeconds must be an integer from 1 to ${MAX_PRESIGN_SECONDS}, not ${seconds}`);
+    throw storageFailed(
+      'invalid_config',
+      `expiresInSeconds must be an integer from 1 to ${MAX_PRESIGN_SECONDS}, not ${seconds}`,
+    );
   }
 }
 
@@ -58,10 +68,16 @@ export function attachmentDisposition(filename: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are what this removes
   const cleaned = filename.replace(/[\u0000-\u001f\u007f/\\]/g, '').trim();
   if (cleaned === '' || cleaned === '.' || cleaned === '..') {
-    throw storageFailed('invalid_config', `filename ${JSON.stringify(filename)} is empty once unsafe characters are removed`);
+    throw storageFailed(
+      'invalid_config',
+      `filename ${JSON.stringify(filename)} is empty once unsafe characters are removed`,
+    );
   }
   const ascii = cleaned.replace(/[^\x20-\x7e]/g, '_').replace(/["%;]/g, '_');
-  const encoded = encodeURIComponent(cleaned).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  const encoded = encodeURIComponent(cleaned).replace(
+    /['()*]/g,
+    (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase(),
+  );
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
@@ -80,8 +96,14 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
     const onAbort = (): void => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error); },
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
     );
   });
 }

@@ -15,7 +15,12 @@ export interface ResourceUser {
  * ones members, returning ones keep theirs. Callers hold the resource's row lock, so two first sign-ins
  * at the same moment cannot both become admin.
  */
-export async function recordSignIn(db: Queryable, resourceId: string, herokuUserId: string, email: string): Promise<ResourceUser> {
+export async function recordSignIn(
+  db: Queryable,
+  resourceId: string,
+  herokuUserId: string,
+  email: string,
+): Promise<ResourceUser> {
   const result = await db.query<{ role: Role; email: string }>(
     `insert into resource_users (resource_id, heroku_user_id, email, role)
      values ($1, $2, $3, case when exists (select 1 from resource_users where resource_id = $1) then 'member' else 'admin' end)
@@ -27,9 +32,15 @@ export async function recordSignIn(db: Queryable, resourceId: string, herokuUser
   return { resourceId, herokuUserId, email: row.email, role: row.role };
 }
 
-export async function findResourceUser(db: Queryable, resourceId: string, herokuUserId: string): Promise<ResourceUser | undefined> {
+export async function findResourceUser(
+  db: Queryable,
+  resourceId: string,
+  herokuUserId: string,
+): Promise<ResourceUser | undefined> {
   const result = await db.query<{ email: string; role: Role }>(
-    'select email, role from resource_users where resource_id = $1 and heroku_user_id = $2', [resourceId, herokuUserId]);
+    'select email, role from resource_users where resource_id = $1 and heroku_user_id = $2',
+    [resourceId, herokuUserId],
+  );
   const row = result.rows[0];
   return row && { resourceId, herokuUserId, email: row.email, role: row.role };
 }
@@ -40,6 +51,8 @@ export async function deleteResourceUsers(db: Queryable, resourceId: string): Pr
 
 /** Ends every dashboard session bound to the resource (sessions are stored by connect-pg-simple). */
 export async function deleteResourceSessions(db: Queryable, resourceId: string): Promise<number> {
-  const result = await db.query(`delete from sessions where sess -> 'passport' -> 'user' ->> 'resourceId' = $1`, [resourceId]);
+  const result = await db.query(`delete from sessions where sess -> 'passport' -> 'user' ->> 'resourceId' = $1`, [
+    resourceId,
+  ]);
   return result.rowCount ?? 0;
 }

@@ -32,7 +32,9 @@ function storeWithBrokenUpload(store: ObjectStore): ObjectStore {
   return new Proxy(store, {
     get(target, property) {
       if (property === 'upload') {
-        return async () => { throw new TypeError('upload-internal-detail', { cause: new Error('upload-cause-detail') }); };
+        return async () => {
+          throw new TypeError('upload-internal-detail', { cause: new Error('upload-cause-detail') });
+        };
       }
       const value = Reflect.get(target, property, target) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
@@ -42,18 +44,36 @@ function storeWithBrokenUpload(store: ObjectStore): ObjectStore {
 
 test('an unexpected error fails the attempt as internal: page and API show a plain message, the log keeps stack and cause', async () => {
   const { uuid } = await sim.provision({ plan: 'standard' });
-  await eventually(async () => (await db.query('select app_name from resources where id = $1', [uuid])).rows[0]?.app_name, { what: 'app name' });
+  await eventually(
+    async () => (await db.query('select app_name from resources where id = $1', [uuid])).rows[0]?.app_name,
+    { what: 'app name' },
+  );
   const browser = new Browser(app.url);
   assert.equal((await browser.signIn(sim.ssoForm(uuid))).status, 303);
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
-  const backup = (await insertBackup(db, { id: randomUUID(), resourceId: uuid, trigger: 'manual', format: 'default', requestedBy: 'x' }))!;
+  const backup = (await insertBackup(db, {
+    id: randomUUID(),
+    resourceId: uuid,
+    trigger: 'manual',
+    format: 'default',
+    requestedBy: 'x',
+  }))!;
   const deps: JobDeps = {
-    pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets,
-    store: storeWithBrokenUpload(store), partner: app.runtime.partner,
+    pool: db,
+    boss: app.boss,
+    logger: app.runtime.logger,
+    secrets: app.runtime.secrets,
+    store: storeWithBrokenUpload(store),
+    partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
   };
   // The last retry, so the failure is final; an internal failure is retryable, so the job rethrows it.
-  const job = { id: 'job', signal: new AbortController().signal, retryCount: QUEUES.backup.options.retryLimit, expireInSeconds: 3600 };
+  const job = {
+    id: 'job',
+    signal: new AbortController().signal,
+    retryCount: QUEUES.backup.options.retryLimit,
+    expireInSeconds: 3600,
+  };
   await assert.rejects(runBackup(deps, { backupId: backup.id }, job), /upload-internal-detail/);
 
   const failed = (await findBackup(db, backup.id))!;
@@ -68,11 +88,22 @@ test('an unexpected error fails the attempt as internal: page and API show a pla
   const shown = await apiCall(app.url, 'GET', `/backups/${backup.id}`, { browser });
   assert.equal(shown.status, 200);
   const json = await shown.text();
-  assert.deepEqual((JSON.parse(json) as { failure: unknown }).failure, { kind: 'internal', reason: INTERNAL_FAILURE_MESSAGE });
+  assert.deepEqual((JSON.parse(json) as { failure: unknown }).failure, {
+    kind: 'internal',
+    reason: INTERNAL_FAILURE_MESSAGE,
+  });
   assert.doesNotMatch(json, leaks);
 
   // The operator's log has all of it: pino's error serializer keeps the type, the stack and the cause.
-  const logged = app.logs.lines.map((line) => JSON.parse(line) as { msg: string; backupId?: string; err?: { type: string; message: string; stack: string; kind: string } })
+  const logged = app.logs.lines
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          msg: string;
+          backupId?: string;
+          err?: { type: string; message: string; stack: string; kind: string };
+        },
+    )
     .find((entry) => entry.msg === 'backup attempt failed' && entry.backupId === backup.id);
   assert.ok(logged?.err, 'the failure is logged with its error');
   assert.equal(logged.err.type, 'BackupFailure');

@@ -18,7 +18,9 @@ import type { JobDeps } from '../../src/jobs/deps.ts';
 const s3 = await startS3Server();
 after(() => s3.close());
 const storageUrl = s3.url('archives', { part_size: '5MiB' });
-const { app, sim } = await startStack({ env: { STORAGE_URL: storageUrl, BACKUP_STALL_TIMEOUT_SECONDS: '5', ...s3.env } });
+const { app, sim } = await startStack({
+  env: { STORAGE_URL: storageUrl, BACKUP_STALL_TIMEOUT_SECONDS: '5', ...s3.env },
+});
 const server = await startSourceServer();
 after(() => server.stop());
 const sourceUrl = await seedSourceDatabase(server, 'shop');
@@ -33,15 +35,23 @@ async function resource() {
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
   return uuid;
 }
-const until = (id: string, states: string[], timeoutMs = 60_000) => eventually(async () => {
-  const b = await findBackup(db, id);
-  return b && states.includes(b.state) ? b : undefined;
-}, { timeoutMs, what: `backup in ${states.join('/')}` });
+const until = (id: string, states: string[], timeoutMs = 60_000) =>
+  eventually(
+    async () => {
+      const b = await findBackup(db, id);
+      return b && states.includes(b.state) ? b : undefined;
+    },
+    { timeoutMs, what: `backup in ${states.join('/')}` },
+  );
 /** Waits for the first attempt to fail (the backup then waits for its retry, with the reason shown). */
-const firstFailure = (id: string, timeoutMs = 60_000) => eventually(async () => {
-  const b = await findBackup(db, id);
-  return b?.failureKind ? b : undefined;
-}, { timeoutMs, what: 'first attempt to fail' });
+const firstFailure = (id: string, timeoutMs = 60_000) =>
+  eventually(
+    async () => {
+      const b = await findBackup(db, id);
+      return b?.failureKind ? b : undefined;
+    },
+    { timeoutMs, what: 'first attempt to fail' },
+  );
 /** Cancels the queued retry, so it does not run into later tests. */
 const dropRetry = async (id: string) => {
   const job = await db.query(`select id from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [id]);
@@ -91,11 +101,15 @@ test('a database connection terminated mid-dump fails the attempt as dump_failed
   let failedYet = false;
   const killer = (async () => {
     while (!failedYet) {
-      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'big-backup' and query like 'COPY %' and pid <> pg_backend_pid()`);
+      await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'big-backup' and query like 'COPY %' and pid <> pg_backend_pid()`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  const failed = await firstFailure(requested!.id).finally(() => { failedYet = true; });
+  const failed = await firstFailure(requested!.id).finally(() => {
+    failedYet = true;
+  });
   await killer;
   await admin.end();
   assert.equal(failed.failureKind, 'dump_failed');
@@ -128,10 +142,20 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
   const fields: NewBackup = { id: randomUUID(), resourceId, trigger: 'manual', format: 'default', requestedBy: 'x' };
   const backup = (await insertBackup(db, fields))!;
   const deps: JobDeps = {
-    pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, store, partner: app.runtime.partner,
+    pool: db,
+    boss: app.boss,
+    logger: app.runtime.logger,
+    secrets: app.runtime.secrets,
+    store,
+    partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
   };
-  const job = (retryCount: number) => ({ id: 'job', signal: new AbortController().signal, retryCount, expireInSeconds: 3600 });
+  const job = (retryCount: number) => ({
+    id: 'job',
+    signal: new AbortController().signal,
+    retryCount,
+    expireInSeconds: 3600,
+  });
   // Attempt 1 starts; while it dumps, pg-boss (say, after a missed heartbeat) hands the job out again.
   const first = runBackup(deps, { backupId: backup.id }, job(0));
   await eventually(async () => (await findBackup(db, backup.id))?.phase === 'dumping', { what: 'attempt 1 dumping' });
@@ -142,17 +166,31 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
   assert.equal(done.attempt, 2);
   assert.match(done.objectKey!, /attempt-2\.dump$/);
   const objects = (await store.list(`tenants/${resourceId}/`)).map((o) => o.key);
-  assert.deepEqual(objects, [done.objectKey], 'only the winning attempt\'s archive remains');
+  assert.deepEqual(objects, [done.objectKey], "only the winning attempt's archive remains");
   const completions = (await listEvents(db, backup.id)).filter((e) => e.state === 'completed');
-  assert.deepEqual(completions.map((e) => e.attempt), [2]);
+  assert.deepEqual(
+    completions.map((e) => e.attempt),
+    [2],
+  );
 });
 
 /** A backup row without a queued job, and what runBackup needs, so a test drives its attempts itself. */
 async function directAttempt() {
   const resourceId = await resource();
-  const backup = (await insertBackup(db, { id: randomUUID(), resourceId, trigger: 'manual', format: 'default', requestedBy: 'x' }))!;
+  const backup = (await insertBackup(db, {
+    id: randomUUID(),
+    resourceId,
+    trigger: 'manual',
+    format: 'default',
+    requestedBy: 'x',
+  }))!;
   const deps: JobDeps = {
-    pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, store, partner: app.runtime.partner,
+    pool: db,
+    boss: app.boss,
+    logger: app.runtime.logger,
+    secrets: app.runtime.secrets,
+    store,
+    partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
   };
   return { resourceId, backup, deps };
@@ -172,11 +210,15 @@ async function whileDumpBlocked<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
-test('a backup that reaches its plan\'s time limit fails at once as timed out, and is not retried', async () => {
+test("a backup that reaches its plan's time limit fails at once as timed out, and is not retried", async () => {
   const { resourceId, backup, deps } = await directAttempt();
   await whileDumpBlocked(async () => {
     // Returns (no throw, so pg-boss does not retry) once the attempt stopped itself before expiry.
-    await runBackup(deps, { backupId: backup.id }, { id: 'job', signal: new AbortController().signal, retryCount: 0, expireInSeconds: 4 });
+    await runBackup(
+      deps,
+      { backupId: backup.id },
+      { id: 'job', signal: new AbortController().signal, retryCount: 0, expireInSeconds: 4 },
+    );
   });
   const failed = (await findBackup(db, backup.id))!;
   assert.equal(failed.state, 'failed');
@@ -189,7 +231,11 @@ test('a worker shutting down mid-dump fails the attempt as interrupted and leave
   const { resourceId, backup, deps } = await directAttempt();
   const shutdown = new AbortController();
   await whileDumpBlocked(async () => {
-    const attempt = runBackup(deps, { backupId: backup.id }, { id: 'job', signal: shutdown.signal, retryCount: 0, expireInSeconds: 3600 });
+    const attempt = runBackup(
+      deps,
+      { backupId: backup.id },
+      { id: 'job', signal: shutdown.signal, retryCount: 0, expireInSeconds: 3600 },
+    );
     await eventually(async () => (await findBackup(db, backup.id))?.phase === 'dumping', { what: 'dumping' });
     shutdown.abort();
     await assert.rejects(attempt, 'thrown, so pg-boss retries it');

@@ -26,10 +26,14 @@ async function resourceWithSource(url = sourceUrl) {
   await setDirectSource(db, app.runtime.secrets, uuid, url, 'admin@example.com');
   return uuid;
 }
-const settled = (id: string, timeoutMs = 60_000) => eventually(async () => {
-  const b = await findBackup(db, id);
-  return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-}, { timeoutMs, what: 'backup to settle' });
+const settled = (id: string, timeoutMs = 60_000) =>
+  eventually(
+    async () => {
+      const b = await findBackup(db, id);
+      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
+    },
+    { timeoutMs, what: 'backup to settle' },
+  );
 
 test('a manual backup runs to completed, numbered b001, with digest, sizes, versions, events and log', async () => {
   const resourceId = await resourceWithSource();
@@ -47,7 +51,10 @@ test('a manual backup runs to completed, numbered b001, with digest, sizes, vers
   const info = await store.head(done.objectKey!);
   assert.equal(info?.bytes, done.bytes);
   assert.equal(info?.manifest?.sha256, done.sha256);
-  assert.deepEqual((await listEvents(db, done.id)).map((e) => e.state), ['pending', 'running', 'verifying', 'completed']);
+  assert.deepEqual(
+    (await listEvents(db, done.id)).map((e) => e.state),
+    ['pending', 'running', 'verifying', 'completed'],
+  );
   const log = (await tailLogs(db, done.id)).map((l) => l.message).join('\n');
   assert.match(log, /dumping contents of table/);
   assert.match(log, /verified: \d+ tables/);
@@ -61,7 +68,10 @@ test('allows one queued-or-running backup per resource, and another resource run
   const a = await resourceWithSource();
   const b = await resourceWithSource();
   const first = await requestBackup(web, a, { trigger: 'manual', requestedBy: 'x' });
-  await assert.rejects(requestBackup(web, a, { trigger: 'manual', requestedBy: 'x' }), (e: unknown) => e instanceof AppError && e.status === 409 && /already queued or running/.test(e.message));
+  await assert.rejects(
+    requestBackup(web, a, { trigger: 'manual', requestedBy: 'x' }),
+    (e: unknown) => e instanceof AppError && e.status === 409 && /already queued or running/.test(e.message),
+  );
   const other = await requestBackup(web, b, { trigger: 'manual', requestedBy: 'x' });
   assert.ok(other);
   assert.equal((await settled(first!.id)).state, 'completed');
@@ -117,10 +127,13 @@ test('a backup waiting to retry is canceled at once, and its queued retry no lon
   unreachable.port = String(await freePort());
   const resourceId = await resourceWithSource(unreachable.toString());
   const requested = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
-  const waiting = await eventually(async () => {
-    const b = await findBackup(db, requested!.id);
-    return b?.state === 'pending' && b.attempt === 1 ? b : undefined;
-  }, { timeoutMs: 30_000, what: 'the first attempt to fail and wait for its retry' });
+  const waiting = await eventually(
+    async () => {
+      const b = await findBackup(db, requested!.id);
+      return b?.state === 'pending' && b.attempt === 1 ? b : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the first attempt to fail and wait for its retry' },
+  );
   assert.equal(waiting.failureKind, 'connection_failed');
   const canceled = await cancelBackup(web, resourceId, requested!.id, 'admin@example.com');
   assert.equal(canceled.state, 'canceled');
@@ -136,11 +149,20 @@ test('deprovision during a backup cancels it within seconds and the purge remove
   const first = await requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' });
   assert.equal((await settled(first!.id)).state, 'completed');
   // The row completes a moment before pg-boss marks the job done; until then the queue is still busy.
-  const running = await eventually(() => requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' }).catch(() => undefined), { what: 'queue free' });
+  const running = await eventually(
+    () => requestBackup(web, resourceId, { trigger: 'manual', requestedBy: 'x' }).catch(() => undefined),
+    { what: 'queue free' },
+  );
   await eventually(async () => (await findBackup(db, running.id))?.phase === 'dumping', { what: 'dumping' });
   assert.equal((await sim.deprovision(resourceId)).result, 'deprovisioned');
-  await eventually(async () => (await db.query('select purged_at from resources where id = $1', [resourceId])).rows[0].purged_at, { timeoutMs: 60_000, what: 'purge' });
+  await eventually(
+    async () => (await db.query('select purged_at from resources where id = $1', [resourceId])).rows[0].purged_at,
+    { timeoutMs: 60_000, what: 'purge' },
+  );
   assert.deepEqual(await store.list(`tenants/${resourceId}/`), []);
   assert.deepEqual(await store.listIncompleteUploads(`tenants/${resourceId}/`), []);
-  assert.equal((await db.query('select count(*)::int as n from backups where resource_id = $1', [resourceId])).rows[0].n, 0);
+  assert.equal(
+    (await db.query('select count(*)::int as n from backups where resource_id = $1', [resourceId])).rows[0].n,
+    0,
+  );
 });

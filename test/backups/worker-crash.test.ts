@@ -28,15 +28,28 @@ const sourceUrl = await seedSourceDatabase(server, 'crashy');
 
 function spawnWorker() {
   const env: Record<string, string> = {
-    PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', NODE_ENV: 'test',
-    ...secrets, DATABASE_URL: app.config.DATABASE_URL, PUBLIC_URL: app.config.PUBLIC_URL, STORAGE_URL: app.config.STORAGE_URL!,
-    HEROKU_API_URL: sim.url, HEROKU_OAUTH_URL: sim.url, LOG_LEVEL: 'info',
+    PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+    HOME: process.env.HOME ?? '/root',
+    NODE_ENV: 'test',
+    ...secrets,
+    DATABASE_URL: app.config.DATABASE_URL,
+    PUBLIC_URL: app.config.PUBLIC_URL,
+    STORAGE_URL: app.config.STORAGE_URL!,
+    HEROKU_API_URL: sim.url,
+    HEROKU_OAUTH_URL: sim.url,
+    LOG_LEVEL: 'info',
   };
   const child = spawn(process.execPath, ['src/bin/worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
-  after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  child.stdout.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   return { child, output: () => output };
 }
 
@@ -52,14 +65,23 @@ test('a worker killed mid-backup: pg-boss retries it, a new attempt completes, a
   await blocker.query('lock table public.customers in access exclusive mode');
 
   const doomed = spawnWorker();
-  await eventually(async () => /worker started/.test(doomed.output()) || undefined, { timeoutMs: 30_000, what: 'the worker to start' });
+  await eventually(async () => /worker started/.test(doomed.output()) || undefined, {
+    timeoutMs: 30_000,
+    what: 'the worker to start',
+  });
   await app.boss.updateQueue('backup', { heartbeatSeconds: 10, retryDelay: 1, retryBackoff: false });
 
-  const requested = await requestBackup({ pool: db, boss: app.boss }, uuid, { trigger: 'manual', requestedBy: 'admin@example.com' });
-  const running = await eventually(async () => {
-    const b = await findBackup(db, requested!.id);
-    return b?.state === 'running' && b.attempt === 1 ? b : undefined;
-  }, { timeoutMs: 30_000, what: 'the first attempt to run' });
+  const requested = await requestBackup({ pool: db, boss: app.boss }, uuid, {
+    trigger: 'manual',
+    requestedBy: 'admin@example.com',
+  });
+  const running = await eventually(
+    async () => {
+      const b = await findBackup(db, requested!.id);
+      return b?.state === 'running' && b.attempt === 1 ? b : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the first attempt to run' },
+  );
   const firstKey = running.objectKey;
 
   doomed.child.kill('SIGKILL');
@@ -67,24 +89,40 @@ test('a worker killed mid-backup: pg-boss retries it, a new attempt completes, a
   await blocker.query('rollback');
 
   // Another worker takes over; a supervisor that checks often stands in for a minute of wall time.
-  const supervisor = new PgBoss({ connectionString: app.config.DATABASE_URL, schema: BOSS_SCHEMA, migrate: false, supervise: true, schedule: false, superviseIntervalSeconds: 1 });
+  const supervisor = new PgBoss({
+    connectionString: app.config.DATABASE_URL,
+    schema: BOSS_SCHEMA,
+    migrate: false,
+    supervise: true,
+    schedule: false,
+    superviseIntervalSeconds: 1,
+  });
   supervisor.on('error', () => {});
   await supervisor.start();
   after(() => supervisor.stop({ graceful: false, close: true }));
   await app.startWorker();
 
-  const done = await eventually(async () => {
-    const b = await findBackup(db, requested!.id);
-    return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-  }, { timeoutMs: 90_000, what: 'the retried backup to finish' });
+  const done = await eventually(
+    async () => {
+      const b = await findBackup(db, requested!.id);
+      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
+    },
+    { timeoutMs: 90_000, what: 'the retried backup to finish' },
+  );
   assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
   assert.equal(done.attempt, 2, 'the retry ran as a new attempt');
   assert.notEqual(done.objectKey, firstKey, 'each attempt writes its own object');
   assert.ok(done.verifiedAt, 'verified');
 
   const events = await listEvents(db, requested!.id);
-  assert.ok(events.some((e) => e.attempt === 1 && e.state === 'running'), 'the killed attempt is on record');
+  assert.ok(
+    events.some((e) => e.attempt === 1 && e.state === 'running'),
+    'the killed attempt is on record',
+  );
   assert.equal(events.filter((e) => e.state === 'completed').length, 1, 'exactly one completion');
-  const completed = await db.query(`select count(*)::int as n from backups where resource_id = $1 and state = 'completed'`, [uuid]);
+  const completed = await db.query(
+    `select count(*)::int as n from backups where resource_id = $1 and state = 'completed'`,
+    [uuid],
+  );
   assert.equal(completed.rows[0].n, 1);
 });

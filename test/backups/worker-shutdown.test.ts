@@ -26,8 +26,14 @@ test('a worker told to stop ends a running backup at once as interrupted, for a 
   await locker.query('begin');
   await locker.query('lock table public.customers in access exclusive mode');
   try {
-    const requested = (await requestBackup({ pool: db, boss: app.boss }, uuid, { trigger: 'manual', requestedBy: 'admin@example.com' }))!;
-    await eventually(async () => (await findBackup(db, requested.id))?.phase === 'dumping', { timeoutMs: 30_000, what: 'dumping' });
+    const requested = (await requestBackup({ pool: db, boss: app.boss }, uuid, {
+      trigger: 'manual',
+      requestedBy: 'admin@example.com',
+    }))!;
+    await eventually(async () => (await findBackup(db, requested.id))?.phase === 'dumping', {
+      timeoutMs: 30_000,
+      what: 'dumping',
+    });
     const started = Date.now();
     await worker.stop();
     const took = Date.now() - started;
@@ -35,7 +41,9 @@ test('a worker told to stop ends a running backup at once as interrupted, for a 
     const backup = (await findBackup(db, requested.id))!;
     assert.equal(backup.failureKind, 'interrupted', `${backup.state}: ${backup.failureReason}`);
     assert.notEqual(backup.state, 'failed', 'not final: a retry will run it again');
-    const job = await db.query(`select state from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [requested.id]);
+    const job = await db.query(`select state from pgboss.job where name = 'backup' and data->>'backupId' = $1`, [
+      requested.id,
+    ]);
     assert.equal(job.rows[0]?.state, 'retry', 'released to pg-boss for a retry');
   } finally {
     await locker.query('rollback');
@@ -47,9 +55,14 @@ test('a starting worker logs the pg_dumps it found and the supported server majo
   const before = app.logs.lines.length;
   const worker = await startWorker(app.runtime, { pollingIntervalSeconds: 0.5 });
   try {
-    const lines = app.logs.lines.slice(before).map((line) => JSON.parse(line) as { msg: string; pgDump?: { path: string }[]; uncovered?: number[] });
+    const lines = app.logs.lines
+      .slice(before)
+      .map((line) => JSON.parse(line) as { msg: string; pgDump?: { path: string }[]; uncovered?: number[] });
     const found = lines.find((line) => line.msg === 'pg_dump binaries found');
-    assert.ok(found?.pgDump?.some((b) => b.path === '/usr/lib/postgresql/15/bin/pg_dump'), JSON.stringify(found));
+    assert.ok(
+      found?.pgDump?.some((b) => b.path === '/usr/lib/postgresql/15/bin/pg_dump'),
+      JSON.stringify(found),
+    );
     const warning = lines.find((line) => line.uncovered !== undefined);
     // This machine has pg_dump 15 only: servers 16 and later cannot be backed up here.
     assert.deepEqual(warning?.uncovered, [16, 17, 18]);

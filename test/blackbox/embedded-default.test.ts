@@ -15,7 +15,12 @@ chmodSync(parent, 0o755); // as root, the embedded server runs as the postgres u
 const dataDir = path.join(parent, 'data');
 const port = await freePort();
 const simPort = await freePort();
-const server = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
+const server = runNpm(['start'], {
+  PORT: String(port),
+  SIM_PORT: String(simPort),
+  BIG_BACKUP_DATA_DIR: dataDir,
+  BIG_BACKUP_DEMO_DATA_MB: '10',
+});
 await waitForHttp(`http://localhost:${port}/healthz`, server, 90_000);
 
 test('prints how to open the demo', () => {
@@ -30,15 +35,27 @@ test('keeps generated development secrets private in the data folder', () => {
 
 test('provisions a demo add-on through the simulator console and signs in to its dashboard', async () => {
   const sim = `http://127.0.0.1:${simPort}`;
-  const created = await fetch(`${sim}/_sim/provision`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'plan=standard', redirect: 'manual' });
+  const created = await fetch(`${sim}/_sim/provision`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'plan=standard',
+    redirect: 'manual',
+  });
   assert.ok(created.status < 400);
-  const state = await (await fetch(`${sim}/_sim/state`)).json() as { addons: Array<{ id: string; service: string; state: string }> };
+  const state = (await (await fetch(`${sim}/_sim/state`)).json()) as {
+    addons: Array<{ id: string; service: string; state: string }>;
+  };
   const addon = state.addons.find((a) => a.service === 'big-backup' && a.state === 'provisioned');
   assert.ok(addon, 'a provisioned add-on');
   // The console's "Open dashboard (SSO)" page auto-posts a form; read it as the browser would.
   const page = await (await fetch(`${sim}/sso/${addon.id}`)).text();
   const action = /<form[^>]*action="([^"]+)"/.exec(page)![1]!;
-  const params = Object.fromEntries([...page.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!.replace(/&amp;/g, '&')]));
+  const params = Object.fromEntries(
+    [...page.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [
+      m[1]!,
+      m[2]!.replace(/&amp;/g, '&'),
+    ]),
+  );
   const browser = new Browser(`http://localhost:${port}`);
   assert.equal((await browser.signIn({ action, params })).status, 303);
   const dashboard = await browser.request('GET', '/dashboard');
@@ -48,7 +65,12 @@ test('provisions a demo add-on through the simulator console and signs in to its
 
 test('keeps its data, the demo database included, across a restart', async () => {
   await server.stop();
-  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
+  const again = runNpm(['start'], {
+    PORT: String(port),
+    SIM_PORT: String(simPort),
+    BIG_BACKUP_DATA_DIR: dataDir,
+    BIG_BACKUP_DEMO_DATA_MB: '10',
+  });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   assert.doesNotMatch(again.output(), /could not start/);
   assert.match(server.output(), /building the demo database demo_shop/);
@@ -61,14 +83,24 @@ test('a start that fails (its port taken) stops the PostgreSQL it started, so th
   const taken = await freePort();
   await new Promise<void>((resolve) => blocker.listen(taken, resolve));
   try {
-    const failed = runNpm(['start'], { PORT: String(taken), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
+    const failed = runNpm(['start'], {
+      PORT: String(taken),
+      SIM_PORT: String(simPort),
+      BIG_BACKUP_DATA_DIR: dataDir,
+      BIG_BACKUP_DEMO_DATA_MB: '10',
+    });
     const [code] = (await once(failed.child, 'exit')) as [number | null];
     assert.equal(code, 1, failed.output());
     assert.match(failed.output(), /big-backup could not start\.\n.*EADDRINUSE/);
   } finally {
     blocker.close();
   }
-  const again = runNpm(['start'], { PORT: String(port), SIM_PORT: String(simPort), BIG_BACKUP_DATA_DIR: dataDir, BIG_BACKUP_DEMO_DATA_MB: '10' });
+  const again = runNpm(['start'], {
+    PORT: String(port),
+    SIM_PORT: String(simPort),
+    BIG_BACKUP_DATA_DIR: dataDir,
+    BIG_BACKUP_DEMO_DATA_MB: '10',
+  });
   await waitForHttp(`http://localhost:${port}/healthz`, again, 90_000);
   await again.stop();
 });

@@ -17,19 +17,33 @@ const secrets = testSecrets();
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 const sim = await startHerokuSimulator({
-  addon: { id: 'big-backup', password: secrets.HEROKU_ADDON_PASSWORD, ssoSalt: secrets.HEROKU_SSO_SALT, baseUrl: `${baseUrl}/heroku/resources`, ssoUrl: `${baseUrl}/sso/login` },
+  addon: {
+    id: 'big-backup',
+    password: secrets.HEROKU_ADDON_PASSWORD,
+    ssoSalt: secrets.HEROKU_SSO_SALT,
+    baseUrl: `${baseUrl}/heroku/resources`,
+    ssoUrl: `${baseUrl}/sso/login`,
+  },
   oauthClientSecret: secrets.HEROKU_OAUTH_CLIENT_SECRET,
 });
 test.after(() => sim.stop());
 const server = runNpm(['start'], {
-  PORT: String(port), DATABASE_URL: await createTestDatabase('blackbox'), PUBLIC_URL: baseUrl,
-  HEROKU_API_URL: sim.url, HEROKU_OAUTH_URL: sim.url, ...secrets,
+  PORT: String(port),
+  DATABASE_URL: await createTestDatabase('blackbox'),
+  PUBLIC_URL: baseUrl,
+  HEROKU_API_URL: sim.url,
+  HEROKU_OAUTH_URL: sim.url,
+  ...secrets,
   STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-blackbox-archives-'))).toString(),
 });
 await waitForHttp(`${baseUrl}/healthz`, server);
 
 test('refuses wrong credentials on every Partner API route with 401', async () => {
-  for (const [method, path] of [['POST', ''], ['PUT', `/${crypto.randomUUID()}`], ['DELETE', `/${crypto.randomUUID()}`]] as const) {
+  for (const [method, path] of [
+    ['POST', ''],
+    ['PUT', `/${crypto.randomUUID()}`],
+    ['DELETE', `/${crypto.randomUUID()}`],
+  ] as const) {
     const { call } = await sim.sendToProvider({ method, path, auth: 'wrong', body: { plan: 'basic' } });
     assert.equal(call.status, 401, method);
   }
@@ -42,8 +56,20 @@ test('passes the whole contract: provision, grant, SSO, plan change, deprovision
   const replays = await sim.replayProvision(provisioned.uuid, { times: 3, concurrent: true });
   for (const replay of replays) assert.equal(replay.status, 200);
 
-  await eventually(async () => sim.log.tokenRequests({ addonId: provisioned.uuid, grantType: 'authorization_code' }).some((r) => r.status === 200), { what: 'grant exchange' });
-  await eventually(async () => sim.log.apiRequests({ addonId: provisioned.uuid }).some((r) => r.path === `/addons/${provisioned.uuid}` && r.status === 200), { what: 'add-on lookup' });
+  await eventually(
+    async () =>
+      sim.log
+        .tokenRequests({ addonId: provisioned.uuid, grantType: 'authorization_code' })
+        .some((r) => r.status === 200),
+    { what: 'grant exchange' },
+  );
+  await eventually(
+    async () =>
+      sim.log
+        .apiRequests({ addonId: provisioned.uuid })
+        .some((r) => r.path === `/addons/${provisioned.uuid}` && r.status === 200),
+    { what: 'add-on lookup' },
+  );
 
   const browser = new Browser(baseUrl);
   assert.equal((await browser.signIn(sim.ssoForm(provisioned.uuid))).status, 303);
@@ -51,7 +77,10 @@ test('passes the whole contract: provision, grant, SSO, plan change, deprovision
   assert.equal(dashboard.status, 200);
   assert.ok((await dashboard.text()).includes(sim.app(provisioned.addon.appId)!.name));
   assert.equal((await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { variant: 'stale' }))).status, 403);
-  assert.equal((await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { variant: 'wrong-length' }))).status, 403);
+  assert.equal(
+    (await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { variant: 'wrong-length' }))).status,
+    403,
+  );
 
   const planChange = await sim.changePlan(provisioned.uuid, 'standard');
   assert.equal(planChange.result, 'changed');
@@ -62,7 +91,11 @@ test('passes the whole contract: provision, grant, SSO, plan change, deprovision
   const gone = await sim.deprovision(provisioned.uuid);
   assert.equal(gone.result, 'deprovisioned');
   assert.equal((await sim.deprovision(provisioned.uuid)).result, 'deprovisioned');
-  assert.equal((await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { timestamp: Math.floor(Date.now() / 1000) - 1 }))).status, 403);
+  assert.equal(
+    (await new Browser(baseUrl).signIn(sim.ssoForm(provisioned.uuid, { timestamp: Math.floor(Date.now() / 1000) - 1 })))
+      .status,
+    403,
+  );
   assert.deepEqual(sim.log.violations, []);
 });
 

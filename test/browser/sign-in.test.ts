@@ -10,17 +10,25 @@ const { app, sim } = await startStack();
 const appUrl = app.url;
 const browser = await launchChromium();
 
-test('a person arriving by Heroku\'s cross-site SSO form post lands signed in on the dashboard, then signs out', async () => {
+test("a person arriving by Heroku's cross-site SSO form post lands signed in on the dashboard, then signs out", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors: string[] = [];
-  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
   const outcome = await sim.provision({ plan: 'premium' });
   // The simulator's SSO page auto-posts the form to the provider's sso_url.
   const form = sim.ssoForm(outcome.uuid);
-  await page.setContent(`<form method="post" action="${appUrl}/sso/login">${Object.entries(form.params)
-    .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`).join('')}</form>`);
-  await Promise.all([page.waitForURL(`${appUrl}/dashboard`), page.locator('form').evaluate((form) => (form as unknown as { submit(): void }).submit())]);
+  await page.setContent(
+    `<form method="post" action="${appUrl}/sso/login">${Object.entries(form.params)
+      .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`)
+      .join('')}</form>`,
+  );
+  await Promise.all([
+    page.waitForURL(`${appUrl}/dashboard`),
+    page.locator('form').evaluate((form) => (form as unknown as { submit(): void }).submit()),
+  ]);
   await page.getByRole('heading', { level: 1 }).waitFor();
   assert.match(await page.locator('main').innerText(), /Premium/);
   assert.match(await page.locator('main').innerText(), /No backups exist yet/);
@@ -34,6 +42,10 @@ test('a person arriving by Heroku\'s cross-site SSO form post lands signed in on
   const after = await page.goto(`${appUrl}/dashboard`);
   assert.equal(after?.status(), 401);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'signed-out.png'), fullPage: true });
-  assert.deepEqual(errors.filter((e) => !e.includes('401')), [], 'no console errors (CSP violations among them)');
+  assert.deepEqual(
+    errors.filter((e) => !e.includes('401')),
+    [],
+    'no console errors (CSP violations among them)',
+  );
   await context.close();
 });

@@ -7,8 +7,26 @@ import { after, before, describe, test } from 'node:test';
 import { zstdDecompressSync } from 'node:zlib';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
 import { startS3Server, type TestS3Server } from '../support/s3-server.ts';
-import { addBigTable, fingerprintDatabase, restoreArchive, seedSourceDatabase, startSourceServer, type SourceServer } from '../support/seed-source.ts';
-import { BIN, cliEnv, descendants, filesUnder, jsonResult, procText, runCli, sha256, startCli, startCommand } from './run-cli.ts';
+import {
+  addBigTable,
+  fingerprintDatabase,
+  restoreArchive,
+  seedSourceDatabase,
+  startSourceServer,
+  type SourceServer,
+} from '../support/seed-source.ts';
+import {
+  BIN,
+  cliEnv,
+  descendants,
+  filesUnder,
+  jsonResult,
+  procText,
+  runCli,
+  sha256,
+  startCli,
+  startCommand,
+} from './run-cli.ts';
 
 let server: SourceServer;
 let s3: TestS3Server;
@@ -23,7 +41,9 @@ before(async () => {
   big = await seedSourceDatabase(server, 'big');
   await addBigTable(server, 'big', 400_000);
   // heroku_ext is excluded on purpose, as PGBackups does: Heroku manages that schema.
-  expected = Object.fromEntries(Object.entries(await fingerprintDatabase(shop)).filter(([name]) => !name.includes('heroku_ext.')));
+  expected = Object.fromEntries(
+    Object.entries(await fingerprintDatabase(shop)).filter(([name]) => !name.includes('heroku_ext.')),
+  );
 });
 after(async () => {
   await Promise.all([server?.stop(), s3?.close()]);
@@ -32,7 +52,8 @@ after(async () => {
 
 /** Output that must never hold the source's password, plain or percent-encoded. */
 function assertNoPassword(text: string, what: string): void {
-  for (const secret of [server.password, encodeURIComponent(server.password)]) assert.ok(!text.includes(secret), `${what} holds the password:\n${text}`);
+  for (const secret of [server.password, encodeURIComponent(server.password)])
+    assert.ok(!text.includes(secret), `${what} holds the password:\n${text}`);
 }
 
 async function readS3(key: string): Promise<Buffer> {
@@ -45,7 +66,9 @@ describe('big-backup capture', () => {
   let fileResult: Record<string, unknown>;
 
   test('captures to a file:// folder and prints one JSON object whose archive restores to the same contents', async () => {
-    const run = await runCli(['capture', '--source', 'env:SHOP_URL', '--to', `file://${root}/files`, '--json'], { SHOP_URL: shop });
+    const run = await runCli(['capture', '--source', 'env:SHOP_URL', '--to', `file://${root}/files`, '--json'], {
+      SHOP_URL: shop,
+    });
     assert.equal(run.code, 0, run.stderr);
     fileResult = jsonResult(run);
     assert.equal(fileResult.verified, true);
@@ -56,7 +79,10 @@ describe('big-backup capture', () => {
     const archive = readFileSync(file);
     assert.equal(fileResult.bytes, archive.length);
     assert.equal(fileResult.sha256, sha256(archive));
-    assert.equal(fileResult.restoreCommand, `pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL" ${file}`);
+    assert.equal(
+      fileResult.restoreCommand,
+      `pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL" ${file}`,
+    );
     assert.ok(Number(fileResult.tables) >= 4, `tables: ${String(fileResult.tables)}`);
     assertNoPassword(run.stdout + run.stderr, 'the output');
     const restored = await restoreArchive(server, 'restored_file', archive);
@@ -64,7 +90,10 @@ describe('big-backup capture', () => {
   });
 
   test('captures a fast (zstd-wrapped) archive to the S3-protocol server', async () => {
-    const run = await runCli(['capture', '--source=env:SHOP_URL', '--to', s3.url('cli'), '--format', 'fast', '--json'], { SHOP_URL: shop, ...s3.env });
+    const run = await runCli(
+      ['capture', '--source=env:SHOP_URL', '--to', s3.url('cli'), '--format', 'fast', '--json'],
+      { SHOP_URL: shop, ...s3.env },
+    );
     assert.equal(run.code, 0, run.stderr);
     const result = jsonResult(run);
     assert.equal(result.verified, true);
@@ -74,7 +103,10 @@ describe('big-backup capture', () => {
     assert.match(String(result.key), /^big-backup\/shop\/\d{8}T\d{6}Z-[0-9a-f]{8}\.dump\.zst$/);
     assert.equal(result.url, `s3://${s3.bucket}/cli/${String(result.key)}`);
     const name = path.posix.basename(String(result.key));
-    assert.equal(result.restoreCommand, `zstd -dc ${name} | pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL"`);
+    assert.equal(
+      result.restoreCommand,
+      `zstd -dc ${name} | pg_restore --verbose --clean --if-exists --no-acl --no-owner -d "$DATABASE_URL"`,
+    );
     const stored = await readS3(`cli/${String(result.key)}`);
     assert.equal(result.sha256, sha256(stored));
     assert.equal(result.bytes, stored.length);
@@ -110,7 +142,10 @@ describe('big-backup capture', () => {
   });
 
   test('verify that cannot read the store says so, and does not call the archive bad', async () => {
-    const captured = await runCli(['capture', '--source', 'env:SHOP_URL', '--to', s3.url('unreadable'), '--json'], { SHOP_URL: shop, ...s3.env });
+    const captured = await runCli(['capture', '--source', 'env:SHOP_URL', '--to', s3.url('unreadable'), '--json'], {
+      SHOP_URL: shop,
+      ...s3.env,
+    });
     assert.equal(captured.code, 0, captured.stderr);
     const key = String(jsonResult(captured).key);
     s3.faults = { failGetObjectOf: key };
@@ -118,7 +153,10 @@ describe('big-backup capture', () => {
       const run = await runCli(['verify', '--from', s3.url('unreadable'), '--key', key, '--json'], s3.env);
       assert.equal(run.code, 1, run.stderr);
       assert.equal((jsonResult(run).error as { code: string }).code, 'read_failed');
-      assert.match(run.stderr, /^hint: the store could not be read, which says nothing about the archive; run verify again$/m);
+      assert.match(
+        run.stderr,
+        /^hint: the store could not be read, which says nothing about the archive; run verify again$/m,
+      );
     } finally {
       s3.reset();
     }
@@ -145,10 +183,19 @@ describe('big-backup capture', () => {
     clearInterval(watch);
     assert.equal(run.code, 0, run.stderr);
     const cmdlines = [...seen];
-    assert.ok(cmdlines.some((c) => /pg_dump .*--verbose/.test(c)), `pg_dump was seen: ${cmdlines.join('\n')}`);
-    assert.ok(cmdlines.some((c) => c.includes('env:BIG_URL')), 'the command was seen');
+    assert.ok(
+      cmdlines.some((c) => /pg_dump .*--verbose/.test(c)),
+      `pg_dump was seen: ${cmdlines.join('\n')}`,
+    );
+    assert.ok(
+      cmdlines.some((c) => c.includes('env:BIG_URL')),
+      'the command was seen',
+    );
     assertNoPassword(cmdlines.join('\n'), 'an argv');
-    assert.ok(environs.some((e) => e.includes('PGPASSFILE=')), "pg_dump's environment was read");
+    assert.ok(
+      environs.some((e) => e.includes('PGPASSFILE=')),
+      "pg_dump's environment was read",
+    );
     assertNoPassword(environs.join('\n'), "a child's environment");
     assertNoPassword(run.stdout + run.stderr, 'the output');
     assert.match(run.stdout, /^Verified backup\n/);
@@ -158,10 +205,15 @@ describe('big-backup capture', () => {
   test('a wrong password fails within seconds with a readable error and no password', async () => {
     const wrong = new URL(shop);
     wrong.password = 'not-the-password-123';
-    const run = await runCli(['capture', '--source', 'env:SRC', '--to', `file://${root}/wrong`, '--json'], { SRC: wrong.toString() });
+    const run = await runCli(['capture', '--source', 'env:SRC', '--to', `file://${root}/wrong`, '--json'], {
+      SRC: wrong.toString(),
+    });
     assert.equal(run.code, 1, run.stderr);
     assert.ok(run.ms < 10_000, `took ${run.ms} ms`);
-    assert.match(run.stderr, /^big-backup: error: could not .*postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop: .*password authentication failed/m);
+    assert.match(
+      run.stderr,
+      /^big-backup: error: could not .*postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop: .*password authentication failed/m,
+    );
     assert.match(run.stderr, /^hint: /m);
     assert.equal((jsonResult(run).error as { code: string }).code, 'connection_failed');
     assert.ok(!(run.stdout + run.stderr).includes('not-the-password-123'));
@@ -169,10 +221,24 @@ describe('big-backup capture', () => {
     assert.deepEqual(filesUnder(path.join(root, 'wrong')), []);
   });
 
-  test('a disk that refuses writes fails as a storage failure, not as pg_dump\'s, and leaves no file', async () => {
+  test("a disk that refuses writes fails as a storage failure, not as pg_dump's, and leaves no file", async () => {
     // `ulimit -f` makes every write past 256 KiB to a regular file fail with EFBIG, as a full disk
     // fails with ENOSPC; pg_dump writes to a pipe and is not limited.
-    const run = await startCommand('bash', ['-c', 'ulimit -f 256 && exec "$0" "$@"', BIN, 'capture', '--source', 'env:BIG_URL', '--to', `file://${root}/full`, '--json'], cliEnv({ BIG_URL: big })).done;
+    const run = await startCommand(
+      'bash',
+      [
+        '-c',
+        'ulimit -f 256 && exec "$0" "$@"',
+        BIN,
+        'capture',
+        '--source',
+        'env:BIG_URL',
+        '--to',
+        `file://${root}/full`,
+        '--json',
+      ],
+      cliEnv({ BIG_URL: big }),
+    ).done;
     const stderr = run.stderr;
     assert.equal(run.code, 1, stderr);
     const error = jsonResult(run).error as { code: string; message: string };
@@ -184,7 +250,9 @@ describe('big-backup capture', () => {
   });
 
   test('an unreachable database fails within seconds', async () => {
-    const run = await runCli(['capture', '--source', 'env:SRC', '--to', `file://${root}/down`], { SRC: `postgres://someone:s3cret-pw@127.0.0.1:1/app` });
+    const run = await runCli(['capture', '--source', 'env:SRC', '--to', `file://${root}/down`], {
+      SRC: `postgres://someone:s3cret-pw@127.0.0.1:1/app`,
+    });
     assert.equal(run.code, 1, run.stderr);
     assert.ok(run.ms < 10_000, `took ${run.ms} ms`);
     assert.match(run.stderr, /^big-backup: error: .*postgres:\/\/someone@127\.0\.0\.1:1\/app.*ECONNREFUSED/m);
@@ -195,11 +263,17 @@ describe('big-backup capture', () => {
   for (const where of ['file', 's3'] as const) {
     test(`SIGTERM mid-dump stops pg_dump and leaves nothing in ${where} storage`, async () => {
       const to = where === 'file' ? `file://${root}/term` : s3.url('term', { part_size: '5MiB' });
-      const running = startCli(['capture', '--source', 'env:BIG_URL', '--to', to, '--verbose', '--format', 'fast'], { BIG_URL: big, ...s3.env });
+      const running = startCli(['capture', '--source', 'env:BIG_URL', '--to', to, '--verbose', '--format', 'fast'], {
+        BIG_URL: big,
+        ...s3.env,
+      });
       // Wait until pg_dump is copying the big table, i.e. bytes are flowing into storage.
       const deadline = Date.now() + 20_000;
       while (!/dumping contents of table "public\.big"/.test(running.stderr())) {
-        assert.ok(Date.now() < deadline && running.child.exitCode === null, `the dump did not reach public.big:\n${running.stderr()}`);
+        assert.ok(
+          Date.now() < deadline && running.child.exitCode === null,
+          `the dump did not reach public.big:\n${running.stderr()}`,
+        );
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       if (where === 'file') {
@@ -213,7 +287,10 @@ describe('big-backup capture', () => {
       running.child.kill('SIGTERM');
       const run = await running.done;
       assert.equal(run.code, 143, run.stderr);
-      assert.match(run.stderr, /^big-backup: error: interrupted by SIGTERM: pg_dump was stopped and nothing was kept in storage$/m);
+      assert.match(
+        run.stderr,
+        /^big-backup: error: interrupted by SIGTERM: pg_dump was stopped and nothing was kept in storage$/m,
+      );
       for (const pid of pgDumps) assert.equal(procText(pid, 'cmdline'), null, `pg_dump ${pid} is gone`);
       if (where === 'file') {
         assert.deepEqual(filesUnder(path.join(root, 'term')), []);

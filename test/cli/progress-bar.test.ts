@@ -4,7 +4,12 @@ import { formatBytes, formatDuration, renderBar, renderLine, type ProgressState 
 import { chooseMode, createReporter } from '../../src/cli/reporter.ts';
 
 const state: ProgressState = {
-  verb: 'dumped', bytes: 1.5 * 1024 ** 3, bytesPerSecond: 35 * 1024 ** 2, fraction: 0.42, etaSeconds: 192, table: 'public.orders',
+  verb: 'dumped',
+  bytes: 1.5 * 1024 ** 3,
+  bytesPerSecond: 35 * 1024 ** 2,
+  fraction: 0.42,
+  etaSeconds: 192,
+  table: 'public.orders',
 };
 
 test('formats sizes and durations for people', () => {
@@ -19,14 +24,18 @@ test('formats sizes and durations for people', () => {
 test('the bar shows percent, bytes, rate, ETA and the table, within the terminal width', () => {
   const line = renderBar(state, 100);
   assert.equal(line, '[#############.................]  42% 1.50 GiB 35.0 MiB/s ETA 3m12s public.orders');
-  for (const width of [100, 60, 40, 20]) assert.ok(renderBar(state, width).length < width, `width ${width}: ${renderBar(state, width)}`);
+  for (const width of [100, 60, 40, 20])
+    assert.ok(renderBar(state, width).length < width, `width ${width}: ${renderBar(state, width)}`);
   assert.match(renderBar({ ...state, verb: 'verified', table: null }, 100), / verifying$/);
   assert.match(renderBar({ ...state, fraction: null, etaSeconds: null }, 100), /\?% .* ETA --/);
 });
 
 test('plain lines say what is happening without terminal codes', () => {
   assert.equal(renderLine(state), 'dumped 1.50 GiB (42%), 35.0 MiB/s, ETA 3m12s, table public.orders');
-  assert.equal(renderLine({ ...state, verb: 'verified', table: null, fraction: 1, etaSeconds: 0 }), 'verified 1.50 GiB (100%), 35.0 MiB/s, ETA 0s');
+  assert.equal(
+    renderLine({ ...state, verb: 'verified', table: null, fraction: 1, etaSeconds: 0 }),
+    'verified 1.50 GiB (100%), 35.0 MiB/s, ETA 0s',
+  );
 });
 
 test('a bar only on a terminal without --json; lines otherwise; nothing with --quiet', () => {
@@ -41,9 +50,10 @@ test('a bar only on a terminal without --json; lines otherwise; nothing with --q
   bar.progress(state);
   bar.status('stored');
   bar.clear();
-  assert.deepEqual(written.map((w) => w.replaceAll('\r\x1b[K', '<clear>')), [
-    `<clear>${renderBar(state, 80)}`, '<clear>', 'stored\n', `<clear>${renderBar(state, 80)}`, '<clear>',
-  ]);
+  assert.deepEqual(
+    written.map((w) => w.replaceAll('\r\x1b[K', '<clear>')),
+    [`<clear>${renderBar(state, 80)}`, '<clear>', 'stored\n', `<clear>${renderBar(state, 80)}`, '<clear>'],
+  );
 
   written.length = 0;
   const lines = createReporter(stream, 'lines', { lineIntervalMs: 0 });

@@ -35,7 +35,11 @@ export function startCli(args: string[], env: Record<string, string> = {}): Runn
 
 /** The environment startCli gives the command: a PATH with this Node first, HOME, and `env`. */
 export function cliEnv(env: Record<string, string> = {}): Record<string, string> {
-  return { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, HOME: process.env.HOME ?? '/root', ...env };
+  return {
+    PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: process.env.HOME ?? '/root',
+    ...env,
+  };
 }
 
 /** Starts any command in the checkout with exactly `env`, collecting its output. */
@@ -44,8 +48,12 @@ export function startCommand(command: string, args: string[], env: Record<string
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const done = new Promise<CliRun>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
   });
@@ -60,7 +68,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 /** The one JSON object a `--json` run prints: stdout must hold exactly one line of JSON. */
 export function jsonResult(run: CliRun): Record<string, unknown> {
   const lines = run.stdout.split('\n').filter((line) => line !== '');
-  if (lines.length !== 1) throw new Error(`expected one line on stdout, got ${lines.length}:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  if (lines.length !== 1)
+    throw new Error(`expected one line on stdout, got ${lines.length}:\n${run.stdout}\nstderr:\n${run.stderr}`);
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
 

@@ -6,10 +6,13 @@ import { describe, test } from 'node:test';
 import { runCli, startCommand } from './run-cli.ts';
 
 describe('big-backup usage', () => {
-  test('--help prints each command\'s usage on stdout and exits 0', async () => {
+  test("--help prints each command's usage on stdout and exits 0", async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--help'], /^Usage: big-backup <command> \[options\]$/m],
-      [['capture', '-h'], /^Usage: big-backup capture --source <database-url\|env:NAME> --to <storage-url> \[options\]$/m],
+      [
+        ['capture', '-h'],
+        /^Usage: big-backup capture --source <database-url\|env:NAME> --to <storage-url> \[options\]$/m,
+      ],
       [['help', 'verify'], /^Usage: big-backup verify --from <storage-url> --key <key> \[options\]$/m],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args)));
@@ -24,17 +27,31 @@ describe('big-backup usage', () => {
     const cases: Array<[string[], RegExp]> = [
       [['backup'], /unknown command "backup"/],
       [['capture', '--to', 'file:///tmp/x'], /--source is required/],
-      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--format', 'zip'], /--format must be default or fast, not "zip"/],
+      [
+        ['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--format', 'zip'],
+        /--format must be default or fast, not "zip"/,
+      ],
       [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--bogus'], /unknown option "--bogus"/],
       [['capture', '--source', '--to', 'file:///tmp/x'], /--source needs a value/],
       [['capture', '--source', 'env:NOT_SET', '--to', 'file:///tmp/x'], /the environment variable NOT_SET is not set/],
       [['capture', '--source', 'env:DB', '--to', 'ftp://host/x'], /unsupported storage URL scheme "ftp:"/],
-      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--key', '../escape.dump'], /invalid storage key "\.\.\/escape\.dump"/],
-      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', 'postgres://u:hunter22@h/db'], /unexpected argument "postgres:\/\/u:\[redacted\]@h\/db"/],
-      [['capture', '--source', 'env:NOT_PG', '--to', 'file:///tmp/x'], /the database URL is not usable: the scheme must be postgres/],
+      [
+        ['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--key', '../escape.dump'],
+        /invalid storage key "\.\.\/escape\.dump"/,
+      ],
+      [
+        ['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', 'postgres://u:hunter22@h/db'],
+        /unexpected argument "postgres:\/\/u:\[redacted\]@h\/db"/,
+      ],
+      [
+        ['capture', '--source', 'env:NOT_PG', '--to', 'file:///tmp/x'],
+        /the database URL is not usable: the scheme must be postgres/,
+      ],
       [['verify', '--from', 'file:///tmp/x'], /--key is required/],
     ];
-    const runs = await Promise.all(cases.map(([args]) => runCli(args, { DB: 'postgres://u:hunter22@h/db', NOT_PG: 'mysql://u:hunter22@h/db' })));
+    const runs = await Promise.all(
+      cases.map(([args]) => runCli(args, { DB: 'postgres://u:hunter22@h/db', NOT_PG: 'mysql://u:hunter22@h/db' })),
+    );
     runs.forEach((run, index) => {
       const [args, message] = cases[index]!;
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
@@ -49,9 +66,14 @@ describe('big-backup usage', () => {
   });
 
   test('with --json, a usage error also prints one failure object on stdout', async () => {
-    const run = await runCli(['capture', '--json', '--source', 'env:DB', '--to', 'file:///tmp/x', '--format', 'zip'], { DB: 'postgres://u:hunter22@h/db' });
+    const run = await runCli(['capture', '--json', '--source', 'env:DB', '--to', 'file:///tmp/x', '--format', 'zip'], {
+      DB: 'postgres://u:hunter22@h/db',
+    });
     assert.equal(run.code, 2, run.stderr);
-    const result = JSON.parse(run.stdout) as { verified: boolean; error: { code: string; message: string; hint?: string } };
+    const result = JSON.parse(run.stdout) as {
+      verified: boolean;
+      error: { code: string; message: string; hint?: string };
+    };
     assert.equal(result.verified, false);
     assert.match(result.error.message, /--format must be default or fast, not "zip"/);
     assert.ok(result.error.hint);
@@ -64,9 +86,14 @@ describe('big-backup usage', () => {
     // A preload in every node process npx starts reports, from the bin's process only, whether gc() exists.
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bb-npx-'));
     const probe = path.join(dir, 'probe.cjs');
-    await writeFile(probe, "if (/big-backup/.test(process.argv[1] || '')) process.stderr.write('gc:' + typeof globalThis.gc + '\\n');\n");
+    await writeFile(
+      probe,
+      "if (/big-backup/.test(process.argv[1] || '')) process.stderr.write('gc:' + typeof globalThis.gc + '\\n');\n",
+    );
     const { code, stdout, stderr } = await startCommand('npx', ['--no-install', 'big-backup', 'verify', '--help'], {
-      PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', NODE_OPTIONS: `--require=${probe}`,
+      PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+      HOME: process.env.HOME ?? '/root',
+      NODE_OPTIONS: `--require=${probe}`,
     }).done;
     await rm(dir, { recursive: true, force: true });
     assert.equal(code, 0, stderr);

@@ -9,9 +9,13 @@ test('a cloned test database carries every migration and the pg-boss schema', as
   const client = new pg.Client(url);
   await client.connect();
   try {
-    const versions = (await client.query('select version from schema_migrations order by version')).rows.map((r) => r.version);
+    const versions = (await client.query('select version from schema_migrations order by version')).rows.map(
+      (r) => r.version,
+    );
     assert.ok(versions.includes('0001-create-resources'));
-    const boss = await client.query(`select 1 from information_schema.tables where table_schema = 'pgboss' and table_name = 'job'`);
+    const boss = await client.query(
+      `select 1 from information_schema.tables where table_schema = 'pgboss' and table_name = 'job'`,
+    );
     assert.equal(boss.rowCount, 1);
   } finally {
     await client.end();

@@ -19,7 +19,10 @@ test('a transaction whose connection is cut (a failover) rejects, and the proces
       await tx.query('select 1');
     });
     await assert.rejects(cut, /terminat|not queryable|Connection/i);
-    const after = await withTransaction(pool, async (tx) => (await tx.query<{ one: number }>('select 1 as one')).rows[0]!.one);
+    const after = await withTransaction(
+      pool,
+      async (tx) => (await tx.query<{ one: number }>('select 1 as one')).rows[0]!.one,
+    );
     assert.equal(after, 1, 'the next transaction gets a working connection');
   } finally {
     await admin.end();

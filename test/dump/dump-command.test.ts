@@ -35,7 +35,11 @@ test('ssl=true means sslmode=require; parameters pg_dump would not honour are re
     ['postgres://u:pw@h/db?ssl=maybe', /ssl must be true/],
     ['postgres://u:pw@%2Fvar%2Frun%2Fpostgresql/db', /unix-socket host is not supported/],
   ] as const) {
-    assert.throws(() => parseDatabaseUrl(url), (error: unknown) => isDumpFailure(error) && error.kind === 'invalid_source' && message.test(error.message), url);
+    assert.throws(
+      () => parseDatabaseUrl(url),
+      (error: unknown) => isDumpFailure(error) && error.kind === 'invalid_source' && message.test(error.message),
+      url,
+    );
   }
 });
 
@@ -46,7 +50,12 @@ test('a direct source resolves to the URL with a description free of the passwor
 });
 
 test('an unusable URL is refused without quoting it', async () => {
-  for (const bad of ['not a url s3cret', 'mysql://u:s3cret@h/db', 'postgres://u:s3cret@h/db?sslmode=sometimes', 'postgres://:s3cret@h/db']) {
+  for (const bad of [
+    'not a url s3cret',
+    'mysql://u:s3cret@h/db',
+    'postgres://u:s3cret@h/db?sslmode=sometimes',
+    'postgres://:s3cret@h/db',
+  ]) {
     await assert.rejects(directSource(bad).resolve(), (error: unknown) => {
       assert.ok(isDumpFailure(error));
       assert.equal(error.kind, 'invalid_source');
@@ -68,9 +77,19 @@ test('the default format is a PGBackups-compatible gzip-2 custom archive with th
   const format = describeFormat('default', 15, true, 120_000);
   const command = buildDumpCommand({ connection, passwordFile: '/tmp/x/pgpass', format, serverMajor: 15 });
   assert.deepEqual(command.argv, [
-    '-Fc', '--compress=2', '--no-acl', '--no-owner', '--quote-all-identifiers', '--verbose', '-w',
-    '--lock-wait-timeout=120000', '--exclude-schema=heroku_ext',
-    '--host=db.example.com', '--port=6543', '--username=alice', '--dbname=d1abc',
+    '-Fc',
+    '--compress=2',
+    '--no-acl',
+    '--no-owner',
+    '--quote-all-identifiers',
+    '--verbose',
+    '-w',
+    '--lock-wait-timeout=120000',
+    '--exclude-schema=heroku_ext',
+    '--host=db.example.com',
+    '--port=6543',
+    '--username=alice',
+    '--dbname=d1abc',
   ]);
   assert.equal(command.env.PGPASSFILE, '/tmp/x/pgpass');
   assert.equal(command.env.PGSSLMODE, 'require');
@@ -87,7 +106,7 @@ test('heroku_ext is excluded only when the schema exists', () => {
   assert.ok(!describeFormat('default', 15, false).flags.some((flag) => flag.includes('heroku_ext')));
 });
 
-test('the fast format wraps -Z0 in zstd before pg_dump 16 and uses pg_dump\'s own zstd from 16', () => {
+test("the fast format wraps -Z0 in zstd before pg_dump 16 and uses pg_dump's own zstd from 16", () => {
   const old = describeFormat('fast', 15, false);
   assert.equal(old.pgDumpCompression, '0');
   assert.equal(old.wrapper, 'zstd');
@@ -103,7 +122,12 @@ test('the fast format wraps -Z0 in zstd before pg_dump 16 and uses pg_dump\'s ow
 
 test('a database name libpq would expand as a connection string goes through PGDATABASE', () => {
   const connection = parseDatabaseUrl('postgres://u:pw@h/' + encodeURIComponent('host=evil dbname=x'));
-  const command = buildDumpCommand({ connection, passwordFile: '/p', format: describeFormat('default', 15, false), serverMajor: 15 });
+  const command = buildDumpCommand({
+    connection,
+    passwordFile: '/p',
+    format: describeFormat('default', 15, false),
+    serverMajor: 15,
+  });
   assert.ok(!command.argv.some((arg) => arg.startsWith('--dbname')));
   assert.equal(command.env.PGDATABASE, 'host=evil dbname=x');
 });
@@ -111,20 +135,27 @@ test('a database name libpq would expand as a connection string goes through PGD
 test('the client connection check is asked for only on servers that know it', () => {
   const connection = parseDatabaseUrl('postgres://u:pw@h/db');
   const format = describeFormat('default', 15, false);
-  assert.match(buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 14 }).env.PGOPTIONS ?? '', /client_connection_check_interval/);
+  assert.match(
+    buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 14 }).env.PGOPTIONS ?? '',
+    /client_connection_check_interval/,
+  );
   assert.equal(buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 13 }).env.PGOPTIONS, undefined);
 });
 
 test('redaction removes literal, percent-encoded and URI passwords', () => {
   const text = `failed for postgres://bob:hunter2@h/db and ${PASSWORD} and ${encodeURIComponent(PASSWORD)} password=abc def`;
   const clean = redact(text, [PASSWORD]);
-  for (const secret of ['hunter2', PASSWORD, encodeURIComponent(PASSWORD), 'abc']) assert.ok(!clean.includes(secret), clean);
+  for (const secret of ['hunter2', PASSWORD, encodeURIComponent(PASSWORD), 'abc'])
+    assert.ok(!clean.includes(secret), clean);
   assert.match(clean, /postgres:\/\/bob:\[redacted\]@h\/db/);
 });
 
 test('pg_dump keeps the loader path the apt buildpack sets, and nothing else of our environment', (t) => {
   const saved = process.env.LD_LIBRARY_PATH;
-  t.after(() => { if (saved === undefined) delete process.env.LD_LIBRARY_PATH; else process.env.LD_LIBRARY_PATH = saved; });
+  t.after(() => {
+    if (saved === undefined) delete process.env.LD_LIBRARY_PATH;
+    else process.env.LD_LIBRARY_PATH = saved;
+  });
   const connection = parseDatabaseUrl(URL_WITH_PASSWORD);
   const format = describeFormat('default', 17, false);
   process.env.LD_LIBRARY_PATH = '/app/.apt/usr/lib/x86_64-linux-gnu:/app/.apt/usr/lib';
@@ -132,5 +163,8 @@ test('pg_dump keeps the loader path the apt buildpack sets, and nothing else of 
   assert.equal(command.env.LD_LIBRARY_PATH, '/app/.apt/usr/lib/x86_64-linux-gnu:/app/.apt/usr/lib');
   assert.equal(command.env.HOME, undefined);
   delete process.env.LD_LIBRARY_PATH;
-  assert.equal(buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 17 }).env.LD_LIBRARY_PATH, undefined);
+  assert.equal(
+    buildDumpCommand({ connection, passwordFile: '/p', format, serverMajor: 17 }).env.LD_LIBRARY_PATH,
+    undefined,
+  );
 });

@@ -35,7 +35,11 @@ async function waitFor(what: string, predicate: () => boolean | Promise<boolean>
 
 /** Starts a dump nobody reads, and waits until pg_dump is blocked copying `public.big`. */
 async function startBlockedDump(options: { signal?: AbortSignal; logs?: string[] } = {}): Promise<DumpRun> {
-  const run = await startDump(directSource(sourceUrl), { tmpDir, signal: options.signal, onLog: (line) => options.logs?.push(line) });
+  const run = await startDump(directSource(sourceUrl), {
+    tmpDir,
+    signal: options.signal,
+    onLog: (line) => options.logs?.push(line),
+  });
   await waitFor('pg_dump to reach public.big', () => run.progress().currentTable === 'public.big');
   let last = -1;
   await waitFor('pg_dump to block on its full pipe', async () => {
@@ -70,7 +74,9 @@ async function dumpBackends(): Promise<number[]> {
   const client = new pg.Client(server.url('postgres'));
   await client.connect();
   try {
-    const result = await client.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = 'big-backup'`);
+    const result = await client.query<{ pid: number }>(
+      `select pid from pg_stat_activity where application_name = 'big-backup'`,
+    );
     return result.rows.map((row) => row.pid);
   } finally {
     await client.end();
@@ -98,7 +104,10 @@ test('a wrong password fails within seconds, before and inside pg_dump, and neve
 
   // pg_dump itself, with -w and a password file holding the wrong password.
   const plan = await prepareDump(directSource(sourceUrl));
-  const run = await runDump({ ...plan, connection: { ...plan.connection, password: new Secret('wrong-password-1234') } }, { tmpDir });
+  const run = await runDump(
+    { ...plan, connection: { ...plan.connection, password: new Secret('wrong-password-1234') } },
+    { tmpDir },
+  );
   const streamError = await drain(run.stdout);
   await assert.rejects(run.done, (error: unknown) => {
     assert.ok(isDumpFailure(error));
@@ -113,7 +122,7 @@ test('a wrong password fails within seconds, before and inside pg_dump, and neve
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
 });
 
-test('terminating pg_dump\'s connection mid-dump fails the run with a sanitized reason', async () => {
+test("terminating pg_dump's connection mid-dump fails the run with a sanitized reason", async () => {
   const logs: string[] = [];
   const run = await startBlockedDump({ logs });
   const [backend] = await dumpBackends();
@@ -125,7 +134,10 @@ test('terminating pg_dump\'s connection mid-dump fails the run with a sanitized 
     assert.equal(error.kind, 'dump_failed');
     assert.equal(error.retryable, true);
     assert.equal(error.detail.exitCode, 1);
-    assert.match(error.message, /^pg_dump exited with code 1: .*(terminating connection|server closed the connection|PQgetCopyData)/);
+    assert.match(
+      error.message,
+      /^pg_dump exited with code 1: .*(terminating connection|server closed the connection|PQgetCopyData)/,
+    );
     assertClean(error);
     return true;
   });

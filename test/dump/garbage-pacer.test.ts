@@ -12,7 +12,10 @@ const external = () => v8.getHeapStatistics().external_memory;
 
 test('collects the young generation once dead buffers pass the slack, which keeps them from piling up', () => {
   const calls: unknown[] = [];
-  const spy: GcFunction = (options) => { calls.push(options); gc(options); };
+  const spy: GcFunction = (options) => {
+    calls.push(options);
+    gc(options);
+  };
   gc();
   const start = external();
   const pace = createGarbagePacer({ slackBytes: 8 * MiB, checkEveryBytes: MiB }, spy);
@@ -24,7 +27,10 @@ test('collects the young generation once dead buffers pass the slack, which keep
     peak = Math.max(peak, external() - start);
   }
   assert.ok(calls.length >= 10, `${calls.length} collections`);
-  assert.ok(calls.every((c) => (c as { type?: string }).type === 'minor'), 'young-generation collections only');
+  assert.ok(
+    calls.every((c) => (c as { type?: string }).type === 'minor'),
+    'young-generation collections only',
+  );
   // V8 alone lets ~64 MiB pile up. The bound leaves room for the sweeper, which frees collected
   // buffers on a background thread and lags on busy cores (18 MiB seen beside a full test run).
   assert.ok(peak <= 32 * MiB, `dead buffers reached ${(peak / MiB).toFixed(1)} MiB above the start`);
@@ -33,7 +39,10 @@ test('collects the young generation once dead buffers pass the slack, which keep
 test('leaves live memory alone: no collections while external memory stays within the slack', () => {
   const calls: unknown[] = [];
   const live = Buffer.alloc(4 * MiB);
-  const pace = createGarbagePacer({ slackBytes: 8 * MiB, checkEveryBytes: MiB }, (options) => { calls.push(options); gc(options); });
+  const pace = createGarbagePacer({ slackBytes: 8 * MiB, checkEveryBytes: MiB }, (options) => {
+    calls.push(options);
+    gc(options);
+  });
   for (let i = 0; i < 64; i++) pace(MiB);
   assert.equal(calls.length, 0);
   assert.equal(live.length, 4 * MiB);

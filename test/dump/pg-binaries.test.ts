@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { selectPgBinaries, listPgBinaries, defaultVersionedRoots, uncoveredServerMajors, SUPPORTED_SERVER_MAJORS } from '../../src/engine/pg-binaries.ts';
+import {
+  selectPgBinaries,
+  listPgBinaries,
+  defaultVersionedRoots,
+  uncoveredServerMajors,
+  SUPPORTED_SERVER_MAJORS,
+} from '../../src/engine/pg-binaries.ts';
 import { isDumpFailure } from '../../src/engine/index.ts';
 import { SYSTEM_PG15_BIN } from '../../dev/db/local-cluster.ts';
 
@@ -15,7 +21,8 @@ function fakeBinDir(name: string, version: string, options: { withRestore?: bool
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
   const tools = options.withRestore === false ? ['pg_dump'] : ['pg_dump', 'pg_restore'];
-  for (const tool of tools) writeFileSync(path.join(dir, tool), `#!/bin/sh\necho "${tool} (PostgreSQL) ${version}"\n`, { mode: 0o755 });
+  for (const tool of tools)
+    writeFileSync(path.join(dir, tool), `#!/bin/sh\necho "${tool} (PostgreSQL) ${version}"\n`, { mode: 0o755 });
   return dir;
 }
 
@@ -38,7 +45,13 @@ test('on Heroku each supported server major gets its own pg_dump, from the stack
   // clients under $HOME/.apt, so that tree's versioned folders are searched too.
   const system = versionedRoot('heroku-system', ['16.9']);
   const home = path.join(root, 'heroku-app');
-  const apt = versionedRoot(path.join('heroku-app', '.apt', 'usr', 'lib', 'postgresql'), ['14.18', '15.13', '16.9', '17.5', '18.1']);
+  const apt = versionedRoot(path.join('heroku-app', '.apt', 'usr', 'lib', 'postgresql'), [
+    '14.18',
+    '15.13',
+    '16.9',
+    '17.5',
+    '18.1',
+  ]);
   assert.ok(defaultVersionedRoots(home).includes(apt));
   for (const major of SUPPORTED_SERVER_MAJORS) {
     const chosen = await selectPgBinaries(major, { versionedRoots: [system, apt], searchPath: '' });
@@ -47,7 +60,7 @@ test('on Heroku each supported server major gets its own pg_dump, from the stack
   }
 });
 
-test('the default search includes Debian\'s folders and the apt buildpack\'s under HOME', async () => {
+test("the default search includes Debian's folders and the apt buildpack's under HOME", async () => {
   assert.deepEqual(defaultVersionedRoots('/app'), ['/usr/lib/postgresql', '/app/.apt/usr/lib/postgresql']);
   assert.deepEqual(defaultVersionedRoots(''), ['/usr/lib/postgresql']);
   const home = path.join(root, 'home-default');
@@ -63,21 +76,43 @@ test('a pg_dump that needs the loader path set for it (apt buildpack libraries) 
   const dir = path.join(root, 'needs-loader-path');
   mkdirSync(dir, { recursive: true });
   for (const tool of ['pg_dump', 'pg_restore']) {
-    writeFileSync(path.join(dir, tool), `#!/bin/sh\ncase ":$LD_LIBRARY_PATH:" in *":${libDir}:"*) echo "${tool} (PostgreSQL) 18.1";; *) echo "error while loading shared libraries: libpq.so.5" >&2; exit 127;; esac\n`, { mode: 0o755 });
+    writeFileSync(
+      path.join(dir, tool),
+      `#!/bin/sh\ncase ":$LD_LIBRARY_PATH:" in *":${libDir}:"*) echo "${tool} (PostgreSQL) 18.1";; *) echo "error while loading shared libraries: libpq.so.5" >&2; exit 127;; esac\n`,
+      { mode: 0o755 },
+    );
   }
   const saved = process.env.LD_LIBRARY_PATH;
-  t.after(() => { if (saved === undefined) delete process.env.LD_LIBRARY_PATH; else process.env.LD_LIBRARY_PATH = saved; });
+  t.after(() => {
+    if (saved === undefined) delete process.env.LD_LIBRARY_PATH;
+    else process.env.LD_LIBRARY_PATH = saved;
+  });
   process.env.LD_LIBRARY_PATH = `${libDir}:/elsewhere`;
   const { found } = await listPgBinaries({ binDir: dir, versionedRoots: [], searchPath: '' });
-  assert.deepEqual(found.map((b) => b.major), [18]);
+  assert.deepEqual(
+    found.map((b) => b.major),
+    [18],
+  );
 });
 
 test('a configured folder and the PATH are searched too', async () => {
   const configured = fakeBinDir('configured', '18.0');
   const onPath = fakeBinDir('on-path', '17.5');
   const empty = path.join(root, 'none');
-  assert.equal((await selectPgBinaries(18, { binDir: configured, versionedRoots: [empty], searchPath: '' })).pgDump, path.join(configured, 'pg_dump'));
-  assert.equal((await selectPgBinaries(17, { binDir: configured, versionedRoots: [empty], searchPath: `/nonexistent${path.delimiter}${onPath}` })).major, 17);
+  assert.equal(
+    (await selectPgBinaries(18, { binDir: configured, versionedRoots: [empty], searchPath: '' })).pgDump,
+    path.join(configured, 'pg_dump'),
+  );
+  assert.equal(
+    (
+      await selectPgBinaries(17, {
+        binDir: configured,
+        versionedRoots: [empty],
+        searchPath: `/nonexistent${path.delimiter}${onPath}`,
+      })
+    ).major,
+    17,
+  );
 });
 
 test('a pg_dump without a pg_restore beside it is not used', async () => {
@@ -99,12 +134,15 @@ test('a server newer than every pg_dump is refused, naming both versions and wha
 });
 
 test('no pg_dump at all is its own non-retryable error', async () => {
-  await assert.rejects(selectPgBinaries(15, { versionedRoots: [path.join(root, 'none')], searchPath: '' }), (error: unknown) => {
-    assert.ok(isDumpFailure(error));
-    assert.equal(error.kind, 'pg_dump_missing');
-    assert.equal(error.retryable, false);
-    return true;
-  });
+  await assert.rejects(
+    selectPgBinaries(15, { versionedRoots: [path.join(root, 'none')], searchPath: '' }),
+    (error: unknown) => {
+      assert.ok(isDumpFailure(error));
+      assert.equal(error.kind, 'pg_dump_missing');
+      assert.equal(error.retryable, false);
+      return true;
+    },
+  );
 });
 
 test('the system pg_dump 15 is found for a 15 server', async () => {

@@ -7,7 +7,14 @@ import { inspect } from 'node:util';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { startDump, directSource, type DumpFormat, type DumpProgress } from '../../src/engine/index.ts';
-import { startSourceServer, seedSourceDatabase, fingerprintDatabase, restoreArchive, listArchive, type SourceServer } from '../support/seed-source.ts';
+import {
+  startSourceServer,
+  seedSourceDatabase,
+  fingerprintDatabase,
+  restoreArchive,
+  listArchive,
+  type SourceServer,
+} from '../support/seed-source.ts';
 
 let server: SourceServer;
 let sourceUrl: string;
@@ -35,7 +42,12 @@ for (const format of ['default', 'fast'] as const satisfies readonly DumpFormat[
   test(`a ${format} archive restores with stock pg_restore to the same per-table contents`, async () => {
     const logs: string[] = [];
     const progress: DumpProgress[] = [];
-    const run = await startDump(directSource(sourceUrl), { format, tmpDir, onLog: (line) => logs.push(line), onProgress: (p) => progress.push(p) });
+    const run = await startDump(directSource(sourceUrl), {
+      format,
+      tmpDir,
+      onLog: (line) => logs.push(line),
+      onProgress: (p) => progress.push(p),
+    });
     const archive = await collect(run.stdout);
     const result = await run.done;
 
@@ -56,13 +68,22 @@ for (const format of ['default', 'fast'] as const satisfies readonly DumpFormat[
     delete expected['table heroku_ext.not_ours'];
     assert.deepEqual(await fingerprintDatabase(restored), expected);
 
-    assert.ok(logs.includes('pg_dump: dumping contents of table "Ünïcödé.Ñandú ☃"'), 'the non-ASCII table shows in the log');
+    assert.ok(
+      logs.includes('pg_dump: dumping contents of table "Ünïcödé.Ñandú ☃"'),
+      'the non-ASCII table shows in the log',
+    );
     assert.ok(run.argv.includes('--exclude-schema=heroku_ext'));
     const last = progress.at(-1);
     assert.equal(last?.fractionDone, 1);
     assert.equal(last?.bytesOut, archive.length);
 
-    const everything = [...logs, ...run.argv, JSON.stringify(result), JSON.stringify(run.plan), inspect(run.plan, { depth: 10 })].join('\n');
+    const everything = [
+      ...logs,
+      ...run.argv,
+      JSON.stringify(result),
+      JSON.stringify(run.plan),
+      inspect(run.plan, { depth: 10 }),
+    ].join('\n');
     assert.ok(!everything.includes(server.password), 'no password in argv, logs, results or the plan');
     assert.ok(!everything.includes(encodeURIComponent(server.password)));
     assert.deepEqual(readdirSync(tmpDir), [], 'the password file is removed');

@@ -15,17 +15,28 @@ test('small chunks leave the coalescer as full buffers with every byte in order'
   for (let offset = 0; offset < input.length; offset += 37) pieces.push(input.subarray(offset, offset + 37));
   let seen = 0;
   const out: Buffer[] = [];
-  const coalescer = Readable.from(pieces).pipe(createCoalescer(4096, (n) => { seen += n; }));
+  const coalescer = Readable.from(pieces).pipe(
+    createCoalescer(4096, (n) => {
+      seen += n;
+    }),
+  );
   coalescer.on('data', (chunk: Buffer) => out.push(chunk));
   await finished(coalescer);
-  assert.deepEqual(out.map((b) => b.length), [4096, 4096, 1808]);
+  assert.deepEqual(
+    out.map((b) => b.length),
+    [4096, 4096, 1808],
+  );
   assert.deepEqual(Buffer.concat(out), input);
   assert.equal(seen, input.length);
 });
 
 test('the coalescer frees each pipe read that owns its whole buffer once copied, and leaves shared ones alone', async () => {
   // Pipe reads each own an ArrayBuffer of exactly their length; views into a larger buffer must survive.
-  const owned = ['alpha-', 'beta-'].map((text) => { const b = Buffer.alloc(text.length); b.write(text); return b; });
+  const owned = ['alpha-', 'beta-'].map((text) => {
+    const b = Buffer.alloc(text.length);
+    b.write(text);
+    return b;
+  });
   const shared = Buffer.from('gamma-delta'); // a slice of Node's shared 8 KiB pool
   const view = shared.subarray(0, 6);
   const out: Buffer[] = [];
@@ -33,7 +44,10 @@ test('the coalescer frees each pipe read that owns its whole buffer once copied,
   coalescer.on('data', (chunk: Buffer) => out.push(chunk));
   await finished(coalescer);
   assert.equal(Buffer.concat(out).toString(), 'alpha-beta-gamma-');
-  assert.deepEqual(owned.map((b) => b.buffer.detached), [true, true]);
+  assert.deepEqual(
+    owned.map((b) => b.buffer.detached),
+    [true, true],
+  );
   assert.equal(shared.buffer.detached, false);
   assert.equal(shared.toString(), 'gamma-delta');
 });
@@ -41,27 +55,39 @@ test('the coalescer frees each pipe read that owns its whole buffer once copied,
 test('stderr is split into lines across chunk and UTF-8 boundaries', () => {
   const lines: string[] = [];
   const splitter = createLineSplitter((line) => lines.push(line), 50);
-  const text = Buffer.from('pg_dump: dumping contents of table "Ünï.Ñandú ☃"\npg_dump: a\r\n' + 'x'.repeat(120) + '\nlast');
+  const text = Buffer.from(
+    'pg_dump: dumping contents of table "Ünï.Ñandú ☃"\npg_dump: a\r\n' + 'x'.repeat(120) + '\nlast',
+  );
   for (let i = 0; i < text.length; i += 3) splitter.push(text.subarray(i, i + 3));
   splitter.end();
   assert.deepEqual(lines, ['pg_dump: dumping contents of table "Ünï.Ñandú ☃"', 'pg_dump: a', 'x'.repeat(50), 'last']);
 });
 
 test('verbose lines name the table being copied and the large objects', () => {
-  assert.deepEqual(parseVerboseLine('pg_dump: dumping contents of table "sales.orders"'), { kind: 'table', table: 'sales.orders' });
+  assert.deepEqual(parseVerboseLine('pg_dump: dumping contents of table "sales.orders"'), {
+    kind: 'table',
+    table: 'sales.orders',
+  });
   assert.deepEqual(parseVerboseLine('pg_dump: saving large objects'), { kind: 'large-objects' });
   assert.deepEqual(parseVerboseLine('pg_dump: saving large objects "1000-1999"'), { kind: 'large-objects' });
   assert.equal(parseVerboseLine('pg_dump: reading indexes'), undefined);
 });
 
 test('an exit is classified by what pg_dump said', () => {
-  const mismatch = classifyExit(1, null, ['pg_dump: error: aborting because of server version mismatch', 'pg_dump: detail: server version: 17.10; pg_dump version: 15.18']);
+  const mismatch = classifyExit(1, null, [
+    'pg_dump: error: aborting because of server version mismatch',
+    'pg_dump: detail: server version: 17.10; pg_dump version: 15.18',
+  ]);
   assert.equal(mismatch.kind, 'version_mismatch');
   assert.equal(mismatch.retryable, false);
-  const auth = classifyExit(1, null, ['pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"']);
+  const auth = classifyExit(1, null, [
+    'pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"',
+  ]);
   assert.equal(auth.kind, 'connection_failed');
   assert.equal(auth.retryable, false);
-  const refused = classifyExit(1, null, ['pg_dump: error: connection to server at "127.0.0.1", port 1 failed: Connection refused']);
+  const refused = classifyExit(1, null, [
+    'pg_dump: error: connection to server at "127.0.0.1", port 1 failed: Connection refused',
+  ]);
   assert.equal(refused.kind, 'connection_failed');
   assert.equal(refused.retryable, true);
   const terminated = classifyExit(1, null, [
@@ -79,7 +105,14 @@ test('an exit is classified by what pg_dump said', () => {
 test('progress counts finished tables at their size and estimates the one in flight', () => {
   const start = 1_000_000;
   const progress = new ProgressEstimator(
-    { tableBytes: 100e6, largeObjectBytes: 0, tableSizes: new Map([['public.a', 40e6], ['public.b', 60e6]]) },
+    {
+      tableBytes: 100e6,
+      largeObjectBytes: 0,
+      tableSizes: new Map([
+        ['public.a', 40e6],
+        ['public.b', 60e6],
+      ]),
+    },
     '0',
     { now: start, windowMs: 10_000 },
   );
@@ -107,7 +140,11 @@ test('progress counts finished tables at their size and estimates the one in fli
 
 test('large objects announced in batches (pg_dump 17+) count against one budget, not one per batch', () => {
   const start = 1_000_000;
-  const progress = new ProgressEstimator({ tableBytes: 1e9, largeObjectBytes: 50e9, tableSizes: new Map([['public.a', 1e9]]) }, '0', { now: start });
+  const progress = new ProgressEstimator(
+    { tableBytes: 1e9, largeObjectBytes: 50e9, tableSizes: new Map([['public.a', 1e9]]) },
+    '0',
+    { now: start },
+  );
   progress.startSection({ kind: 'table', table: 'public.a' });
   progress.addRaw(1e9);
   for (let batch = 0; batch < 3; batch++) {
@@ -130,7 +167,10 @@ test('versions parse from server_version_num and pg_dump --version', () => {
   assert.equal(majorFromVersionNum(150018), 15);
   assert.equal(majorFromVersionNum(170004), 17);
   assert.equal(majorFromVersionNum(90624), 9.6);
-  assert.deepEqual(parsePgDumpVersion('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n'), { version: '15.18', major: 15 });
+  assert.deepEqual(parsePgDumpVersion('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n'), {
+    version: '15.18',
+    major: 15,
+  });
   assert.deepEqual(parsePgDumpVersion('pg_dump (PostgreSQL) 9.6.24'), { version: '9.6.24', major: 9.6 });
   assert.deepEqual(parsePgDumpVersion('pg_dump (PostgreSQL) 18beta1'), { version: '18', major: 18 });
   assert.equal(parsePgDumpVersion('something else'), undefined);

@@ -4,7 +4,17 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalCluster, embeddedBinDir, type LocalCluster } from '../../dev/db/local-cluster.ts';
-import { prepareDump, runDump, directSource, parseDatabaseUrl, describeFormat, selectPgBinaries, listPgBinaries, isDumpFailure, type DumpPlan } from '../../src/engine/index.ts';
+import {
+  prepareDump,
+  runDump,
+  directSource,
+  parseDatabaseUrl,
+  describeFormat,
+  selectPgBinaries,
+  listPgBinaries,
+  isDumpFailure,
+  type DumpPlan,
+} from '../../src/engine/index.ts';
 
 let cluster: LocalCluster;
 let parent: string;
@@ -16,7 +26,12 @@ before(async () => {
   if (skip) return;
   parent = mkdtempSync(path.join(os.tmpdir(), 'bb-dump-pg17-'));
   chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
-  cluster = await startLocalCluster({ binDir: await embeddedBinDir(), dataDir: path.join(parent, 'data'), password: 'pg17-test-password', removeOnStop: true });
+  cluster = await startLocalCluster({
+    binDir: await embeddedBinDir(),
+    dataDir: path.join(parent, 'data'),
+    password: 'pg17-test-password',
+    removeOnStop: true,
+  });
 });
 after(async () => {
   await cluster?.stop();
@@ -37,13 +52,22 @@ test('a PostgreSQL 17 server is refused at once, naming both versions and what t
   assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
 });
 
-test('pg_dump\'s own version refusal is classified the same way', { skip }, async () => {
+test("pg_dump's own version refusal is classified the same way", { skip }, async () => {
   // A plan that skipped the check: pg_dump 15 against the 17 server.
   const binaries = await selectPgBinaries(15);
   const plan: DumpPlan = {
     source: 'test',
     connection: parseDatabaseUrl(cluster.url),
-    server: { versionNum: 150000, version: '15', major: 15, databaseBytes: 0, tableBytes: 0, largeObjectBytes: 0, tableSizes: new Map(), hasHerokuExt: false },
+    server: {
+      versionNum: 150000,
+      version: '15',
+      major: 15,
+      databaseBytes: 0,
+      tableBytes: 0,
+      largeObjectBytes: 0,
+      tableSizes: new Map(),
+      hasHerokuExt: false,
+    },
     binaries,
     format: describeFormat('default', binaries.major, false),
     archiveBytesUpperBound: 0,

@@ -19,7 +19,7 @@ const { app, sim } = await startStack({
 });
 const db = app.runtime.pool;
 
-test('connecting Heroku before the add-on\'s app is known still backs up that app\'s DATABASE once it is learned', async () => {
+test("connecting Heroku before the add-on's app is known still backs up that app's DATABASE once it is learned", async () => {
   const owner = `owner-early-${Date.now()}@example.com`;
   const outcome = await sim.provision({ plan: 'standard', app: { owner, collaborators: [] } });
   assert.equal(outcome.result, 'provisioned');
@@ -34,9 +34,21 @@ test('connecting Heroku before the add-on\'s app is known still backs up that ap
   const callback = new URL((await fetch(authorize, { redirect: 'manual' })).headers.get('location')!);
   const back = await browser.request('GET', callback.pathname + callback.search);
   assert.equal(back.headers.get('location'), '/settings/heroku?notice=connected');
-  assert.equal(await findSourceSetting(db, outcome.uuid), undefined, 'no source can be chosen while the app is unknown');
+  assert.equal(
+    await findSourceSetting(db, outcome.uuid),
+    undefined,
+    'no source can be chosen while the app is unknown',
+  );
 
   await app.startWorker();
-  const source = await eventually(() => findSourceSetting(db, outcome.uuid), { what: 'the source to be set', timeoutMs: 20_000 });
-  assert.deepEqual(source, { kind: 'heroku', description: `${appName}::DATABASE_URL`, appName, attachmentName: 'DATABASE' });
+  const source = await eventually(() => findSourceSetting(db, outcome.uuid), {
+    what: 'the source to be set',
+    timeoutMs: 20_000,
+  });
+  assert.deepEqual(source, {
+    kind: 'heroku',
+    description: `${appName}::DATABASE_URL`,
+    appName,
+    attachmentName: 'DATABASE',
+  });
 });

@@ -27,10 +27,17 @@ const server = await startSourceServer();
 after(() => server.stop());
 const { app, sim } = await startStack({
   // Access tokens that live 2 minutes: every use falls in the 5-minute refresh margin, so each run refreshes.
-  sim: { oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }], postgres: { adminUrl: server.url('postgres') }, forkReadyAfterMs: 200, accessTokenTtlSeconds: 120 },
+  sim: {
+    oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }],
+    postgres: { adminUrl: server.url('postgres') },
+    forkReadyAfterMs: 200,
+    accessTokenTtlSeconds: 120,
+  },
   env: {
-    HEROKU_CONNECT_CLIENT_ID: CONNECT.id, HEROKU_CONNECT_CLIENT_SECRET: CONNECT.secret,
-    FORK_POLL_INTERVAL_SECONDS: '0.2', FORK_READY_TIMEOUT_SECONDS: '6',
+    HEROKU_CONNECT_CLIENT_ID: CONNECT.id,
+    HEROKU_CONNECT_CLIENT_SECRET: CONNECT.secret,
+    FORK_POLL_INTERVAL_SECONDS: '0.2',
+    FORK_READY_TIMEOUT_SECONDS: '6',
   },
 });
 const db = app.runtime.pool;
@@ -49,7 +56,10 @@ async function connectedResource(options: { plan?: string; databaseUrl?: string 
   const appName = sim.app(outcome.addon.appId)!.name;
   const database = sim.attachPostgres(appName, { url: databaseUrl, plan: options.plan ?? 'standard-0' });
   // The partner grant exchange teaches us the app; connecting uses it to pick DATABASE.
-  await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
+  await eventually(
+    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
+    { what: 'the app name' },
+  );
 
   const browser = new Browser(app.url);
   assert.equal((await browser.signIn(sim.ssoForm(outcome.uuid, { user: owner }))).status, 303);
@@ -68,19 +78,34 @@ async function connectedResource(options: { plan?: string; databaseUrl?: string 
   return { uuid: outcome.uuid, appName, owner, browser, database, databaseUrl, n };
 }
 
-const settled = (id: string, timeoutMs = 60_000) => eventually(async () => {
-  const b = await findBackup(db, id);
-  return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-}, { timeoutMs, what: 'the backup to settle' });
+const settled = (id: string, timeoutMs = 60_000) =>
+  eventually(
+    async () => {
+      const b = await findBackup(db, id);
+      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
+    },
+    { timeoutMs, what: 'the backup to settle' },
+  );
 
-const forkRow = async (backupId: string) => (await db.query(
-  `select source_mode, fork_addon_id, fork_addon_name, fork_app_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at
-   from backups where id = $1`, [backupId])).rows[0];
+const forkRow = async (backupId: string) =>
+  (
+    await db.query(
+      `select source_mode, fork_addon_id, fork_addon_name, fork_app_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at
+   from backups where id = $1`,
+      [backupId],
+    )
+  ).rows[0];
 
 /** Starts a manual backup and waits until its fork is recorded (set forkNeverReady first to keep it standing). */
 async function backupHoldingFork(resourceId: string, requestedBy: string) {
   const requested = (await requestBackup(web, resourceId, { trigger: 'manual', requestedBy }))!;
-  const withFork = await eventually(async () => { const row = await forkRow(requested.id); return row?.fork_addon_id ? row : undefined; }, { what: 'the fork to be requested' });
+  const withFork = await eventually(
+    async () => {
+      const row = await forkRow(requested.id);
+      return row?.fork_addon_id ? row : undefined;
+    },
+    { what: 'the fork to be requested' },
+  );
   return { requested, withFork };
 }
 
@@ -99,7 +124,13 @@ async function databaseExists(name: string): Promise<boolean> {
 
 /** Waits for the fork's teardown (a separate job) and checks it is gone at Heroku and on the server. */
 async function assertForkDestroyed(backupId: string) {
-  const row = await eventually(async () => { const r = await forkRow(backupId); return r?.fork_destroyed_at ? r : undefined; }, { timeoutMs: 20_000, what: 'the fork teardown' });
+  const row = await eventually(
+    async () => {
+      const r = await forkRow(backupId);
+      return r?.fork_destroyed_at ? r : undefined;
+    },
+    { timeoutMs: 20_000, what: 'the fork teardown' },
+  );
   const fork = simFork(row.fork_addon_id);
   assert.equal(fork?.state, 'deprovisioned', 'Heroku no longer has the fork');
   assert.equal(await databaseExists(fork.databaseName), false, 'the fork database was dropped');
@@ -117,7 +148,12 @@ test('a scheduled backup forks the database on a scratch app, dumps the fork whi
   const page = await settings.text();
   assert.match(page, /connected/);
   assert.match(page, new RegExp(`${r.appName}::DATABASE_URL`));
-  const connection = (await db.query('select scratch_app_name, heroku_email, connected_by, access_token_ciphertext from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  const connection = (
+    await db.query(
+      'select scratch_app_name, heroku_email, connected_by, access_token_ciphertext from heroku_connections where resource_id = $1',
+      [r.uuid],
+    )
+  ).rows[0];
   assert.ok(connection.scratch_app_name && connection.scratch_app_name !== r.appName, 'forks go on a scratch app');
   assert.equal(connection.heroku_email, r.owner);
   assert.ok(!connection.access_token_ciphertext.includes('HRKU-'), 'the token is stored sealed');
@@ -133,7 +169,11 @@ test('a scheduled backup forks the database on a scratch app, dumps the fork whi
   })();
   const before = appSnapshot(r.appName);
 
-  const requested = await requestBackup(web, r.uuid, { trigger: 'scheduled', requestedBy: 'schedule', slotKey: `${r.uuid}:test-slot` });
+  const requested = await requestBackup(web, r.uuid, {
+    trigger: 'scheduled',
+    requestedBy: 'schedule',
+    slotKey: `${r.uuid}:test-slot`,
+  });
   assert.equal(requested!.name, 'a001');
   const done = await settled(requested!.id);
   const writtenAtEnd = written;
@@ -145,11 +185,19 @@ test('a scheduled backup forks the database on a scratch app, dumps the fork whi
 
   const row = await assertForkDestroyed(done.id);
   assert.equal(row.source_mode, 'fork');
-  assert.ok(sim.log.tokenRequests({ grantType: 'refresh_token' }).length > 0, 'the connected grant was refreshed before use');
-  const refreshed = (await db.query('select refreshed_at, status from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  assert.ok(
+    sim.log.tokenRequests({ grantType: 'refresh_token' }).length > 0,
+    'the connected grant was refreshed before use',
+  );
+  const refreshed = (
+    await db.query('select refreshed_at, status from heroku_connections where resource_id = $1', [r.uuid])
+  ).rows[0];
   assert.ok(refreshed.refreshed_at, 'the refresh is recorded');
   assert.equal(refreshed.status, 'connected');
-  assert.ok(!sim.log.apiRequests().some((q) => q.auth.tokenState === 'expired'), 'no call was made with an expired token');
+  assert.ok(
+    !sim.log.apiRequests().some((q) => q.auth.tokenState === 'expired'),
+    'no call was made with an expired token',
+  );
   assert.equal(row.fork_app_name, connection.scratch_app_name);
   assert.equal(row.fork_plan, 'standard-0');
   assert.match(row.fork_addon_name, /./);
@@ -171,10 +219,17 @@ test('a scheduled backup forks the database on a scratch app, dumps the fork whi
   }
   const client = new pg.Client(restoredUrl);
   await client.connect();
-  const ticks = (await client.query<{ n: number; max: number | null }>('select count(*)::int as n, max(id)::int as max from public.ticks')).rows[0]!;
+  const ticks = (
+    await client.query<{ n: number; max: number | null }>(
+      'select count(*)::int as n, max(id)::int as max from public.ticks',
+    )
+  ).rows[0]!;
   await client.end();
   assert.equal(ticks.n, ticks.max ?? 0, 'the fork is a consistent snapshot: no gaps');
-  assert.ok(ticks.n < writtenAtEnd, `production wrote on after the fork was taken (${ticks.n} in the fork, ${writtenAtEnd} written)`);
+  assert.ok(
+    ticks.n < writtenAtEnd,
+    `production wrote on after the fork was taken (${ticks.n} in the fork, ${writtenAtEnd} written)`,
+  );
 
   const dashboard = await (await r.browser.request('GET', '/dashboard')).text();
   assert.match(dashboard, /a001/);
@@ -195,7 +250,12 @@ test('reads the database URL afresh on every run: a rotated password does not br
   const n = counter + 1;
   const base = await seedSourceDatabase(server, `prod_${n}`);
   await server.run('postgres', `create role app_${n} login superuser password 'first-password'`);
-  const withPassword = (password: string) => { const u = new URL(base); u.username = `app_${n}`; u.password = password; return u.toString(); };
+  const withPassword = (password: string) => {
+    const u = new URL(base);
+    u.username = `app_${n}`;
+    u.password = password;
+    return u.toString();
+  };
   const r = await connectedResource({ plan: 'essential-0', databaseUrl: withPassword('first-password') });
   assert.equal(n, r.n);
 
@@ -229,7 +289,18 @@ async function backupWithForkFault(fault: () => void) {
     const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
     const done = await settled(requested!.id);
     assert.equal(done.state, 'failed');
-    assert.equal(done.failureKind, 'fork_timeout', JSON.stringify({ state: done.state, attempt: done.attempt, fork: done.fork, mode: done.sourceMode, reason: done.failureReason, sim: sim.postgresAddons().slice(-3) }));
+    assert.equal(
+      done.failureKind,
+      'fork_timeout',
+      JSON.stringify({
+        state: done.state,
+        attempt: done.attempt,
+        fork: done.fork,
+        mode: done.sourceMode,
+        reason: done.failureReason,
+        sim: sim.postgresAddons().slice(-3),
+      }),
+    );
     assert.equal(done.attempt, 1, 'a deadline is not retried');
     await assertForkDestroyed(done.id);
     return done;
@@ -240,7 +311,10 @@ async function backupWithForkFault(fault: () => void) {
 
 test('a fork that never becomes ready fails the backup with a clear reason, and the fork is destroyed', async () => {
   const done = await backupWithForkFault(() => sim.faults.forkNeverReady());
-  assert.match(done.failureReason!, /the fork was not ready after 6 seconds \(last seen: Heroku has not finished provisioning it\)/);
+  assert.match(
+    done.failureReason!,
+    /the fork was not ready after 6 seconds \(last seen: Heroku has not finished provisioning it\)/,
+  );
 });
 
 test('a fork the worker cannot reach fails the backup naming the connection error, and the fork is destroyed', async () => {
@@ -249,7 +323,11 @@ test('a fork the worker cannot reach fails the backup naming the connection erro
   const log = await backupLog(done.id);
   assert.match(log, /not ready yet: Heroku has not finished provisioning it/);
   assert.match(log, /not ready yet: connecting to it failed: .*ECONNREFUSED/);
-  assert.equal(log.match(/not ready yet: connecting to it failed/g)?.length, 1, 'the same reason is logged once, not at every poll');
+  assert.equal(
+    log.match(/not ready yet: connecting to it failed/g)?.length,
+    1,
+    'the same reason is logged once, not at every poll',
+  );
 });
 
 test('a fork deprovisioned while we wait fails the attempt, and each attempt cleans up its own fork', async () => {
@@ -262,7 +340,16 @@ test('a fork deprovisioned while we wait fails the attempt, and each attempt cle
   try {
     const requested = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
     backupId = requested!.id;
-    await eventually(async () => (await db.query(`select 1 from backup_logs where backup_id = $1 and message like '%deprovisioned before it became ready%'`, [backupId])).rowCount, { timeoutMs: 20_000, what: 'the lost fork to be noticed' });
+    await eventually(
+      async () =>
+        (
+          await db.query(
+            `select 1 from backup_logs where backup_id = $1 and message like '%deprovisioned before it became ready%'`,
+            [backupId],
+          )
+        ).rowCount,
+      { timeoutMs: 20_000, what: 'the lost fork to be noticed' },
+    );
   } finally {
     sim.faults.reset();
   }
@@ -285,9 +372,16 @@ test('a fork whose create reply was lost is found by its attachment name and des
   sim.faults.reset();
   assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
   assert.equal(done.attempt, 2);
-  await eventually(async () => sim.postgresAddons().filter((a) => a.forkOf === r.database.id && a.state !== 'deprovisioned').length === 0 || undefined,
-    { timeoutMs: 30_000, what: 'every fork of this database, the lost one too, to be destroyed' });
-  const logged = await db.query(`select message from backup_logs where backup_id = $1 and message like '%Heroku made the fork%'`, [done.id]);
+  await eventually(
+    async () =>
+      sim.postgresAddons().filter((a) => a.forkOf === r.database.id && a.state !== 'deprovisioned').length === 0 ||
+      undefined,
+    { timeoutMs: 30_000, what: 'every fork of this database, the lost one too, to be destroyed' },
+  );
+  const logged = await db.query(
+    `select message from backup_logs where backup_id = $1 and message like '%Heroku made the fork%'`,
+    [done.id],
+  );
   assert.equal(logged.rowCount, 1, 'the lost fork was found');
 });
 
@@ -311,7 +405,9 @@ test('a revoked grant puts the resource in "reconnect needed", fails the backup 
   assert.equal(done.failureKind, 'reconnect_needed');
   assert.match(done.failureReason!, /reconnect/i);
   assert.equal(done.attempt, 1, 'no retry storm');
-  const connection = (await db.query('select status, last_error from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  const connection = (
+    await db.query('select status, last_error from heroku_connections where resource_id = $1', [r.uuid])
+  ).rows[0];
   assert.equal(connection.status, 'reconnect_needed');
   const page = await (await r.browser.request('GET', '/settings/heroku')).text();
   assert.match(page, /reconnect needed/);
@@ -321,7 +417,10 @@ test('a revoked grant puts the resource in "reconnect needed", fails the backup 
   const next = await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner });
   assert.equal((await settled(next!.id)).failureKind, 'reconnect_needed');
   assert.equal(sim.log.requests.length, calls, 'no call to Heroku with a grant known to be dead');
-  assert.match(await (await r.browser.request('GET', '/dashboard')).text(), /Backups of the Heroku database fail until someone reconnects Heroku/);
+  assert.match(
+    await (await r.browser.request('GET', '/dashboard')).text(),
+    /Backups of the Heroku database fail until someone reconnects Heroku/,
+  );
 
   // An admin can disconnect: the grant is forgotten, and the page offers to connect again.
   assert.equal((await r.browser.submit('/connect/heroku/disconnect')).status, 303);
@@ -336,9 +435,16 @@ test('deprovisioning during a backup cancels it and destroys its fork', async ()
     const { withFork } = await backupHoldingFork(r.uuid, r.owner);
     assert.equal((await sim.deprovision(r.uuid)).result, 'deprovisioned');
     // The purge removes the backup rows once the attempt has stopped; the fork must be gone at Heroku.
-    await eventually(async () => simFork(withFork.fork_addon_id)?.state === 'deprovisioned', { timeoutMs: 30_000, what: 'the fork to be destroyed' });
+    await eventually(async () => simFork(withFork.fork_addon_id)?.state === 'deprovisioned', {
+      timeoutMs: 30_000,
+      what: 'the fork to be destroyed',
+    });
     assert.equal(await databaseExists(simFork(withFork.fork_addon_id)!.databaseName), false);
-    const events = await eventually(async () => (await db.query(`select 1 from audit_events where resource_id = $1`, [r.uuid])).rowCount === 0 || undefined, { timeoutMs: 30_000, what: 'the purge' });
+    const events = await eventually(
+      async () =>
+        (await db.query(`select 1 from audit_events where resource_id = $1`, [r.uuid])).rowCount === 0 || undefined,
+      { timeoutMs: 30_000, what: 'the purge' },
+    );
     assert.ok(events);
   } finally {
     sim.faults.reset();
@@ -351,7 +457,11 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
   try {
     const { requested, withFork } = await backupHoldingFork(r.uuid, r.owner);
     const deps = {
-      pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, partner: app.runtime.partner,
+      pool: db,
+      boss: app.boss,
+      logger: app.runtime.logger,
+      secrets: app.runtime.secrets,
+      partner: app.runtime.partner,
       connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
     } as unknown as JobDeps;
     // Now, nothing is old enough to reap; past the longest an attempt may live, this fork is.
@@ -373,8 +483,20 @@ async function nextAttemptOpens(backupId: string): Promise<string[]> {
   sim.faults.forkNeverReady();
   const lines: string[] = [];
   const session = openSourceSession(
-    { pool: db, boss: app.boss, secrets: app.runtime.secrets, connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config), forks: { readyTimeoutMs: 1500, pollIntervalMs: 100 } },
-    { backup: attempt.backup, token: attempt.token, signal: new AbortController().signal, log: (line) => lines.push(line) });
+    {
+      pool: db,
+      boss: app.boss,
+      secrets: app.runtime.secrets,
+      connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
+      forks: { readyTimeoutMs: 1500, pollIntervalMs: 100 },
+    },
+    {
+      backup: attempt.backup,
+      token: attempt.token,
+      signal: new AbortController().signal,
+      log: (line) => lines.push(line),
+    },
+  );
   try {
     await assert.rejects(session.open(), /not ready after/);
   } finally {
@@ -386,22 +508,49 @@ async function nextAttemptOpens(backupId: string): Promise<string[]> {
 
 test('an attempt first destroys the fork a dead earlier attempt left on the backup, before it records a new one', async () => {
   const r = await connectedResource();
-  const connection = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  const connection = (
+    await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])
+  ).rows[0];
   // Attempt 1 died holding fork A: made here through the API with the owner's token, recorded as the attempt would.
-  const backup = (await insertBackup(db, { id: randomUUID(), resourceId: r.uuid, trigger: 'manual', format: 'default', requestedBy: r.owner }))!;
+  const backup = (await insertBackup(db, {
+    id: randomUUID(),
+    resourceId: r.uuid,
+    trigger: 'manual',
+    format: 'default',
+    requestedBy: r.owner,
+  }))!;
   const first = (await beginAttempt(db, backup.id))!;
   const token = sim.issueUserToken({ user: r.owner, scopes: ['write-protected'] }).access_token;
   const created = await fetch(new URL(`/apps/${connection.scratch_app_name}/addons`, sim.url), {
-    method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.heroku+json; version=3', 'content-type': 'application/json' },
-    body: JSON.stringify({ plan: 'heroku-postgresql:standard-0', config: { fork: r.database.id }, attachment: { name: 'BIGBACKUP_FORK_DEAD' } }),
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: 'application/vnd.heroku+json; version=3',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      plan: 'heroku-postgresql:standard-0',
+      config: { fork: r.database.id },
+      attachment: { name: 'BIGBACKUP_FORK_DEAD' },
+    }),
   });
   assert.equal(created.status, 201);
-  const forkA = await created.json() as { id: string; name: string };
-  assert.ok(await recordForkRequested(db, backup.id, first.token, { addonId: forkA.id, addonName: forkA.name, appName: connection.scratch_app_name, plan: 'standard-0' }));
+  const forkA = (await created.json()) as { id: string; name: string };
+  assert.ok(
+    await recordForkRequested(db, backup.id, first.token, {
+      addonId: forkA.id,
+      addonName: forkA.name,
+      appName: connection.scratch_app_name,
+      plan: 'standard-0',
+    }),
+  );
 
   const lines = await nextAttemptOpens(backup.id);
   assert.equal(simFork(forkA.id)?.state, 'deprovisioned', 'fork A is gone at Heroku');
-  assert.ok(lines.some((l) => l.includes(`the fork ${forkA.name} of an earlier attempt was destroyed`)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(`the fork ${forkA.name} of an earlier attempt was destroyed`)),
+    lines.join('\n'),
+  );
   const row = await forkRow(backup.id);
   assert.notEqual(row.fork_addon_id, forkA.id, 'the row now names the new fork');
   // The new fork goes through the teardown job like any other.
@@ -410,18 +559,37 @@ test('an attempt first destroys the fork a dead earlier attempt left on the back
 
 /** Attempt 1 asks for a fork and dies before recording it: the fork exists at Heroku, the row holds only the intent. */
 async function forkAskedForThenDied(r: Awaited<ReturnType<typeof connectedResource>>) {
-  const connection = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
-  const backup = (await insertBackup(db, { id: randomUUID(), resourceId: r.uuid, trigger: 'manual', format: 'default', requestedBy: r.owner }))!;
+  const connection = (
+    await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])
+  ).rows[0];
+  const backup = (await insertBackup(db, {
+    id: randomUUID(),
+    resourceId: r.uuid,
+    trigger: 'manual',
+    format: 'default',
+    requestedBy: r.owner,
+  }))!;
   const first = (await beginAttempt(db, backup.id))!;
   const attachmentName = forkAttachmentName(first.backup);
-  assert.ok(await recordForkIntent(db, backup.id, first.token, { appName: connection.scratch_app_name, attachmentName }));
+  assert.ok(
+    await recordForkIntent(db, backup.id, first.token, { appName: connection.scratch_app_name, attachmentName }),
+  );
   const token = sim.issueUserToken({ user: r.owner, scopes: ['write-protected'] }).access_token;
   const created = await fetch(new URL(`/apps/${connection.scratch_app_name}/addons`, sim.url), {
-    method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.heroku+json; version=3', 'content-type': 'application/json' },
-    body: JSON.stringify({ plan: 'heroku-postgresql:standard-0', config: { fork: r.database.id }, attachment: { name: attachmentName } }),
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: 'application/vnd.heroku+json; version=3',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      plan: 'heroku-postgresql:standard-0',
+      config: { fork: r.database.id },
+      attachment: { name: attachmentName },
+    }),
   });
   assert.equal(created.status, 201);
-  return { backup, fork: await created.json() as { id: string; name: string }, attachmentName };
+  return { backup, fork: (await created.json()) as { id: string; name: string }, attachmentName };
 }
 
 test('an attempt destroys the fork an earlier attempt asked for but died before recording', async () => {
@@ -429,7 +597,10 @@ test('an attempt destroys the fork an earlier attempt asked for but died before 
   const { backup, fork, attachmentName } = await forkAskedForThenDied(r);
   const lines = await nextAttemptOpens(backup.id);
   assert.equal(simFork(fork.id)?.state, 'deprovisioned', 'the unrecorded fork is gone at Heroku');
-  assert.ok(lines.some((l) => l.includes(`an unrecorded fork of an earlier attempt (${attachmentName}) was destroyed`)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(`an unrecorded fork of an earlier attempt (${attachmentName}) was destroyed`)),
+    lines.join('\n'),
+  );
   await assertForkDestroyed(backup.id); // attempt 2's own fork, as usual
 });
 
@@ -437,10 +608,17 @@ test('the fork janitor destroys a fork whose attempt died before recording it, o
   const r = await connectedResource();
   const { backup, fork, attachmentName } = await forkAskedForThenDied(r);
   const deps = {
-    pool: db, boss: app.boss, logger: app.runtime.logger, secrets: app.runtime.secrets, partner: app.runtime.partner,
+    pool: db,
+    boss: app.boss,
+    logger: app.runtime.logger,
+    secrets: app.runtime.secrets,
+    partner: app.runtime.partner,
     connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
   } as unknown as JobDeps;
-  assert.ok(!(await forkJanitor(deps, {})).destroyed.includes(attachmentName), 'not while an attempt may still record it');
+  assert.ok(
+    !(await forkJanitor(deps, {})).destroyed.includes(attachmentName),
+    'not while an attempt may still record it',
+  );
   const report = await forkJanitor(deps, {}, undefined, new Date(Date.now() + MAX_ATTEMPT_AGE_MS + 60_000));
   assert.ok(report.destroyed.includes(attachmentName), JSON.stringify(report));
   assert.equal(simFork(fork.id)?.state, 'deprovisioned');
@@ -450,9 +628,15 @@ test('the fork janitor destroys a fork whose attempt died before recording it, o
 test('deprovisioning destroys a fork an attempt asked for but never recorded', async () => {
   const r = await connectedResource();
   const { backup, fork } = await forkAskedForThenDied(r);
-  await db.query(`update backups set state = 'failed', failure_kind = 'abandoned', failure_reason = 'x', finished_at = now() where id = $1`, [backup.id]);
+  await db.query(
+    `update backups set state = 'failed', failure_kind = 'abandoned', failure_reason = 'x', finished_at = now() where id = $1`,
+    [backup.id],
+  );
   assert.equal((await sim.deprovision(r.uuid)).result, 'deprovisioned');
-  await eventually(async () => simFork(fork.id)?.state === 'deprovisioned' || undefined, { timeoutMs: 30_000, what: 'the unrecorded fork to be destroyed by the purge' });
+  await eventually(async () => simFork(fork.id)?.state === 'deprovisioned' || undefined, {
+    timeoutMs: 30_000,
+    what: 'the unrecorded fork to be destroyed by the purge',
+  });
 });
 
 test('an admin chooses the database, the app forks go on and the fork plan, and cannot put forks on the production app', async () => {
@@ -465,14 +649,23 @@ test('an admin chooses the database, the app forks go on and the fork plan, and 
   assert.match(await unknown.text(), /NOT_A_DATABASE is not a Postgres attachment/);
   const mine = `forks-${r.n}-${Date.now().toString(36)}`.slice(0, 30);
   sim.createApp({ name: mine, owner: r.owner, collaborators: [] });
-  const saved = await r.browser.submit('/settings/heroku', { scratch_app: mine, attachment: 'DATABASE', fork_plan: 'standard-2' });
+  const saved = await r.browser.submit('/settings/heroku', {
+    scratch_app: mine,
+    attachment: 'DATABASE',
+    fork_plan: 'standard-2',
+  });
   assert.equal(saved.status, 303);
-  const row = (await db.query('select scratch_app_name, fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  const row = (
+    await db.query('select scratch_app_name, fork_plan from heroku_connections where resource_id = $1', [r.uuid])
+  ).rows[0];
   assert.deepEqual(row, { scratch_app_name: mine, fork_plan: 'standard-2' });
   const page = await (await r.browser.request('GET', '/settings/heroku')).text();
   assert.match(page, new RegExp(`<option value="${mine}" selected>`));
   assert.match(page, /heroku-postgresql:standard-2/);
-  const audit = await db.query(`select 1 from audit_events where resource_id = $1 and action = 'heroku.settings_changed'`, [r.uuid]);
+  const audit = await db.query(
+    `select 1 from audit_events where resource_id = $1 and action = 'heroku.settings_changed'`,
+    [r.uuid],
+  );
   assert.equal(audit.rowCount, 1);
 });
 
@@ -486,27 +679,45 @@ test('saving the Heroku settings form as rendered keeps a database URL source an
     const all = [...select.matchAll(/<option value="([^"]*)"([^>]*)>/g)];
     return (all.find((m) => m[2]!.includes('selected')) ?? all[0])?.[1];
   };
-  const before = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])).rows[0].scratch_app_name;
-  const saved = await r.browser.submit('/settings/heroku', { attachment: chosen('attachment') ?? '', scratch_app: chosen('scratch_app') ?? '', fork_plan: 'standard-2', allow_direct_fallback: '0' });
+  const before = (await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid]))
+    .rows[0].scratch_app_name;
+  const saved = await r.browser.submit('/settings/heroku', {
+    attachment: chosen('attachment') ?? '',
+    scratch_app: chosen('scratch_app') ?? '',
+    fork_plan: 'standard-2',
+    allow_direct_fallback: '0',
+  });
   assert.equal(saved.status, 303, await saved.text());
   assert.equal((await findSourceSetting(db, r.uuid))?.kind, 'direct', 'the database URL is still the source');
-  const after = (await db.query('select scratch_app_name, fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0];
+  const after = (
+    await db.query('select scratch_app_name, fork_plan from heroku_connections where resource_id = $1', [r.uuid])
+  ).rows[0];
   assert.deepEqual(after, { scratch_app_name: before, fork_plan: 'standard-2' });
 });
 
 test('a Heroku settings change refused in one part writes none of it', async () => {
   const r = await connectedResource();
   await setDirectSource(db, app.runtime.secrets, r.uuid, await seedSourceDatabase(server, `kept_${r.n}`), r.owner);
-  const refused = await r.browser.submit('/settings/heroku', { attachment: 'DATABASE', scratch_app: r.appName, fork_plan: 'standard-4' });
+  const refused = await r.browser.submit('/settings/heroku', {
+    attachment: 'DATABASE',
+    scratch_app: r.appName,
+    fork_plan: 'standard-4',
+  });
   assert.equal(refused.status, 422);
   assert.match(await refused.text(), /Forks must not go on the production app/);
   assert.equal((await findSourceSetting(db, r.uuid))?.kind, 'direct', 'the database choice was not saved either');
-  assert.notEqual((await db.query('select fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0].fork_plan, 'standard-4');
+  assert.notEqual(
+    (await db.query('select fork_plan from heroku_connections where resource_id = $1', [r.uuid])).rows[0].fork_plan,
+    'standard-4',
+  );
 });
 
 test('an admin must connect before a Heroku database can be backed up, and members cannot connect', async () => {
   const outcome = await sim.provision({ plan: 'standard' });
-  await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'the app name' });
+  await eventually(
+    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
+    { what: 'the app name' },
+  );
   const admin = new Browser(app.url);
   await admin.signIn(sim.ssoForm(outcome.uuid));
   const member = new Browser(app.url);
@@ -522,5 +733,9 @@ test('an admin must connect before a Heroku database can be backed up, and membe
 });
 
 async function backupLog(backupId: string): Promise<string> {
-  return (await db.query<{ message: string }>('select message from backup_logs where backup_id = $1 order by id', [backupId])).rows.map((l) => l.message).join('\n');
+  return (
+    await db.query<{ message: string }>('select message from backup_logs where backup_id = $1 order by id', [backupId])
+  ).rows
+    .map((l) => l.message)
+    .join('\n');
 }

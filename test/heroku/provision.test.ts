@@ -10,14 +10,30 @@ const auth = `big-backup:${app.config.HEROKU_ADDON_PASSWORD}`;
 const base = () => `${app.url}/heroku/resources`;
 
 const countRows = async (table: string, id: string) =>
-  Number((await app.runtime.pool.query(`select count(*) from ${table} where ${table === 'resources' ? 'id' : 'resource_id'} = $1`, [id])).rows[0].count);
+  Number(
+    (
+      await app.runtime.pool.query(
+        `select count(*) from ${table} where ${table === 'resources' ? 'id' : 'resource_id'} = $1`,
+        [id],
+      )
+    ).rows[0].count,
+  );
 
 describe('Basic auth', () => {
-  for (const [label, credentials] of [['no', null], ['wrong', 'wrong:secret'], ['right id, wrong password', 'big-backup:nope'], ['wrong id', 'other-addon:PASSWORD']] as const) {
+  for (const [label, credentials] of [
+    ['no', null],
+    ['wrong', 'wrong:secret'],
+    ['right id, wrong password', 'big-backup:nope'],
+    ['wrong id', 'other-addon:PASSWORD'],
+  ] as const) {
     test(`refuses provision, plan change and deprovision with ${label} credentials as JSON 401`, async () => {
       const creds = credentials?.replace('PASSWORD', app.config.HEROKU_ADDON_PASSWORD) ?? null;
       const body = provisionBody();
-      for (const [method, path, payload] of [['POST', base(), body], ['PUT', `${base()}/${body.uuid}`, { plan: 'standard' }], ['DELETE', `${base()}/${body.uuid}`, undefined]] as const) {
+      for (const [method, path, payload] of [
+        ['POST', base(), body],
+        ['PUT', `${base()}/${body.uuid}`, { plan: 'standard' }],
+        ['DELETE', `${base()}/${body.uuid}`, undefined],
+      ] as const) {
         const answer = await callProvider(path, method, '', { auth: creds, ...(payload ? { body: payload } : {}) });
         assert.equal(answer.status, 401, `${method} ${label}`);
         assert.match(answer.contentType ?? '', /application\/json/);
@@ -56,12 +72,17 @@ describe('provision', () => {
 
   test('creates one resource when the same provision arrives many times at once', async () => {
     const body = provisionBody();
-    const answers = await Promise.all(Array.from({ length: 8 }, () => callProvider(base(), 'POST', '', { auth, body })));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => callProvider(base(), 'POST', '', { auth, body })),
+    );
     for (const answer of answers) assert.deepEqual(answer, answers[0]);
     assert.equal(answers[0]!.status, 200);
     assert.equal(await countRows('resources', body.uuid), 1);
     assert.equal(await countRows('heroku_authorizations', body.uuid), 1);
-    const jobs = await app.runtime.pool.query(`select count(*) from pgboss.job where name = 'heroku-exchange-grant' and data->>'resourceId' = $1`, [body.uuid]);
+    const jobs = await app.runtime.pool.query(
+      `select count(*) from pgboss.job where name = 'heroku-exchange-grant' and data->>'resourceId' = $1`,
+      [body.uuid],
+    );
     assert.equal(Number(jobs.rows[0].count), 1, 'one grant exchange job');
   });
 
@@ -72,10 +93,16 @@ describe('provision', () => {
   });
 
   test('stores the database option as an attachment name', async () => {
-    for (const [given, stored] of [[undefined, 'DATABASE'], ['HEROKU_POSTGRESQL_RED', 'HEROKU_POSTGRESQL_RED'], ['heroku-postgresql-red_url', 'HEROKU_POSTGRESQL_RED']] as const) {
+    for (const [given, stored] of [
+      [undefined, 'DATABASE'],
+      ['HEROKU_POSTGRESQL_RED', 'HEROKU_POSTGRESQL_RED'],
+      ['heroku-postgresql-red_url', 'HEROKU_POSTGRESQL_RED'],
+    ] as const) {
       const body = provisionBody({ options: given ? { database: given, other: 'true' } : {} });
       assert.equal((await callProvider(base(), 'POST', '', { auth, body })).status, 200);
-      const row = await app.runtime.pool.query('select database_attachment, options from resources where id = $1', [body.uuid]);
+      const row = await app.runtime.pool.query('select database_attachment, options from resources where id = $1', [
+        body.uuid,
+      ]);
       assert.equal(row.rows[0].database_attachment, stored);
     }
   });
@@ -84,19 +111,32 @@ describe('provision', () => {
     const body = provisionBody();
     await callProvider(base(), 'POST', '', { auth, body });
     const code = (body.oauth_grant as { code: string }).code;
-    const dump = await app.runtime.pool.query(`select row_to_json(a)::text as row from heroku_authorizations a where resource_id = $1`, [body.uuid]);
+    const dump = await app.runtime.pool.query(
+      `select row_to_json(a)::text as row from heroku_authorizations a where resource_id = $1`,
+      [body.uuid],
+    );
     assert.ok(!dump.rows[0].row.includes(code), 'grant code not stored in plaintext');
-    const jobs = await app.runtime.pool.query(`select data::text from pgboss.job where data->>'resourceId' = $1`, [body.uuid]);
+    const jobs = await app.runtime.pool.query(`select data::text from pgboss.job where data->>'resourceId' = $1`, [
+      body.uuid,
+    ]);
     for (const job of jobs.rows) assert.ok(!job.data.includes(code), 'grant code not in job payloads');
   });
 
   for (const [label, change, pattern] of [
     ['an unknown plan', { plan: 'gigantic' }, /no plan named "gigantic"/],
-    ['an unsupported region', { region: 'amazon-web-services::ap-northeast-1' }, /not available in region amazon-web-services::ap-northeast-1/],
+    [
+      'an unsupported region',
+      { region: 'amazon-web-services::ap-northeast-1' },
+      /not available in region amazon-web-services::ap-northeast-1/,
+    ],
     ['a missing uuid', { uuid: undefined }, /uuid/],
     ['a malformed uuid', { uuid: 'not-a-uuid' }, /uuid must be a UUID/],
     ['a missing plan', { plan: undefined }, /plan is required/],
-    ['a database option that is not an attachment name', { options: { database: 'postgres://u:p@h/db' } }, /must name an attachment/],
+    [
+      'a database option that is not an attachment name',
+      { options: { database: 'postgres://u:p@h/db' } },
+      /must name an attachment/,
+    ],
   ] as const) {
     test(`refuses ${label} with 422 and a readable message`, async () => {
       const body = { ...provisionBody(), ...change };
@@ -119,7 +159,10 @@ describe('plan change', () => {
     const body = provisionBody();
     await callProvider(base(), 'POST', '', { auth, body });
     for (let i = 0; i < 2; i++) {
-      const answer = await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'premium', heroku_id: 'x' } });
+      const answer = await callProvider(`${base()}/${body.uuid}`, 'PUT', '', {
+        auth,
+        body: { plan: 'premium', heroku_id: 'x' },
+      });
       assert.equal(answer.status, 200);
       assert.match((answer.body as { message: string }).message, /Premium/);
     }
@@ -145,19 +188,36 @@ describe('plan change', () => {
     await setSchedule(deps, body.uuid, { frequency: 'hourly', minute: 5, timeZone: 'UTC' }, 'test');
     const refused = await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } });
     assert.equal(refused.status, 422);
-    assert.match((refused.body as { message: string }).message, /scheduled hourly, which the Basic plan does not offer; change the schedule to daily first/);
-    assert.equal((await app.runtime.pool.query('select plan from resources where id = $1', [body.uuid])).rows[0].plan, 'standard');
+    assert.match(
+      (refused.body as { message: string }).message,
+      /scheduled hourly, which the Basic plan does not offer; change the schedule to daily first/,
+    );
+    assert.equal(
+      (await app.runtime.pool.query('select plan from resources where id = $1', [body.uuid])).rows[0].plan,
+      'standard',
+    );
 
     await setSchedule(deps, body.uuid, { frequency: 'daily', hour: 3, minute: 5, timeZone: 'UTC' }, 'test');
-    assert.equal((await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } })).status, 200);
-    await assert.rejects(setSchedule(deps, body.uuid, { frequency: 'hourly', minute: 5, timeZone: 'UTC' }, 'test'), { status: 422 });
+    assert.equal(
+      (await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } })).status,
+      200,
+    );
+    await assert.rejects(setSchedule(deps, body.uuid, { frequency: 'hourly', minute: 5, timeZone: 'UTC' }, 'test'), {
+      status: 422,
+    });
   });
 
   test('refuses an unknown plan with 422 and an unknown resource with 404', async () => {
     const body = provisionBody();
     await callProvider(base(), 'POST', '', { auth, body });
-    assert.equal((await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'nope' } })).status, 422);
-    assert.equal((await callProvider(`${base()}/${provisionBody().uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } })).status, 404);
+    assert.equal(
+      (await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'nope' } })).status,
+      422,
+    );
+    assert.equal(
+      (await callProvider(`${base()}/${provisionBody().uuid}`, 'PUT', '', { auth, body: { plan: 'basic' } })).status,
+      404,
+    );
   });
 });
 
@@ -171,7 +231,10 @@ describe('deprovision', () => {
     assert.equal(second.status, 204);
     const row = await app.runtime.pool.query('select state from resources where id = $1', [body.uuid]);
     assert.equal(row.rows[0].state, 'deprovisioned');
-    const jobs = await app.runtime.pool.query(`select count(*) from pgboss.job where name = 'resource-purge' and data->>'resourceId' = $1`, [body.uuid]);
+    const jobs = await app.runtime.pool.query(
+      `select count(*) from pgboss.job where name = 'resource-purge' and data->>'resourceId' = $1`,
+      [body.uuid],
+    );
     assert.equal(Number(jobs.rows[0].count), 1);
   });
 
@@ -193,7 +256,10 @@ describe('deprovision', () => {
     const body = provisionBody();
     await callProvider(base(), 'POST', '', { auth, body });
     await callProvider(`${base()}/${body.uuid}`, 'DELETE', '', { auth });
-    assert.equal((await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'premium' } })).status, 422);
+    assert.equal(
+      (await callProvider(`${base()}/${body.uuid}`, 'PUT', '', { auth, body: { plan: 'premium' } })).status,
+      422,
+    );
   });
 });
 

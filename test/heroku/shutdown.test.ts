@@ -11,12 +11,18 @@ test('a request in flight when the web process stops (a deploy) is answered, not
   const body = Buffer.from(JSON.stringify(provisionBody()));
   const auth = Buffer.from(`big-backup:${app.config.HEROKU_ADDON_PASSWORD}`).toString('base64');
   const request = http.request(`${app.url}/heroku/resources`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Basic ${auth}` },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Basic ${auth}` },
   });
   const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
     request.on('response', (response) => {
       let text = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: response.statusCode!, text }));
+      response
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => {
+          text += chunk;
+        })
+        .on('end', () => resolve({ status: response.statusCode!, text }));
     });
     request.on('error', reject);
   });

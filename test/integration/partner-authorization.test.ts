@@ -8,7 +8,13 @@ import { withPartnerApi, AuthorizationUnavailableError } from '../../src/heroku/
 const { app, sim } = await startStack({ sim: { accessTokenTtlSeconds: 120 } });
 const db = app.runtime.pool;
 
-const authorization = (id: string) => db.query('select status, access_token_ciphertext, refresh_token_ciphertext, failure_reason from heroku_authorizations where resource_id = $1', [id]).then((r) => r.rows[0]);
+const authorization = (id: string) =>
+  db
+    .query(
+      'select status, access_token_ciphertext, refresh_token_ciphertext, failure_reason from heroku_authorizations where resource_id = $1',
+      [id],
+    )
+    .then((r) => r.rows[0]);
 
 async function provisioned() {
   const outcome = await sim.provision({ plan: 'standard' });
@@ -22,7 +28,13 @@ async function provisioned() {
 test('exchanges the provision grant exactly once, promptly, and learns the app', async () => {
   const outcome = await provisioned();
   assert.equal(sim.log.tokenRequests({ addonId: outcome.uuid, grantType: 'authorization_code' }).length, 1);
-  const row = await eventually(async () => (await db.query('select app_id, app_name from resources where id = $1', [outcome.uuid])).rows.find((r) => r.app_name), { what: 'app name' });
+  const row = await eventually(
+    async () =>
+      (await db.query('select app_id, app_name from resources where id = $1', [outcome.uuid])).rows.find(
+        (r) => r.app_name,
+      ),
+    { what: 'app name' },
+  );
   const simApp = sim.app(outcome.addon.appId)!;
   assert.equal(row.app_name, simApp.name);
   assert.equal(row.app_id, simApp.id);
@@ -40,8 +52,13 @@ test('stores tokens only as ciphertext', async () => {
 test('the simulator refuses a second exchange of the same code', async () => {
   const outcome = await provisioned();
   const response = await fetch(new URL('/oauth/token', sim.url), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: outcome.grantCode!, client_secret: app.config.HEROKU_OAUTH_CLIENT_SECRET }),
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: outcome.grantCode!,
+      client_secret: app.config.HEROKU_OAUTH_CLIENT_SECRET,
+    }),
   });
   assert.equal(response.status, 400);
 });
@@ -64,14 +81,21 @@ test('refreshes and retries once when Heroku answers 401 to a token it expired e
 
 test('serialises concurrent refreshes so every caller gets a working token', async () => {
   const outcome = await provisioned();
-  const results = await Promise.all(Array.from({ length: 5 }, () => withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid))));
+  const results = await Promise.all(
+    Array.from({ length: 5 }, () =>
+      withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid)),
+    ),
+  );
   for (const addon of results) assert.equal(addon.id, outcome.uuid);
 });
 
 test('marks a revoked authorization and refuses to use it', async () => {
   const outcome = await provisioned();
   sim.faults.revokeAuthorization(outcome.uuid);
-  await assert.rejects(withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid)), AuthorizationUnavailableError);
+  await assert.rejects(
+    withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid)),
+    AuthorizationUnavailableError,
+  );
   const row = await authorization(outcome.uuid);
   assert.equal(row.status, 'revoked');
   assert.match(row.failure_reason, /refused to refresh/);
@@ -81,8 +105,15 @@ test('retries the exchange while id.heroku.com is failing, then succeeds', async
   sim.faults.failNextTokenRequests(2, 503);
   const outcome = await sim.provision();
   assert.equal(outcome.status, 200);
-  await eventually(async () => (await authorization(outcome.uuid))?.status === 'active', { timeoutMs: 30_000, what: 'exchange after retries' });
-  assert.equal(sim.log.tokenRequests({ addonId: outcome.uuid, grantType: 'authorization_code' }).filter((r) => r.status === 200).length, 1);
+  await eventually(async () => (await authorization(outcome.uuid))?.status === 'active', {
+    timeoutMs: 30_000,
+    what: 'exchange after retries',
+  });
+  assert.equal(
+    sim.log.tokenRequests({ addonId: outcome.uuid, grantType: 'authorization_code' }).filter((r) => r.status === 200)
+      .length,
+    1,
+  );
 });
 
 test('records a provision without a grant as failed authorization, still answering 200', async () => {
@@ -95,6 +126,7 @@ test('records a provision without a grant as failed authorization, still answeri
 test('never logs tokens, codes or secrets', async () => {
   const logs = app.logs.text();
   assert.ok(logs.length > 0);
-  for (const secret of [app.config.HEROKU_OAUTH_CLIENT_SECRET, app.config.HEROKU_ADDON_PASSWORD, 'HRKU-']) assert.ok(!logs.includes(secret), secret);
+  for (const secret of [app.config.HEROKU_OAUTH_CLIENT_SECRET, app.config.HEROKU_ADDON_PASSWORD, 'HRKU-'])
+    assert.ok(!logs.includes(secret), secret);
   for (const request of sim.log.tokenRequests({})) assert.ok(!logs.includes(request.auth.token ?? '\u0000'));
 });

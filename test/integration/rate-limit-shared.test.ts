@@ -15,9 +15,14 @@ const second = await startTestApp(secrets, { databaseUrl });
 
 function signOn(url: string, client: string): Promise<Response> {
   return fetch(new URL('/sso/login', url), {
-    method: 'POST', redirect: 'manual',
+    method: 'POST',
+    redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client },
-    body: new URLSearchParams({ resource_id: '00000000-0000-0000-0000-000000000000', timestamp: '0', resource_token: 'x' }).toString(),
+    body: new URLSearchParams({
+      resource_id: '00000000-0000-0000-0000-000000000000',
+      timestamp: '0',
+      resource_token: 'x',
+    }).toString(),
   });
 }
 
@@ -41,7 +46,9 @@ test('a window ends and counting starts again; decrement and reset change only t
     assert.equal((await store.increment('a')).totalHits, 1);
     const second = await store.increment('a');
     assert.equal(second.totalHits, 2);
-    assert.ok(second.resetTime && second.resetTime.getTime() > Date.now() && second.resetTime.getTime() <= Date.now() + 1500);
+    assert.ok(
+      second.resetTime && second.resetTime.getTime() > Date.now() && second.resetTime.getTime() <= Date.now() + 1500,
+    );
     assert.equal((await other.increment('a')).totalHits, 1, 'prefixes keep limits apart');
     await store.decrement('a');
     assert.equal((await store.get('a'))?.totalHits, 1);

@@ -9,7 +9,10 @@ const db = app.runtime.pool;
 async function provisioned(plan = 'standard') {
   const outcome = await sim.provision({ plan });
   assert.equal(outcome.result, 'provisioned');
-  await eventually(async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name, { what: 'app name' });
+  await eventually(
+    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
+    { what: 'app name' },
+  );
   return outcome;
 }
 
@@ -49,14 +52,26 @@ describe('a valid sign-on', () => {
     assert.match(await (await second.request('GET', '/dashboard')).text(), /· member/, 'second');
     const again = new Browser(app.url);
     // A second click a moment later: a new timestamp, so not a replay of the first form.
-    await again.signIn(sim.ssoForm(uuid, { user: 'owner-' + uuid.slice(0, 6) + '@example.com', timestamp: Math.floor(Date.now() / 1000) - 2 }));
+    await again.signIn(
+      sim.ssoForm(uuid, {
+        user: 'owner-' + uuid.slice(0, 6) + '@example.com',
+        timestamp: Math.floor(Date.now() / 1000) - 2,
+      }),
+    );
     assert.match(await (await again.request('GET', '/dashboard')).text(), /· admin/, 'again');
   });
 
   test('gives exactly one admin when two first users sign in at the same moment', async () => {
     const { uuid } = await provisioned();
-    await Promise.all([1, 2, 3].map((n) => new Browser(app.url).signIn(sim.ssoForm(uuid, { user: `racer${n}-${uuid.slice(0, 6)}@example.com` }))));
-    const roles = await db.query(`select role, count(*)::int as n from resource_users where resource_id = $1 group by role`, [uuid]);
+    await Promise.all(
+      [1, 2, 3].map((n) =>
+        new Browser(app.url).signIn(sim.ssoForm(uuid, { user: `racer${n}-${uuid.slice(0, 6)}@example.com` })),
+      ),
+    );
+    const roles = await db.query(
+      `select role, count(*)::int as n from resource_users where resource_id = $1 group by role`,
+      [uuid],
+    );
     assert.deepEqual(Object.fromEntries(roles.rows.map((r) => [r.role, r.n])), { admin: 1, member: 2 });
   });
 
@@ -104,15 +119,25 @@ describe('a refused sign-on', () => {
     const form = sim.ssoForm(uuid);
     assert.equal((await new Browser(app.url).signIn(form)).status, 303);
     assert.equal((await new Browser(app.url).signIn(form)).status, 403);
-    const shouted = { ...form, params: { ...form.params, user_scoped_resource_token: form.params.user_scoped_resource_token!.toUpperCase() } };
+    const shouted = {
+      ...form,
+      params: { ...form.params, user_scoped_resource_token: form.params.user_scoped_resource_token!.toUpperCase() },
+    };
     assert.equal((await new Browser(app.url).signIn(shouted)).status, 403);
   });
 
   test('refuses a form with the resource token only, so a member cannot name the admin and sign in as them', async () => {
     const { uuid } = await provisioned();
     const owner = sim.ssoForm(uuid).params;
-    assert.equal((await new Browser(app.url).signIn(sim.ssoForm(uuid))).status, 303, 'the owner signs in first and is the admin');
-    const member = sim.ssoForm(uuid, { user: `member-${uuid.slice(0, 6)}@example.com`, variant: 'resource-token-only' });
+    assert.equal(
+      (await new Browser(app.url).signIn(sim.ssoForm(uuid))).status,
+      303,
+      'the owner signs in first and is the admin',
+    );
+    const member = sim.ssoForm(uuid, {
+      user: `member-${uuid.slice(0, 6)}@example.com`,
+      variant: 'resource-token-only',
+    });
     const asOwner = { ...member, params: { ...member.params, user_id: owner.user_id!, email: owner.email! } };
     const browser = new Browser(app.url);
     assert.equal((await browser.signIn(asOwner)).status, 403);
@@ -135,14 +160,19 @@ describe('a refused sign-on', () => {
 
   test('refuses garbage bodies with 403', async () => {
     for (const body of ['', 'resource_id=x', 'timestamp=1&resource_token=%00%00', 'a'.repeat(10_000)]) {
-      const response = await fetch(`${app.url}/sso/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, redirect: 'manual' });
+      const response = await fetch(`${app.url}/sso/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        redirect: 'manual',
+      });
       assert.equal(response.status, 403, body.slice(0, 20));
     }
   });
 });
 
 describe('deprovision', () => {
-  test('ends existing sessions and refuses new sign-ons, then purges the resource\'s data', async () => {
+  test("ends existing sessions and refuses new sign-ons, then purges the resource's data", async () => {
     const { uuid } = await provisioned();
     const browser = new Browser(app.url);
     await browser.signIn(sim.ssoForm(uuid));
@@ -153,11 +183,21 @@ describe('deprovision', () => {
     assert.deepEqual(outcome.violations, []);
     assert.equal((await browser.request('GET', '/dashboard')).status, 401);
     assert.equal((await new Browser(app.url).signIn(form)).status, 403);
-    await eventually(async () => (await db.query('select purged_at from resources where id = $1', [uuid])).rows[0].purged_at, { what: 'purge' });
+    await eventually(
+      async () => (await db.query('select purged_at from resources where id = $1', [uuid])).rows[0].purged_at,
+      { what: 'purge' },
+    );
     const users = await db.query('select count(*)::int as n from resource_users where resource_id = $1', [uuid]);
     assert.equal(users.rows[0].n, 0);
-    const auth = await db.query('select access_token_ciphertext, refresh_token_ciphertext, status from heroku_authorizations where resource_id = $1', [uuid]);
-    assert.deepEqual(auth.rows[0], { access_token_ciphertext: null, refresh_token_ciphertext: null, status: 'revoked' });
+    const auth = await db.query(
+      'select access_token_ciphertext, refresh_token_ciphertext, status from heroku_authorizations where resource_id = $1',
+      [uuid],
+    );
+    assert.deepEqual(auth.rows[0], {
+      access_token_ciphertext: null,
+      refresh_token_ciphertext: null,
+      status: 'revoked',
+    });
     const again = await sim.deprovision(uuid);
     assert.equal(again.result, 'deprovisioned');
   });
@@ -180,9 +220,20 @@ test('refuses a cross-site sign-out post, and a same-origin one without the CSRF
   const browser = new Browser(app.url);
   await browser.signIn(sim.ssoForm(uuid));
   const _csrf = await browser.csrfToken();
-  assert.equal((await browser.request('POST', '/logout', { form: { _csrf }, headers: { origin: 'https://evil.example' } })).status, 403);
+  assert.equal(
+    (await browser.request('POST', '/logout', { form: { _csrf }, headers: { origin: 'https://evil.example' } })).status,
+    403,
+  );
   assert.equal((await browser.request('POST', '/logout', { headers: { origin: app.config.PUBLIC_URL } })).status, 403);
-  assert.equal((await browser.request('POST', '/logout', { form: { _csrf: _csrf.slice(1) + 'x' }, headers: { origin: app.config.PUBLIC_URL } })).status, 403);
+  assert.equal(
+    (
+      await browser.request('POST', '/logout', {
+        form: { _csrf: _csrf.slice(1) + 'x' },
+        headers: { origin: app.config.PUBLIC_URL },
+      })
+    ).status,
+    403,
+  );
   assert.equal((await browser.request('GET', '/dashboard')).status, 200);
 });
 
@@ -192,7 +243,12 @@ test('never logs SSO tokens, the salt or session ids', async () => {
   const browser = new Browser(app.url);
   await browser.signIn(form);
   const logs = app.logs.text();
-  for (const secret of [form.params.resource_token!, form.params.user_scoped_resource_token!, app.config.HEROKU_SSO_SALT, browser.cookies.get('big-backup.sid')!]) {
+  for (const secret of [
+    form.params.resource_token!,
+    form.params.user_scoped_resource_token!,
+    app.config.HEROKU_SSO_SALT,
+    browser.cookies.get('big-backup.sid')!,
+  ]) {
     assert.ok(!logs.includes(secret));
   }
 });

@@ -10,7 +10,9 @@ test('config PATCH refuses names the manifest does not declare', async () => {
   const { sim, provider } = t;
   const { uuid } = await sim.provision({ app: 'cfg-app' });
   const releases = sim.app('cfg-app')!.releases.length;
-  const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, { body: { config: [{ name: 'BIG_BACKUP_TOKEN', value: 'x' }] } });
+  const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, {
+    body: { config: [{ name: 'BIG_BACKUP_TOKEN', value: 'x' }] },
+  });
   assert.equal(res.status, 422);
   assert.equal(res.body.id, 'invalid_params');
   assert.match(res.body.message, /BIG_BACKUP_TOKEN is not declared/);
@@ -21,10 +23,14 @@ test('config PATCH refuses a *_URL value that is not a URL and a non-string valu
   const { sim, provider } = t;
   const { uuid } = await sim.provision();
   for (const value of ['not a url', 42]) {
-    const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, { body: { config: [{ name: 'BIG_BACKUP_URL', value }] } });
+    const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, {
+      body: { config: [{ name: 'BIG_BACKUP_URL', value }] },
+    });
     assert.equal(res.status, 422, String(value));
   }
-  const malformed = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, { body: { BIG_BACKUP_URL: 'https://x.example.com' } });
+  const malformed = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, {
+    body: { BIG_BACKUP_URL: 'https://x.example.com' },
+  });
   assert.equal(malformed.status, 422);
 });
 
@@ -33,7 +39,9 @@ test('config PATCH accepts the bare name, normalises it and makes a release once
   const { uuid } = await sim.provision({ app: 'bare-app' });
   const app = sim.app('bare-app')!;
   const releases = app.releases.length;
-  const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, { body: { config: [{ name: 'URL', value: 'https://rotated.example.com/r/1' }] } });
+  const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, {
+    body: { config: [{ name: 'URL', value: 'https://rotated.example.com/r/1' }] },
+  });
   assert.equal(res.status, 200);
   assert.deepEqual(res.body, [{ name: 'BIG_BACKUP_URL', value: 'https://rotated.example.com/r/1' }]);
   assert.equal(app.configVars.BIG_BACKUP_URL, 'https://rotated.example.com/r/1');
@@ -46,7 +54,10 @@ test('config PATCH by a user token is refused: only the providing partner may se
   const { sim } = t;
   const { uuid } = await sim.provision({ app: 'user-patch-app' });
   const user = sim.issueUserToken({ user: 'owner@example.com' });
-  const res = await t.provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, { token: user.access_token, body: { config: [{ name: 'URL', value: 'https://x.example.com' }] } });
+  const res = await t.provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, {
+    token: user.access_token,
+    body: { config: [{ name: 'URL', value: 'https://x.example.com' }] },
+  });
   assert.equal(res.status, 403);
 });
 
@@ -60,7 +71,10 @@ test('a provision answer with an undeclared or invalid config var fails the prov
   try {
     const outcome = await sim.provision({ app: 'bad-config-app' });
     assert.equal(outcome.result, 'failed');
-    assert.deepEqual(outcome.violations.map((v) => v.kind), ['invalid-config']);
+    assert.deepEqual(
+      outcome.violations.map((v) => v.kind),
+      ['invalid-config'],
+    );
     assert.match(outcome.violations[0]!.message, /OTHER_URL is not declared/);
     assert.match(outcome.violations[0]!.message, /BIG_BACKUP_URL must be a URL/);
     assert.deepEqual(sim.app('bad-config-app')!.configVars, {});
@@ -72,13 +86,22 @@ test('a provision answer with an undeclared or invalid config var fails the prov
 test('the declared config var list is an option', async () => {
   const { provider } = t;
   const sim = await startHerokuSimulator({
-    addon: { id: SECRETS.addonId, password: SECRETS.password, ssoSalt: SECRETS.ssoSalt, baseUrl: provider.baseUrl, ssoUrl: provider.ssoUrl, configVars: ['BIG_BACKUP_URL', 'BIG_BACKUP_TOKEN'] },
+    addon: {
+      id: SECRETS.addonId,
+      password: SECRETS.password,
+      ssoSalt: SECRETS.ssoSalt,
+      baseUrl: provider.baseUrl,
+      ssoUrl: provider.ssoUrl,
+      configVars: ['BIG_BACKUP_URL', 'BIG_BACKUP_TOKEN'],
+    },
     oauthClientSecret: SECRETS.clientSecret,
   });
   provider.herokuUrl = sim.url;
   try {
     const { uuid } = await sim.provision();
-    const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, { body: { config: [{ name: 'TOKEN', value: 'abc' }] } });
+    const res = await provider.api(uuid, 'PATCH', `/addons/${uuid}/config`, {
+      body: { config: [{ name: 'TOKEN', value: 'abc' }] },
+    });
     assert.equal(res.status, 200);
   } finally {
     provider.herokuUrl = t.sim.url;

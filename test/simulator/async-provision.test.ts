@@ -7,7 +7,11 @@ const t = useSimulator({ asyncProvisionTimeoutMs: 60 * 60 * 1000 });
 /** Runs fn with the provider answering provisions 202. */
 async function asyncMode<T>(fn: () => Promise<T>): Promise<T> {
   t.provider.mode = 'async';
-  try { return await fn(); } finally { t.provider.mode = 'sync'; }
+  try {
+    return await fn();
+  } finally {
+    t.provider.mode = 'sync';
+  }
 }
 
 test('a 202 answer stays provisioning until the provider calls actions/provision', async () => {
@@ -63,10 +67,19 @@ test('an add-on not marked provisioned before the deadline is removed and its to
 
 test('the deadline timer fails a forgotten async add-on on its own', async () => {
   const { sim } = t;
-  const short = await import('../../dev/simulator/index.ts').then(({ startHerokuSimulator }) => startHerokuSimulator({
-    addon: { id: 'big-backup', password: 's3cr3t-pass-1234', ssoSalt: 'salt', baseUrl: t.provider.baseUrl, ssoUrl: t.provider.ssoUrl },
-    oauthClientSecret: 'oauth-client-secret-for-tests', asyncProvisionTimeoutMs: 50,
-  }));
+  const short = await import('../../dev/simulator/index.ts').then(({ startHerokuSimulator }) =>
+    startHerokuSimulator({
+      addon: {
+        id: 'big-backup',
+        password: 's3cr3t-pass-1234',
+        ssoSalt: 'salt',
+        baseUrl: t.provider.baseUrl,
+        ssoUrl: t.provider.ssoUrl,
+      },
+      oauthClientSecret: 'oauth-client-secret-for-tests',
+      asyncProvisionTimeoutMs: 50,
+    }),
+  );
   try {
     t.provider.herokuUrl = short.url;
     const outcome = await asyncMode(() => short.provision());

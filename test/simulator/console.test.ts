@@ -10,7 +10,9 @@ test('the console provisions a demo add-on and links to its SSO page', async () 
   assert.match(empty, /Provision a demo add-on/);
 
   const res = await fetch(`${sim.url}/_sim/provision`, {
-    method: 'POST', redirect: 'manual', body: new URLSearchParams({ app: 'demo-app', plan: 'basic', database: 'DATABASE' }),
+    method: 'POST',
+    redirect: 'manual',
+    body: new URLSearchParams({ app: 'demo-app', plan: 'basic', database: 'DATABASE' }),
   });
   assert.equal(res.status, 303);
   assert.match(decodeURIComponent(res.headers.get('location')!), /Provision of big-backup-.*: 200 → provisioned/);
@@ -26,7 +28,11 @@ test('the console provisions a demo add-on and links to its SSO page', async () 
 test('the console changes plans and deprovisions through the add-on manager', async () => {
   const { sim } = t;
   const { uuid } = await sim.provision({ app: 'console-app' });
-  const plan = await fetch(`${sim.url}/_sim/addons/${uuid}/plan`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ plan: 'premium' }) });
+  const plan = await fetch(`${sim.url}/_sim/addons/${uuid}/plan`, {
+    method: 'POST',
+    redirect: 'manual',
+    body: new URLSearchParams({ plan: 'premium' }),
+  });
   assert.equal(plan.status, 303);
   assert.equal(sim.addon(uuid)!.plan, 'premium');
   const gone = await fetch(`${sim.url}/_sim/addons/${uuid}/deprovision`, { method: 'POST', redirect: 'manual' });
@@ -44,9 +50,9 @@ test('the console escapes what it shows', async () => {
 test('state and log are available as JSON without refresh tokens', async () => {
   const { sim } = t;
   await sim.provision();
-  const state = await (await fetch(`${sim.url}/_sim/state`)).json() as { authorizations: Record<string, unknown>[] };
+  const state = (await (await fetch(`${sim.url}/_sim/state`)).json()) as { authorizations: Record<string, unknown>[] };
   assert.ok(state.authorizations.length > 0);
   assert.ok(state.authorizations.every((a) => !('refreshToken' in a)));
-  const log = await (await fetch(`${sim.url}/_sim/log`)).json() as { providerCalls: unknown[] };
+  const log = (await (await fetch(`${sim.url}/_sim/log`)).json()) as { providerCalls: unknown[] };
   assert.ok(log.providerCalls.length > 0);
 });

@@ -24,7 +24,11 @@ test('deprovision revokes the authorization, removes the config vars and makes a
 
   const api = await provider.api(uuid, 'GET', `/addons/${uuid}`, { token: held.access });
   assert.equal(api.status, 401);
-  const refresh = await provider.token({ grant_type: 'refresh_token', refresh_token: held.refresh, client_secret: SECRETS.clientSecret });
+  const refresh = await provider.token({
+    grant_type: 'refresh_token',
+    refresh_token: held.refresh,
+    client_secret: SECRETS.clientSecret,
+  });
   assert.equal(refresh.status, 400);
   assert.equal(refresh.body.id, 'invalid_grant');
 });
@@ -50,7 +54,10 @@ test('a repeated deprovision answered 404 is reported as not idempotent', async 
   try {
     const again = await sim.deprovision(uuid);
     assert.equal(again.result, 'failed');
-    assert.deepEqual(again.violations.map((v) => v.kind), ['replay-not-idempotent']);
+    assert.deepEqual(
+      again.violations.map((v) => v.kind),
+      ['replay-not-idempotent'],
+    );
   } finally {
     provider.override = null;
   }
@@ -62,7 +69,16 @@ test('revoking an authorization by hand makes its tokens 401 and its refresh fai
   const held = provider.resources.get(uuid)!.tokens!;
   sim.faults.revokeAuthorization(uuid);
   assert.equal((await provider.api(uuid, 'GET', `/addons/${uuid}`)).status, 401);
-  assert.equal((await provider.token({ grant_type: 'refresh_token', refresh_token: held.refresh, client_secret: SECRETS.clientSecret })).status, 400);
+  assert.equal(
+    (
+      await provider.token({
+        grant_type: 'refresh_token',
+        refresh_token: held.refresh,
+        client_secret: SECRETS.clientSecret,
+      })
+    ).status,
+    400,
+  );
   assert.equal(sim.log.apiRequests({ addonId: uuid }).at(-1)!.auth.tokenState, 'revoked');
 });
 
@@ -86,7 +102,10 @@ test('a 202 deprovision waits for actions/deprovision and is reported unless asy
 
     const other = await sim.provision();
     const notAllowed = await sim.deprovision(other.uuid);
-    assert.deepEqual(notAllowed.violations.map((v) => v.kind), ['async-deprovision-not-enabled']);
+    assert.deepEqual(
+      notAllowed.violations.map((v) => v.kind),
+      ['async-deprovision-not-enabled'],
+    );
   } finally {
     provider.override = null;
   }

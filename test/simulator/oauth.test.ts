@@ -14,7 +14,14 @@ test('the grant code exchanges once for HRKU tokens in the §3.1 shape', async (
   const resource = provider.resources.get(outcome.uuid)!;
   assert.equal(resource.exchange!.status, 200);
   const body = resource.exchange!.body as Record<string, unknown>;
-  assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'refresh_token', 'session_nonce', 'token_type', 'user_id']);
+  assert.deepEqual(Object.keys(body).sort(), [
+    'access_token',
+    'expires_in',
+    'refresh_token',
+    'session_nonce',
+    'token_type',
+    'user_id',
+  ]);
   assert.match(body.access_token as string, /^HRKU-/);
   assert.match(body.refresh_token as string, /^HRKU-/);
   assert.equal(body.token_type, 'Bearer');
@@ -28,7 +35,11 @@ test('the grant code exchanges once for HRKU tokens in the §3.1 shape', async (
 test('refuses a grant code used twice', async () => {
   const { sim, provider } = t;
   const outcome = await sim.provision();
-  const again = await provider.token({ grant_type: 'authorization_code', code: outcome.grantCode!, client_secret: SECRETS.clientSecret });
+  const again = await provider.token({
+    grant_type: 'authorization_code',
+    code: outcome.grantCode!,
+    client_secret: SECRETS.clientSecret,
+  });
   assert.equal(again.status, 400);
   assert.equal(again.body.id, 'invalid_grant');
   assert.equal(typeof again.body.message, 'string');
@@ -38,7 +49,11 @@ test('refuses an expired grant code', async () => {
   const { sim, provider, clock } = t;
   const outcome = await withoutExchange(() => sim.provision());
   clock.advance(300_000);
-  const res = await provider.token({ grant_type: 'authorization_code', code: outcome.grantCode!, client_secret: SECRETS.clientSecret });
+  const res = await provider.token({
+    grant_type: 'authorization_code',
+    code: outcome.grantCode!,
+    client_secret: SECRETS.clientSecret,
+  });
   clock.advance(-300_000);
   assert.equal(res.status, 400);
   assert.equal(res.body.id, 'invalid_grant');
@@ -48,11 +63,19 @@ test('refuses an expired grant code', async () => {
 test('refuses a wrong client secret with 401 and leaves the code usable', async () => {
   const { sim, provider } = t;
   const outcome = await withoutExchange(() => sim.provision());
-  const wrong = await provider.token({ grant_type: 'authorization_code', code: outcome.grantCode!, client_secret: 'not-the-secret' });
+  const wrong = await provider.token({
+    grant_type: 'authorization_code',
+    code: outcome.grantCode!,
+    client_secret: 'not-the-secret',
+  });
   assert.equal(wrong.status, 401);
   assert.deepEqual(Object.keys(wrong.body).sort(), ['id', 'message']);
   assert.equal(wrong.body.id, 'unauthorized');
-  const right = await provider.token({ grant_type: 'authorization_code', code: outcome.grantCode!, client_secret: SECRETS.clientSecret });
+  const right = await provider.token({
+    grant_type: 'authorization_code',
+    code: outcome.grantCode!,
+    client_secret: SECRETS.clientSecret,
+  });
   assert.equal(right.status, 200);
 });
 
@@ -60,7 +83,11 @@ test('refresh returns a new access token with the same refresh token', async () 
   const { sim, provider } = t;
   const outcome = await sim.provision();
   const held = provider.resources.get(outcome.uuid)!.tokens!;
-  const res = await provider.token({ grant_type: 'refresh_token', refresh_token: held.refresh, client_secret: SECRETS.clientSecret });
+  const res = await provider.token({
+    grant_type: 'refresh_token',
+    refresh_token: held.refresh,
+    client_secret: SECRETS.clientSecret,
+  });
   assert.equal(res.status, 200);
   assert.notEqual(res.body.access_token, held.access);
   assert.equal(res.body.refresh_token, held.refresh);
@@ -68,14 +95,20 @@ test('refresh returns a new access token with the same refresh token', async () 
   assert.equal(info.status, 200);
   const bad = await provider.token({ grant_type: 'refresh_token', refresh_token: held.refresh, client_secret: 'nope' });
   assert.equal(bad.status, 401);
-  const unknown = await provider.token({ grant_type: 'refresh_token', refresh_token: 'HRKU-unknown', client_secret: SECRETS.clientSecret });
+  const unknown = await provider.token({
+    grant_type: 'refresh_token',
+    refresh_token: 'HRKU-unknown',
+    client_secret: SECRETS.clientSecret,
+  });
   assert.equal(unknown.status, 400);
 });
 
 test('refuses JSON bodies and unknown grant types at the token endpoint', async () => {
   const { sim } = t;
   const json = await call(`${sim.url}/oauth/token`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ grant_type: 'refresh_token' }),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'refresh_token' }),
   });
   assert.equal(json.status, 400);
   const odd = await t.provider.token({ grant_type: 'password', client_secret: SECRETS.clientSecret });
@@ -90,7 +123,11 @@ test('injected token failures answer 5xx without consuming the code', async () =
   const outcome = await sim.provision();
   provider.mode = 'sync';
   assert.equal(provider.resources.get(outcome.uuid)!.exchange!.status, 503);
-  const retry = await provider.token({ grant_type: 'authorization_code', code: outcome.grantCode!, client_secret: SECRETS.clientSecret });
+  const retry = await provider.token({
+    grant_type: 'authorization_code',
+    code: outcome.grantCode!,
+    client_secret: SECRETS.clientSecret,
+  });
   assert.equal(retry.status, 200);
   const attempts = sim.log.tokenRequests({ grantType: 'authorization_code' }).filter((r) => r.status === 503);
   assert.equal(attempts.length, 1);
@@ -99,12 +136,19 @@ test('injected token failures answer 5xx without consuming the code', async () =
 test('a user authorizes a client, and its read-protected token reads app config vars', async () => {
   const { sim } = t;
   await sim.provision({ app: 'user-flow-app' });
-  const authorize = await fetch(`${sim.url}/oauth/authorize?client_id=connect-client&response_type=code&scope=read-protected&state=xyz&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/callback')}`, { redirect: 'manual' });
+  const authorize = await fetch(
+    `${sim.url}/oauth/authorize?client_id=connect-client&response_type=code&scope=read-protected&state=xyz&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/callback')}`,
+    { redirect: 'manual' },
+  );
   assert.equal(authorize.status, 302);
   const location = new URL(authorize.headers.get('location')!);
   assert.equal(location.origin + location.pathname, 'http://127.0.0.1:9/callback');
   assert.equal(location.searchParams.get('state'), 'xyz');
-  const token = await t.provider.token({ grant_type: 'authorization_code', code: location.searchParams.get('code')!, client_secret: 'connect-secret' });
+  const token = await t.provider.token({
+    grant_type: 'authorization_code',
+    code: location.searchParams.get('code')!,
+    client_secret: 'connect-secret',
+  });
   assert.equal(token.status, 200);
   const vars = await call(`${sim.url}/apps/user-flow-app/config-vars`, {
     headers: { Accept: 'application/vnd.heroku+json; version=3', Authorization: `Bearer ${token.body.access_token}` },

@@ -57,17 +57,28 @@ test('expireAccessTokens makes a token expire now while refresh keeps working', 
   const { uuid } = await sim.provision();
   assert.equal(sim.faults.expireAccessTokens(uuid), 1);
   assert.equal((await provider.api(uuid, 'GET', `/addons/${uuid}`)).status, 401);
-  const refreshed = await provider.token({ grant_type: 'refresh_token', refresh_token: provider.resources.get(uuid)!.tokens!.refresh, client_secret: 'oauth-client-secret-for-tests' });
-  assert.equal((await provider.api(uuid, 'GET', `/addons/${uuid}`, { token: refreshed.body.access_token })).status, 200);
+  const refreshed = await provider.token({
+    grant_type: 'refresh_token',
+    refresh_token: provider.resources.get(uuid)!.tokens!.refresh,
+    client_secret: 'oauth-client-secret-for-tests',
+  });
+  assert.equal(
+    (await provider.api(uuid, 'GET', `/addons/${uuid}`, { token: refreshed.body.access_token })).status,
+    200,
+  );
 });
 
 test('an unknown token or no token gets 401', async () => {
   const { sim } = t;
   const { uuid } = await sim.provision();
-  const unknown = await call(`${sim.url}/addons/${uuid}`, { headers: { Accept: 'application/vnd.heroku+json; version=3', Authorization: 'Bearer HRKU-nope' } });
+  const unknown = await call(`${sim.url}/addons/${uuid}`, {
+    headers: { Accept: 'application/vnd.heroku+json; version=3', Authorization: 'Bearer HRKU-nope' },
+  });
   assert.equal(unknown.status, 401);
   assert.deepEqual(Object.keys(unknown.body).sort(), ['id', 'message']);
-  const none = await call(`${sim.url}/addons/${uuid}`, { headers: { Accept: 'application/vnd.heroku+json; version=3' } });
+  const none = await call(`${sim.url}/addons/${uuid}`, {
+    headers: { Accept: 'application/vnd.heroku+json; version=3' },
+  });
   assert.equal(none.status, 401);
 });
 
@@ -82,10 +93,13 @@ test('a partner token gets 403 on the app config vars but may read the app and i
   assert.equal(app.body.name, 'secret-app');
   assert.equal(app.body.owner.email, 'owner@example.com');
   const collaborators = await provider.api(uuid, 'GET', '/apps/secret-app/collaborators');
-  assert.deepEqual(collaborators.body.map((c: { user: { email: string } }) => c.user.email), ['owner@example.com', 'collaborator@example.com']);
+  assert.deepEqual(
+    collaborators.body.map((c: { user: { email: string } }) => c.user.email),
+    ['owner@example.com', 'collaborator@example.com'],
+  );
 });
 
-test("a token for another add-on is refused on this add-on and on this app", async () => {
+test('a token for another add-on is refused on this add-on and on this app', async () => {
   const { sim, provider } = t;
   const mine = await sim.provision({ app: 'mine-app' });
   const theirs = await sim.provision({ app: 'theirs-app' });
@@ -94,7 +108,10 @@ test("a token for another add-on is refused on this add-on and on this app", asy
     const res = await provider.api(mine.uuid, 'GET', path, { token });
     assert.equal(res.status, 403, path);
   }
-  const patch = await provider.api(mine.uuid, 'PATCH', `/addons/${mine.uuid}/config`, { token, body: { config: [{ name: 'BIG_BACKUP_URL', value: 'https://evil.example.com' }] } });
+  const patch = await provider.api(mine.uuid, 'PATCH', `/addons/${mine.uuid}/config`, {
+    token,
+    body: { config: [{ name: 'BIG_BACKUP_URL', value: 'https://evil.example.com' }] },
+  });
   assert.equal(patch.status, 403);
   const missing = await provider.api(mine.uuid, 'GET', '/addons/00000000-0000-0000-0000-000000000000', { token });
   assert.equal(missing.status, 404);
@@ -104,7 +121,10 @@ test('a partner lists only its own add-on', async () => {
   const { sim, provider } = t;
   const { uuid } = await sim.provision();
   const list = await provider.api(uuid, 'GET', '/addons');
-  assert.deepEqual(list.body.map((a: { id: string }) => a.id), [uuid]);
+  assert.deepEqual(
+    list.body.map((a: { id: string }) => a.id),
+    [uuid],
+  );
 });
 
 test('rate limiting answers 429 with Retry-After, then recovers', async () => {

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { startHerokuSimulator, type HerokuSimulator } from '../../dev/simulator/index.ts';
-import { addBigTable, fingerprintDatabase, seedSourceDatabase, startSourceServer, type SourceServer } from '../support/seed-source.ts';
+import {
+  addBigTable,
+  fingerprintDatabase,
+  seedSourceDatabase,
+  startSourceServer,
+  type SourceServer,
+} from '../support/seed-source.ts';
 import { SECRETS, startContractProvider, type ContractProvider } from './support/contract-provider.ts';
 
 // Simulated Heroku Postgres through the Platform API, against a real throwaway PostgreSQL server:
@@ -34,8 +40,12 @@ after(async () => {
   await server?.stop();
 });
 const t = {
-  get sim(): HerokuSimulator { return sharedSim; },
-  get provider(): ContractProvider { return sharedProvider; },
+  get sim(): HerokuSimulator {
+    return sharedSim;
+  },
+  get provider(): ContractProvider {
+    return sharedProvider;
+  },
 };
 
 /** A simulator whose Heroku Postgres lives on the throwaway server, with forks ready after READY_MS. */
@@ -55,10 +65,20 @@ interface ApiAnswer {
 }
 
 /** Calls the simulator's Platform API as a user (or partner) token would. */
-async function api(token: string, method: string, path: string, body?: unknown, sim: HerokuSimulator = t.sim): Promise<ApiAnswer> {
+async function api(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  sim: HerokuSimulator = t.sim,
+): Promise<ApiAnswer> {
   const res = await fetch(`${sim.url}${path}`, {
     method,
-    headers: { Accept: ACCEPT, Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: {
+      Accept: ACCEPT,
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -100,9 +120,12 @@ async function makeSource(name: string, opts: { plan?: string; sim?: HerokuSimul
   const databaseName = `src_${name.replace(/-/g, '_')}`;
   await server.run('postgres', `create database ${databaseName}`);
   const url = server.url(databaseName);
-  await server.run(databaseName, `
+  await server.run(
+    databaseName,
+    `
     create table items (id int primary key, label text not null);
-    insert into items values (1, 'one'), (2, 'two'), (3, 'three');`);
+    insert into items values (1, 'one'), (2, 'two'), (3, 'three');`,
+  );
   const user = `dev-${name}@example.com`;
   sim.createApp({ name, owner: `owner-${name}@example.com`, collaborators: [user] });
   const addon = sim.attachPostgres(name, { url, plan: opts.plan ?? 'standard-0' });
@@ -121,7 +144,14 @@ function forkBody(fork: string, attachment = ATTACHMENT): Record<string, unknown
 }
 
 /** Polls `GET /apps/{app}/addons/{id}` until the state (or 404) is reached; returns every state seen. */
-async function pollUntil(token: string, app: string, id: string, until: 'provisioned' | 404, timeoutMs = 20_000, sim: HerokuSimulator = t.sim): Promise<string[]> {
+async function pollUntil(
+  token: string,
+  app: string,
+  id: string,
+  until: 'provisioned' | 404,
+  timeoutMs = 20_000,
+  sim: HerokuSimulator = t.sim,
+): Promise<string[]> {
   const seen: string[] = [];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -129,8 +159,10 @@ async function pollUntil(token: string, app: string, id: string, until: 'provisi
     const state = res.status === 200 ? String(res.body.state) : String(res.status);
     if (seen.at(-1) !== state) seen.push(state);
     if (until === 404 ? res.status === 404 : state === until) return seen;
-    if (until === 404 && state === 'provisioned') assert.fail(`became provisioned while expected to vanish (${seen.join(' → ')})`);
-    if (res.status !== 200) assert.fail(`GET add-on answered ${res.status} while waiting for ${until}: ${JSON.stringify(res.body)}`);
+    if (until === 404 && state === 'provisioned')
+      assert.fail(`became provisioned while expected to vanish (${seen.join(' → ')})`);
+    if (res.status !== 200)
+      assert.fail(`GET add-on answered ${res.status} while waiting for ${until}: ${JSON.stringify(res.body)}`);
     if (Date.now() > deadline) assert.fail(`still ${state} after ${timeoutMs} ms waiting for ${until}`);
     await sleep(10);
   }
@@ -184,7 +216,11 @@ async function lockSourceTable(source: Source): Promise<{ release(): Promise<voi
 async function waitForBlockedDump(databaseName: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const rows = await query(server.cluster.url, `select 1 from pg_stat_activity where datname = $1 and application_name = 'pg_dump' and wait_event_type = 'Lock'`, [databaseName]);
+    const rows = await query(
+      server.cluster.url,
+      `select 1 from pg_stat_activity where datname = $1 and application_name = 'pg_dump' and wait_event_type = 'Lock'`,
+      [databaseName],
+    );
     if (rows.length > 0) return;
     await sleep(5);
   }
@@ -208,7 +244,11 @@ async function within<T>(ms: number, promise: Promise<T>, what: string): Promise
 async function waitForCopy(databaseName: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const rows = await query(server.cluster.url, `select 1 from pg_stat_activity where datname = $1 and application_name = 'pg_restore'`, [databaseName]);
+    const rows = await query(
+      server.cluster.url,
+      `select 1 from pg_stat_activity where datname = $1 and application_name = 'pg_restore'`,
+      [databaseName],
+    );
     if (rows.length > 0) return;
     await sleep(5);
   }
@@ -219,7 +259,11 @@ async function waitForCopy(databaseName: string): Promise<void> {
 async function noCopySessions(databaseName: string): Promise<void> {
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const rows = await query(server.cluster.url, `select 1 from pg_stat_activity where datname = $1 and application_name = 'pg_dump'`, [databaseName]);
+    const rows = await query(
+      server.cluster.url,
+      `select 1 from pg_stat_activity where datname = $1 and application_name = 'pg_dump'`,
+      [databaseName],
+    );
     if (rows.length === 0) return;
     if (Date.now() > deadline) assert.fail(`pg_dump is still reading ${databaseName}`);
     await sleep(20);
@@ -252,16 +296,27 @@ test('creates a fork that is a real copy of the source as it was, then 404 after
   // Nothing happens on the server until forkReadyAfterMs has passed.
   const forkDatabase = summary(sim, id).databaseName;
   while (Date.now() - postedAt < READY_MS * 0.75) {
-    assert.equal(await databaseExists(forkDatabase), false, `the copy started ${Date.now() - postedAt} ms after the POST`);
+    assert.equal(
+      await databaseExists(forkDatabase),
+      false,
+      `the copy started ${Date.now() - postedAt} ms after the POST`,
+    );
     await sleep(10);
   }
 
   const states = await pollUntil(source.token, scratch, id, 'provisioned');
-  assert.ok(states.every((state) => ['provisioning', 'provisioned'].includes(state)), states.join(' → '));
+  assert.ok(
+    states.every((state) => ['provisioning', 'provisioned'].includes(state)),
+    states.join(' → '),
+  );
   assert.ok(Date.now() - postedAt >= READY_MS, 'provisioning lasts at least forkReadyAfterMs');
   const shown = await api(source.token, 'GET', `/apps/${scratch}/addons/${id}`);
   assert.deepEqual(shown.body.config_vars, [`${ATTACHMENT}_URL`]);
-  assert.equal(sim.releases(scratch), scratchReleases + 1, 'the scratch app gets one release when the fork is attached');
+  assert.equal(
+    sim.releases(scratch),
+    scratchReleases + 1,
+    'the scratch app gets one release when the fork is attached',
+  );
 
   const vars = await api(source.token, 'GET', `/apps/${scratch}/config-vars`);
   assert.equal(vars.status, 200);
@@ -274,12 +329,21 @@ test('creates a fork that is a real copy of the source as it was, then 404 after
   assert.equal(decodeURIComponent(new URL(forkUrl).pathname.slice(1)), fork.databaseName);
 
   // The fork is a separate database holding the source's rows as they were when it was made.
-  await server.run(source.databaseName, `insert into items values (4, 'after the fork'); update items set label = 'changed' where id = 1`);
+  await server.run(
+    source.databaseName,
+    `insert into items values (4, 'after the fork'); update items set label = 'changed' where id = 1`,
+  );
   assert.deepEqual(await query(forkUrl, 'select id, label from items order by id'), [
-    { id: 1, label: 'one' }, { id: 2, label: 'two' }, { id: 3, label: 'three' },
+    { id: 1, label: 'one' },
+    { id: 2, label: 'two' },
+    { id: 3, label: 'three' },
   ]);
   await query(forkUrl, `delete from items where id = 2`);
-  assert.equal((await query(source.url, 'select count(*)::int as n from items'))[0]!.n, 4, 'writing to the fork leaves the source alone');
+  assert.equal(
+    (await query(source.url, 'select count(*)::int as n from items'))[0]!.n,
+    4,
+    'writing to the fork leaves the source alone',
+  );
 
   // Forking changed nothing on the source app.
   assert.deepEqual(sim.app(source.app)!.configVars, sourceVars);
@@ -290,7 +354,11 @@ test('creates a fork that is a real copy of the source as it was, then 404 after
   const deleted = await api(source.token, 'DELETE', `/apps/${scratch}/addons/${id}`);
   assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
   assert.equal((await api(source.token, 'GET', `/apps/${scratch}/addons/${id}`)).status, 404);
-  assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${id}`)).status, 404, 'a second DELETE finds nothing');
+  assert.equal(
+    (await api(source.token, 'DELETE', `/apps/${scratch}/addons/${id}`)).status,
+    404,
+    'a second DELETE finds nothing',
+  );
   assert.equal(await databaseExists(fork.databaseName), false, 'DELETE drops the database');
   assert.equal(summary(sim, id).state, 'deprovisioned');
   const after = await api(source.token, 'GET', `/apps/${scratch}/config-vars`);
@@ -304,7 +372,12 @@ test('forks from an APP::DATABASE_URL reference and from the source URL itself',
   const { sim } = t;
   const source = await makeSource('ref-source');
   const scratch = await scratchApp(source.token, 'ref-scratch');
-  const byAttachment = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
+  const byAttachment = await api(
+    source.token,
+    'POST',
+    `/apps/${scratch}/addons`,
+    forkBody(`${source.app}::DATABASE_URL`),
+  );
   assert.equal(byAttachment.status, 201, JSON.stringify(byAttachment.body));
   const byUrl = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.url, 'SECOND_FORK'));
   assert.equal(byUrl.status, 201, JSON.stringify(byUrl.body));
@@ -316,7 +389,8 @@ test('forks from an APP::DATABASE_URL reference and from the source URL itself',
   for (const name of [`${ATTACHMENT}_URL`, 'SECOND_FORK_URL']) {
     assert.equal((await query(vars[name], 'select count(*)::int as n from items'))[0]!.n, 3, name);
   }
-  for (const res of [byAttachment, byUrl]) assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${res.body.id}`)).status, 200);
+  for (const res of [byAttachment, byUrl])
+    assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${res.body.id}`)).status, 200);
 });
 
 test('a fork of a database with extensions, schemas, non-ASCII names and large objects has the same contents', async () => {
@@ -351,7 +425,11 @@ test('DELETE of a fork whose copy is in flight stops the copy at once and leaves
     id = created.body.id;
     name = summary(sim, id).databaseName;
     await waitForBlockedDump(source.databaseName);
-    const deleted = await within(5_000, api(source.token, 'DELETE', `/apps/${scratch}/addons/${id}`), 'DELETE of a fork being copied');
+    const deleted = await within(
+      5_000,
+      api(source.token, 'DELETE', `/apps/${scratch}/addons/${id}`),
+      'DELETE of a fork being copied',
+    );
     assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
     assert.equal(await databaseExists(name), false);
     assert.equal(summary(sim, id).state, 'deprovisioned');
@@ -387,10 +465,17 @@ test('a fork whose source is removed while it waits fails: 404, no database, no 
   assert.equal(created.status, 201);
   assert.equal((await api(source.token, 'DELETE', `/apps/${source.app}/addons/${source.addonId}`)).status, 200);
   const states = await pollUntil(source.token, scratch, created.body.id, 404);
-  assert.ok(states.every((state) => ['provisioning', '404'].includes(state)), states.join(' → '));
+  assert.ok(
+    states.every((state) => ['provisioning', '404'].includes(state)),
+    states.join(' → '),
+  );
   assert.equal(await databaseExists(summary(sim, created.body.id).databaseName), false);
   assert.equal((await api(source.token, 'GET', `/apps/${source.app}/config-vars`)).body.DATABASE_URL, undefined);
-  assert.equal(await databaseExists(source.databaseName), true, 'an attached database is never dropped, even on DELETE');
+  assert.equal(
+    await databaseExists(source.databaseName),
+    true,
+    'an attached database is never dropped, even on DELETE',
+  );
 });
 
 test('a fork made while forkNeverReady is set stays provisioning well past forkReadyAfterMs, with no database and no URL', async () => {
@@ -432,7 +517,10 @@ test('a fork made while deprovisionForksWhileWaiting is set answers 404 before i
     sim.faults.reset();
   }
   const states = await pollUntil(source.token, scratch, id, 404);
-  assert.ok(states.every((state) => ['provisioning', '404'].includes(state)), states.join(' → '));
+  assert.ok(
+    states.every((state) => ['provisioning', '404'].includes(state)),
+    states.join(' → '),
+  );
   // Nothing becomes of it later either.
   assert.deepEqual(await watch(source.token, scratch, id, READY_MS * 2), ['404']);
   const fork = summary(sim, id);
@@ -473,7 +561,12 @@ test('refuses partner tokens and user tokens without write-protected with 403, c
 
   for (const scopes of [['write'], ['read-protected'], ['write', 'read-protected'], ['read']]) {
     const token = userToken(source.user, scopes);
-    const res = await api(token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId, `NO_${scopes.join('_').replace(/-/g, '_').toUpperCase()}`));
+    const res = await api(
+      token,
+      'POST',
+      `/apps/${scratch}/addons`,
+      forkBody(source.addonId, `NO_${scopes.join('_').replace(/-/g, '_').toUpperCase()}`),
+    );
     assert.equal(res.status, 403, `scopes ${scopes.join(' ')}: ${JSON.stringify(res.body)}`);
     assert.equal(res.body.id, 'forbidden');
   }
@@ -582,7 +675,7 @@ test('rotatePostgresCredentials changes <ATTACHMENT>_URL on the app with exactly
   assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${fork.body.id}`)).status, 200);
 });
 
-test('revokeUserAuthorizations makes that user\'s tokens get 401 and refresh fail, while other users and later tokens work', async () => {
+test("revokeUserAuthorizations makes that user's tokens get 401 and refresh fail, while other users and later tokens work", async () => {
   const { sim } = t;
   const source = await makeSource('revoke-source');
   const issued = sim.issueUserToken({ user: source.user, scopes: ['read-protected'], clientId: CONNECT_CLIENT });
@@ -597,8 +690,13 @@ test('revokeUserAuthorizations makes that user\'s tokens get 401 and refresh fai
     assert.equal((await api(token, 'POST', '/apps', { name: 'revoked-app' })).status, 401);
   }
   const refresh = await fetch(`${sim.url}/oauth/token`, {
-    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: issued.refresh_token, client_secret: CONNECT_SECRET }).toString(),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: issued.refresh_token,
+      client_secret: CONNECT_SECRET,
+    }).toString(),
   });
   assert.equal(refresh.status, 400);
   assert.equal(((await refresh.json()) as { id: string }).id, 'invalid_grant');
@@ -633,14 +731,15 @@ test('stop() drops the databases the simulator created that still exist, and nev
     await sim.stop();
     stopped = true;
     await sleep(READY_MS * 3);
-    for (const id of [live, empty, deleted, pending]) assert.equal(await databaseExists(names[id]!), false, `${id} (${names[id]}) still exists`);
-    assert.equal(await databaseExists(source.databaseName), true, 'an attached database is the test\'s and stays');
+    for (const id of [live, empty, deleted, pending])
+      assert.equal(await databaseExists(names[id]!), false, `${id} (${names[id]}) still exists`);
+    assert.equal(await databaseExists(source.databaseName), true, "an attached database is the test's and stays");
   } finally {
     if (!stopped) await sim.stop();
   }
 });
 
-test('stop() while a DELETE is dropping a fork\'s database returns only once it is gone', async () => {
+test("stop() while a DELETE is dropping a fork's database returns only once it is gone", async () => {
   const sim = await startSimulator('http://127.0.0.1:9/heroku/resources', 'http://127.0.0.1:9/sso');
   let stopped = false;
   try {
@@ -651,7 +750,9 @@ test('stop() while a DELETE is dropping a fork\'s database returns only once it 
     await pollUntil(source.token, scratch, created.body.id, 'provisioned', 20_000, sim);
     const name = summary(sim, created.body.id).databaseName;
     // The add-on is deprovisioned at once; its DROP DATABASE follows on a connection of its own.
-    const deleting = api(source.token, 'DELETE', `/apps/${scratch}/addons/${created.body.id}`, undefined, sim).catch(() => null);
+    const deleting = api(source.token, 'DELETE', `/apps/${scratch}/addons/${created.body.id}`, undefined, sim).catch(
+      () => null,
+    );
     while (summary(sim, created.body.id).state !== 'deprovisioned') await sleep(1);
     await sim.stop();
     stopped = true;
@@ -694,12 +795,24 @@ test('stop() leaves no database behind even for a fork asked for while it is sto
     await pollUntil(source.token, scratch, first.body.id, 'provisioned', 20_000, sim);
     // Dropping the first fork's database takes a moment; a client still at work asks for another meanwhile.
     stopping = sim.stop();
-    const late = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId, 'LATE_FORK'), sim)
-      .then((res) => String(res.status), (error: unknown) => `refused (${(error as Error).message})`);
+    const late = await api(
+      source.token,
+      'POST',
+      `/apps/${scratch}/addons`,
+      forkBody(source.addonId, 'LATE_FORK'),
+      sim,
+    ).then(
+      (res) => String(res.status),
+      (error: unknown) => `refused (${(error as Error).message})`,
+    );
     await stopping;
     await sleep(READY_MS * 4);
     for (const addon of sim.postgresAddons().filter((a) => a.forkOf)) {
-      assert.equal(await databaseExists(addon.databaseName), false, `${addon.name} (${addon.state}) left ${addon.databaseName}; the late POST got ${late}`);
+      assert.equal(
+        await databaseExists(addon.databaseName),
+        false,
+        `${addon.name} (${addon.state}) left ${addon.databaseName}; the late POST got ${late}`,
+      );
     }
   } finally {
     await (stopping ?? sim.stop());

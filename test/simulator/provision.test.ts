@@ -7,16 +7,31 @@ const t = useSimulator();
 
 test('provision sends Basic auth with the manifest id and password, the v3 Accept header and the v3 body', async () => {
   const { sim, provider } = t;
-  const outcome = await sim.provision({ app: 'acme', plan: 'standard', options: { database: 'HEROKU_POSTGRESQL_RED' } });
+  const outcome = await sim.provision({
+    app: 'acme',
+    plan: 'standard',
+    options: { database: 'HEROKU_POSTGRESQL_RED' },
+  });
   const call = outcome.call;
   assert.equal(call.method, 'POST');
   assert.equal(call.url, provider.baseUrl);
-  assert.equal(call.requestHeaders.Authorization, 'Basic ' + Buffer.from(`${SECRETS.addonId}:${SECRETS.password}`).toString('base64'));
+  assert.equal(
+    call.requestHeaders.Authorization,
+    'Basic ' + Buffer.from(`${SECRETS.addonId}:${SECRETS.password}`).toString('base64'),
+  );
   assert.equal(call.requestHeaders.Accept, 'application/vnd.heroku-addons+json; version=3');
   assert.equal(call.requestHeaders['Content-Type'], 'application/json');
 
   const body = JSON.parse(call.requestBody!);
-  assert.deepEqual(Object.keys(body).sort(), ['callback_url', 'name', 'oauth_grant', 'options', 'plan', 'region', 'uuid']);
+  assert.deepEqual(Object.keys(body).sort(), [
+    'callback_url',
+    'name',
+    'oauth_grant',
+    'options',
+    'plan',
+    'region',
+    'uuid',
+  ]);
   assert.equal(body.uuid, outcome.uuid);
   assert.match(body.name, /^big-backup-[a-z]+-\d{5}$/);
   assert.equal(body.plan, 'standard');
@@ -48,7 +63,10 @@ test('a 200 answer provisions the add-on, puts its config on the app and makes o
 
 test('creates the app with an owner and collaborators when it does not exist', async () => {
   const { sim } = t;
-  await sim.provision({ app: { name: 'team-app', owner: 'boss@example.com', collaborators: ['dev@example.com'] }, region: 'eu' });
+  await sim.provision({
+    app: { name: 'team-app', owner: 'boss@example.com', collaborators: ['dev@example.com'] },
+    region: 'eu',
+  });
   const app = sim.app('team-app')!;
   const emails = app.collaboratorIds.map((id) => sim.state.users.get(id)!.email);
   assert.deepEqual(emails, ['boss@example.com', 'dev@example.com']);
@@ -77,13 +95,19 @@ test('replaying a provision sequentially and concurrently returns the same id an
   }
   assert.equal([...provider.resources.keys()].filter((id) => id === first.uuid).length, 1);
   assert.equal(sim.app('replay-app')!.releases.length, releases, 'identical config makes no new release');
-  assert.deepEqual(sim.log.violations.filter((v) => v.addonId === first.uuid), []);
+  assert.deepEqual(
+    sim.log.violations.filter((v) => v.addonId === first.uuid),
+    [],
+  );
 });
 
 test('identical first-time provisions sent at once all get the same answer', async () => {
   const { sim } = t;
   const outcomes = await sim.provisionConcurrently({ app: 'race-app' }, 4);
-  assert.deepEqual(outcomes.map((o) => o.status), [200, 200, 200, 200]);
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    [200, 200, 200, 200],
+  );
   assert.equal(new Set(outcomes.map((o) => o.uuid)).size, 1);
   assert.equal(sim.addon(outcomes[0]!.uuid)!.state, 'provisioned');
   assert.equal(sim.log.tokenRequests({ addonId: outcomes[0]!.uuid, grantType: 'authorization_code' }).length, 1);
@@ -99,7 +123,10 @@ test('a provider that answers a replay with a different id is reported', async (
   };
   try {
     const [replay] = await sim.replayProvision(first.uuid);
-    assert.deepEqual(replay!.violations.map((v) => v.kind), ['replay-not-idempotent']);
+    assert.deepEqual(
+      replay!.violations.map((v) => v.kind),
+      ['replay-not-idempotent'],
+    );
   } finally {
     provider.override = null;
   }
@@ -121,7 +148,12 @@ test('the raw sender can use wrong credentials, no credentials or an arbitrary b
 
 test('extra undocumented fields and log fields are sent when asked for', async () => {
   const { sim } = t;
-  const outcome = await sim.provision({ grant: false, logInput: true, syslogDrain: true, extraFields: { future_field: { a: 1 } } });
+  const outcome = await sim.provision({
+    grant: false,
+    logInput: true,
+    syslogDrain: true,
+    extraFields: { future_field: { a: 1 } },
+  });
   const body = outcome.requestBody;
   assert.equal(body.oauth_grant, null);
   assert.equal(body.log_input_url, `https://token:t.${outcome.uuid}@1.us.logplex.io/logs`);

@@ -8,9 +8,18 @@ const SALT = '2f97bfa52ca102f8874716e2eb1d3b4920ad0be4';
 
 test('token formulas reproduce the worked examples of heroku-contract.md §6.2', () => {
   assert.equal(resourceToken('123', SALT, 1267597772), 'bb466eb1d6bc345d11072c3cd25c311f21be130d');
-  assert.equal(resourceToken('01234567-89ab-cdef-0123-456789abcdef', SALT, 1700000000), '4f86d9a322ac89cfc8dbd27a64cc186a41f234a2');
   assert.equal(
-    userScopedResourceToken('01234567-89ab-cdef-0123-456789abcdef', SALT, 1700000000, 'fedcba98-7654-3210-fedc-ba9876543210', 'user@example.com'),
+    resourceToken('01234567-89ab-cdef-0123-456789abcdef', SALT, 1700000000),
+    '4f86d9a322ac89cfc8dbd27a64cc186a41f234a2',
+  );
+  assert.equal(
+    userScopedResourceToken(
+      '01234567-89ab-cdef-0123-456789abcdef',
+      SALT,
+      1700000000,
+      'fedcba98-7654-3210-fedc-ba9876543210',
+      'user@example.com',
+    ),
     '0dd50a298d6163f3efca20842e61ea2f9d8f78c57d8c2dc1879e43f4d9d8201a',
   );
 });
@@ -25,14 +34,30 @@ test('the SSO form carries every §6.2 field, signed for the app owner', async (
   assert.equal(form.action, provider.ssoUrl);
   assert.equal(form.method, 'post');
   const p = form.params;
-  assert.deepEqual(Object.keys(p).sort(), ['app', 'context_app', 'email', 'nav-data', 'resource_id', 'resource_token', 'timestamp', 'user_id', 'user_scoped_resource_token'].sort());
+  assert.deepEqual(
+    Object.keys(p).sort(),
+    [
+      'app',
+      'context_app',
+      'email',
+      'nav-data',
+      'resource_id',
+      'resource_token',
+      'timestamp',
+      'user_id',
+      'user_scoped_resource_token',
+    ].sort(),
+  );
   assert.equal(p.resource_id, uuid);
   assert.equal(p.app, 'sso-app');
   assert.equal(p.context_app, 'sso-app');
   assert.equal(p.user_id, owner.id);
   assert.equal(p.email, owner.email);
   assert.equal(p.resource_token, resourceToken(uuid, SECRETS.ssoSalt, p.timestamp!));
-  assert.equal(p.user_scoped_resource_token, userScopedResourceToken(uuid, SECRETS.ssoSalt, p.timestamp!, owner.id, owner.email));
+  assert.equal(
+    p.user_scoped_resource_token,
+    userScopedResourceToken(uuid, SECRETS.ssoSalt, p.timestamp!, owner.id, owner.email),
+  );
   assert.deepEqual(JSON.parse(Buffer.from(p['nav-data']!, 'base64url').toString()).appname, 'sso-app');
 });
 
@@ -71,7 +96,10 @@ test('serves an auto-submitting page that posts the form to the provider', async
   const res = await fetch(`${sim.url}/sso/${uuid}?user=someone@example.com`);
   const html = await res.text();
   assert.equal(res.status, 200);
-  assert.match(html, new RegExp(`<form id="sso" method="post" action="${provider.ssoUrl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}">`));
+  assert.match(
+    html,
+    new RegExp(`<form id="sso" method="post" action="${provider.ssoUrl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}">`),
+  );
   assert.match(html, new RegExp(`name="resource_id" value="${uuid}"`));
   assert.match(html, /name="email" value="someone@example.com"/);
   assert.match(html, /\.submit\(\)/);

@@ -12,15 +12,25 @@ async function withProvisionAnswer<T>(answer: (req: any, res: any) => void, fn: 
     answer(req, res);
     return true;
   };
-  try { return await fn(); } finally { t.provider.override = null; }
+  try {
+    return await fn();
+  } finally {
+    t.provider.override = null;
+  }
 }
 
 test('a non-JSON provision answer is reported as a violation and fails the provision', async () => {
   const { sim } = t;
-  const outcome = await withProvisionAnswer((_req, res) => res.status(200).type('html').send('<h1>OK</h1>'), () => sim.provision({ app: 'html-app' }));
+  const outcome = await withProvisionAnswer(
+    (_req, res) => res.status(200).type('html').send('<h1>OK</h1>'),
+    () => sim.provision({ app: 'html-app' }),
+  );
   assert.equal(outcome.status, 200);
   assert.equal(outcome.result, 'failed');
-  assert.deepEqual(outcome.violations.map((v) => v.kind), ['non-json-response']);
+  assert.deepEqual(
+    outcome.violations.map((v) => v.kind),
+    ['non-json-response'],
+  );
   assert.equal(outcome.call.responseText, '<h1>OK</h1>');
   assert.equal(sim.addon(outcome.uuid)!.state, 'deprovisioned');
   assert.deepEqual(sim.app('html-app')!.configVars, {});
@@ -28,33 +38,57 @@ test('a non-JSON provision answer is reported as a violation and fails the provi
 
 test('a non-JSON error answer (e.g. a plain-text 401) is reported too', async () => {
   const { sim } = t;
-  const exchange = await withProvisionAnswer((_req, res) => res.status(401).send('Unauthorized'), () => sim.sendToProvider({ method: 'POST', body: {}, auth: 'wrong' }));
+  const exchange = await withProvisionAnswer(
+    (_req, res) => res.status(401).send('Unauthorized'),
+    () => sim.sendToProvider({ method: 'POST', body: {}, auth: 'wrong' }),
+  );
   assert.equal(exchange.call.status, 401);
-  assert.deepEqual(exchange.violations.map((v) => v.kind), ['non-json-response']);
+  assert.deepEqual(
+    exchange.violations.map((v) => v.kind),
+    ['non-json-response'],
+  );
 });
 
 test('a provider slower than the request timeout is reported and the provision fails', async () => {
   const { sim } = t;
-  const outcome = await withProvisionAnswer((req, res) => setTimeout(() => res.json({ id: req.body.uuid }), 4000), () => sim.provision());
+  const outcome = await withProvisionAnswer(
+    (req, res) => setTimeout(() => res.json({ id: req.body.uuid }), 4000),
+    () => sim.provision(),
+  );
   assert.equal(outcome.status, null);
   assert.equal(outcome.call.error, 'timeout');
   assert.equal(outcome.result, 'failed');
-  assert.deepEqual(outcome.violations.map((v) => v.kind), ['timeout']);
+  assert.deepEqual(
+    outcome.violations.map((v) => v.kind),
+    ['timeout'],
+  );
 });
 
 test('a provision answer without an id is reported', async () => {
   const { sim } = t;
-  const outcome = await withProvisionAnswer((_req, res) => res.json({ config: {} }), () => sim.provision());
+  const outcome = await withProvisionAnswer(
+    (_req, res) => res.json({ config: {} }),
+    () => sim.provision(),
+  );
   assert.equal(outcome.result, 'failed');
-  assert.deepEqual(outcome.violations.map((v) => v.kind), ['invalid-provision-response']);
+  assert.deepEqual(
+    outcome.violations.map((v) => v.kind),
+    ['invalid-provision-response'],
+  );
 });
 
 test('a 5xx on a replay of a successful provision is reported as not idempotent and leaves the add-on alone', async () => {
   const { sim } = t;
   const first = await sim.provision();
-  const [replay] = await withProvisionAnswer((_req, res) => res.status(500).json({ message: 'duplicate key' }), () => sim.replayProvision(first.uuid));
+  const [replay] = await withProvisionAnswer(
+    (_req, res) => res.status(500).json({ message: 'duplicate key' }),
+    () => sim.replayProvision(first.uuid),
+  );
   assert.equal(replay!.status, 500);
-  assert.deepEqual(replay!.violations.map((v) => v.kind), ['replay-not-idempotent']);
+  assert.deepEqual(
+    replay!.violations.map((v) => v.kind),
+    ['replay-not-idempotent'],
+  );
   assert.equal(sim.addon(first.uuid)!.state, 'provisioned');
 });
 
@@ -71,7 +105,10 @@ test('concurrent identical provisions that get different answers are reported', 
 
 test('a 422 provision refusal is a failure but not a violation', async () => {
   const { sim } = t;
-  const outcome = await withProvisionAnswer((_req, res) => res.status(422).json({ message: 'big-backup is not available in region tokyo' }), () => sim.provision({ region: 'tokyo' }));
+  const outcome = await withProvisionAnswer(
+    (_req, res) => res.status(422).json({ message: 'big-backup is not available in region tokyo' }),
+    () => sim.provision({ region: 'tokyo' }),
+  );
   assert.equal(outcome.result, 'failed');
   assert.equal(outcome.failure, 'the provider answered 422: big-backup is not available in region tokyo');
   assert.deepEqual(outcome.violations, []);
@@ -84,7 +121,10 @@ test('a refused connection is reported', async () => {
   try {
     const outcome = await sim.provision();
     assert.equal(outcome.call.error, 'network');
-    assert.deepEqual(outcome.violations.map((v) => v.kind), ['connection-failed']);
+    assert.deepEqual(
+      outcome.violations.map((v) => v.kind),
+      ['connection-failed'],
+    );
   } finally {
     // the provider stays stopped; this is the last test of the file
   }

@@ -57,7 +57,13 @@ describe('keys and names', () => {
 
   test('builds a Content-Disposition that survives quotes, slashes and non-ASCII names', () => {
     assert.equal(attachmentDisposition('acme.dump'), `attachment; filename="acme.dump"; filename*=UTF-8''acme.dump`);
-    assert.equal(attachmentDisposition('../a"b\r\n.dump'), `attachment; filename="..a_b.dump"; filename*=UTF-8''..a%22b.dump`);
-    assert.equal(attachmentDisposition('Müller.dump'), `attachment; filename="M_ller.dump"; filename*=UTF-8''M%C3%BCller.dump`);
+    assert.equal(
+      attachmentDisposition('../a"b\r\n.dump'),
+      `attachment; filename="..a_b.dump"; filename*=UTF-8''..a%22b.dump`,
+    );
+    assert.equal(
+      attachmentDisposition('Müller.dump'),
+      `attachment; filename="M_ller.dump"; filename*=UTF-8''M%C3%BCller.dump`,
+    );
   });
 });

@@ -50,7 +50,10 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       assert.equal(back.sha256, result.sha256);
 
       const listed = await store.list('tenants/t1/');
-      assert.deepEqual(listed.map((o) => [o.key, o.bytes, o.sealed]), [['tenants/t1/b001/1.dump', 20 * MiB, true]]);
+      assert.deepEqual(
+        listed.map((o) => [o.key, o.bytes, o.sealed]),
+        [['tenants/t1/b001/1.dump', 20 * MiB, true]],
+      );
       assert.deepEqual(await store.listIncompleteUploads('tenants/t1/'), []);
     });
 
@@ -73,7 +76,9 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       const source = generate(Infinity, { slow: true });
       const upload = store.upload('aborted/1.dump', source.stream, {
         signal: controller.signal,
-        onProgress: ({ bytesRead }) => { if (bytesRead >= 12 * MiB) controller.abort(new Error('job expired')); },
+        onProgress: ({ bytesRead }) => {
+          if (bytesRead >= 12 * MiB) controller.abort(new Error('job expired'));
+        },
       });
       await rejectsWith(upload, 'aborted');
       assert.ok(source.stream.destroyed, 'the source is destroyed');
@@ -95,7 +100,9 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
     test('leaves nothing when the producer reports failure after its stream ended', async () => {
       // pg_dump killed mid-dump: its stdout just ends, and only the exit status tells.
       const source = generate(7 * MiB);
-      const sourceDone = new Promise((_, reject) => source.stream.once('end', () => setTimeout(() => reject(new Error('pg_dump exited with 1')), 20)));
+      const sourceDone = new Promise((_, reject) =>
+        source.stream.once('end', () => setTimeout(() => reject(new Error('pg_dump exited with 1')), 20)),
+      );
       await rejectsWith(store.upload('producer/1.dump', source.stream, { sourceDone }), 'source_failed');
       await assertNothingUnder('producer/');
     });
@@ -112,8 +119,14 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
     test('reads byte ranges, inclusive at both ends', async () => {
       const content = knownBytes(3 * MiB);
       await store.upload('ranges/1.dump', Readable.from([content]));
-      assert.deepEqual((await drain(await store.read('ranges/1.dump', { start: 10, end: 1009 }))).content, content.subarray(10, 1010));
-      assert.deepEqual((await drain(await store.read('ranges/1.dump', { start: 3 * MiB - 5 }))).content, content.subarray(3 * MiB - 5));
+      assert.deepEqual(
+        (await drain(await store.read('ranges/1.dump', { start: 10, end: 1009 }))).content,
+        content.subarray(10, 1010),
+      );
+      assert.deepEqual(
+        (await drain(await store.read('ranges/1.dump', { start: 3 * MiB - 5 }))).content,
+        content.subarray(3 * MiB - 5),
+      );
       assert.deepEqual((await drain(await store.read('ranges/1.dump', { start: 0, end: 10 * MiB }))).content, content);
       await rejectsWith(store.read('ranges/1.dump', { start: 3 * MiB }), 'invalid_range');
       await rejectsWith(store.read('ranges/1.dump', { start: 9, end: 3 }), 'invalid_range');
@@ -121,7 +134,19 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
     });
 
     test('refuses keys that could escape the store or collide with its own files', async () => {
-      const bad = ['../x.dump', 'a/../../b.dump', '/etc/passwd', 'a//b', 'a/./b', '.hidden', 'a/b/', '', 'a\\..\\b', 'x.dump.manifest.json', 'tenants/t1/..'];
+      const bad = [
+        '../x.dump',
+        'a/../../b.dump',
+        '/etc/passwd',
+        'a//b',
+        'a/./b',
+        '.hidden',
+        'a/b/',
+        '',
+        'a\\..\\b',
+        'x.dump.manifest.json',
+        'tenants/t1/..',
+      ];
       for (const key of bad) {
         const source = generate(1024);
         await rejectsWith(store.upload(key, source.stream), 'invalid_key');

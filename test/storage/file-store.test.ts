@@ -29,7 +29,9 @@ describe('file driver', () => {
 
   test('keeps the SHA-256 in a manifest beside the file, so it can be re-checked from disk alone', async () => {
     const result = await store.upload('tenants/t1/b001/1.dump', generate(3 * MiB).stream);
-    const manifest = JSON.parse(await readFile(path.join(root, 'tenants/t1/b001/1.dump.manifest.json'), 'utf8')) as Record<string, unknown>;
+    const manifest = JSON.parse(
+      await readFile(path.join(root, 'tenants/t1/b001/1.dump.manifest.json'), 'utf8'),
+    ) as Record<string, unknown>;
     assert.equal(manifest.sha256, result.sha256);
     assert.equal(manifest.bytes, 3 * MiB);
     assert.deepEqual(await readdir(path.join(root, 'tenants/t1/b001')), ['1.dump', '1.dump.manifest.json']);
@@ -60,20 +62,31 @@ describe('file driver', () => {
     await writeFile(path.join(folder, manifestLeftover), '{}');
 
     const incomplete = await store.listIncompleteUploads('crashed/');
-    assert.deepEqual(incomplete.map((u) => [u.key, u.uploadId]).sort(), [['crashed/1.dump', leftover], ['crashed/1.dump', manifestLeftover]]);
-    assert.deepEqual((await store.list('crashed/')).map((o) => [o.key, o.sealed]).sort(), [['crashed/1.dump', false], ['crashed/2.dump', true]]);
+    assert.deepEqual(incomplete.map((u) => [u.key, u.uploadId]).sort(), [
+      ['crashed/1.dump', leftover],
+      ['crashed/1.dump', manifestLeftover],
+    ]);
+    assert.deepEqual((await store.list('crashed/')).map((o) => [o.key, o.sealed]).sort(), [
+      ['crashed/1.dump', false],
+      ['crashed/2.dump', true],
+    ]);
 
     for (const upload of incomplete) await store.abortIncompleteUpload(upload);
     await store.abortIncompleteUpload(incomplete[0]!);
     assert.deepEqual(await store.listIncompleteUploads('crashed/'), []);
-    await rejectsWith(store.abortIncompleteUpload({ key: 'crashed/1.dump', uploadId: '../../etc/passwd', initiated: new Date() }), 'invalid_key');
+    await rejectsWith(
+      store.abortIncompleteUpload({ key: 'crashed/1.dump', uploadId: '../../etc/passwd', initiated: new Date() }),
+      'invalid_key',
+    );
   });
 
   test('removes its temporary file when a large upload is cancelled', async () => {
     const controller = new AbortController();
     const upload = store.upload('cancelled/1.dump', generate(Infinity, { slow: true }).stream, {
       signal: controller.signal,
-      onProgress: ({ bytesRead }) => { if (bytesRead > 4 * MiB) controller.abort(); },
+      onProgress: ({ bytesRead }) => {
+        if (bytesRead > 4 * MiB) controller.abort();
+      },
     });
     await rejectsWith(upload, 'aborted');
     assert.deepEqual(await readdir(path.join(root, 'cancelled')), []);

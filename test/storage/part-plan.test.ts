@@ -37,13 +37,28 @@ describe('planParts', () => {
   });
 
   test('refuses an estimate that even 5 GiB parts cannot hold, before anything is uploaded', async () => {
-    await rejectsWith(Promise.resolve().then(() => planParts(40 * TiB, { maxParts: 10_000 })), 'too_large');
-    await rejectsWith(Promise.resolve().then(() => planParts(20 * GiB, { maxParts: 3 })), 'too_large');
+    await rejectsWith(
+      Promise.resolve().then(() => planParts(40 * TiB, { maxParts: 10_000 })),
+      'too_large',
+    );
+    await rejectsWith(
+      Promise.resolve().then(() => planParts(20 * GiB, { maxParts: 3 })),
+      'too_large',
+    );
   });
 
   test('refuses settings S3 would reject', async () => {
-    await rejectsWith(Promise.resolve().then(() => planParts(0, { maxParts: 10_001 })), 'invalid_config');
-    await rejectsWith(Promise.resolve().then(() => planParts(0, { maxParts: 10_000, partSizeFloor: 4 * MiB })), 'invalid_config');
-    await rejectsWith(Promise.resolve().then(() => planParts(-1, { maxParts: 10_000 })), 'invalid_config');
+    await rejectsWith(
+      Promise.resolve().then(() => planParts(0, { maxParts: 10_001 })),
+      'invalid_config',
+    );
+    await rejectsWith(
+      Promise.resolve().then(() => planParts(0, { maxParts: 10_000, partSizeFloor: 4 * MiB })),
+      'invalid_config',
+    );
+    await rejectsWith(
+      Promise.resolve().then(() => planParts(-1, { maxParts: 10_000 })),
+      'invalid_config',
+    );
   });
 });

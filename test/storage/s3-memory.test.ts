@@ -12,7 +12,12 @@ import { generate, MiB } from './streams.ts';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 let parts = { heap: 0, buffers: 0 };
-const live = () => { gc(); const m = process.memoryUsage(); parts = { heap: m.heapUsed, buffers: m.arrayBuffers }; return m.heapUsed + m.arrayBuffers; };
+const live = () => {
+  gc();
+  const m = process.memoryUsage();
+  parts = { heap: m.heapUsed, buffers: m.arrayBuffers };
+  return m.heapUsed + m.arrayBuffers;
+};
 
 const TOTAL = 400 * MiB;
 
@@ -27,7 +32,13 @@ test('keeps memory bounded by part size × queue size while streaming 400 MiB to
     let peak = before;
     const startParts = parts;
     let peakParts = parts;
-    const sample = setInterval(() => { const now = live(); if (now > peak) { peak = now; peakParts = parts; } }, 20);
+    const sample = setInterval(() => {
+      const now = live();
+      if (now > peak) {
+        peak = now;
+        peakParts = parts;
+      }
+    }, 20);
     const source = generate(TOTAL);
     const result = await store.upload('big/1.dump', source.stream, { sizeEstimate: 100 * MiB });
     clearInterval(sample);
@@ -42,8 +53,11 @@ test('keeps memory bounded by part size × queue size while streaming 400 MiB to
     // or chunks of it (aws-sdk-js-v3 #8286), would grow with its 400 MiB. (lib-storage's Upload, which
     // concatenated each part into a new buffer, grew by 15–85 MiB here.)
     const growth = peak - before;
-    assert.ok(growth <= 2 * 30 * MiB, `live memory grew by ${(growth / MiB).toFixed(1)} MiB (JS heap ${((peakParts.heap - startParts.heap) / MiB).toFixed(1)}, ` +
-      `buffers ${((peakParts.buffers - startParts.buffers) / MiB).toFixed(1)}) while streaming ${TOTAL / MiB} MiB`);
+    assert.ok(
+      growth <= 2 * 30 * MiB,
+      `live memory grew by ${(growth / MiB).toFixed(1)} MiB (JS heap ${((peakParts.heap - startParts.heap) / MiB).toFixed(1)}, ` +
+        `buffers ${((peakParts.buffers - startParts.buffers) / MiB).toFixed(1)}) while streaming ${TOTAL / MiB} MiB`,
+    );
   } finally {
     await store.close();
     await server.close();

@@ -8,7 +8,9 @@ import { startS3Server, type TestS3Server } from '../support/s3-server.ts';
 import { generate, MiB } from './streams.ts';
 
 let server: TestS3Server;
-before(async () => { server = await startS3Server(); });
+before(async () => {
+  server = await startS3Server();
+});
 after(() => server.close());
 
 test('uploads at most queueSize parts at once, from queueSize + 1 part buffers, however long the stream', async () => {
@@ -30,8 +32,15 @@ test('uploads at most queueSize parts at once, from queueSize + 1 part buffers, 
   };
   const queueSize = 2;
   const writer = new MultipartWriter({
-    send, bucket: server.bucket, key: 'pool/1.dump', params: { ContentType: 'application/octet-stream' },
-    partSize: 5 * MiB, queueSize, partChecksums: false, signal: new AbortController().signal, encryptionProblem: () => null,
+    send,
+    bucket: server.bucket,
+    key: 'pool/1.dump',
+    params: { ContentType: 'application/octet-stream' },
+    partSize: 5 * MiB,
+    queueSize,
+    partChecksums: false,
+    signal: new AbortController().signal,
+    encryptionProblem: () => null,
   });
   const source = generate(61 * MiB);
   await pipeline(source.stream, writer);

@@ -1,4 +1,9 @@
-import { CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -11,7 +16,13 @@ import { drain, generate, MiB } from './streams.ts';
 objectStoreContract('S3 driver', async () => {
   const server = await startS3Server();
   const store = await openObjectStore(server.url('contract', { part_size: '5MiB' }), server.env);
-  return { store, teardown: async () => { await store.close(); await server.close(); } };
+  return {
+    store,
+    teardown: async () => {
+      await store.close();
+      await server.close();
+    },
+  };
 });
 
 describe('S3 driver', () => {
@@ -48,7 +59,10 @@ describe('S3 driver', () => {
     assert.equal(operations('UploadPart').filter((n) => n === 2).length, 3, 'the SDK retried part 2 before giving up');
     const abortAt = server.requests.findIndex((r) => r.operation === 'AbortMultipartUpload');
     assert.ok(abortAt >= 0, 'AbortMultipartUpload was sent');
-    assert.ok(!server.requests.slice(abortAt).some((r) => r.operation === 'UploadPart'), 'no part is uploaded after the abort');
+    assert.ok(
+      !server.requests.slice(abortAt).some((r) => r.operation === 'UploadPart'),
+      'no part is uploaded after the abort',
+    );
     assert.equal(operations('CompleteMultipartUpload').length, 0);
     await assertNothingAt(store, 'part-fails/');
   });
@@ -60,7 +74,10 @@ describe('S3 driver', () => {
     assert.equal(result.sha256, source.produced().sha256);
     const parts = server.requests.filter((r) => r.operation === 'UploadPart' && r.key.endsWith('crc/1.dump'));
     assert.equal(parts.length, 3);
-    assert.ok(parts.every((r) => /^[A-Za-z0-9+/]{6}==$/.test(r.checksumCrc32 ?? '')), JSON.stringify(parts));
+    assert.ok(
+      parts.every((r) => /^[A-Za-z0-9+/]{6}==$/.test(r.checksumCrc32 ?? '')),
+      JSON.stringify(parts),
+    );
     await store.upload('crc/2.dump', generate(MiB).stream);
     const put = server.requests.find((r) => r.operation === 'PutObject' && r.key.endsWith('crc/2.dump'));
     assert.match(put?.checksumCrc32 ?? '', /^[A-Za-z0-9+/]{6}==$/);
@@ -103,7 +120,10 @@ describe('S3 driver', () => {
   test('stops a stream that outgrows the part limit before asking for part maxParts + 1', async () => {
     // 3 parts of 5 MiB carry at most 15 MiB; the stream is 40 MiB.
     const store = await open({ max_parts: '3' });
-    const error = await rejectsWith(store.upload('outgrown/1.dump', generate(40 * MiB).stream, { sizeEstimate: 8 * MiB }), 'too_large');
+    const error = await rejectsWith(
+      store.upload('outgrown/1.dump', generate(40 * MiB).stream, { sizeEstimate: 8 * MiB }),
+      'too_large',
+    );
     assert.match(error.message, /3 parts of 5 MiB/);
     assert.ok(Math.max(0, ...operations('UploadPart')) <= 3, `parts sent: ${operations('UploadPart').join(',')}`);
     assert.ok(operations('AbortMultipartUpload').length > 0);
@@ -120,7 +140,10 @@ describe('S3 driver', () => {
 
   test('fails closed and deletes a single-part object when SSE is requested and the store ignores it', async () => {
     const store = await open({ sse: 'AES256' });
-    await rejectsWith(store.upload('plain-small/1.dump', Readable.from([Buffer.from('small dump')])), 'encryption_not_honoured');
+    await rejectsWith(
+      store.upload('plain-small/1.dump', Readable.from([Buffer.from('small dump')])),
+      'encryption_not_honoured',
+    );
     await assertNothingAt(store, 'plain-small/');
   });
 
@@ -129,7 +152,10 @@ describe('S3 driver', () => {
     server.faults = { honourSse: true };
     const result = await store.upload('kms/1.dump', generate(12 * MiB).stream);
     const head = await store.head(result.key);
-    assert.deepEqual(head?.encryption, { algorithm: 'aws:kms', kmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/key-1234' });
+    assert.deepEqual(head?.encryption, {
+      algorithm: 'aws:kms',
+      kmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/key-1234',
+    });
     const raw = await server.client().send(new HeadObjectCommand({ Bucket: server.bucket, Key: 'backups/kms/1.dump' }));
     assert.equal(raw.ServerSideEncryption, 'aws:kms');
   });
@@ -137,7 +163,10 @@ describe('S3 driver', () => {
   test('fails closed when the store encrypts with another KMS key', async () => {
     const store = await open({ sse: 'aws:kms', sse_kms_key_id: 'key-1234' });
     server.faults = { honourSse: true, answerKmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/other-key' };
-    const error = await rejectsWith(store.upload('kms-other/1.dump', generate(12 * MiB).stream), 'encryption_not_honoured');
+    const error = await rejectsWith(
+      store.upload('kms-other/1.dump', generate(12 * MiB).stream),
+      'encryption_not_honoured',
+    );
     assert.match(error.message, /other-key/);
     await assertNothingAt(store, 'kms-other/');
   });
@@ -150,7 +179,10 @@ describe('S3 driver', () => {
     assert.match(url, /X-Amz-Expires=300/);
     const response = await fetch(url);
     assert.equal(response.status, 200);
-    assert.equal(response.headers.get('content-disposition'), `attachment; filename="acme b001 _2026_.dump"; filename*=UTF-8''acme%20b001%20%222026%22.dump`);
+    assert.equal(
+      response.headers.get('content-disposition'),
+      `attachment; filename="acme b001 _2026_.dump"; filename*=UTF-8''acme%20b001%20%222026%22.dump`,
+    );
     const body = await drain(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream));
     assert.equal(body.sha256, result.sha256);
   });
@@ -158,14 +190,32 @@ describe('S3 driver', () => {
   test('lists and aborts the multipart uploads and unsealed objects a crash left behind', async () => {
     const store = await open();
     const client = server.client();
-    const created = await client.send(new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: 'backups/crash/1.dump' }));
-    await client.send(new UploadPartCommand({ Bucket: server.bucket, Key: 'backups/crash/1.dump', UploadId: created.UploadId, PartNumber: 1, Body: Buffer.alloc(5 * MiB) }));
-    await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'backups/crash/2.dump', Body: 'completed, never sealed' }));
+    const created = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: 'backups/crash/1.dump' }),
+    );
+    await client.send(
+      new UploadPartCommand({
+        Bucket: server.bucket,
+        Key: 'backups/crash/1.dump',
+        UploadId: created.UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(5 * MiB),
+      }),
+    );
+    await client.send(
+      new PutObjectCommand({ Bucket: server.bucket, Key: 'backups/crash/2.dump', Body: 'completed, never sealed' }),
+    );
 
     const incomplete = await store.listIncompleteUploads('crash/');
-    assert.deepEqual(incomplete.map((u) => [u.key, u.uploadId]), [['crash/1.dump', created.UploadId]]);
+    assert.deepEqual(
+      incomplete.map((u) => [u.key, u.uploadId]),
+      [['crash/1.dump', created.UploadId]],
+    );
     assert.ok(incomplete[0]!.initiated.getTime() > Date.now() - 60_000);
-    assert.deepEqual((await store.list('crash/')).map((o) => [o.key, o.sealed]), [['crash/2.dump', false]]);
+    assert.deepEqual(
+      (await store.list('crash/')).map((o) => [o.key, o.sealed]),
+      [['crash/2.dump', false]],
+    );
 
     await store.abortIncompleteUpload(incomplete[0]!);
     await store.abortIncompleteUpload(incomplete[0]!);
@@ -175,7 +225,9 @@ describe('S3 driver', () => {
   test('keeps every key under the URL prefix', async () => {
     const store = await open();
     await store.upload('prefixed/1.dump', Readable.from([Buffer.from('x')]));
-    const raw = await server.client().send(new HeadObjectCommand({ Bucket: server.bucket, Key: 'backups/prefixed/1.dump.manifest.json' }));
+    const raw = await server
+      .client()
+      .send(new HeadObjectCommand({ Bucket: server.bucket, Key: 'backups/prefixed/1.dump.manifest.json' }));
     assert.equal(raw.$metadata.httpStatusCode, 200);
   });
 });

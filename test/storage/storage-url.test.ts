@@ -29,10 +29,17 @@ describe('parseStorageUrl', () => {
     const { location, settings } = s3('s3://acme-backups/prod/big-backup/');
     assert.equal(location, 's3://acme-backups/prod/big-backup');
     assert.deepEqual(settings, {
-      bucket: 'acme-backups', prefix: 'prod/big-backup', region: 'eu-west-1', forcePathStyle: false,
+      bucket: 'acme-backups',
+      prefix: 'prod/big-backup',
+      region: 'eu-west-1',
+      forcePathStyle: false,
       credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'very-secret-value' },
-      requestChecksumCalculation: 'WHEN_SUPPORTED', responseChecksumValidation: 'WHEN_SUPPORTED',
-      maxParts: 10_000, partSizeFloor: 16 * MiB, queueSize: 4, maxAttempts: 5,
+      requestChecksumCalculation: 'WHEN_SUPPORTED',
+      responseChecksumValidation: 'WHEN_SUPPORTED',
+      maxParts: 10_000,
+      partSizeFloor: 16 * MiB,
+      queueSize: 4,
+      maxAttempts: 5,
     });
   });
 
@@ -56,8 +63,10 @@ describe('parseStorageUrl', () => {
 
   test('reads the endpoint, region and checksum mode from the usual AWS variables', () => {
     const { settings } = s3('s3://acme-backups/x', {
-      AWS_DEFAULT_REGION: 'ap-south-1', AWS_ENDPOINT_URL: 'https://minio.internal:9000',
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED', AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
+      AWS_DEFAULT_REGION: 'ap-south-1',
+      AWS_ENDPOINT_URL: 'https://minio.internal:9000',
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
     });
     assert.equal(settings.region, 'ap-south-1');
     assert.equal(settings.endpoint, 'https://minio.internal:9000');
@@ -67,14 +76,27 @@ describe('parseStorageUrl', () => {
   });
 
   test('reads a file URL as an absolute folder', () => {
-    assert.deepEqual(parseStorageUrl('file:///var/lib/big-backup/', {}), { kind: 'file', location: 'file:///var/lib/big-backup', root: '/var/lib/big-backup' });
+    assert.deepEqual(parseStorageUrl('file:///var/lib/big-backup/', {}), {
+      kind: 'file',
+      location: 'file:///var/lib/big-backup',
+      root: '/var/lib/big-backup',
+    });
   });
 
   test('explains every problem with a bad S3 URL at once, without echoing secrets', () => {
-    const message = problem('s3://Bad_Bucket/.hidden/y?sse=AES128&sse_kms_key_id=k&max_parts=20000&part_size=1MiB&colour=blue',
-      { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' });
-    for (const expected of [/not a valid bucket name/, /prefix: .*each segment must start with a letter or digit/, /sse/, /max_parts/, /part_size: must be at least 5 MiB/,
-      /unknown option "colour"/, /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together/]) {
+    const message = problem(
+      's3://Bad_Bucket/.hidden/y?sse=AES128&sse_kms_key_id=k&max_parts=20000&part_size=1MiB&colour=blue',
+      { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' },
+    );
+    for (const expected of [
+      /not a valid bucket name/,
+      /prefix: .*each segment must start with a letter or digit/,
+      /sse/,
+      /max_parts/,
+      /part_size: must be at least 5 MiB/,
+      /unknown option "colour"/,
+      /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together/,
+    ]) {
       assert.match(message, expected);
     }
     assert.doesNotMatch(message, /AKIAEXAMPLE/);

@@ -12,7 +12,12 @@ export interface ManagerCall {
  * would never send: wrong credentials, broken bodies). Every answer must be JSON, so this fails loudly
  * on anything else.
  */
-export async function callProvider(baseUrl: string, method: string, path: string, options: { auth?: string | null; body?: unknown; rawBody?: string } = {}): Promise<ManagerCall> {
+export async function callProvider(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { auth?: string | null; body?: unknown; rawBody?: string } = {},
+): Promise<ManagerCall> {
   const headers: Record<string, string> = { accept: 'application/vnd.heroku-addons+json; version=3' };
   if (options.auth) headers.authorization = 'Basic ' + Buffer.from(options.auth).toString('base64');
   let body: string | undefined;
@@ -26,7 +31,9 @@ export async function callProvider(baseUrl: string, method: string, path: string
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new Error(`provider answered ${method} ${path} with ${response.status} and a non-JSON body: ${text.slice(0, 200)}`);
+      throw new Error(
+        `provider answered ${method} ${path} with ${response.status} and a non-JSON body: ${text.slice(0, 200)}`,
+      );
     }
   }
   return { status: response.status, body: parsed, contentType: response.headers.get('content-type') };
@@ -41,7 +48,11 @@ export function provisionBody(overrides: Record<string, unknown> = {}): Record<s
     plan: 'basic',
     region: 'amazon-web-services::us-east-1',
     callback_url: `https://api.heroku.com/addons/${uuid}`,
-    oauth_grant: { code: randomUUID(), expires_at: new Date(Date.now() + 300_000).toISOString(), type: 'authorization_code' },
+    oauth_grant: {
+      code: randomUUID(),
+      expires_at: new Date(Date.now() + 300_000).toISOString(),
+      type: 'authorization_code',
+    },
     options: {},
     log_input_url: 'https://token:t.example@1.us.logplex.io/logs',
     ...overrides,

@@ -54,23 +54,40 @@ export interface TestApp {
  * the test file ends. `env` overrides configuration (e.g. the simulator's URLs). Call it at the top
  * level of a test file (top-level await): an `after` hook registered inside `before` would run at once.
  */
-export async function startTestApp(env: Record<string, string> = {}, options: { nowSeconds?: () => number; databaseUrl?: string; port?: number } = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { nowSeconds?: () => number; databaseUrl?: string; port?: number } = {},
+): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase('app'));
   const port = options.port ?? (await freePort());
   const config = loadConfig({
-    NODE_ENV: 'test', DATABASE_URL: databaseUrl, PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'debug',
-    HEROKU_API_URL: 'http://127.0.0.1:9', HEROKU_OAUTH_URL: 'http://127.0.0.1:9',
-    STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-archives-'))).toString(), ...testSecrets(), ...env,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'debug',
+    HEROKU_API_URL: 'http://127.0.0.1:9',
+    HEROKU_OAUTH_URL: 'http://127.0.0.1:9',
+    STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-archives-'))).toString(),
+    ...testSecrets(),
+    ...env,
   });
   const logs = new LogCapture();
   const logger = createLogger({ level: config.LOG_LEVEL, destination: logs });
   const runtime = createRuntime(config, logger, 5);
-  const web = await startWeb(runtime, { port, host: '127.0.0.1', ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) });
+  const web = await startWeb(runtime, {
+    port,
+    host: '127.0.0.1',
+    ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+  });
   const url = `http://127.0.0.1:${web.port}`;
   const stops: Array<() => Promise<void>> = [() => web.stop()];
   let stopping: Promise<void> | undefined;
   const app: TestApp = {
-    url, config, runtime, logs, boss: web.boss,
+    url,
+    config,
+    runtime,
+    logs,
+    boss: web.boss,
     async startWorker() {
       const worker = await startWorker(runtime, { pollingIntervalSeconds: 0.5, cancelPollMs: 250 });
       stops.unshift(() => worker.stop());
@@ -88,7 +105,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {}): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false>,
+  { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

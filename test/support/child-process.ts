@@ -19,7 +19,11 @@ export interface RunningCommand {
 export function runNpm(args: string[], env: Record<string, string>): RunningCommand {
   const child = spawn('npm', args, {
     cwd: ROOT,
-    env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', ...env },
+    env: {
+      PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+      HOME: process.env.HOME ?? '/root',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -33,8 +37,18 @@ export function runNpm(args: string[], env: Record<string, string>): RunningComm
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         // The whole group: npm and the node process it started.
-        try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ }
-        const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 20_000);
+        try {
+          process.kill(-child.pid!, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+        const timer = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, 20_000);
         const code = await exited;
         clearTimeout(timer);
         return code;
@@ -50,10 +64,13 @@ export function runNpm(args: string[], env: Record<string, string>): RunningComm
 export async function waitForHttp(url: string, command: RunningCommand, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (command.child.exitCode !== null) throw new Error(`process exited (${command.child.exitCode}):\n${command.output()}`);
+    if (command.child.exitCode !== null)
+      throw new Error(`process exited (${command.child.exitCode}):\n${command.output()}`);
     try {
       if ((await fetch(url)).ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`${url} did not answer in time:\n${command.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

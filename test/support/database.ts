@@ -8,7 +8,8 @@ export const TEMPLATE_DATABASE = 'bb_template';
 /** The test server started by global-setup.ts. */
 export function testServerUrl(): string {
   const url = process.env.BB_TEST_PG_URL;
-  if (!url) throw new Error('BB_TEST_PG_URL is not set: run tests with `npm test` (it starts the test PostgreSQL server)');
+  if (!url)
+    throw new Error('BB_TEST_PG_URL is not set: run tests with `npm test` (it starts the test PostgreSQL server)');
   return url;
 }
 

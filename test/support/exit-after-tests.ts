@@ -11,7 +11,9 @@ const GRACE_MS = 20_000;
 
 after(() => {
   setTimeout(() => {
-    process.stderr.write(`test process ${process.pid} still held handles ${GRACE_MS / 1000} s after its tests; ending it\n`);
+    process.stderr.write(
+      `test process ${process.pid} still held handles ${GRACE_MS / 1000} s after its tests; ending it\n`,
+    );
     process.exit();
   }, GRACE_MS).unref();
 });

@@ -2,7 +2,13 @@ import { mkdtempSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startLocalCluster, hasPostgresBinaries, SYSTEM_PG15_BIN, embeddedBinDir, type LocalCluster } from '../../dev/db/local-cluster.ts';
+import {
+  startLocalCluster,
+  hasPostgresBinaries,
+  SYSTEM_PG15_BIN,
+  embeddedBinDir,
+  type LocalCluster,
+} from '../../dev/db/local-cluster.ts';
 import { migrateEverything } from '../../src/processes/release.ts';
 import { TEMPLATE_DATABASE } from './database.ts';
 
@@ -17,7 +23,12 @@ export async function globalSetup(): Promise<void> {
   const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-test-pg-'));
   chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
   const dataDir = path.join(parent, 'data');
-  cluster = await startLocalCluster({ binDir, dataDir, password: 'test-only-' + Math.random().toString(36).slice(2), removeOnStop: true });
+  cluster = await startLocalCluster({
+    binDir,
+    dataDir,
+    password: 'test-only-' + Math.random().toString(36).slice(2),
+    removeOnStop: true,
+  });
   const admin = new pg.Client(cluster.url);
   await admin.connect();
   await admin.query(`create database ${TEMPLATE_DATABASE}`);

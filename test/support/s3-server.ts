@@ -94,7 +94,13 @@ export async function startS3Server(bucket = 'big-backup-test'): Promise<TestS3S
   const requests: RecordedRequest[] = [];
   const encryption = new Map<string, Record<string, string>>();
   const state = { faults: {} as S3Faults };
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
   server.middleware.unshift(testMiddleware(directory, requests, encryption, state));
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
@@ -104,14 +110,22 @@ export async function startS3Server(bucket = 'big-backup-test'): Promise<TestS3S
     endpoint,
     bucket,
     env,
-    get faults() { return state.faults; },
-    set faults(value: S3Faults) { state.faults = value; },
+    get faults() {
+      return state.faults;
+    },
+    set faults(value: S3Faults) {
+      state.faults = value;
+    },
     requests,
     url: (prefix, options = {}) => storageUrl(endpoint, bucket, prefix, options),
     client() {
       const client = new S3Client({
-        region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+        region: 'us-east-1',
+        endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
       });
       clients.push(client);
       return client;
@@ -135,10 +149,20 @@ export type S3ServerProcess = Pick<TestS3Server, 'endpoint' | 'bucket' | 'env' |
 };
 
 export async function startS3ServerProcess(): Promise<S3ServerProcess> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await Promise.race([once(createInterface({ input: child.stdout }), 'line'), once(child, 'exit')])) as [unknown];
-  if (typeof line !== 'string') throw new Error(`the S3 test server process exited with ${String(line)} before it listened`);
-  const { endpoint, bucket, env } = JSON.parse(line) as { endpoint: string; bucket: string; env: Record<string, string> };
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await Promise.race([
+    once(createInterface({ input: child.stdout }), 'line'),
+    once(child, 'exit'),
+  ])) as [unknown];
+  if (typeof line !== 'string')
+    throw new Error(`the S3 test server process exited with ${String(line)} before it listened`);
+  const { endpoint, bucket, env } = JSON.parse(line) as {
+    endpoint: string;
+    bucket: string;
+    env: Record<string, string>;
+  };
   return {
     endpoint,
     bucket,
@@ -160,12 +184,17 @@ function storageUrl(endpoint: string, bucket: string, prefix: string, options: R
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--serve')) {
   const server = await startS3Server();
-  process.once('SIGTERM', () => { void server.close().finally(() => process.exit(0)); });
+  process.once('SIGTERM', () => {
+    void server.close().finally(() => process.exit(0));
+  });
   process.stdout.write(JSON.stringify({ endpoint: server.endpoint, bucket: server.bucket, env: server.env }) + '\n');
 }
 
 function testMiddleware(
-  directory: string, requests: RecordedRequest[], encryption: Map<string, Record<string, string>>, state: { faults: S3Faults },
+  directory: string,
+  requests: RecordedRequest[],
+  encryption: Map<string, Record<string, string>>,
+  state: { faults: S3Faults },
 ): Middleware {
   return async (ctx, next) => {
     const [bucket = '', ...rest] = ctx.path.split('/').slice(1).map(decodeURIComponent);
@@ -174,7 +203,10 @@ function testMiddleware(
     const partNumber = operation === 'UploadPart' ? Number(ctx.query.partNumber) : undefined;
     const crc32 = ctx.headers['x-amz-checksum-crc32'];
     const record: RecordedRequest = {
-      operation, key, ...(partNumber === undefined ? {} : { partNumber }), ...(typeof crc32 === 'string' ? { checksumCrc32: crc32 } : {}),
+      operation,
+      key,
+      ...(partNumber === undefined ? {} : { partNumber }),
+      ...(typeof crc32 === 'string' ? { checksumCrc32: crc32 } : {}),
     };
     requests.push(record);
     const uploadsDir = path.join(directory, bucket, '._S3rver_uploads');
@@ -200,7 +232,12 @@ function testMiddleware(
           return;
         case 'HeadObject':
         case 'GetObject':
-          if (operation === 'GetObject' && faults.failGetObjectOf !== undefined && key.endsWith(faults.failGetObjectOf) && (faults.failGetObjectTimes ?? 1) > 0) {
+          if (
+            operation === 'GetObject' &&
+            faults.failGetObjectOf !== undefined &&
+            key.endsWith(faults.failGetObjectOf) &&
+            (faults.failGetObjectTimes ?? 1) > 0
+          ) {
             if (faults.failGetObjectTimes !== undefined) faults.failGetObjectTimes -= 1;
             return errorResponse(ctx, 500, 'InternalError');
           }
@@ -226,14 +263,19 @@ function classify(ctx: KoaContext, key: string): string {
     return `${ctx.method} bucket`;
   }
   switch (ctx.method) {
-    case 'POST': return has('uploads') ? 'CreateMultipartUpload' : has('uploadId') ? 'CompleteMultipartUpload' : 'POST object';
+    case 'POST':
+      return has('uploads') ? 'CreateMultipartUpload' : has('uploadId') ? 'CompleteMultipartUpload' : 'POST object';
     case 'PUT':
       if (has('uploadId')) return 'UploadPart';
       return 'x-amz-copy-source' in ctx.headers ? 'CopyObject' : has('tagging') ? 'PutObjectTagging' : 'PutObject';
-    case 'DELETE': return has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
-    case 'HEAD': return 'HeadObject';
-    case 'GET': return 'GetObject';
-    default: return `${ctx.method} object`;
+    case 'DELETE':
+      return has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
+    case 'HEAD':
+      return 'HeadObject';
+    case 'GET':
+      return 'GetObject';
+    default:
+      return `${ctx.method} object`;
   }
 }
 
@@ -244,11 +286,14 @@ async function listUploads(ctx: KoaContext, bucket: string, uploadsDir: string):
     const key = await readFile(path.join(uploadsDir, id, 'key'), 'utf8').catch(() => null);
     if (key === null || !key.startsWith(prefix)) continue;
     const initiated = (await stat(path.join(uploadsDir, id))).birthtime.toISOString();
-    uploads.push(`<Upload><Key>${xml(key)}</Key><UploadId>${id}</UploadId><Initiated>${initiated}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`);
+    uploads.push(
+      `<Upload><Key>${xml(key)}</Key><UploadId>${id}</UploadId><Initiated>${initiated}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+    );
   }
   ctx.status = 200;
   ctx.type = 'application/xml';
-  ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+  ctx.body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
     `<Bucket>${xml(bucket)}</Bucket><Prefix>${xml(prefix)}</Prefix><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>` +
     `<MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`;
 }
@@ -300,12 +345,27 @@ async function uploadExists(uploadsDir: string, uploadId: string, key: string): 
 
 /** The SSE headers CreateMultipartUpload carried; s3rver keeps that request's headers as the upload's metadata. */
 async function uploadSse(uploadsDir: string, uploadId: string): Promise<Record<string, string>> {
-  const headers = JSON.parse(await readFile(path.join(uploadsDir, uploadId, 'metadata'), 'utf8')) as Record<string, string>;
-  return Object.fromEntries(SSE_HEADERS.filter((name) => headers[name] !== undefined).map((name) => [name, headers[name]!]));
+  const headers = JSON.parse(await readFile(path.join(uploadsDir, uploadId, 'metadata'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  return Object.fromEntries(
+    SSE_HEADERS.filter((name) => headers[name] !== undefined).map((name) => [name, headers[name]!]),
+  );
 }
 
-function rememberSse(ctx: KoaContext, encryption: Map<string, Record<string, string>>, id: string, faults: S3Faults): void {
-  const requested = Object.fromEntries(SSE_HEADERS.filter((name) => typeof ctx.headers[name] === 'string').map((name) => [name, ctx.headers[name] as string]));
+function rememberSse(
+  ctx: KoaContext,
+  encryption: Map<string, Record<string, string>>,
+  id: string,
+  faults: S3Faults,
+): void {
+  const requested = Object.fromEntries(
+    SSE_HEADERS.filter((name) => typeof ctx.headers[name] === 'string').map((name) => [
+      name,
+      ctx.headers[name] as string,
+    ]),
+  );
   if (Object.keys(requested).length === 0) return;
   const sse = answeredSse(requested, faults);
   if (!('uploads' in ctx.query)) encryption.set(id, sse);
@@ -323,7 +383,9 @@ function echoSse(ctx: KoaContext, sse: Record<string, string> | undefined): void
 
 async function drainThenError(ctx: KoaContext, status: number, code: string): Promise<void> {
   // Read the body first, so the client sees a clean error response instead of a reset socket.
-  for await (const _ of ctx.req) { /* discard */ }
+  for await (const _ of ctx.req) {
+    /* discard */
+  }
   errorResponse(ctx, status, code);
 }
 

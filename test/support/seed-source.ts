@@ -64,9 +64,15 @@ export async function createDatabase(server: SourceServer, name: string): Promis
  * identifiers, contrib extensions, a large object, a `heroku_ext` schema (which the dump must leave out)
  * and, when asked, one bigger table so a dump lasts long enough to interfere with.
  */
-export async function seedSourceDatabase(server: SourceServer, name: string, options: { bigTableRows?: number } = {}): Promise<string> {
+export async function seedSourceDatabase(
+  server: SourceServer,
+  name: string,
+  options: { bigTableRows?: number } = {},
+): Promise<string> {
   const url = await createDatabase(server, name);
-  await server.run(name, `
+  await server.run(
+    name,
+    `
     create extension citext;
     create extension pgcrypto;
     create schema heroku_ext;
@@ -93,17 +99,21 @@ export async function seedSourceDatabase(server: SourceServer, name: string, opt
 
     select lo_from_bytea(0, convert_to(repeat('large object payload ', 500), 'UTF8'));
     select lo_from_bytea(0, (select string_agg(gen_random_bytes(1000), ''::bytea) from generate_series(1, 20)));
-  `);
+  `,
+  );
   if (options.bigTableRows) await addBigTable(server, name, options.bigTableRows);
   return url;
 }
 
 /** Adds `public.big`: poorly compressible rows, about 100 bytes each, so a dump takes a moment. */
 export async function addBigTable(server: SourceServer, database: string, rows: number): Promise<void> {
-  await server.run(database, `
+  await server.run(
+    database,
+    `
     create table public.big (id int, a text, b text);
     insert into public.big select i, md5(i::text) || md5((i * 7)::text), md5((i * 13)::text) from generate_series(1, ${rows}) i;
-  `);
+  `,
+  );
 }
 
 /**
@@ -122,16 +132,21 @@ export async function fingerprintDatabase(url: string): Promise<Record<string, s
     for (const { schema, name } of tables.rows) {
       const ident = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`;
       const row = await client.query<{ n: string; digest: string | null }>(
-        `select count(*)::text as n, md5(string_agg(t::text, E'\\n' order by t::text)) as digest from ${ident} t`);
+        `select count(*)::text as n, md5(string_agg(t::text, E'\\n' order by t::text)) as digest from ${ident} t`,
+      );
       result[`table ${schema}.${name}`] = `${row.rows[0]?.n}:${row.rows[0]?.digest}`;
     }
     const los = await client.query<{ digest: string | null; n: string }>(
-      `select count(*)::text as n, md5(string_agg(md5(lo_get(oid)), ',' order by md5(lo_get(oid)))) as digest from pg_largeobject_metadata`);
+      `select count(*)::text as n, md5(string_agg(md5(lo_get(oid)), ',' order by md5(lo_get(oid)))) as digest from pg_largeobject_metadata`,
+    );
     result['large objects'] = `${los.rows[0]?.n}:${los.rows[0]?.digest}`;
-    const extensions = await client.query<{ names: string }>(`select string_agg(extname, ',' order by extname) as names from pg_extension`);
+    const extensions = await client.query<{ names: string }>(
+      `select string_agg(extname, ',' order by extname) as names from pg_extension`,
+    );
     result.extensions = extensions.rows[0]?.names ?? '';
     const views = await client.query<{ names: string | null }>(
-      `select string_agg(schemaname || '.' || viewname, ',' order by schemaname, viewname) as names from pg_views where schemaname not in ('pg_catalog', 'information_schema')`);
+      `select string_agg(schemaname || '.' || viewname, ',' order by schemaname, viewname) as names from pg_views where schemaname not in ('pg_catalog', 'information_schema')`,
+    );
     result.views = views.rows[0]?.names ?? '';
     return result;
   } finally {
@@ -143,16 +158,36 @@ export async function fingerprintDatabase(url: string): Promise<Record<string, s
  * Restores a custom-format archive into a new database with stock pg_restore, reading it from stdin as
  * a downloaded stream would be, and returns the new database's URL.
  */
-export async function restoreArchive(server: SourceServer, database: string, archive: Buffer, pgRestore = path.join(SYSTEM_PG15_BIN, 'pg_restore')): Promise<string> {
+export async function restoreArchive(
+  server: SourceServer,
+  database: string,
+  archive: Buffer,
+  pgRestore = path.join(SYSTEM_PG15_BIN, 'pg_restore'),
+): Promise<string> {
   const url = await createDatabase(server, database);
   const passwordFile = await writePasswordFile(parseDatabaseUrl(url));
   try {
-    const child = spawn(pgRestore, ['--no-owner', '--no-acl', '--exit-on-error', '--host=127.0.0.1', `--port=${server.cluster.port}`, '--username=postgres', `--dbname=${database}`, '-w'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: passwordFile.path },
-    });
+    const child = spawn(
+      pgRestore,
+      [
+        '--no-owner',
+        '--no-acl',
+        '--exit-on-error',
+        '--host=127.0.0.1',
+        `--port=${server.cluster.port}`,
+        '--username=postgres',
+        `--dbname=${database}`,
+        '-w',
+      ],
+      {
+        stdio: ['pipe', 'ignore', 'pipe'],
+        env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: passwordFile.path },
+      },
+    );
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.stdin.on('error', () => {}); // an early exit shows in the exit code
     child.stdin.end(archive);
     const [code] = (await once(child, 'close')) as [number | null];
@@ -164,12 +199,19 @@ export async function restoreArchive(server: SourceServer, database: string, arc
 }
 
 /** `pg_restore --list` of an archive given on stdin. */
-export async function listArchive(archive: Buffer, pgRestore = path.join(SYSTEM_PG15_BIN, 'pg_restore')): Promise<string> {
+export async function listArchive(
+  archive: Buffer,
+  pgRestore = path.join(SYSTEM_PG15_BIN, 'pg_restore'),
+): Promise<string> {
   const child = spawn(pgRestore, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   child.stdin.on('error', () => {}); // --list stops reading after the table of contents
   child.stdin.end(archive);
   const [code] = (await once(child, 'close')) as [number | null];

@@ -14,14 +14,24 @@ export interface Stack {
  * Starts the web process (and, unless told not to, the worker) against a fresh database, with a Heroku
  * simulator playing Heroku for it. Call at the top level of a test file; both stop when it ends.
  */
-export async function startStack(options: { worker?: boolean; sim?: Partial<HerokuSimulatorOptions>; env?: Record<string, string>; nowSeconds?: () => number } = {}): Promise<Stack> {
+export async function startStack(
+  options: {
+    worker?: boolean;
+    sim?: Partial<HerokuSimulatorOptions>;
+    env?: Record<string, string>;
+    nowSeconds?: () => number;
+  } = {},
+): Promise<Stack> {
   const secrets = testSecrets();
   const port = await freePort();
   const publicUrl = options.env?.PUBLIC_URL ?? `http://127.0.0.1:${port}`;
   const sim = await startHerokuSimulator({
     addon: {
-      id: 'big-backup', password: secrets.HEROKU_ADDON_PASSWORD, ssoSalt: secrets.HEROKU_SSO_SALT,
-      baseUrl: `http://127.0.0.1:${port}/heroku/resources`, ssoUrl: `http://127.0.0.1:${port}/sso/login`,
+      id: 'big-backup',
+      password: secrets.HEROKU_ADDON_PASSWORD,
+      ssoSalt: secrets.HEROKU_SSO_SALT,
+      baseUrl: `http://127.0.0.1:${port}/heroku/resources`,
+      ssoUrl: `http://127.0.0.1:${port}/sso/login`,
     },
     oauthClientSecret: secrets.HEROKU_OAUTH_CLIENT_SECRET,
     ...options.sim,
@@ -43,7 +53,11 @@ export class Browser {
     this.baseUrl = baseUrl;
   }
 
-  async request(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    method: string,
+    path: string,
+    options: { form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'text/html', ...options.headers };
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined;
@@ -51,7 +65,12 @@ export class Browser {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(options.form).toString();
     }
-    const response = await fetch(new URL(path, this.baseUrl), { method, headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
+    const response = await fetch(new URL(path, this.baseUrl), {
+      method,
+      headers,
+      redirect: 'manual',
+      ...(body !== undefined ? { body } : {}),
+    });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const [name, ...value] = pair!.split('=');
@@ -72,12 +91,18 @@ export class Browser {
   /** Submits a dashboard form the way the page would: same origin, with the session's CSRF token. */
   async submit(path: string, form: Record<string, string> = {}): Promise<Response> {
     const _csrf = await this.csrfToken();
-    return this.request('POST', path, { form: { ...form, _csrf }, headers: { origin: new URL(this.baseUrl).origin, 'sec-fetch-site': 'same-origin' } });
+    return this.request('POST', path, {
+      form: { ...form, _csrf },
+      headers: { origin: new URL(this.baseUrl).origin, 'sec-fetch-site': 'same-origin' },
+    });
   }
 
   /** Posts a simulator-built SSO form as Heroku's auto-submitting page would. */
   signIn(form: { action: string; params: Record<string, string> }): Promise<Response> {
-    return this.request('POST', new URL(form.action).pathname, { form: form.params, headers: { origin: 'https://dashboard.heroku.com', 'sec-fetch-site': 'cross-site' } });
+    return this.request('POST', new URL(form.action).pathname, {
+      form: form.params,
+      headers: { origin: 'https://dashboard.heroku.com', 'sec-fetch-site': 'cross-site' },
+    });
   }
 }
 
@@ -95,9 +120,14 @@ export interface ApiAuth {
 export function apiCall(baseUrl: string, method: string, path: string, options: ApiAuth = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.browser?.cookies.size) headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  if (options.browser?.cookies.size)
+    headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   if (options.csrf) headers['x-csrf-token'] = options.csrf;
   if (options.ip) headers['x-forwarded-for'] = options.ip;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(new URL('/api/v1' + path, baseUrl), { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+  return fetch(new URL('/api/v1' + path, baseUrl), {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
 }

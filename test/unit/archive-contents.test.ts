@@ -40,5 +40,8 @@ test('reads the objects of a pg_restore --list listing, with names that hold spa
 });
 
 test('ignores comments, data entries and lines that are not entries', () => {
-  assert.deepEqual(parseContents('; nothing\n\nnot an entry\n3345; 0 16386 TABLE DATA public t postgres\n').entries, []);
+  assert.deepEqual(
+    parseContents('; nothing\n\nnot an entry\n3345; 0 16386 TABLE DATA public t postgres\n').entries,
+    [],
+  );
 });

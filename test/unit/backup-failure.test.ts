@@ -1,10 +1,38 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { BackupFailure, INTERNAL_FAILURE_MESSAGE, isBackupFailure, toBackupFailure, type FailureKind, type StorageFailureCode } from '../../src/shared/backup-failure.ts';
-import { canceled, connectionFailed, dumpFailed, invalidSource, isDumpFailure, pgDumpMissing, stalled, versionMismatch, versionRefused } from '../../src/engine/dump-failures.ts';
-import { isReadBackFailure, isVerificationFailure, readBackFailed, verificationFailed } from '../../src/engine/verification-failures.ts';
-import { asStorageFailure, isStorageFailure, storageCode, storageFailed, withCleanupError } from '../../src/storage/errors.ts';
+import {
+  BackupFailure,
+  INTERNAL_FAILURE_MESSAGE,
+  isBackupFailure,
+  toBackupFailure,
+  type FailureKind,
+  type StorageFailureCode,
+} from '../../src/shared/backup-failure.ts';
+import {
+  canceled,
+  connectionFailed,
+  dumpFailed,
+  invalidSource,
+  isDumpFailure,
+  pgDumpMissing,
+  stalled,
+  versionMismatch,
+  versionRefused,
+} from '../../src/engine/dump-failures.ts';
+import {
+  isReadBackFailure,
+  isVerificationFailure,
+  readBackFailed,
+  verificationFailed,
+} from '../../src/engine/verification-failures.ts';
+import {
+  asStorageFailure,
+  isStorageFailure,
+  storageCode,
+  storageFailed,
+  withCleanupError,
+} from '../../src/storage/errors.ts';
 import { sourceFailed } from '../../src/forks/errors.ts';
 import { cancelRequested, deprovisioned, interrupted, superseded, timedOut } from '../../src/jobs/attempt-failures.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -18,18 +46,29 @@ function expectFailure(failure: BackupFailure, kind: FailureKind, retryable: boo
 
 test('the dump factories give each dump failure its stored kind and retry decision', () => {
   expectFailure(versionMismatch(17, { major: 15, path: '/usr/bin/pg_dump' }), 'version_mismatch', false);
-  expectFailure(versionRefused('pg_dump: error: aborting because of server version mismatch', { exitCode: 1 }), 'version_mismatch', false);
+  expectFailure(
+    versionRefused('pg_dump: error: aborting because of server version mismatch', { exitCode: 1 }),
+    'version_mismatch',
+    false,
+  );
   expectFailure(pgDumpMissing(17, []), 'pg_dump_missing', false);
   expectFailure(invalidSource('no host'), 'invalid_source', false);
   expectFailure(connectionFailed('could not connect', true), 'connection_failed', true);
   expectFailure(connectionFailed('password authentication failed', false), 'connection_failed', false);
-  expectFailure(dumpFailed('pg_dump exited with code 1', { retryable: true, detail: { exitCode: 1, stderrTail: ['x'] } }), 'dump_failed', true);
+  expectFailure(
+    dumpFailed('pg_dump exited with code 1', { retryable: true, detail: { exitCode: 1, stderrTail: ['x'] } }),
+    'dump_failed',
+    true,
+  );
   expectFailure(canceled(), 'canceled', false);
   expectFailure(stalled(30_000, 'public.orders'), 'stalled', true);
-  assert.equal(stalled(30_000, 'public.orders', 'storage').message, 'storage took no archive bytes for 30 s while dumping public.orders; the backup was stopped');
+  assert.equal(
+    stalled(30_000, 'public.orders', 'storage').message,
+    'storage took no archive bytes for 30 s while dumping public.orders; the backup was stopped',
+  );
   assert.deepEqual(dumpFailed('x', { retryable: true, detail: { exitCode: 1 } }).detail, { exitCode: 1 });
   assert.ok(isDumpFailure(stalled(1000, null)));
-  assert.ok(!isDumpFailure(verificationFailed('bad')), 'a verification failure is not the dump\'s');
+  assert.ok(!isDumpFailure(verificationFailed('bad')), "a verification failure is not the dump's");
 });
 
 test('verification failures are retryable, and a failed read-back is told apart from a wrong archive', () => {
@@ -46,8 +85,21 @@ test('verification failures are retryable, and a failed read-back is told apart 
 });
 
 test('storage failures are stored as storage_<code>, retryable unless trying again cannot help', () => {
-  const notRetryable: StorageFailureCode[] = ['invalid_key', 'invalid_config', 'too_large', 'encryption_not_honoured', 'invalid_range'];
-  const retryable: StorageFailureCode[] = ['not_found', 'aborted', 'source_failed', 'size_mismatch', 'missing_after_complete', 'store_failed'];
+  const notRetryable: StorageFailureCode[] = [
+    'invalid_key',
+    'invalid_config',
+    'too_large',
+    'encryption_not_honoured',
+    'invalid_range',
+  ];
+  const retryable: StorageFailureCode[] = [
+    'not_found',
+    'aborted',
+    'source_failed',
+    'size_mismatch',
+    'missing_after_complete',
+    'store_failed',
+  ];
   for (const code of [...notRetryable, ...retryable]) {
     const failure = storageFailed(code, 'it failed');
     expectFailure(failure, `storage_${code}`, retryable.includes(code));
@@ -75,12 +127,15 @@ test('source and attempt factories carry the kinds the job stores', () => {
   expectFailure(cancelRequested(), 'canceled', false);
   expectFailure(interrupted(), 'interrupted', true);
   expectFailure(timedOut(4), 'timed_out', false);
-  assert.equal(timedOut(4).message, 'the backup did not finish within the plan\'s limit of 4 seconds and was stopped');
-  assert.equal(timedOut(6 * 3600).message, 'the backup did not finish within the plan\'s limit of 6 hours and was stopped');
+  assert.equal(timedOut(4).message, "the backup did not finish within the plan's limit of 4 seconds and was stopped");
+  assert.equal(
+    timedOut(6 * 3600).message,
+    "the backup did not finish within the plan's limit of 6 hours and was stopped",
+  );
 });
 
 test('anything no layer described is a retryable internal failure whose message says nothing of it', () => {
-  const bug = new TypeError('cannot read properties of undefined (reading \'password\')');
+  const bug = new TypeError("cannot read properties of undefined (reading 'password')");
   const failure = toBackupFailure(bug);
   expectFailure(failure, 'internal', true);
   assert.equal(failure.message, INTERNAL_FAILURE_MESSAGE);
@@ -93,12 +148,22 @@ test('anything no layer described is a retryable internal failure whose message 
   assert.ok(!isBackupFailure(new Error('x')));
 });
 
-test('the log keeps a failure\'s type, kind, stack and cause', () => {
+test("the log keeps a failure's type, kind, stack and cause", () => {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(chunk.toString('utf8')); done(); } });
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
   const logger = createLogger({ destination });
-  logger.warn({ err: toBackupFailure(new Error('the real reason', { cause: new Error('deeper') })) }, 'backup attempt failed');
-  const entry = JSON.parse(lines[0]!) as { err: { type: string; kind: string; retryable: boolean; message: string; stack: string } };
+  logger.warn(
+    { err: toBackupFailure(new Error('the real reason', { cause: new Error('deeper') })) },
+    'backup attempt failed',
+  );
+  const entry = JSON.parse(lines[0]!) as {
+    err: { type: string; kind: string; retryable: boolean; message: string; stack: string };
+  };
   assert.equal(entry.err.type, 'BackupFailure');
   assert.equal(entry.err.kind, 'internal');
   assert.equal(entry.err.retryable, true);

@@ -2,16 +2,35 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cpuTable, type SizeResult } from '../../bench/report.ts';
 
-const db = { name: 'bench_x', targetBytes: 1, bytes: 1, tables: [], largeObjects: 0, largeObjectBytes: 0, userTables: 0, buildSeconds: 0 };
+const db = {
+  name: 'bench_x',
+  targetBytes: 1,
+  bytes: 1,
+  tables: [],
+  largeObjects: 0,
+  largeObjectBytes: 0,
+  userTables: 0,
+  buildSeconds: 0,
+};
 
 function sizeResult(): SizeResult {
   return {
-    db, partSize: 16, queueSize: 4,
+    db,
+    partSize: 16,
+    queueSize: 4,
     variants: [
       { variant: 'plain', errors: [], samples: [{ seconds: 26, bytes: 1, cpu: { tools: 25, server: 5 } }] },
       // 30 CPU-seconds on 2 cores cannot take less than 15 s: at best 26 ÷ 15 = 1.73×; 24 s without the S3 server's 6.
-      { variant: 'default-s3', errors: [], samples: [{ seconds: 17, bytes: 1, cpu: { worker: 4, tools: 15, server: 5, s3: 6 } }] },
-      { variant: 'default-file', errors: [], samples: [{ seconds: 14, bytes: 1, cpu: { worker: 3, tools: 15, server: 4 } }] },
+      {
+        variant: 'default-s3',
+        errors: [],
+        samples: [{ seconds: 17, bytes: 1, cpu: { worker: 4, tools: 15, server: 5, s3: 6 } }],
+      },
+      {
+        variant: 'default-file',
+        errors: [],
+        samples: [{ seconds: 14, bytes: 1, cpu: { worker: 3, tools: 15, server: 4 } }],
+      },
     ],
   };
 }

@@ -11,7 +11,10 @@ test('two captures of one database started in the same second get different keys
     assert.match(key, /^big-backup\/shop\/20261202T173012Z-[0-9a-f]{8}\.dump$/);
     assertValidKey(key);
   }
-  assert.ok(defaultKey('shop', new Date('2026-12-02T17:30:13Z'), '.dump') > [...keys].sort().at(-1)!, 'a later second sorts after');
+  assert.ok(
+    defaultKey('shop', new Date('2026-12-02T17:30:13Z'), '.dump') > [...keys].sort().at(-1)!,
+    'a later second sorts after',
+  );
 });
 
 test('a database name that is not a valid key segment is made into one', () => {

@@ -4,9 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 
 const valid = {
-  DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', HEROKU_ADDON_PASSWORD: 'x'.repeat(20), HEROKU_SSO_SALT: 's'.repeat(32),
-  HEROKU_OAUTH_CLIENT_SECRET: 'secret', PUBLIC_URL: 'https://big-backup.example.com', SESSION_SECRET: 'z'.repeat(40),
-  ENCRYPTION_KEY: randomBytes(32).toString('base64'), STORAGE_URL: 's3://archives/big-backup',
+  DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db',
+  HEROKU_ADDON_PASSWORD: 'x'.repeat(20),
+  HEROKU_SSO_SALT: 's'.repeat(32),
+  HEROKU_OAUTH_CLIENT_SECRET: 'secret',
+  PUBLIC_URL: 'https://big-backup.example.com',
+  SESSION_SECRET: 'z'.repeat(40),
+  ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  STORAGE_URL: 's3://archives/big-backup',
 };
 
 test('parses a complete environment with Heroku defaults', () => {
@@ -24,7 +29,16 @@ test('reports every problem at once, naming each variable', () => {
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     const text = error.message;
-    for (const name of ['PORT', 'DATABASE_URL', 'HEROKU_ADDON_PASSWORD', 'HEROKU_SSO_SALT', 'HEROKU_OAUTH_CLIENT_SECRET', 'PUBLIC_URL', 'SESSION_SECRET', 'ENCRYPTION_KEY']) {
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'HEROKU_ADDON_PASSWORD',
+      'HEROKU_SSO_SALT',
+      'HEROKU_OAUTH_CLIENT_SECRET',
+      'PUBLIC_URL',
+      'SESSION_SECRET',
+      'ENCRYPTION_KEY',
+    ]) {
       assert.match(text, new RegExp(name), `mentions ${name}`);
     }
     assert.ok(error.problems.length >= 8);
@@ -44,7 +58,7 @@ test('refuses a database URL that is not postgres', () => {
   assert.throws(() => loadConfig({ ...valid, DATABASE_URL: 'mysql://u:p@h/db' }), /postgres/);
 });
 
-test('requires STORAGE_URL in production, so archives never land on a dyno\'s ephemeral disk', () => {
+test("requires STORAGE_URL in production, so archives never land on a dyno's ephemeral disk", () => {
   const { STORAGE_URL: _omitted, ...withoutStorage } = valid;
   assert.throws(() => loadConfig(withoutStorage), /STORAGE_URL is required in production/);
   assert.equal(loadConfig({ ...withoutStorage, NODE_ENV: 'development' }).STORAGE_URL, undefined);
@@ -56,15 +70,26 @@ test('passes the AWS_* variables through for the S3 client, and nothing else', (
 });
 
 test('refuses a Connect client id without its secret, and the other way round', () => {
-  assert.doesNotThrow(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id', HEROKU_CONNECT_CLIENT_SECRET: 'secret' }));
+  assert.doesNotThrow(() =>
+    loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id', HEROKU_CONNECT_CLIENT_SECRET: 'secret' }),
+  );
   assert.doesNotThrow(() => loadConfig(valid));
-  assert.throws(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id' }), /HEROKU_CONNECT_CLIENT_SECRET.*set both, or neither/);
-  assert.throws(() => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_SECRET: 'secret' }), /HEROKU_CONNECT_CLIENT_ID.*set both, or neither/);
+  assert.throws(
+    () => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_ID: 'id' }),
+    /HEROKU_CONNECT_CLIENT_SECRET.*set both, or neither/,
+  );
+  assert.throws(
+    () => loadConfig({ ...valid, HEROKU_CONNECT_CLIENT_SECRET: 'secret' }),
+    /HEROKU_CONNECT_CLIENT_ID.*set both, or neither/,
+  );
 });
 
 test('app.json asks a Heroku deploy for every variable production cannot start without', async () => {
   const { readFile } = await import('node:fs/promises');
-  const appJson = JSON.parse(await readFile(new URL('../../app.json', import.meta.url), 'utf8')) as { env: Record<string, { required?: boolean; generator?: string }>; addons: Array<{ as?: string }> };
+  const appJson = JSON.parse(await readFile(new URL('../../app.json', import.meta.url), 'utf8')) as {
+    env: Record<string, { required?: boolean; generator?: string }>;
+    addons: Array<{ as?: string }>;
+  };
   // Checks across variables run once each one is valid, so ask twice: with nothing, then with the rest.
   const { STORAGE_URL: _storage, ...withoutStorage } = valid;
   const problems: string[] = [];
@@ -75,10 +100,15 @@ test('app.json asks a Heroku deploy for every variable production cannot start w
       problems.push(...(error as ConfigError).problems);
     }
   }
-  const needed = [...new Set(problems.map((p) => /^([A-Z_]+)/.exec(p)?.[1]).filter((name): name is string => name !== undefined))];
+  const needed = [
+    ...new Set(problems.map((p) => /^([A-Z_]+)/.exec(p)?.[1]).filter((name): name is string => name !== undefined)),
+  ];
   assert.ok(needed.includes('STORAGE_URL') && needed.includes('SESSION_SECRET'), needed.join(', '));
   for (const name of needed) {
-    const provided = appJson.addons.some((a) => `${a.as}_URL` === name) || appJson.env[name]?.required === true || appJson.env[name]?.generator !== undefined;
+    const provided =
+      appJson.addons.some((a) => `${a.as}_URL` === name) ||
+      appJson.env[name]?.required === true ||
+      appJson.env[name]?.generator !== undefined;
     assert.ok(provided, `app.json does not ask for ${name}`);
   }
 });

@@ -9,5 +9,6 @@ test('fork attachment names differ between add-ons sharing a scratch app, and be
   assert.notEqual(forkAttachmentName(one), forkAttachmentName(other));
   assert.equal(forkAttachmentName({ ...one, attempt: 3 }), 'BIGBACKUP_FORK_3F2A1B9C_B001_3');
   // What Heroku accepts as an attachment name.
-  for (const name of [forkAttachmentName(one), forkAttachmentName({ ...other, name: 'a123', attempt: 12 })]) assert.match(name, /^[A-Z][A-Z0-9_]*$/);
+  for (const name of [forkAttachmentName(one), forkAttachmentName({ ...other, name: 'a123', attempt: 12 })])
+    assert.match(name, /^[A-Z][A-Z0-9_]*$/);
 });

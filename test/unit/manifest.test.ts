@@ -18,7 +18,8 @@ test('has an api object on version 3 without the deprecated username', () => {
 test('lists regions including us, all of them known to Heroku', () => {
   assert.ok(Array.isArray(manifest.api.regions));
   assert.ok(manifest.api.regions.includes('us') || manifest.api.regions.includes('*'));
-  for (const region of manifest.api.regions) assert.ok(['us', 'eu', 'frankfurt', 'oregon', 'tokyo', 'virginia', '*'].includes(region), region);
+  for (const region of manifest.api.regions)
+    assert.ok(['us', 'eu', 'frankfurt', 'oregon', 'tokyo', 'virginia', '*'].includes(region), region);
 });
 
 test('has a non-empty password and sso salt that are placeholders, not secrets', () => {

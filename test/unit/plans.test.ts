@@ -8,13 +8,16 @@ test('finds plans by slug with or without the service prefix', () => {
   assert.equal(findPlan('enterprise'), undefined);
 });
 
-test('keeps every backup job under pg-boss\'s 24-hour expiry ceiling', () => {
+test("keeps every backup job under pg-boss's 24-hour expiry ceiling", () => {
   for (const plan of Object.values(PLANS)) assert.ok(plan.maxBackupHours < 24, plan.slug);
 });
 
 test('orders plans so each allows at least what the one below does', () => {
   const [basic, standard, premium] = [PLANS.basic, PLANS.standard, PLANS.premium];
-  for (const [low, high] of [[basic, standard], [standard, premium]] as const) {
+  for (const [low, high] of [
+    [basic, standard],
+    [standard, premium],
+  ] as const) {
     assert.ok(high.maxDatabaseBytes >= low.maxDatabaseBytes);
     assert.ok(high.retention.manual >= low.retention.manual);
     assert.ok(high.parallelStreams >= low.parallelStreams);

@@ -10,20 +10,46 @@ const user = { user_id: 'fedcba98-7654-3210-fedc-ba9876543210', email: 'user@exa
 const resourceToken = '4f86d9a322ac89cfc8dbd27a64cc186a41f234a2';
 const userScopedToken = '0dd50a298d6163f3efca20842e61ea2f9d8f78c57d8c2dc1879e43f4d9d8201a';
 
-const post = (extra: Record<string, unknown>) => ({ resource_id: uuid, timestamp: String(timestamp), ...user, app: 'acme', 'nav-data': 'x', ...extra });
+const post = (extra: Record<string, unknown>) => ({
+  resource_id: uuid,
+  timestamp: String(timestamp),
+  ...user,
+  app: 'acme',
+  'nav-data': 'x',
+  ...extra,
+});
 
-test('accepts the contract\'s worked user_scoped_resource_token, beside its resource_token or alone', () => {
+test("accepts the contract's worked user_scoped_resource_token, beside its resource_token or alone", () => {
   for (const extra of [{ resource_token: resourceToken }, {}]) {
-    const verdict = verifySsoPost(post({ user_scoped_resource_token: userScopedToken, ...extra }), salt, timestamp + 10);
+    const verdict = verifySsoPost(
+      post({ user_scoped_resource_token: userScopedToken, ...extra }),
+      salt,
+      timestamp + 10,
+    );
     assert.equal(verdict.ok, true);
-    if (verdict.ok) assert.deepEqual([verdict.claims.resourceId, verdict.claims.userId, verdict.claims.email], [uuid, user.user_id, user.email]);
+    if (verdict.ok)
+      assert.deepEqual(
+        [verdict.claims.resourceId, verdict.claims.userId, verdict.claims.email],
+        [uuid, user.user_id, user.email],
+      );
   }
 });
 
 test('refuses the resource_token alone: it does not cover the user, so any user could be named', () => {
   const verdict = verifySsoPost(post({ resource_token: resourceToken }), salt, timestamp);
-  assert.deepEqual(verdict, { ok: false, reason: 'no user-scoped sign-on token: a resource token alone does not say who signs in' });
-  const swapped = verifySsoPost(post({ resource_token: resourceToken, user_id: '0a1b2c3d-0000-4000-8000-000000000001', email: 'admin@example.com' }), salt, timestamp);
+  assert.deepEqual(verdict, {
+    ok: false,
+    reason: 'no user-scoped sign-on token: a resource token alone does not say who signs in',
+  });
+  const swapped = verifySsoPost(
+    post({
+      resource_token: resourceToken,
+      user_id: '0a1b2c3d-0000-4000-8000-000000000001',
+      email: 'admin@example.com',
+    }),
+    salt,
+    timestamp,
+  );
   assert.equal(swapped.ok, false);
 });
 
@@ -34,17 +60,29 @@ test('accepts an upper-case token, and names it in lower case so a replay in ano
 });
 
 test('prefers the user-scoped token: a wrong one fails even beside a right resource_token', () => {
-  const verdict = verifySsoPost(post({ resource_token: resourceToken, user_scoped_resource_token: 'f'.repeat(64) }), salt, timestamp);
+  const verdict = verifySsoPost(
+    post({ resource_token: resourceToken, user_scoped_resource_token: 'f'.repeat(64) }),
+    salt,
+    timestamp,
+  );
   assert.equal(verdict.ok, false);
 });
 
 test('binds the user-scoped token to the user: another email fails', () => {
-  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken, email: 'other@example.com' }), salt, timestamp).ok, false);
+  assert.equal(
+    verifySsoPost(post({ user_scoped_resource_token: userScopedToken, email: 'other@example.com' }), salt, timestamp)
+      .ok,
+    false,
+  );
 });
 
 for (const [label, token] of [
-  ['a wrong token', 'a'.repeat(64)], ['a non-hex token', 'z'.repeat(64)], ['a short token', userScopedToken.slice(0, 63)],
-  ['a long token', userScopedToken + '0'], ['an empty token', ''], ['a token with unicode', 'é'.repeat(64)],
+  ['a wrong token', 'a'.repeat(64)],
+  ['a non-hex token', 'z'.repeat(64)],
+  ['a short token', userScopedToken.slice(0, 63)],
+  ['a long token', userScopedToken + '0'],
+  ['an empty token', ''],
+  ['a token with unicode', 'é'.repeat(64)],
 ]) {
   test(`refuses ${label} without throwing`, () => {
     assert.equal(verifySsoPost(post({ user_scoped_resource_token: token }), salt, timestamp).ok, false);
@@ -52,7 +90,17 @@ for (const [label, token] of [
 }
 
 test('refuses malformed posts of every kind without throwing', () => {
-  for (const body of [undefined, null, 'text', [], {}, post({ resource_id: 'nope', user_scoped_resource_token: userScopedToken }), post({ timestamp: 'soon', user_scoped_resource_token: userScopedToken }), post({ user_scoped_resource_token: ['a'] }), post({ user_id: undefined, user_scoped_resource_token: userScopedToken })]) {
+  for (const body of [
+    undefined,
+    null,
+    'text',
+    [],
+    {},
+    post({ resource_id: 'nope', user_scoped_resource_token: userScopedToken }),
+    post({ timestamp: 'soon', user_scoped_resource_token: userScopedToken }),
+    post({ user_scoped_resource_token: ['a'] }),
+    post({ user_id: undefined, user_scoped_resource_token: userScopedToken }),
+  ]) {
     assert.equal(verifySsoPost(body, salt, timestamp).ok, false);
   }
 });

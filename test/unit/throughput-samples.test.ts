@@ -5,7 +5,10 @@ import { createThroughputSamples, MAX_SAMPLES } from '../../src/backups/throughp
 test('keeps every sample of a short run, in order', () => {
   const s = createThroughputSamples(0);
   for (let i = 1; i <= 10; i++) s.add(i * 1000, i * 100);
-  assert.deepEqual(s.list().map(([t]) => t), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(
+    s.list().map(([t]) => t),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
 });
 
 test('a run of hours stays within the sample budget and still spans start to end', () => {

@@ -38,10 +38,12 @@ ${addons.map((addon) => (addon.postgres ? postgresRow(ctx, addon) : addonRow(add
 
 function addonRow(addon: SimAddon): string {
   const live = addon.state !== 'deprovisioned';
-  const actions = live ? `
+  const actions = live
+    ? `
     <a href="/sso/${e(addon.id)}" target="_blank"><button type="button">Open dashboard (SSO)</button></a>
     <form class="inline" method="post" action="/_sim/addons/${e(addon.id)}/plan"><input name="plan" size="8" placeholder="plan"><button type="submit">Change plan</button></form>
-    <form class="inline" method="post" action="/_sim/addons/${e(addon.id)}/deprovision"><button type="submit">Deprovision</button></form>` : '';
+    <form class="inline" method="post" action="/_sim/addons/${e(addon.id)}/deprovision"><button type="submit">Deprovision</button></form>`
+    : '';
   return `<tr>
   <td>${e(addon.name)}<br><code class="note">${e(addon.id)}</code>${addon.failure ? `<br><span class="note">${e(addon.failure)}</span>` : ''}</td>
   <td>${e(addon.plan)}</td>
@@ -53,7 +55,11 @@ function addonRow(addon: SimAddon): string {
 
 function postgresRow(ctx: SimContext, addon: SimAddon): string {
   const source = addon.postgres?.forkOf ? ctx.store.addons.get(addon.postgres.forkOf) : undefined;
-  const origin = source ? `fork of ${e(source.name)}` : addon.postgres?.origin === 'attached' ? 'an existing database, attached' : 'new database';
+  const origin = source
+    ? `fork of ${e(source.name)}`
+    : addon.postgres?.origin === 'attached'
+      ? 'an existing database, attached'
+      : 'new database';
   return `<tr>
   <td>${e(addon.name)}<br><code class="note">${e(addon.id)}</code>${addon.failure ? `<br><span class="note">${e(addon.failure)}</span>` : ''}</td>
   <td>heroku-postgresql:${e(addon.plan)}</td>

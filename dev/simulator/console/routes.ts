@@ -20,7 +20,10 @@ export function consoleRoutes(ctx: SimContext, driver: AddonManagerDriver): Rout
   router.get('/_sim/state', (_req, res) => {
     const s = ctx.store;
     res.json({
-      users: [...s.users.values()], apps: [...s.apps.values()], addons: [...s.addons.values()], attachments: [...s.attachments.values()],
+      users: [...s.users.values()],
+      apps: [...s.apps.values()],
+      addons: [...s.addons.values()],
+      attachments: [...s.attachments.values()],
       authorizations: [...s.authorizations.values()].map(({ refreshToken: _hidden, ...rest }) => rest),
     });
   });
@@ -36,7 +39,10 @@ export function consoleRoutes(ctx: SimContext, driver: AddonManagerDriver): Rout
       plan: fields.plan || 'basic',
       options: fields.database ? { database: fields.database } : {},
     });
-    back(res, `Provision of ${outcome.addon.name}: ${outcome.status ?? outcome.call.error} → ${outcome.result}${outcome.failure ? ` (${outcome.failure})` : ''}`);
+    back(
+      res,
+      `Provision of ${outcome.addon.name}: ${outcome.status ?? outcome.call.error} → ${outcome.result}${outcome.failure ? ` (${outcome.failure})` : ''}`,
+    );
   });
 
   router.post('/_sim/addons/:addon/plan', form, async (req, res) => {
@@ -45,7 +51,10 @@ export function consoleRoutes(ctx: SimContext, driver: AddonManagerDriver): Rout
     if (!addon || !plan) return back(res, 'Plan change needs an add-on and a plan.');
     if (addon.state !== 'provisioned') return back(res, `${addon.name} is ${addon.state}.`);
     const outcome = await driver.changePlan(addon.id, plan);
-    back(res, `Plan change of ${addon.name} to ${plan}: ${outcome.status ?? outcome.call.error} → ${outcome.result}${outcome.message ? ` (${outcome.message})` : ''}`);
+    back(
+      res,
+      `Plan change of ${addon.name} to ${plan}: ${outcome.status ?? outcome.call.error} → ${outcome.result}${outcome.message ? ` (${outcome.message})` : ''}`,
+    );
   });
 
   router.post('/_sim/addons/:addon/deprovision', async (req, res) => {

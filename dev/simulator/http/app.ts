@@ -25,7 +25,12 @@ export function createSimulatorApp(ctx: SimContext, driver: AddonManagerDriver):
   app.use(tokenRoutes(ctx));
   app.use(authorizeRoutes(ctx));
   // Every Platform API path: version check, injected faults, then a live token.
-  app.use(['/account', '/addons', '/addon-attachments', '/apps'], requireApiVersion(ctx), injectFaults(ctx, 'api'), authenticate(ctx));
+  app.use(
+    ['/account', '/addons', '/addon-attachments', '/apps'],
+    requireApiVersion(ctx),
+    injectFaults(ctx, 'api'),
+    authenticate(ctx),
+  );
   app.use(ssoRoutes(ctx));
   app.use(accountRoutes(ctx));
   app.use(addonRoutes(ctx));

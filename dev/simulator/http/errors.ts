@@ -15,9 +15,11 @@ export class HerokuError extends Error {
 }
 
 /** 401: missing, unknown, expired or revoked credentials. */
-export const unauthorized = (message = 'Invalid credentials provided.'): HerokuError => new HerokuError(401, 'unauthorized', message);
+export const unauthorized = (message = 'Invalid credentials provided.'): HerokuError =>
+  new HerokuError(401, 'unauthorized', message);
 /** 403: valid credentials that may not do this. */
-export const forbidden = (message = 'You do not have access to this resource.'): HerokuError => new HerokuError(403, 'forbidden', message);
+export const forbidden = (message = 'You do not have access to this resource.'): HerokuError =>
+  new HerokuError(403, 'forbidden', message);
 /** 404 for a named kind of record. */
 export const notFound = (what: string): HerokuError => new HerokuError(404, 'not_found', `Couldn't find that ${what}.`);
 /** 422: the request body is not acceptable. */
@@ -27,7 +29,13 @@ export const invalidGrant = (message: string): HerokuError => new HerokuError(40
 
 /** Answers unknown paths like the Platform API does. */
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new HerokuError(404, 'not_found', `The requested API endpoint was not found. Are you using the right HTTP verb (${req.method} ${req.path})?`));
+  next(
+    new HerokuError(
+      404,
+      'not_found',
+      `The requested API endpoint was not found. Are you using the right HTTP verb (${req.method} ${req.path})?`,
+    ),
+  );
 };
 
 /** Renders HerokuError and body-parser errors as JSON; anything else is a simulator bug (500). */
@@ -42,5 +50,7 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next
     return;
   }
   console.error('heroku simulator: unexpected error', err);
-  res.status(500).json({ id: 'internal_server_error', message: 'Simulator error: ' + String((err as Error)?.message ?? err) });
+  res
+    .status(500)
+    .json({ id: 'internal_server_error', message: 'Simulator error: ' + String((err as Error)?.message ?? err) });
 };

@@ -13,7 +13,12 @@ export function requireApiVersion(ctx: SimContext): RequestHandler {
   return (req, _res, next) => {
     const accept = req.get('accept') ?? '';
     if (!VERSION_3.test(accept)) {
-      ctx.log.violation(ctx.now(), 'missing-api-version-header', `${req.method} ${req.originalUrl} sent Accept: ${accept || '(none)'}`, null);
+      ctx.log.violation(
+        ctx.now(),
+        'missing-api-version-header',
+        `${req.method} ${req.originalUrl} sent Accept: ${accept || '(none)'}`,
+        null,
+      );
     }
     next();
   };
@@ -26,8 +31,21 @@ export function injectFaults(ctx: SimContext, target: FaultTarget): RequestHandl
     if (!fault) return next();
     if (fault.status === 429) {
       const retry = String(fault.retryAfterSeconds ?? 1);
-      return next(new HerokuError(429, 'rate_limit', 'Your account reached the API rate limit. Please wait a few minutes before making new requests.', { 'Retry-After': retry }));
+      return next(
+        new HerokuError(
+          429,
+          'rate_limit',
+          'Your account reached the API rate limit. Please wait a few minutes before making new requests.',
+          { 'Retry-After': retry },
+        ),
+      );
     }
-    next(new HerokuError(fault.status, 'service_unavailable', 'The service is temporarily unavailable (injected by the simulator).'));
+    next(
+      new HerokuError(
+        fault.status,
+        'service_unavailable',
+        'The service is temporarily unavailable (injected by the simulator).',
+      ),
+    );
   };
 }

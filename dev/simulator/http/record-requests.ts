@@ -13,7 +13,8 @@ export function notes(res: Response): RequestNotes {
 /** Which Heroku host a path belongs to; the simulator serves all of them from one origin. */
 export function hostOf(path: string): SimHost {
   if (path.startsWith('/oauth/')) return 'id';
-  if (path === '/' || path.startsWith('/_sim/') || path.startsWith('/sso/') || path.startsWith('/assets/')) return 'sim';
+  if (path === '/' || path.startsWith('/_sim/') || path.startsWith('/sso/') || path.startsWith('/assets/'))
+    return 'sim';
   return 'api';
 }
 
@@ -29,8 +30,15 @@ export function recordRequests(ctx: SimContext): RequestHandler {
     res.on('finish', () => {
       const n = notes(res);
       ctx.log.requests.push({
-        seq: ctx.log.nextSeq(), at, host: hostOf(req.path), method: req.method, path: req.path, status: res.statusCode,
-        accept: req.get('accept') ?? null, auth: n.auth, grantType: n.grantType,
+        seq: ctx.log.nextSeq(),
+        at,
+        host: hostOf(req.path),
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        accept: req.get('accept') ?? null,
+        auth: n.auth,
+        grantType: n.grantType,
       });
     });
     next();

@@ -16,17 +16,32 @@ export interface DeprovisionOptions {
  * actions/deprovision. It may be sent again for an add-on that is already gone: the contract says
  * repeats must still answer 2xx or 410, never 404 or 5xx.
  */
-export async function deprovision(ctx: SimContext, uuid: string, opts: DeprovisionOptions = {}): Promise<DeprovisionOutcome> {
+export async function deprovision(
+  ctx: SimContext,
+  uuid: string,
+  opts: DeprovisionOptions = {},
+): Promise<DeprovisionOutcome> {
   const addon = findServiceAddon(ctx.store, uuid);
   if (!addon) throw new Error(`simulator: no add-on ${uuid}`);
   const wasGone = addon.state === 'deprovisioned';
-  const exchange = await callProvider(ctx, { operation: 'deprovision', addonId: addon.id, method: 'DELETE', path: `/${addon.id}` });
+  const exchange = await callProvider(ctx, {
+    operation: 'deprovision',
+    addonId: addon.id,
+    method: 'DELETE',
+    path: `/${addon.id}`,
+  });
   const { call } = exchange;
   const status = call.status ?? 0;
 
   if (answered(call, exchange.violations) && status === 202) {
     if (!opts.allowAsync) {
-      ctx.log.violation(ctx.now(), 'async-deprovision-not-enabled', 'deprovision answered 202 but asynchronous deprovisioning was not enabled for this add-on', addon.id, call.seq);
+      ctx.log.violation(
+        ctx.now(),
+        'async-deprovision-not-enabled',
+        'deprovision answered 202 but asynchronous deprovisioning was not enabled for this add-on',
+        addon.id,
+        call.seq,
+      );
     }
     if (!wasGone) addon.pendingDeprovision = true;
     return { ...baseOutcome(ctx, addon, call, null), result: 'pending' };
@@ -37,7 +52,13 @@ export async function deprovision(ctx: SimContext, uuid: string, opts: Deprovisi
   }
   const failure = failureReason(call);
   if (wasGone) {
-    ctx.log.violation(ctx.now(), 'replay-not-idempotent', `a repeated deprovision of ${addon.id} failed (${failure}); repeats must answer 2xx or 410`, addon.id, call.seq);
+    ctx.log.violation(
+      ctx.now(),
+      'replay-not-idempotent',
+      `a repeated deprovision of ${addon.id} failed (${failure}); repeats must answer 2xx or 410`,
+      addon.id,
+      call.seq,
+    );
   }
   return { ...baseOutcome(ctx, addon, call, failure), result: 'failed' };
 }

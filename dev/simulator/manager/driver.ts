@@ -39,8 +39,12 @@ export function createAddonManagerDriver(ctx: SimContext): AddonManagerDriver {
     deprovision: (uuid, opts) => deprovision(ctx, uuid, opts),
     sendToProvider: (req) => callProvider(ctx, { ...req, operation: 'raw', addonId: req.addonId ?? null }),
     enforceProvisionDeadlines: () => {
-      const overdue = [...ctx.store.addons.values()].filter((a) => a.state === 'provisioning' && a.asyncAcceptedAt !== null
-        && a.createdAt + ctx.options.asyncProvisionTimeoutMs <= ctx.now());
+      const overdue = [...ctx.store.addons.values()].filter(
+        (a) =>
+          a.state === 'provisioning' &&
+          a.asyncAcceptedAt !== null &&
+          a.createdAt + ctx.options.asyncProvisionTimeoutMs <= ctx.now(),
+      );
       for (const addon of overdue) expireProvisioning(ctx, addon);
       return overdue;
     },

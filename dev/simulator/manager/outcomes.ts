@@ -41,7 +41,12 @@ export interface DeprovisionOutcome extends ManagerOutcome {
 }
 
 /** Common fields of an outcome; violations are collected from the log so checks made after the call count too. */
-export function baseOutcome(ctx: SimContext, addon: SimAddon, call: ProviderCall, failure: string | null): ManagerOutcome {
+export function baseOutcome(
+  ctx: SimContext,
+  addon: SimAddon,
+  call: ProviderCall,
+  failure: string | null,
+): ManagerOutcome {
   return {
     uuid: addon.id,
     status: call.status,

@@ -46,12 +46,29 @@ export async function callProvider(ctx: SimContext, req: ProviderRequest): Promi
   const at = ctx.now();
   const started = performance.now();
   const call: ProviderCall = {
-    seq: 0, at, operation: req.operation, addonId: req.addonId, method: req.method, url, requestHeaders: headers, requestBody,
-    status: null, responseHeaders: {}, responseText: '', responseBody: undefined, durationMs: 0, error: null, errorMessage: null,
+    seq: 0,
+    at,
+    operation: req.operation,
+    addonId: req.addonId,
+    method: req.method,
+    url,
+    requestHeaders: headers,
+    requestBody,
+    status: null,
+    responseHeaders: {},
+    responseText: '',
+    responseBody: undefined,
+    durationMs: 0,
+    error: null,
+    errorMessage: null,
   };
   try {
     const res = await fetch(url, {
-      method: req.method, headers, body: requestBody, redirect: 'manual', signal: AbortSignal.timeout(ctx.options.requestTimeoutMs),
+      method: req.method,
+      headers,
+      body: requestBody,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(ctx.options.requestTimeoutMs),
     });
     call.status = res.status;
     call.responseHeaders = Object.fromEntries(res.headers.entries());
@@ -68,9 +85,11 @@ export async function callProvider(ctx: SimContext, req: ProviderRequest): Promi
 }
 
 function checkResponse(ctx: SimContext, call: ProviderCall): Violation[] {
-  const violation = (kind: Violation['kind'], message: string) => ctx.log.violation(ctx.now(), kind, message, call.addonId, call.seq);
+  const violation = (kind: Violation['kind'], message: string) =>
+    ctx.log.violation(ctx.now(), kind, message, call.addonId, call.seq);
   const what = `${call.method} ${call.url}`;
-  if (call.error === 'timeout') return [violation('timeout', `${what} did not answer within ${ctx.options.requestTimeoutMs} ms`)];
+  if (call.error === 'timeout')
+    return [violation('timeout', `${what} did not answer within ${ctx.options.requestTimeoutMs} ms`)];
   if (call.error === 'network') return [violation('connection-failed', `${what} failed: ${call.errorMessage}`)];
   if (call.responseText === '' && (call.status === 204 || call.status === 205)) return [];
   try {
@@ -78,15 +97,23 @@ function checkResponse(ctx: SimContext, call: ProviderCall): Violation[] {
     return [];
   } catch {
     const excerpt = call.responseText.length > 120 ? call.responseText.slice(0, 120) + '…' : call.responseText;
-    return [violation('non-json-response', `${what} answered ${call.status} with a body that is not JSON: ${JSON.stringify(excerpt)}`)];
+    return [
+      violation(
+        'non-json-response',
+        `${what} answered ${call.status} with a body that is not JSON: ${JSON.stringify(excerpt)}`,
+      ),
+    ];
   }
 }
 
 function basicAuth(ctx: SimContext, auth: ProviderAuth): string | null {
   if (auth === 'none') return null;
-  const [user, pass] = auth === 'manifest' ? [ctx.options.addon.id, ctx.options.addon.password]
-    : auth === 'wrong' ? ['wrong', 'secret']
-    : [auth.username, auth.password];
+  const [user, pass] =
+    auth === 'manifest'
+      ? [ctx.options.addon.id, ctx.options.addon.password]
+      : auth === 'wrong'
+        ? ['wrong', 'secret']
+        : [auth.username, auth.password];
   return 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
 }
 

@@ -50,32 +50,60 @@ export function prepareProvision(ctx: SimContext, input: ProvisionInput): Prepar
   if (input.region && !spec.region) spec.region = shortRegion(input.region);
   const app = ensureApp(ctx.store, spec, now);
   const uuid = input.uuid ?? newId();
-  if (ctx.store.addons.has(uuid)) throw new Error(`simulator: add-on ${uuid} already exists; use replayProvision to resend it`);
+  if (ctx.store.addons.has(uuid))
+    throw new Error(`simulator: add-on ${uuid} already exists; use replayProvision to resend it`);
 
   const authorization = input.grant === false ? null : createPartnerAuthorization(ctx.store, uuid, now);
-  const grant = authorization ? issueGrantCode(ctx.store, authorization.id, ctx.options.grantCodeTtlSeconds, now) : null;
+  const grant = authorization
+    ? issueGrantCode(ctx.store, authorization.id, ctx.options.grantCodeTtlSeconds, now)
+    : null;
   const body: ProvisionBody = {
     uuid,
     name: input.name ?? newAddonName(ctx.options.addon.id),
     plan: input.plan ?? 'basic',
     region: fullRegion(input.region ?? app.region),
     callback_url: `${ctx.url}/addons/${uuid}`,
-    oauth_grant: grant ? { code: grant.code, expires_at: herokuTime(grant.expiresAt), type: 'authorization_code' } : null,
+    oauth_grant: grant
+      ? { code: grant.code, expires_at: herokuTime(grant.expiresAt), type: 'authorization_code' }
+      : null,
     options: { ...input.options },
     ...(input.logInput ? { log_input_url: `https://token:t.${uuid}@1.us.logplex.io/logs` } : {}),
     ...(input.syslogDrain ? { log_drain_token: `d.${uuid}` } : {}),
     ...input.extraFields,
   };
   const addon: SimAddon = {
-    id: uuid, name: body.name, appId: app.id, service: ctx.options.addon.id, plan: body.plan, region: body.region, state: 'provisioning',
-    providerId: null, config: {}, options: body.options, authorizationId: authorization?.id ?? null, provisionBody: body, postgres: null,
-    message: null, failure: null, asyncAcceptedAt: null, pendingDeprovision: false,
-    createdAt: now, updatedAt: now, provisionedAt: null, deprovisionedAt: null,
+    id: uuid,
+    name: body.name,
+    appId: app.id,
+    service: ctx.options.addon.id,
+    plan: body.plan,
+    region: body.region,
+    state: 'provisioning',
+    providerId: null,
+    config: {},
+    options: body.options,
+    authorizationId: authorization?.id ?? null,
+    provisionBody: body,
+    postgres: null,
+    message: null,
+    failure: null,
+    asyncAcceptedAt: null,
+    pendingDeprovision: false,
+    createdAt: now,
+    updatedAt: now,
+    provisionedAt: null,
+    deprovisionedAt: null,
   };
   ctx.store.addons.set(uuid, addon);
   const attachmentName = input.attachmentName ?? freeAttachmentName(ctx, app, ctx.options.addon.configVarsPrefix);
   const attachmentId = newId();
-  ctx.store.attachments.set(attachmentId, { id: attachmentId, addonId: uuid, appId: app.id, name: attachmentName, createdAt: now });
+  ctx.store.attachments.set(attachmentId, {
+    id: attachmentId,
+    addonId: uuid,
+    appId: app.id,
+    name: attachmentName,
+    createdAt: now,
+  });
   return { addon, app, body, grantCode: grant?.code ?? null };
 }
 

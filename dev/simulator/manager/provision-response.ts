@@ -16,14 +16,23 @@ import type { ProviderExchange } from './provider-client.ts';
  * recorded, but the add-on is left alone because Heroku already has its answer.
  * Returns the failure reason, or null.
  */
-export function applyProvisionAnswer(ctx: SimContext, addon: SimAddon, exchange: ProviderExchange, replay: boolean): string | null {
+export function applyProvisionAnswer(
+  ctx: SimContext,
+  addon: SimAddon,
+  exchange: ProviderExchange,
+  replay: boolean,
+): string | null {
   const { call } = exchange;
-  const flag = (kind: ViolationKind, message: string) => ctx.log.violation(ctx.now(), kind, message, addon.id, call.seq);
+  const flag = (kind: ViolationKind, message: string) =>
+    ctx.log.violation(ctx.now(), kind, message, addon.id, call.seq);
   const failure = answered(call, exchange.violations) ? interpret(ctx, addon, call, flag) : failureReason(call);
   if (failure === null) return null;
 
   if (replay && addon.providerId !== null) {
-    flag('replay-not-idempotent', `a repeated provision of ${addon.id} failed (${failure}) after an earlier one succeeded`);
+    flag(
+      'replay-not-idempotent',
+      `a repeated provision of ${addon.id} failed (${failure}) after an earlier one succeeded`,
+    );
   }
   if (addon.state === 'provisioning') {
     markDeprovisioned(ctx, addon, { failure: `provision failed: ${failure}` });
@@ -31,13 +40,20 @@ export function applyProvisionAnswer(ctx: SimContext, addon: SimAddon, exchange:
   return failure;
 }
 
-function interpret(ctx: SimContext, addon: SimAddon, call: ProviderCall, flag: (kind: ViolationKind, message: string) => void): string | null {
+function interpret(
+  ctx: SimContext,
+  addon: SimAddon,
+  call: ProviderCall,
+  flag: (kind: ViolationKind, message: string) => void,
+): string | null {
   const status = call.status ?? 0;
   if (status !== 200 && status !== 201 && status !== 202) {
-    if (status >= 200 && status < 300) flag('unexpected-status', `provision answered ${status}; Heroku expects 200 (ready) or 202 (provisioning)`);
+    if (status >= 200 && status < 300)
+      flag('unexpected-status', `provision answered ${status}; Heroku expects 200 (ready) or 202 (provisioning)`);
     return failureReason(call);
   }
-  if (status === 201) flag('unexpected-status', 'provision answered 201; Heroku expects 200 (ready) or 202 (provisioning)');
+  if (status === 201)
+    flag('unexpected-status', 'provision answered 201; Heroku expects 200 (ready) or 202 (provisioning)');
 
   const body = call.responseBody as { id?: unknown; config?: unknown; message?: unknown } | null;
   if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.id !== 'string' || body.id === '') {
@@ -63,15 +79,26 @@ function interpret(ctx: SimContext, addon: SimAddon, call: ProviderCall, flag: (
   }
   const config = (body.config ?? {}) as Record<string, string>;
   writeAddonConfig(ctx.store, addon, config, ctx.options.addon.configVarsPrefix, {
-    release: addon.state === 'provisioned', description: `Update ${ctx.options.addon.configVarsPrefix} by ${ctx.options.addon.id}`, now: ctx.now(),
+    release: addon.state === 'provisioned',
+    description: `Update ${ctx.options.addon.configVarsPrefix} by ${ctx.options.addon.id}`,
+    now: ctx.now(),
   });
   markProvisioned(ctx, addon, `Attach ${addon.name} add-on`);
   return null;
 }
 
-function recordProviderId(ctx: SimContext, addon: SimAddon, id: string, flag: (kind: ViolationKind, message: string) => void): void {
+function recordProviderId(
+  ctx: SimContext,
+  addon: SimAddon,
+  id: string,
+  flag: (kind: ViolationKind, message: string) => void,
+): void {
   if (addon.providerId !== null) {
-    if (addon.providerId !== id) flag('replay-not-idempotent', `a repeated provision of ${addon.id} answered id ${id}, earlier ${addon.providerId}`);
+    if (addon.providerId !== id)
+      flag(
+        'replay-not-idempotent',
+        `a repeated provision of ${addon.id} answered id ${id}, earlier ${addon.providerId}`,
+      );
     return;
   }
   const clash = [...ctx.store.addons.values()].find((other) => other.id !== addon.id && other.providerId === id);

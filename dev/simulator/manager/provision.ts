@@ -25,19 +25,32 @@ export async function provision(ctx: SimContext, input: ProvisionInput = {}): Pr
  * retrying delivery can. Answers are applied as they arrive; if they disagree (one 200, one 500),
  * that is recorded as a replay-not-idempotent violation.
  */
-export async function provisionConcurrently(ctx: SimContext, input: ProvisionInput, copies: number): Promise<ProvisionOutcome[]> {
+export async function provisionConcurrently(
+  ctx: SimContext,
+  input: ProvisionInput,
+  copies: number,
+): Promise<ProvisionOutcome[]> {
   const prepared = prepareProvision(ctx, input);
   const outcomes = await Promise.all(Array.from({ length: copies }, (_, i) => send(ctx, prepared.addon, i > 0)));
   const kinds = new Set(outcomes.map((o) => (o.failure === null ? 'ok' : 'failed')));
   if (kinds.size > 1) {
     const statuses = outcomes.map((o) => o.status ?? o.call.error).join(', ');
-    ctx.log.violation(ctx.now(), 'replay-not-idempotent', `identical concurrent provisions of ${prepared.addon.id} got different answers: ${statuses}`, prepared.addon.id);
+    ctx.log.violation(
+      ctx.now(),
+      'replay-not-idempotent',
+      `identical concurrent provisions of ${prepared.addon.id} got different answers: ${statuses}`,
+      prepared.addon.id,
+    );
   }
   return outcomes;
 }
 
 /** Resends an earlier provision byte for byte (same uuid, same grant code), sequentially or concurrently. */
-export async function replayProvision(ctx: SimContext, uuid: string, opts: ReplayOptions = {}): Promise<ProvisionOutcome[]> {
+export async function replayProvision(
+  ctx: SimContext,
+  uuid: string,
+  opts: ReplayOptions = {},
+): Promise<ProvisionOutcome[]> {
   const addon = findServiceAddon(ctx.store, uuid);
   if (!addon) throw new Error(`simulator: no add-on ${uuid} to replay`);
   const times = opts.times ?? 1;

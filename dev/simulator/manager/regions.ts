@@ -14,7 +14,10 @@ const REGIONS: Record<string, string> = {
 export function fullRegion(region: string): string {
   if (region.includes('::')) return region;
   const full = REGIONS[region];
-  if (!full) throw new Error(`simulator: unknown region ${region} (use one of ${Object.keys(REGIONS).join(', ')} or provider::region)`);
+  if (!full)
+    throw new Error(
+      `simulator: unknown region ${region} (use one of ${Object.keys(REGIONS).join(', ')} or provider::region)`,
+    );
   return full;
 }
 

@@ -19,7 +19,8 @@ export function authorizeRoutes(ctx: SimContext): Router {
     const clientId = str(query.client_id);
     const client = clientId ? ctx.store.clients.get(clientId) : undefined;
     if (!client || client.kind !== 'user') throw new HerokuError(400, 'invalid_client', 'Unknown OAuth client_id.');
-    if (str(query.response_type) !== 'code') throw new HerokuError(400, 'unsupported_response_type', 'Only response_type=code is supported.');
+    if (str(query.response_type) !== 'code')
+      throw new HerokuError(400, 'unsupported_response_type', 'Only response_type=code is supported.');
     const redirectUri = str(query.redirect_uri) ?? client.redirectUri;
     if (!redirectUri || (client.redirectUri && redirectUri !== client.redirectUri)) {
       throw new HerokuError(400, 'invalid_request', 'redirect_uri does not match the client.');

@@ -19,19 +19,33 @@ export function tokenRoutes(ctx: SimContext): Router {
     notes(res).grantType = field((req.body ?? {}) as Record<string, unknown>, 'grant_type');
     next();
   };
-  router.post('/oauth/token', express.urlencoded({ extended: false }), noteGrantType, injectFaults(ctx, 'oauth'), (req, res) => {
-    if (!req.is('application/x-www-form-urlencoded')) {
-      throw new HerokuError(400, 'invalid_request', 'The token endpoint takes an application/x-www-form-urlencoded body.');
-    }
-    const form = (req.body ?? {}) as Record<string, unknown>;
-    const grantType = field(form, 'grant_type');
-    const authorization = grantType === 'authorization_code' ? redeemCode(ctx, form, res)
-      : grantType === 'refresh_token' ? redeemRefreshToken(ctx, form, res)
-      : null;
-    if (!authorization) throw new HerokuError(400, 'unsupported_grant_type', `Unsupported grant_type: ${grantType ?? '(missing)'}.`);
-    const access = issueTokens(ctx.store, authorization, ctx.options.accessTokenTtlSeconds, ctx.now());
-    res.json(tokenResponse(authorization, access, ctx.now()));
-  });
+  router.post(
+    '/oauth/token',
+    express.urlencoded({ extended: false }),
+    noteGrantType,
+    injectFaults(ctx, 'oauth'),
+    (req, res) => {
+      if (!req.is('application/x-www-form-urlencoded')) {
+        throw new HerokuError(
+          400,
+          'invalid_request',
+          'The token endpoint takes an application/x-www-form-urlencoded body.',
+        );
+      }
+      const form = (req.body ?? {}) as Record<string, unknown>;
+      const grantType = field(form, 'grant_type');
+      const authorization =
+        grantType === 'authorization_code'
+          ? redeemCode(ctx, form, res)
+          : grantType === 'refresh_token'
+            ? redeemRefreshToken(ctx, form, res)
+            : null;
+      if (!authorization)
+        throw new HerokuError(400, 'unsupported_grant_type', `Unsupported grant_type: ${grantType ?? '(missing)'}.`);
+      const access = issueTokens(ctx.store, authorization, ctx.options.accessTokenTtlSeconds, ctx.now());
+      res.json(tokenResponse(authorization, access, ctx.now()));
+    },
+  );
   return router;
 }
 
@@ -46,7 +60,8 @@ function redeemCode(ctx: SimContext, form: Record<string, unknown>, res: Respons
   if (grant.expiresAt <= ctx.now()) throw invalidGrant('This OAuth grant code has expired.');
   if (authorization.revokedAt !== null) throw invalidGrant('The authorization for this grant has been revoked.');
   const redirectUri = field(form, 'redirect_uri');
-  if (grant.redirectUri && redirectUri && redirectUri !== grant.redirectUri) throw invalidGrant('redirect_uri does not match the authorize request.');
+  if (grant.redirectUri && redirectUri && redirectUri !== grant.redirectUri)
+    throw invalidGrant('redirect_uri does not match the authorize request.');
   grant.usedAt = ctx.now();
   return authorization;
 }
@@ -58,7 +73,8 @@ function redeemRefreshToken(ctx: SimContext, form: Record<string, unknown>, res:
   if (!authorization) throw invalidGrant('Invalid refresh token.');
   noteAuthorization(res, authorization);
   checkClientSecret(ctx, authorization, field(form, 'client_secret'));
-  if (authorization.revokedAt !== null) throw invalidGrant('The authorization for this refresh token has been revoked.');
+  if (authorization.revokedAt !== null)
+    throw invalidGrant('The authorization for this refresh token has been revoked.');
   return authorization;
 }
 

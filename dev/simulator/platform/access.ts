@@ -78,7 +78,8 @@ export function requireUserToken(p: Principal, what: string): void {
 export function requireAppWrite(ctx: SimContext, p: Principal, app: SimApp, what: string): void {
   requireUserToken(p, what);
   if (!userCollaborates(ctx, p, app.id)) throw forbidden(`You do not have access to the app ${app.name}.`);
-  if (!p.authorization.scopes.some((s) => WRITE.includes(s))) throw forbidden('This OAuth authorization lacks a write scope.');
+  if (!p.authorization.scopes.some((s) => WRITE.includes(s)))
+    throw forbidden('This OAuth authorization lacks a write scope.');
 }
 
 /** Creating or destroying a Heroku Postgres database: a collaborating user with `write-protected` or `global`. */

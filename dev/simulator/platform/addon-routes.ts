@@ -17,7 +17,12 @@ export function addonRoutes(ctx: SimContext): Router {
     const visible = [...ctx.store.addons.values()].filter((addon) => {
       if (addon.state === 'deprovisioned') return false;
       if (p.authorization.kind === 'partner') return isPartnerOf(p, addon);
-      try { requireAddonRead(ctx, p, addon); return true; } catch { return false; }
+      try {
+        requireAddonRead(ctx, p, addon);
+        return true;
+      } catch {
+        return false;
+      }
     });
     res.json(visible.map((addon) => addonJson(ctx, addon)));
   });
@@ -42,7 +47,9 @@ export function addonRoutes(ctx: SimContext): Router {
     const changes = parseConfigPatch(ctx, req.body);
     // While provisioning the vars land on the app without a release; the app restarts once, at actions/provision.
     writeAddonConfig(ctx.store, addon, changes, ctx.options.addon.configVarsPrefix, {
-      release: addon.state === 'provisioned', description: `Update ${ctx.options.addon.configVarsPrefix} by ${ctx.options.addon.id}`, now: ctx.now(),
+      release: addon.state === 'provisioned',
+      description: `Update ${ctx.options.addon.configVarsPrefix} by ${ctx.options.addon.id}`,
+      now: ctx.now(),
     });
     res.json(addonConfigJson(addon));
   });
@@ -58,7 +65,11 @@ export function addonRoutes(ctx: SimContext): Router {
     const addon = loadAddon(ctx, req.params.addon);
     requirePartner(principal(res), addon);
     const failed = addon.state === 'provisioning';
-    markDeprovisioned(ctx, addon, failed ? { failure: 'the provider marked the add-on deprovisioned while provisioning' } : {});
+    markDeprovisioned(
+      ctx,
+      addon,
+      failed ? { failure: 'the provider marked the add-on deprovisioned while provisioning' } : {},
+    );
     res.json(addonJson(ctx, addon));
   });
 
@@ -74,10 +85,14 @@ function parseConfigPatch(ctx: SimContext, body: unknown): Record<string, string
   const problems: string[] = [];
   for (const entry of list as unknown[]) {
     const { name, value } = (entry ?? {}) as { name?: unknown; value?: unknown };
-    if (typeof name !== 'string' || name === '') { problems.push('every entry needs a string name'); continue; }
+    if (typeof name !== 'string' || name === '') {
+      problems.push('every entry needs a string name');
+      continue;
+    }
     const canonical = canonicalConfigName(name, manifest.configVarsPrefix);
     if (value === null) {
-      if (!manifest.configVars.includes(canonical)) problems.push(`${canonical} is not declared in the manifest's config_vars`);
+      if (!manifest.configVars.includes(canonical))
+        problems.push(`${canonical} is not declared in the manifest's config_vars`);
       changes[canonical] = null;
       continue;
     }

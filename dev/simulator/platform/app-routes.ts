@@ -14,7 +14,12 @@ export function appRoutes(ctx: SimContext): Router {
     const p = principal(res);
     // A user sees the apps they collaborate on; a partner the apps its add-on is on (contract §4.2).
     const visible = [...ctx.store.apps.values()].filter((app) => {
-      try { requireAppRead(ctx, p, app); return true; } catch { return false; }
+      try {
+        requireAppRead(ctx, p, app);
+        return true;
+      } catch {
+        return false;
+      }
     });
     res.json(visible.map((app) => appJson(ctx, app)));
   });

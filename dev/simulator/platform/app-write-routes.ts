@@ -19,16 +19,29 @@ export function appWriteRoutes(ctx: SimContext, driver: AddonManagerDriver): Rou
   router.post('/apps', express.json(), (req, res) => {
     const p = principal(res);
     requireUserToken(p, 'create apps');
-    if (!p.authorization.scopes.some((s) => ['global', 'write', 'write-protected'].includes(s))) throw forbidden('This OAuth authorization lacks a write scope.');
+    if (!p.authorization.scopes.some((s) => ['global', 'write', 'write-protected'].includes(s)))
+      throw forbidden('This OAuth authorization lacks a write scope.');
     const body = (req.body ?? {}) as { name?: unknown; region?: unknown };
     if (body.name !== undefined && body.name !== null && (typeof body.name !== 'string' || !APP_NAME.test(body.name))) {
-      throw invalidParams('Name must start with a letter, end with a letter or digit and can only contain lowercase letters, digits, and dashes.');
+      throw invalidParams(
+        'Name must start with a letter, end with a letter or digit and can only contain lowercase letters, digits, and dashes.',
+      );
     }
-    if (typeof body.name === 'string' && findApp(ctx.store, body.name)) throw invalidParams(`Name ${body.name} is already taken`);
+    if (typeof body.name === 'string' && findApp(ctx.store, body.name))
+      throw invalidParams(`Name ${body.name} is already taken`);
     const region = typeof body.region === 'string' ? body.region : 'us';
     if (!REGIONS.includes(region)) throw new HerokuError(404, 'not_found', "Couldn't find that region.");
     const owner = ctx.store.users.get(p.authorization.userId);
-    const app = ensureApp(ctx.store, { ...(typeof body.name === 'string' ? { name: body.name } : {}), owner: owner?.email ?? p.authorization.userId, collaborators: [], region }, ctx.now());
+    const app = ensureApp(
+      ctx.store,
+      {
+        ...(typeof body.name === 'string' ? { name: body.name } : {}),
+        owner: owner?.email ?? p.authorization.userId,
+        collaborators: [],
+        region,
+      },
+      ctx.now(),
+    );
     res.status(201).json(appJson(ctx, app));
   });
 
@@ -43,7 +56,8 @@ export function appWriteRoutes(ctx: SimContext, driver: AddonManagerDriver): Rou
       if (addon.postgres) await destroyPostgresAddon(ctx, addon);
       else await driver.deprovision(addon.id);
     }
-    for (const attachment of [...ctx.store.attachments.values()]) if (attachment.appId === app.id) ctx.store.attachments.delete(attachment.id);
+    for (const attachment of [...ctx.store.attachments.values()])
+      if (attachment.appId === app.id) ctx.store.attachments.delete(attachment.id);
     ctx.store.apps.delete(app.id);
     res.json(body);
   });

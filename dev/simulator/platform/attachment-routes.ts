@@ -21,7 +21,9 @@ export function attachmentRoutes(ctx: SimContext): Router {
     const app = loadApp(ctx, req.params.app);
     requireAppRead(ctx, principal(res), app);
     const wanted = req.params.attachment;
-    const attachment = [...ctx.store.attachments.values()].find((a) => a.appId === app.id && (a.id === wanted || a.name === wanted));
+    const attachment = [...ctx.store.attachments.values()].find(
+      (a) => a.appId === app.id && (a.id === wanted || a.name === wanted),
+    );
     if (!attachment) throw notFound('add-on attachment');
     res.json(attachmentJson(ctx, attachment));
   });

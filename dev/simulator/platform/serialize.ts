@@ -12,7 +12,7 @@ export function addonJson(ctx: SimContext, addon: SimAddon): Record<string, unkn
   const app = appOf(ctx.store, addon);
   const prefix = configPrefix(ctx, addon);
   const own = attachmentsOf(ctx.store, addon.id).find((a) => a.appId === app.id);
-  const configVars = Object.keys(addon.config).map((name) => own ? appVarName(name, prefix, own.name) : name);
+  const configVars = Object.keys(addon.config).map((name) => (own ? appVarName(name, prefix, own.name) : name));
   return {
     actions: [],
     addon_service: { id: stableId(`service:${addon.service}`), name: addon.service },
@@ -39,7 +39,11 @@ export function attachmentJson(ctx: SimContext, attachment: SimAttachment): Reco
   const owner = addon ? ctx.store.apps.get(addon.appId) : undefined;
   const app = ctx.store.apps.get(attachment.appId);
   return {
-    addon: { id: attachment.addonId, name: addon?.name ?? null, app: { id: owner?.id ?? null, name: owner?.name ?? null } },
+    addon: {
+      id: attachment.addonId,
+      name: addon?.name ?? null,
+      app: { id: owner?.id ?? null, name: owner?.name ?? null },
+    },
     app: { id: attachment.appId, name: app?.name ?? null },
     created_at: iso(attachment.createdAt),
     id: attachment.id,
@@ -47,7 +51,9 @@ export function attachmentJson(ctx: SimContext, attachment: SimAttachment): Reco
     name: attachment.name,
     namespace: null,
     updated_at: iso(attachment.createdAt),
-    web_url: addon?.postgres ? `https://data.heroku.com/datastores/${attachment.addonId}` : `${ctx.url}/sso/${attachment.addonId}`,
+    web_url: addon?.postgres
+      ? `https://data.heroku.com/datastores/${attachment.addonId}`
+      : `${ctx.url}/sso/${attachment.addonId}`,
   };
 }
 

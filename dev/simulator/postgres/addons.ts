@@ -7,7 +7,13 @@ import { ensureApp } from '../state/apps.ts';
 import { newAddonName, newId } from '../state/ids.ts';
 import { findAddon, findApp } from '../state/store.ts';
 import type { SimAddon, SimApp, SimPostgresDatabase } from '../state/types.ts';
-import { POSTGRES_PREFIX, POSTGRES_SERVICE, POSTGRES_URL_VAR, normaliseAttachmentName, postgresPlanSlug } from './plans.ts';
+import {
+  POSTGRES_PREFIX,
+  POSTGRES_SERVICE,
+  POSTGRES_URL_VAR,
+  normaliseAttachmentName,
+  postgresPlanSlug,
+} from './plans.ts';
 
 /** A `heroku-postgresql` add-on as tests see it (`sim.postgresAddons()`). */
 export interface PostgresAddonSummary {
@@ -51,33 +57,54 @@ export function attachPostgres(ctx: SimContext, appIdOrName: string, opts: Attac
   if (!slug) throw new Error(`simulator: ${planName} is not a heroku-postgresql plan`);
   const as = normaliseAttachmentName(opts.as ?? 'DATABASE');
   if (!as) throw new Error(`simulator: ${opts.as} is not a valid attachment name`);
-  if (attachmentTaken(ctx, app, as)) throw new Error(`simulator: app ${app.name} already has an attachment named ${as}`);
+  if (attachmentTaken(ctx, app, as))
+    throw new Error(`simulator: app ${app.name} already has an attachment named ${as}`);
   const databaseName = decodeURIComponent(new URL(opts.url).pathname.replace(/^\//, ''));
-  const addon = newPostgresAddon(ctx, app, slug, null, { databaseName, origin: 'attached', forkOf: null, fault: null }, as);
+  const addon = newPostgresAddon(
+    ctx,
+    app,
+    slug,
+    null,
+    { databaseName, origin: 'attached', forkOf: null, fault: null },
+    as,
+  );
   addon.state = 'provisioned';
   addon.provisionedAt = now;
-  writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: opts.url }, POSTGRES_PREFIX, { release: true, description: `Attach ${as} (@ref:${addon.name})`, now });
+  writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: opts.url }, POSTGRES_PREFIX, {
+    release: true,
+    description: `Attach ${as} (@ref:${addon.name})`,
+    now,
+  });
   return addon;
 }
 
 /** As after `heroku pg:credentials:rotate`: the add-on's URL changes on every attached app (one release each). */
 export function rotatePostgresCredentials(ctx: SimContext, addonIdOrName: string, newUrl: string): void {
   const addon = findAddon(ctx.store, addonIdOrName);
-  if (!addon?.postgres || addon.state === 'deprovisioned') throw new Error(`simulator: no live heroku-postgresql add-on ${addonIdOrName}`);
+  if (!addon?.postgres || addon.state === 'deprovisioned')
+    throw new Error(`simulator: no live heroku-postgresql add-on ${addonIdOrName}`);
   writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: newUrl }, POSTGRES_PREFIX, {
-    release: addon.state === 'provisioned', description: `Update ${POSTGRES_PREFIX} by ${POSTGRES_SERVICE}`, now: ctx.now(),
+    release: addon.state === 'provisioned',
+    description: `Update ${POSTGRES_PREFIX} by ${POSTGRES_SERVICE}`,
+    now: ctx.now(),
   });
 }
 
 /** Every `heroku-postgresql` add-on ever made, deprovisioned ones included (filter on `state`). */
 export function postgresSummaries(ctx: SimContext): PostgresAddonSummary[] {
-  return [...ctx.store.addons.values()].filter((a) => a.postgres).map((addon) => {
-    const pg = addon.postgres as SimPostgresDatabase;
-    return {
-      id: addon.id, name: addon.name, appName: ctx.store.apps.get(addon.appId)?.name ?? '', state: addon.state,
-      ...(pg.forkOf ? { forkOf: pg.forkOf } : {}), databaseName: pg.databaseName,
-    };
-  });
+  return [...ctx.store.addons.values()]
+    .filter((a) => a.postgres)
+    .map((addon) => {
+      const pg = addon.postgres as SimPostgresDatabase;
+      return {
+        id: addon.id,
+        name: addon.name,
+        appName: ctx.store.apps.get(addon.appId)?.name ?? '',
+        state: addon.state,
+        ...(pg.forkOf ? { forkOf: pg.forkOf } : {}),
+        databaseName: pg.databaseName,
+      };
+    });
 }
 
 /** What a `POST /apps/{app}/addons` for Heroku Postgres asked for, already validated. */
@@ -99,7 +126,9 @@ export interface NewPostgresRequest {
 export function createPostgresAddon(ctx: SimContext, app: SimApp, req: NewPostgresRequest): SimAddon {
   const kind = req.source ? 'fork' : 'db';
   const database: SimPostgresDatabase = {
-    databaseName: `sim_${kind}_${randomBytes(6).toString('hex')}`, origin: 'created', forkOf: req.source?.id ?? null,
+    databaseName: `sim_${kind}_${randomBytes(6).toString('hex')}`,
+    origin: 'created',
+    forkOf: req.source?.id ?? null,
     fault: req.source ? ctx.faults.forkFault : null,
   };
   const addon = newPostgresAddon(ctx, app, req.slug, req.name, database, req.attachmentName);
@@ -152,17 +181,47 @@ export async function stopPostgres(ctx: SimContext): Promise<void> {
   }
 }
 
-function newPostgresAddon(ctx: SimContext, app: SimApp, slug: string, name: string | null, database: SimPostgresDatabase, attachmentName: string): SimAddon {
+function newPostgresAddon(
+  ctx: SimContext,
+  app: SimApp,
+  slug: string,
+  name: string | null,
+  database: SimPostgresDatabase,
+  attachmentName: string,
+): SimAddon {
   const now = ctx.now();
   const addon: SimAddon = {
-    id: newId(), name: name ?? newAddonName('postgresql'), appId: app.id, service: POSTGRES_SERVICE, plan: slug,
-    region: fullRegion(app.region), state: 'provisioning', providerId: `resource${randomInt(10_000_000, 100_000_000)}@heroku.com`,
-    config: {}, options: {}, authorizationId: null, provisionBody: null, postgres: database, message: null, failure: null,
-    asyncAcceptedAt: null, pendingDeprovision: false, createdAt: now, updatedAt: now, provisionedAt: null, deprovisionedAt: null,
+    id: newId(),
+    name: name ?? newAddonName('postgresql'),
+    appId: app.id,
+    service: POSTGRES_SERVICE,
+    plan: slug,
+    region: fullRegion(app.region),
+    state: 'provisioning',
+    providerId: `resource${randomInt(10_000_000, 100_000_000)}@heroku.com`,
+    config: {},
+    options: {},
+    authorizationId: null,
+    provisionBody: null,
+    postgres: database,
+    message: null,
+    failure: null,
+    asyncAcceptedAt: null,
+    pendingDeprovision: false,
+    createdAt: now,
+    updatedAt: now,
+    provisionedAt: null,
+    deprovisionedAt: null,
   };
   ctx.store.addons.set(addon.id, addon);
   const attachmentId = newId();
-  ctx.store.attachments.set(attachmentId, { id: attachmentId, addonId: addon.id, appId: app.id, name: attachmentName, createdAt: now });
+  ctx.store.attachments.set(attachmentId, {
+    id: attachmentId,
+    addonId: addon.id,
+    appId: app.id,
+    name: attachmentName,
+    createdAt: now,
+  });
   return addon;
 }
 
@@ -196,7 +255,11 @@ async function makeDatabase(ctx: SimContext, addon: SimAddon, signal: AbortSigna
   }
   const attachment = [...ctx.store.attachments.values()].find((a) => a.addonId === addon.id);
   const url = pg.fault === 'unreachable' ? unreachable(server.urlFor(pg.databaseName)) : server.urlFor(pg.databaseName);
-  writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: url }, POSTGRES_PREFIX, { release: false, description: '', now: ctx.now() });
+  writeAddonConfig(ctx.store, addon, { [POSTGRES_URL_VAR]: url }, POSTGRES_PREFIX, {
+    release: false,
+    description: '',
+    now: ctx.now(),
+  });
   markProvisioned(ctx, addon, `Attach ${attachment?.name ?? addon.name} (@ref:${addon.name})`);
 }
 

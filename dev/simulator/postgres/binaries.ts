@@ -14,5 +14,7 @@ export async function findCopyBinaries(binDir?: string): Promise<CopyBinaries> {
   const { found, searched } = await listPgBinaries(binDir ? { binDir } : {});
   const first = found[0];
   if (first) return { pgDump: first.pgDump, pgRestore: first.pgRestore };
-  throw new Error(`heroku simulator: no pg_dump/pg_restore found (searched ${searched.join(', ')}); set postgres.binDir`);
+  throw new Error(
+    `heroku simulator: no pg_dump/pg_restore found (searched ${searched.join(', ')}); set postgres.binDir`,
+  );
 }

@@ -19,15 +19,32 @@ interface Target {
  * takes one snapshot when it starts, so the copy is the source as it was at that moment. Passwords go
  * through a 0600 PGPASSFILE in a private folder, never argv or the environment.
  */
-export async function copyDatabase(bin: CopyBinaries, sourceUrl: string, targetUrl: string, signal: AbortSignal): Promise<void> {
+export async function copyDatabase(
+  bin: CopyBinaries,
+  sourceUrl: string,
+  targetUrl: string,
+  signal: AbortSignal,
+): Promise<void> {
   const source = parse(sourceUrl);
   const target = parse(targetUrl);
   const folder = await mkdtemp(path.join(os.tmpdir(), 'sim-pgpass-'));
   const passFile = path.join(folder, 'pgpass');
   try {
     await writeFile(passFile, [source, target].map(pgpassLine).join('\n') + '\n', { mode: 0o600, flag: 'wx' });
-    const dump = start(bin.pgDump, ['--format=custom', '--no-owner', '--no-acl', ...connectionArgs(source)], source, passFile, signal);
-    const restore = start(bin.pgRestore, ['--no-owner', '--no-acl', ...connectionArgs(target)], target, passFile, signal);
+    const dump = start(
+      bin.pgDump,
+      ['--format=custom', '--no-owner', '--no-acl', ...connectionArgs(source)],
+      source,
+      passFile,
+      signal,
+    );
+    const restore = start(
+      bin.pgRestore,
+      ['--no-owner', '--no-acl', ...connectionArgs(target)],
+      target,
+      passFile,
+      signal,
+    );
     dump.child.stdout!.pipe(restore.child.stdin!);
     // If pg_restore dies first, pg_dump gets EPIPE; its own exit code reports that.
     restore.child.stdin!.on('error', () => {});
@@ -40,13 +57,26 @@ export async function copyDatabase(bin: CopyBinaries, sourceUrl: string, targetU
   }
 }
 
-function start(file: string, args: string[], target: Target, passFile: string, signal: AbortSignal): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
-  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C', PGPASSFILE: passFile, PGCONNECT_TIMEOUT: '10' };
+function start(
+  file: string,
+  args: string[],
+  target: Target,
+  passFile: string,
+  signal: AbortSignal,
+): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LC_ALL: 'C',
+    PGPASSFILE: passFile,
+    PGCONNECT_TIMEOUT: '10',
+  };
   if (target.sslmode) env.PGSSLMODE = target.sslmode;
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env, signal, killSignal: 'SIGKILL' });
   let stderr = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000); });
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
   const exit = new Promise<number | null>((resolve) => {
     child.once('error', () => resolve(null));
     child.once('close', (code) => resolve(code));

@@ -12,7 +12,9 @@ import { postgresUrl } from './addons.ts';
 export function resolveForkSource(ctx: SimContext, targetApp: SimApp, value: string): SimAddon {
   const found = /^postgres(ql)?:\/\//i.test(value) ? byUrl(ctx, value) : byReference(ctx, targetApp, value);
   if (!found || !found.postgres || found.state === 'deprovisioned') {
-    throw invalidParams('Could not find the database to fork from. Give a Heroku Postgres add-on, an attachment such as APP::DATABASE_URL, or its URL.');
+    throw invalidParams(
+      'Could not find the database to fork from. Give a Heroku Postgres add-on, an attachment such as APP::DATABASE_URL, or its URL.',
+    );
   }
   return found;
 }
@@ -20,7 +22,7 @@ export function resolveForkSource(ctx: SimContext, targetApp: SimApp, value: str
 function byReference(ctx: SimContext, targetApp: SimApp, value: string): SimAddon | undefined {
   const direct = findAddon(ctx.store, value);
   if (direct) return direct;
-  const [appName, attachment] = value.includes('::') ? value.split('::', 2) as [string, string] : [null, value];
+  const [appName, attachment] = value.includes('::') ? (value.split('::', 2) as [string, string]) : [null, value];
   const app = appName === null ? targetApp : findApp(ctx.store, appName);
   if (!app) return undefined;
   const name = attachment.toUpperCase().replace(/_URL$/, '');

@@ -25,7 +25,31 @@ export function isForkablePlan(slug: string): boolean {
   return !/^(essential-|hobby-)/.test(slug) && !['mini', 'basic', 'dev'].includes(slug);
 }
 
-const COLORS = ['AMBER', 'BLACK', 'BLUE', 'BRONZE', 'COBALT', 'CRIMSON', 'GOLD', 'GRAY', 'GREEN', 'IVORY', 'JADE', 'MAROON', 'NAVY', 'OLIVE', 'ONYX', 'ORANGE', 'PINK', 'PURPLE', 'RED', 'SILVER', 'TEAL', 'WHITE', 'YELLOW'];
+const COLORS = [
+  'AMBER',
+  'BLACK',
+  'BLUE',
+  'BRONZE',
+  'COBALT',
+  'CRIMSON',
+  'GOLD',
+  'GRAY',
+  'GREEN',
+  'IVORY',
+  'JADE',
+  'MAROON',
+  'NAVY',
+  'OLIVE',
+  'ONYX',
+  'ORANGE',
+  'PINK',
+  'PURPLE',
+  'RED',
+  'SILVER',
+  'TEAL',
+  'WHITE',
+  'YELLOW',
+];
 
 /** Heroku's default attachment name for a new database: `HEROKU_POSTGRESQL_<COLOR>`, one not taken on the app. */
 export function colorAttachmentName(taken: ReadonlySet<string>): string {

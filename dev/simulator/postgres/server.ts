@@ -33,9 +33,16 @@ export function postgresServer(adminUrl: string, binDir?: string): PostgresServe
   };
   return {
     urlFor,
-    createDatabase: (name) => admin(async (c) => { await c.query(`create database ${ident(name)}`); }),
-    dropDatabase: (name) => admin(async (c) => { await c.query(`drop database if exists ${ident(name)} with (force)`); }),
-    databaseExists: (name) => admin(async (c) => (await c.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1),
+    createDatabase: (name) =>
+      admin(async (c) => {
+        await c.query(`create database ${ident(name)}`);
+      }),
+    dropDatabase: (name) =>
+      admin(async (c) => {
+        await c.query(`drop database if exists ${ident(name)} with (force)`);
+      }),
+    databaseExists: (name) =>
+      admin(async (c) => (await c.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1),
     async copyInto(sourceUrl, name, signal) {
       binaries ??= findCopyBinaries(binDir);
       await copyDatabase(await binaries, sourceUrl, urlFor(name), signal);

@@ -7,14 +7,14 @@ import { navData, resourceToken, userScopedResourceToken } from './tokens.ts';
 /** Deliberately wrong SSO posts, one per way a provider's check can be too lenient or too fragile. */
 export const SSO_VARIANTS = [
   'valid',
-  'bad-token',           // well-formed hex of the right length, wrong secret
-  'malformed',           // right length, not hex
-  'wrong-length',        // valid hex, two characters short (catches timingSafeEqual throwing)
-  'stale',               // correct tokens for a timestamp 6 minutes old (kensa check 26)
-  'future',              // correct tokens for a timestamp 6 minutes ahead
-  'other-resource',      // resource_id of this add-on, tokens of another resource
+  'bad-token', // well-formed hex of the right length, wrong secret
+  'malformed', // right length, not hex
+  'wrong-length', // valid hex, two characters short (catches timingSafeEqual throwing)
+  'stale', // correct tokens for a timestamp 6 minutes old (kensa check 26)
+  'future', // correct tokens for a timestamp 6 minutes ahead
+  'other-resource', // resource_id of this add-on, tokens of another resource
   'resource-token-only', // no user_scoped_resource_token
-  'user-scoped-only',    // no resource_token
+  'user-scoped-only', // no resource_token
 ] as const;
 
 /** One of SSO_VARIANTS. */
@@ -55,16 +55,23 @@ export function buildSsoForm(ctx: SimContext, addonIdOrName: string, opts: SsoFo
   const user = opts.user ? ensureUser(ctx.store, opts.user, ctx.now()) : ctx.store.users.get(app.ownerId);
   if (!user) throw new Error(`simulator: app ${app.name} has no owner`);
   const nowSeconds = Math.floor(ctx.now() / 1000);
-  const timestamp = opts.timestamp ?? nowSeconds + (variant === 'stale' ? -SKEW_SECONDS : variant === 'future' ? SKEW_SECONDS : 0);
-  const signedId = variant === 'other-resource' ? opts.otherResourceId ?? otherResource(ctx, addon.id) : addon.id;
+  const timestamp =
+    opts.timestamp ?? nowSeconds + (variant === 'stale' ? -SKEW_SECONDS : variant === 'future' ? SKEW_SECONDS : 0);
+  const signedId = variant === 'other-resource' ? (opts.otherResourceId ?? otherResource(ctx, addon.id)) : addon.id;
   const signingSalt = variant === 'bad-token' ? salt.split('').reverse().join('') + 'x' : salt;
 
   let resource = resourceToken(signedId, signingSalt, timestamp);
   let userScoped = userScopedResourceToken(signedId, signingSalt, timestamp, user.id, user.email);
-  if (variant === 'malformed') { resource = 'z'.repeat(resource.length); userScoped = 'z'.repeat(userScoped.length); }
-  if (variant === 'wrong-length') { resource = resource.slice(0, -2); userScoped = userScoped.slice(0, -2); }
+  if (variant === 'malformed') {
+    resource = 'z'.repeat(resource.length);
+    userScoped = 'z'.repeat(userScoped.length);
+  }
+  if (variant === 'wrong-length') {
+    resource = resource.slice(0, -2);
+    userScoped = userScoped.slice(0, -2);
+  }
 
-  const contextApp = opts.contextApp ? findApp(ctx.store, opts.contextApp)?.name ?? opts.contextApp : app.name;
+  const contextApp = opts.contextApp ? (findApp(ctx.store, opts.contextApp)?.name ?? opts.contextApp) : app.name;
   const params: Record<string, string> = {
     resource_id: addon.id,
     timestamp: String(timestamp),

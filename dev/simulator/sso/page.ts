@@ -6,10 +6,13 @@ export function autoSubmitPage(form: SsoForm): string {
   const inputs = Object.entries(form.params)
     .map(([name, value]) => `  <input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('\n');
-  return htmlPage('Signing in…', `<form id="sso" method="post" action="${escapeHtml(form.action)}">
+  return htmlPage(
+    'Signing in…',
+    `<form id="sso" method="post" action="${escapeHtml(form.action)}">
 ${inputs}
   <noscript><button type="submit">Continue to the add-on</button></noscript>
 </form>
 <p class="note">Signing you in to the add-on…</p>
-<script>document.getElementById('sso').submit();</script>`);
+<script>document.getElementById('sso').submit();</script>`,
+  );
 }

@@ -6,7 +6,13 @@ export function resourceToken(resourceId: string, salt: string, timestamp: numbe
 }
 
 /** `user_scoped_resource_token`: sha256 hex of `<resource uuid>:<salt>:<timestamp>:<user uuid>:<user email>`. */
-export function userScopedResourceToken(resourceId: string, salt: string, timestamp: number | string, userId: string, email: string): string {
+export function userScopedResourceToken(
+  resourceId: string,
+  salt: string,
+  timestamp: number | string,
+  userId: string,
+  email: string,
+): string {
   return createHash('sha256').update(`${resourceId}:${salt}:${timestamp}:${userId}:${email}`).digest('hex');
 }
 

@@ -15,13 +15,19 @@ export function appVarName(canonical: string, prefix: string, attachmentName: st
  * Adds a release on each app when something changed and `release` is true. Returns whether it changed.
  */
 export function writeAddonConfig(
-  store: SimStore, addon: SimAddon, changes: Record<string, string | null>, prefix: string,
+  store: SimStore,
+  addon: SimAddon,
+  changes: Record<string, string | null>,
+  prefix: string,
   opts: { release: boolean; description: string; now: number },
 ): boolean {
   let changed = false;
   for (const [name, value] of Object.entries(changes)) {
     if (value === null) {
-      if (name in addon.config) { delete addon.config[name]; changed = true; }
+      if (name in addon.config) {
+        delete addon.config[name];
+        changed = true;
+      }
     } else if (addon.config[name] !== value) {
       addon.config[name] = value;
       changed = true;
@@ -35,7 +41,12 @@ export function writeAddonConfig(
 }
 
 /** Removes all of an add-on's vars from it and its apps (deprovision / failed provision). */
-export function clearAddonConfig(store: SimStore, addon: SimAddon, prefix: string, opts: { release: boolean; description: string; now: number }): void {
+export function clearAddonConfig(
+  store: SimStore,
+  addon: SimAddon,
+  prefix: string,
+  opts: { release: boolean; description: string; now: number },
+): void {
   const removals = Object.fromEntries(Object.keys(addon.config).map((name) => [name, null]));
   writeAddonConfig(store, addon, removals, prefix, { ...opts, release: false });
   if (opts.release) releaseAttachedApps(store, addon, opts.description, opts.now);

@@ -29,7 +29,9 @@ export function ensureApp(store: SimStore, spec: AppSpec, now: number): SimApp {
     if (existing) return existing;
   }
   const owner = ensureUser(store, spec.owner ?? 'owner@example.com', now);
-  const collaborators = (spec.collaborators ?? ['collaborator@example.com']).map((email) => ensureUser(store, email, now));
+  const collaborators = (spec.collaborators ?? ['collaborator@example.com']).map((email) =>
+    ensureUser(store, email, now),
+  );
   const app: SimApp = {
     id: newId(),
     name: spec.name ?? newAppName(),

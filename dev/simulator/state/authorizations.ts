@@ -4,38 +4,77 @@ import type { SimAccessToken, SimAuthorization, SimGrantCode } from './types.ts'
 
 /** Creates the partner authorization Heroku makes for each provisioned add-on resource. */
 export function createPartnerAuthorization(store: SimStore, addonId: string, now: number): SimAuthorization {
-  return createAuthorization(store, { clientId: store.addonClientId, kind: 'partner', userId: store.partnerUserId, addonId, scopes: [] }, now);
+  return createAuthorization(
+    store,
+    { clientId: store.addonClientId, kind: 'partner', userId: store.partnerUserId, addonId, scopes: [] },
+    now,
+  );
 }
 
 /** Creates a user authorization for a user-flow OAuth client. */
-export function createUserAuthorization(store: SimStore, clientId: string, userId: string, scopes: string[], now: number): SimAuthorization {
+export function createUserAuthorization(
+  store: SimStore,
+  clientId: string,
+  userId: string,
+  scopes: string[],
+  now: number,
+): SimAuthorization {
   return createAuthorization(store, { clientId, kind: 'user', userId, addonId: null, scopes }, now);
 }
 
 function createAuthorization(
-  store: SimStore, fields: Pick<SimAuthorization, 'clientId' | 'kind' | 'userId' | 'addonId' | 'scopes'>, now: number,
+  store: SimStore,
+  fields: Pick<SimAuthorization, 'clientId' | 'kind' | 'userId' | 'addonId' | 'scopes'>,
+  now: number,
 ): SimAuthorization {
   const authorization: SimAuthorization = {
-    id: newId(), ...fields, refreshToken: null, sessionNonce: newNonce(), createdAt: now, revokedAt: null,
+    id: newId(),
+    ...fields,
+    refreshToken: null,
+    sessionNonce: newNonce(),
+    createdAt: now,
+    revokedAt: null,
   };
   store.authorizations.set(authorization.id, authorization);
   return authorization;
 }
 
 /** Issues a single-use code for an authorization. */
-export function issueGrantCode(store: SimStore, authorizationId: string, ttlSeconds: number, now: number, redirectUri: string | null = null): SimGrantCode {
-  const grant: SimGrantCode = { code: newId(), authorizationId, expiresAt: now + ttlSeconds * 1000, usedAt: null, redirectUri };
+export function issueGrantCode(
+  store: SimStore,
+  authorizationId: string,
+  ttlSeconds: number,
+  now: number,
+  redirectUri: string | null = null,
+): SimGrantCode {
+  const grant: SimGrantCode = {
+    code: newId(),
+    authorizationId,
+    expiresAt: now + ttlSeconds * 1000,
+    usedAt: null,
+    redirectUri,
+  };
   store.grantCodes.set(grant.code, grant);
   return grant;
 }
 
 /** Issues a new access token (and the authorization's refresh token on first use). */
-export function issueTokens(store: SimStore, authorization: SimAuthorization, ttlSeconds: number, now: number): SimAccessToken {
+export function issueTokens(
+  store: SimStore,
+  authorization: SimAuthorization,
+  ttlSeconds: number,
+  now: number,
+): SimAccessToken {
   if (!authorization.refreshToken) {
     authorization.refreshToken = newToken();
     store.refreshTokens.set(authorization.refreshToken, authorization.id);
   }
-  const access: SimAccessToken = { token: newToken(), authorizationId: authorization.id, createdAt: now, expiresAt: now + ttlSeconds * 1000 };
+  const access: SimAccessToken = {
+    token: newToken(),
+    authorizationId: authorization.id,
+    createdAt: now,
+    expiresAt: now + ttlSeconds * 1000,
+  };
   store.accessTokens.set(access.token, access);
   return access;
 }
@@ -60,7 +99,7 @@ export interface ResolvedToken {
 /** Looks up an access token and says whether it may be used right now. */
 export function resolveAccessToken(store: SimStore, token: string, now: number): ResolvedToken {
   const accessToken = store.accessTokens.get(token) ?? null;
-  const authorization = accessToken ? store.authorizations.get(accessToken.authorizationId) ?? null : null;
+  const authorization = accessToken ? (store.authorizations.get(accessToken.authorizationId) ?? null) : null;
   if (!accessToken || !authorization) return { state: 'unknown', authorization: null, accessToken: null };
   if (authorization.revokedAt !== null) return { state: 'revoked', authorization, accessToken };
   if (accessToken.expiresAt <= now) return { state: 'expired', authorization, accessToken };

@@ -1,6 +1,19 @@
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 
-const ADJECTIVES = ['curved', 'silent', 'amber', 'brisk', 'cobalt', 'dusky', 'gentle', 'lively', 'polar', 'rugged', 'serene', 'tidy'];
+const ADJECTIVES = [
+  'curved',
+  'silent',
+  'amber',
+  'brisk',
+  'cobalt',
+  'dusky',
+  'gentle',
+  'lively',
+  'polar',
+  'rugged',
+  'serene',
+  'tidy',
+];
 const NOUNS = ['river', 'meadow', 'canyon', 'harbor', 'summit', 'forest', 'dune', 'glacier'];
 
 /** A fresh v4 uuid. */

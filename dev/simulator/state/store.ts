@@ -1,5 +1,12 @@
 import type {
-  SimAccessToken, SimAddon, SimApp, SimAttachment, SimAuthorization, SimGrantCode, SimOAuthClient, SimUser,
+  SimAccessToken,
+  SimAddon,
+  SimApp,
+  SimAttachment,
+  SimAuthorization,
+  SimGrantCode,
+  SimOAuthClient,
+  SimUser,
 } from './types.ts';
 
 /**

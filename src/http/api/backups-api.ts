@@ -9,10 +9,20 @@ import { backupFreshness } from '../../backups/freshness.ts';
 export function backupsApi(deps: AppDeps): Router {
   const router = Router();
   router.get('/backups', async (req, res) => {
-    const [page, freshness] = await Promise.all([listBackups(deps, req.viewer.resource.id, req.query), backupFreshness(deps.pool, req.viewer.resource.id)]);
+    const [page, freshness] = await Promise.all([
+      listBackups(deps, req.viewer.resource.id, req.query),
+      backupFreshness(deps.pool, req.viewer.resource.id),
+    ]);
     res.json({
-      backups: page.backups.map(backupJson), page: page.page, pages: page.pages, total: page.total,
-      freshness: { stale: freshness.stale, newest_verified_at: freshness.newestVerifiedAt?.toISOString() ?? null, warning: freshness.warning },
+      backups: page.backups.map(backupJson),
+      page: page.page,
+      pages: page.pages,
+      total: page.total,
+      freshness: {
+        stale: freshness.stale,
+        newest_verified_at: freshness.newestVerifiedAt?.toISOString() ?? null,
+        warning: freshness.warning,
+      },
     });
   });
   router.post('/backups', async (req, res) => {
@@ -22,11 +32,18 @@ export function backupsApi(deps: AppDeps): Router {
   });
   router.get('/backups/:id', async (req, res) => {
     const after = Number(req.query.logs_after ?? 0);
-    const detail = await getBackupDetail(deps, req.viewer.resource.id, req.params.id, { logsAfter: Number.isSafeInteger(after) && after > 0 ? after : 0 });
+    const detail = await getBackupDetail(deps, req.viewer.resource.id, req.params.id, {
+      logsAfter: Number.isSafeInteger(after) && after > 0 ? after : 0,
+    });
     res.json({
       ...backupJson(detail.backup),
       throughput: detail.backup.progress.samples ?? [],
-      events: detail.events.map((e) => ({ attempt: e.attempt, state: e.state, detail: e.detail, at: e.at.toISOString() })),
+      events: detail.events.map((e) => ({
+        attempt: e.attempt,
+        state: e.state,
+        detail: e.detail,
+        at: e.at.toISOString(),
+      })),
       logs: detail.logs.map((l) => ({ id: l.id, attempt: l.attempt, at: l.at.toISOString(), message: l.message })),
       logs_more: detail.logsMore,
       ...(req.query.contents === '1' ? { contents: detail.contents } : {}),

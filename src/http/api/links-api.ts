@@ -13,9 +13,16 @@ export function linksApi(deps: AppDeps): Router {
   const router = Router();
   router.post('/backups/:id/links', async (req, res) => {
     const { link, url, expiresAt, backup, filename } = await createDownloadLink(
-      { pool: deps.pool, publicUrl: deps.config.PUBLIC_URL }, actorOf(req), req.params.id, req.body);
+      { pool: deps.pool, publicUrl: deps.config.PUBLIC_URL },
+      actorOf(req),
+      req.params.id,
+      req.body,
+    );
     res.status(201).json({
-      ...linkJson(link), url, filename, expires_at: expiresAt.toISOString(),
+      ...linkJson(link),
+      url,
+      filename,
+      expires_at: expiresAt.toISOString(),
       backup: { id: backup.id, name: backup.name, bytes: backup.bytes, sha256: backup.sha256 },
     });
   });
@@ -32,10 +39,18 @@ export function linksApi(deps: AppDeps): Router {
 export function linkJson(link: DownloadLink) {
   const now = Date.now();
   return {
-    id: link.id, prefix: link.prefix, backup_id: link.backupId, created_by: link.createdBy, created_ip: link.createdIp,
-    created_at: link.createdAt.toISOString(), expires_at: link.expiresAt.toISOString(),
+    id: link.id,
+    prefix: link.prefix,
+    backup_id: link.backupId,
+    created_by: link.createdBy,
+    created_ip: link.createdIp,
+    created_at: link.createdAt.toISOString(),
+    expires_at: link.expiresAt.toISOString(),
     status: link.revokedAt ? 'revoked' : link.expiresAt.getTime() <= now ? 'expired' : 'active',
-    revoked_at: link.revokedAt?.toISOString() ?? null, revoked_by: link.revokedBy,
-    last_used_at: link.lastUsedAt?.toISOString() ?? null, last_used_ip: link.lastUsedIp, use_count: link.useCount,
+    revoked_at: link.revokedAt?.toISOString() ?? null,
+    revoked_by: link.revokedBy,
+    last_used_at: link.lastUsedAt?.toISOString() ?? null,
+    last_used_ip: link.lastUsedIp,
+    use_count: link.useCount,
   };
 }

@@ -24,8 +24,14 @@ export function tokensApi(deps: AppDeps): Router {
 
 export function tokenJson(token: ApiToken) {
   return {
-    id: token.id, name: token.name, prefix: token.prefix, role: token.role, created_by: token.createdBy,
-    created_at: token.createdAt.toISOString(), last_used_at: token.lastUsedAt?.toISOString() ?? null,
-    last_used_ip: token.lastUsedIp, revoked_at: token.revokedAt?.toISOString() ?? null,
+    id: token.id,
+    name: token.name,
+    prefix: token.prefix,
+    role: token.role,
+    created_by: token.createdBy,
+    created_at: token.createdAt.toISOString(),
+    last_used_at: token.lastUsedAt?.toISOString() ?? null,
+    last_used_ip: token.lastUsedIp,
+    revoked_at: token.revokedAt?.toISOString() ?? null,
   };
 }

@@ -11,7 +11,12 @@ export function auditPage(deps: AppDeps): Router {
   const router = Router();
   router.get('/audit', requireSession, async (req, res) => {
     const { resource, user } = req.viewer;
-    res.render('audit', { title: `Audit log · ${resource.appName ?? resource.name} · big-backup`, resource, user, events: await listAudit(deps.pool, resource.id, AUDIT_SHOWN) });
+    res.render('audit', {
+      title: `Audit log · ${resource.appName ?? resource.name} · big-backup`,
+      resource,
+      user,
+      events: await listAudit(deps.pool, resource.id, AUDIT_SHOWN),
+    });
   });
   return router;
 }

@@ -3,7 +3,13 @@ import type { AppDeps } from '../deps.ts';
 import { requireSession } from '../middleware/require-session.ts';
 import { sameOrigin } from '../middleware/same-origin.ts';
 import { AppError } from '../../errors.ts';
-import { cancelBackup, captureNow, getBackupDetail, listBackups, ALREADY_RUNNING } from '../../backups/backups.service.ts';
+import {
+  cancelBackup,
+  captureNow,
+  getBackupDetail,
+  listBackups,
+  ALREADY_RUNNING,
+} from '../../backups/backups.service.ts';
 import { describeSource } from '../../backups/sources.service.ts';
 import { findConnection } from '../../heroku/connect-connections.repo.ts';
 import { findAuthorization } from '../../heroku/authorizations.repo.ts';
@@ -26,22 +32,42 @@ export function backupPages(deps: AppDeps): Router {
   async function renderList(req: Request, res: import('express').Response, error?: string) {
     const { resource, user } = req.viewer;
     const [page, authorization, connection, source, freshness] = await Promise.all([
-      listBackups(deps, resource.id, req.query), findAuthorization(deps.pool, resource.id),
-      findConnection(deps.pool, resource.id), describeSource(deps, resource.id), backupFreshness(deps.pool, resource.id),
+      listBackups(deps, resource.id, req.query),
+      findAuthorization(deps.pool, resource.id),
+      findConnection(deps.pool, resource.id),
+      describeSource(deps, resource.id),
+      backupFreshness(deps.pool, resource.id),
     ]);
     res.render('dashboard', {
-      title: `${resource.appName ?? resource.name} · big-backup`, resource, user, plan: findPlan(resource.plan)!,
-      authorizationStatus: authorization?.status ?? 'pending', connection, source, forkTimings, ...page, error, freshness,
+      title: `${resource.appName ?? resource.name} · big-backup`,
+      resource,
+      user,
+      plan: findPlan(resource.plan)!,
+      authorizationStatus: authorization?.status ?? 'pending',
+      connection,
+      source,
+      forkTimings,
+      ...page,
+      error,
+      freshness,
       running: page.busy,
     });
   }
 
-  router.get('/dashboard', requireSession, async (req, res) => { await renderList(req, res); });
+  router.get('/dashboard', requireSession, async (req, res) => {
+    await renderList(req, res);
+  });
 
   router.post('/backups', requireSession, guard, async (req, res) => {
     try {
       const actor = actorOf(req);
-      const backup = await captureNow(deps, actor.resourceId, { format: formBody(req).format || undefined }, actor.label, actor.ip);
+      const backup = await captureNow(
+        deps,
+        actor.resourceId,
+        { format: formBody(req).format || undefined },
+        actor.label,
+        actor.ip,
+      );
       res.redirect(303, `/backups/${backup.id}`);
     } catch (error) {
       // A refusal the customer can act on (one already running, a bad format) is shown on the list.
@@ -51,33 +77,56 @@ export function backupPages(deps: AppDeps): Router {
     }
   });
 
-  async function renderBackup(req: Request, res: import('express').Response, extra: { link?: { url: string; expiresAt: Date; filename: string } } = {}) {
+  async function renderBackup(
+    req: Request,
+    res: import('express').Response,
+    extra: { link?: { url: string; expiresAt: Date; filename: string } } = {},
+  ) {
     const { resource, user } = req.viewer;
     const viewer = actorOf(req);
     const detail = await getBackupDetail(deps, resource.id, req.params.id as string);
     const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
     const entries = detail.contents?.entries ?? [];
     const needle = q.toLowerCase();
-    const matching = q ? entries.filter((e) => `${e.schema ?? ''}.${e.name} ${e.type}`.toLowerCase().includes(needle)) : entries;
+    const matching = q
+      ? entries.filter((e) => `${e.schema ?? ''}.${e.name} ${e.type}`.toLowerCase().includes(needle))
+      : entries;
     res.render('backup', {
-      title: `${detail.backup.name} · ${resource.appName ?? resource.name} · big-backup`, resource, user,
-      ...detail, q, shown: matching.slice(0, CONTENTS_SHOWN), matchingCount: matching.length,
-      tables: entries.filter((e) => e.type === 'TABLE').length, schemas: new Set(entries.map((e) => e.schema).filter(Boolean)).size,
-      chart: throughputChart(detail.backup.progress.samples ?? []), forkTimings,
+      title: `${detail.backup.name} · ${resource.appName ?? resource.name} · big-backup`,
+      resource,
+      user,
+      ...detail,
+      q,
+      shown: matching.slice(0, CONTENTS_SHOWN),
+      matchingCount: matching.length,
+      tables: entries.filter((e) => e.type === 'TABLE').length,
+      schemas: new Set(entries.map((e) => e.schema).filter(Boolean)).size,
+      chart: throughputChart(detail.backup.progress.samples ?? []),
+      forkTimings,
       lastLogId: detail.logs.at(-1)?.id ?? 0,
-      links: (await listLinks(deps.pool, resource.id, detail.backup.id)).map((l) => ({ ...l, revocable: mayRevoke(l, viewer) })),
-      link: extra.link, now: new Date(),
+      links: (await listLinks(deps.pool, resource.id, detail.backup.id)).map((l) => ({
+        ...l,
+        revocable: mayRevoke(l, viewer),
+      })),
+      link: extra.link,
+      now: new Date(),
     });
   }
 
-  router.get('/backups/:id', requireSession, async (req, res) => { await renderBackup(req, res); });
+  router.get('/backups/:id', requireSession, async (req, res) => {
+    await renderBackup(req, res);
+  });
 
   // "Download": a link for the signed-in user, shown once on the page that made it.
   router.post('/backups/:id/links', requireSession, guard, async (req, res) => {
     const requested = formBody(req).expires_in_seconds;
     const seconds = typeof requested === 'string' && /^\d{1,7}$/.test(requested) ? Number(requested) : requested;
-    const created = await createDownloadLink({ pool: deps.pool, publicUrl: deps.config.PUBLIC_URL }, actorOf(req), req.params.id as string,
-      seconds === undefined ? {} : { expires_in_seconds: seconds });
+    const created = await createDownloadLink(
+      { pool: deps.pool, publicUrl: deps.config.PUBLIC_URL },
+      actorOf(req),
+      req.params.id as string,
+      seconds === undefined ? {} : { expires_in_seconds: seconds },
+    );
     await renderBackup(req, res, { link: created });
   });
 

@@ -7,7 +7,10 @@ export function bytes(value: number | null | undefined): string {
   if (value === null || value === undefined) return '—';
   let v = value;
   let unit = 0;
-  while (v >= 1000 && unit < UNITS.length - 1) { v /= 1000; unit++; }
+  while (v >= 1000 && unit < UNITS.length - 1) {
+    v /= 1000;
+    unit++;
+  }
   return `${unit === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${UNITS[unit]}`;
 }
 

@@ -10,7 +10,10 @@ import { auditPage } from './audit-page.ts';
 /** The customer's dashboard pages, reached by single sign-on. */
 export function dashboardRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.use((_req, res, next) => { res.locals.fmt = fmt; next(); });
+  router.use((_req, res, next) => {
+    res.locals.fmt = fmt;
+    next();
+  });
 
   router.get('/', (req, res) => {
     if (req.user?.resource) return res.redirect(303, '/dashboard');
@@ -24,7 +27,11 @@ export function dashboardRoutes(deps: AppDeps): Router {
   router.post('/logout', sameOrigin(deps.config.PUBLIC_URL), (req, res, next) => {
     req.logout((error) => {
       if (error) return next(error);
-      req.session.destroy(() => res.clearCookie(sessionCookieName(deps.config.PUBLIC_URL), { path: '/' }).render('signed-out', { title: 'Signed out' }));
+      req.session.destroy(() =>
+        res
+          .clearCookie(sessionCookieName(deps.config.PUBLIC_URL), { path: '/' })
+          .render('signed-out', { title: 'Signed out' }),
+      );
     });
   });
 

@@ -8,7 +8,11 @@ export interface ThroughputChart {
 }
 
 /** Null when there are too few samples to draw (a run of a second or two). */
-export function throughputChart(samples: ReadonlyArray<readonly [number, number]>, width = 600, height = 120): ThroughputChart | null {
+export function throughputChart(
+  samples: ReadonlyArray<readonly [number, number]>,
+  width = 600,
+  height = 120,
+): ThroughputChart | null {
   const rates: Array<[number, number]> = [];
   for (let i = 1; i < samples.length; i++) {
     const [t0, b0] = samples[i - 1]!;
@@ -19,6 +23,7 @@ export function throughputChart(samples: ReadonlyArray<readonly [number, number]
   const seconds = rates.at(-1)![0];
   const peak = Math.max(...rates.map(([, r]) => r), 1);
   const points = [[samples[0]![0], rates[0]![1]] as [number, number], ...rates]
-    .map(([t, r]) => `${((t / seconds) * width).toFixed(1)},${(height - (r / peak) * (height - 4)).toFixed(1)}`).join(' ');
+    .map(([t, r]) => `${((t / seconds) * width).toFixed(1)},${(height - (r / peak) * (height - 4)).toFixed(1)}`)
+    .join(' ');
   return { width, height, points, peakBytesPerSecond: peak, seconds };
 }

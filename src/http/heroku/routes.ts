@@ -21,7 +21,9 @@ export function herokuRoutes(deps: AppDeps): Router {
       plan: body.plan,
       region: body.region,
       callbackUrl: body.callback_url ?? null,
-      grant: body.oauth_grant ? { code: body.oauth_grant.code, expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : null } : null,
+      grant: body.oauth_grant
+        ? { code: body.oauth_grant.code, expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : null }
+        : null,
       options: body.options ?? {},
     });
     res.status(200).json(answer);

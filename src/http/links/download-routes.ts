@@ -29,12 +29,17 @@ export function downloadRoutes(deps: AppDeps): Router {
     store: new PgRateLimitStore(deps.pool, 'download:'),
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, _res, next) => next(tooManyRequests('Too many download requests from your address. Wait a minute and try again.')),
+    handler: (_req, _res, next) =>
+      next(tooManyRequests('Too many download requests from your address. Wait a minute and try again.')),
   });
-  router.use('/d', (_req, res, next) => {
-    res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'X-Robots-Tag': 'noindex' });
-    next();
-  }, limiter);
+  router.use(
+    '/d',
+    (_req, res, next) => {
+      res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'X-Robots-Tag': 'noindex' });
+      next();
+    },
+    limiter,
+  );
   // Express answers HEAD with the GET route; the handler skips the body (and counts no use) for HEAD.
   router.get('/d/:token', async (req, res) => {
     const resolved = await resolveLink(deps.pool, req.params.token);
@@ -50,7 +55,10 @@ export function downloadRoutes(deps: AppDeps): Router {
 async function assertStored(deps: AppDeps, req: Request, { backup }: ResolvedLink): Promise<void> {
   const info = await deps.store.head(backup.objectKey);
   if (info && info.bytes === backup.bytes && (!info.manifest || info.manifest.sha256 === backup.sha256)) return;
-  req.log.error({ backupId: backup.id, found: info ? { bytes: info.bytes, sealed: info.manifest !== null } : null }, 'a download link leads to a missing or different archive');
+  req.log.error(
+    { backupId: backup.id, found: info ? { bytes: info.bytes, sealed: info.manifest !== null } : null },
+    'a download link leads to a missing or different archive',
+  );
   throw gone('The backup behind this link is no longer available.');
 }
 
@@ -72,7 +80,11 @@ async function serveFromStore(deps: AppDeps, req: Request, res: Response, resolv
   const ifRange = req.get('if-range');
   const range = ifRange === undefined || ifRange === etag ? parseRange(req.get('range'), size) : null;
   if (range === 'unsatisfiable') {
-    res.status(416).set('Content-Range', `bytes */${size}`).type('text/plain').send('The requested range is outside the file.\n');
+    res
+      .status(416)
+      .set('Content-Range', `bytes */${size}`)
+      .type('text/plain')
+      .send('The requested range is outside the file.\n');
     return;
   }
   // Open the bytes and count the use before any header that describes them: an error after this
@@ -86,7 +98,12 @@ async function serveFromStore(deps: AppDeps, req: Request, res: Response, resolv
       throw error;
     }
     try {
-      await recordLinkUse(deps.pool, resolved, req.ip ?? null, range ? { via: 'stream', range: `${range.start}-${range.end}` } : { via: 'stream' });
+      await recordLinkUse(
+        deps.pool,
+        resolved,
+        req.ip ?? null,
+        range ? { via: 'stream', range: `${range.start}-${range.end}` } : { via: 'stream' },
+      );
     } catch (error) {
       body.destroy();
       throw error;
@@ -97,13 +114,25 @@ async function serveFromStore(deps: AppDeps, req: Request, res: Response, resolv
     'Content-Disposition': attachmentDisposition(filename),
     ...(backup.finishedAt ? { 'Last-Modified': backup.finishedAt.toUTCString() } : {}),
   });
-  if (range) res.status(206).set({ 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': String(range.end - range.start + 1) });
+  if (range)
+    res.status(206).set({
+      'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+      'Content-Length': String(range.end - range.start + 1),
+    });
   else res.status(200).set('Content-Length', String(size));
   if (!body) {
     res.end();
     return;
   }
-  req.log.info({ linkId: resolved.link.id, backupId: backup.id, via: 'stream', ...(range ? { range: `${range.start}-${range.end}` } : {}) }, 'download link used');
+  req.log.info(
+    {
+      linkId: resolved.link.id,
+      backupId: backup.id,
+      via: 'stream',
+      ...(range ? { range: `${range.start}-${range.end}` } : {}),
+    },
+    'download link used',
+  );
   try {
     await pipeline(body, res);
   } catch (error) {
@@ -117,7 +146,10 @@ async function serveFromStore(deps: AppDeps, req: Request, res: Response, resolv
  * Null means "send the whole file": no header, a malformed one, or several ranges (which a server may
  * ignore). 'unsatisfiable' means 416: the range starts at or past the end, or asks for 0 suffix bytes.
  */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
   if (header === undefined) return null;
   const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!match) return null;

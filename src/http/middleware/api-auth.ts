@@ -22,7 +22,14 @@ export function apiAuthentication(deps: AppDeps): RequestHandler {
     const header = req.get('authorization');
     if (!header) return requireSession(req, res, next);
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const refuse = () => next(new AppError('invalid_token', 401, 'The API token is missing, malformed, revoked or unknown. Create a new one on the dashboard\'s API tokens page.'));
+    const refuse = () =>
+      next(
+        new AppError(
+          'invalid_token',
+          401,
+          "The API token is missing, malformed, revoked or unknown. Create a new one on the dashboard's API tokens page.",
+        ),
+      );
     if (!match) return refuse();
     authenticateApiToken(deps.pool, match[1]!, req.ip ?? null).then(async (token) => {
       if (!token) return refuse();
@@ -41,5 +48,11 @@ export function apiAuthentication(deps: AppDeps): RequestHandler {
 /** Lets through admins only (settings, sources, tokens); members may view, capture and download. */
 export const requireAdmin: RequestHandler = (req, _res, next) => {
   if (req.viewer?.user.role === 'admin') return next();
-  next(new AppError('forbidden', 403, 'Only an admin of this add-on can change this. The first person to open the dashboard is its admin.'));
+  next(
+    new AppError(
+      'forbidden',
+      403,
+      'Only an admin of this add-on can change this. The first person to open the dashboard is its admin.',
+    ),
+  );
 };

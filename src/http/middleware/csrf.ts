@@ -27,7 +27,13 @@ export const csrfProtection: RequestHandler = (req, res, next) => {
   const sent = req.get('x-csrf-token') ?? formField(req, '_csrf');
   if (!session?.csrfToken || !sent || !sameSecret(sent, session.csrfToken)) {
     req.log.warn({ path: req.path }, 'csrf token missing or wrong');
-    return next(new AppError('csrf_failed', 403, 'This form has expired or did not come from the big-backup dashboard. Reload the page and try again.'));
+    return next(
+      new AppError(
+        'csrf_failed',
+        403,
+        'This form has expired or did not come from the big-backup dashboard. Reload the page and try again.',
+      ),
+    );
   }
   next();
 };

@@ -13,7 +13,10 @@ export function herokuBasicAuth(addonId: string, password: string): RequestHandl
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     const given = match ? digest(Buffer.from(match[1]!, 'base64').toString('utf8')) : digest('');
     if (match && timingSafeEqual(given, expected)) return next();
-    res.set('WWW-Authenticate', 'Basic realm="big-backup"').status(401).json({ id: 'unauthorized', message: 'Unauthorized' });
+    res
+      .set('WWW-Authenticate', 'Basic realm="big-backup"')
+      .status(401)
+      .json({ id: 'unauthorized', message: 'Unauthorized' });
   };
 }
 

@@ -22,7 +22,15 @@ export function requestLog(logger: Logger): RequestHandler {
     res.set('X-Request-ID', req.requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      req.log.info({ method: req.method, path: safePath(req), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      req.log.info(
+        {
+          method: req.method,
+          path: safePath(req),
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
     });
     next();
   };

@@ -17,5 +17,11 @@ export const requireSession: RequestHandler = (req, res, next) => {
     return next();
   }
   if (user) req.session.destroy(() => {});
-  next(new AppError('signed_out', 401, 'You are not signed in. Open big-backup from your app\'s Resources tab on the Heroku dashboard (or run `heroku addons:open big-backup`).'));
+  next(
+    new AppError(
+      'signed_out',
+      401,
+      "You are not signed in. Open big-backup from your app's Resources tab on the Heroku dashboard (or run `heroku addons:open big-backup`).",
+    ),
+  );
 };

@@ -35,15 +35,21 @@ export const SESSION_ABSOLUTE_MS = 12 * 60 * 60_000;
  * Cookie sessions stored in Postgres, and passport with the Heroku SSO strategy. Behind TLS the cookie
  * is `__Host-` prefixed and Secure; Heroku's router terminates TLS, so `trust proxy` is set by the app.
  */
-export function sessionMiddleware(deps: AppDeps): { middleware: RequestHandler[]; passport: InstanceType<typeof Passport> } {
+export function sessionMiddleware(deps: AppDeps): {
+  middleware: RequestHandler[];
+  passport: InstanceType<typeof Passport>;
+} {
   // One passport per app (not the module singleton), so two apps in one process never share serializers.
   const passport = new Passport();
   const secure = servedOverTls(deps.config.PUBLIC_URL);
   const PgStore = connectPgSimple(session);
-  passport.use(new HerokuSsoStrategy({
-    pool: deps.pool, salt: deps.config.HEROKU_SSO_SALT,
-    nowSeconds: deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)),
-  }));
+  passport.use(
+    new HerokuSsoStrategy({
+      pool: deps.pool,
+      salt: deps.config.HEROKU_SSO_SALT,
+      nowSeconds: deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)),
+    }),
+  );
   passport.serializeUser((user, done) => {
     const u = user as SessionUser;
     done(null, { resourceId: u.resourceId, userId: u.userId });
@@ -54,7 +60,12 @@ export function sessionMiddleware(deps: AppDeps): { middleware: RequestHandler[]
   });
   const middleware = [
     session({
-      store: new PgStore({ pool: deps.pool, tableName: 'sessions', createTableIfMissing: false, pruneSessionInterval: 15 * 60 }),
+      store: new PgStore({
+        pool: deps.pool,
+        tableName: 'sessions',
+        createTableIfMissing: false,
+        pruneSessionInterval: 15 * 60,
+      }),
       name: sessionCookieName(deps.config.PUBLIC_URL),
       secret: deps.config.SESSION_SECRET,
       resave: false,

@@ -49,9 +49,16 @@ export class HerokuSsoStrategy extends Strategy {
       const resource = await lockResource(tx, claims.resourceId);
       if (!resource || resource.state !== 'provisioned') return { reason: 'unknown or deprovisioned resource' };
       // A token signs one sign-in: keep its hash for longer than it stays valid and refuse it twice.
-      if (!(await claimSsoTokenUse(tx, createHash('sha256').update(claims.token).digest('hex')))) return { reason: 'sign-on token replayed' };
+      if (!(await claimSsoTokenUse(tx, createHash('sha256').update(claims.token).digest('hex'))))
+        return { reason: 'sign-on token replayed' };
       const user = await recordSignIn(tx, resource.id, claims.userId, claims.email);
-      await recordAudit(tx, { resourceId: resource.id, actor: user.email, action: 'user.signed_in', detail: { role: user.role }, ip: req.ip ?? null });
+      await recordAudit(tx, {
+        resourceId: resource.id,
+        actor: user.email,
+        action: 'user.signed_in',
+        detail: { role: user.role },
+        ip: req.ip ?? null,
+      });
       return { user: { resourceId: resource.id, userId: claims.userId } };
     });
   }

@@ -52,7 +52,12 @@ export interface ContractProvider {
   /** Completes an async provision: PATCH config, then actions/provision. */
   finishAsync(uuid: string, opts?: { configName?: string }): Promise<{ patch: Response_; provision: Response_ }>;
   /** Calls the Platform API with the resource's access token. */
-  api(uuid: string, method: string, path: string, opts?: { body?: unknown; style?: 'bearer' | 'basic'; token?: string }): Promise<Response_>;
+  api(
+    uuid: string,
+    method: string,
+    path: string,
+    opts?: { body?: unknown; style?: 'bearer' | 'basic'; token?: string },
+  ): Promise<Response_>;
   /** Posts the form to /oauth/token. */
   token(fields: Record<string, string>): Promise<Response_>;
   stop(): Promise<void>;
@@ -72,7 +77,14 @@ export interface Response_ {
 export async function startContractProvider(): Promise<ContractProvider> {
   const app = express();
   const pending = new Map<string, Promise<ProviderResource>>();
-  const provider = { mode: 'sync', exchangeGrants: true, override: null, resources: new Map(), received: [], herokuUrl: '' } as unknown as ContractProvider;
+  const provider = {
+    mode: 'sync',
+    exchangeGrants: true,
+    override: null,
+    resources: new Map(),
+    received: [],
+    herokuUrl: '',
+  } as unknown as ContractProvider;
 
   const requireBasic: RequestHandler = (req, res, next) => {
     const expected = 'Basic ' + Buffer.from(`${SECRETS.addonId}:${SECRETS.password}`).toString('base64');
@@ -92,7 +104,8 @@ export async function startContractProvider(): Promise<ContractProvider> {
 
   app.post('/heroku/resources', async (req, res) => {
     const body = req.body as { uuid?: unknown; plan?: unknown; oauth_grant?: { code?: unknown } | null };
-    if (typeof body?.uuid !== 'string' || typeof body.plan !== 'string') return void res.status(422).json({ message: 'uuid and plan are required' });
+    if (typeof body?.uuid !== 'string' || typeof body.plan !== 'string')
+      return void res.status(422).json({ message: 'uuid and plan are required' });
     const uuid = body.uuid;
     // Concurrent copies of the same request share one creation: idempotency per uuid (contract §1.1).
     let creation = pending.get(uuid);
@@ -101,8 +114,13 @@ export async function startContractProvider(): Promise<ContractProvider> {
       pending.set(uuid, creation);
     }
     const resource = await creation;
-    if (provider.mode === 'async') return void res.status(202).json({ id: resource.id, message: 'Provisioning; this takes a moment.' });
-    res.json({ id: resource.id, config: { BIG_BACKUP_URL: `${provider.url}/r/${uuid}` }, message: 'big-backup is ready.' });
+    if (provider.mode === 'async')
+      return void res.status(202).json({ id: resource.id, message: 'Provisioning; this takes a moment.' });
+    res.json({
+      id: resource.id,
+      config: { BIG_BACKUP_URL: `${provider.url}/r/${uuid}` },
+      message: 'big-backup is ready.',
+    });
   });
 
   app.put('/heroku/resources/:id', (req, res) => {
@@ -111,7 +129,10 @@ export async function startContractProvider(): Promise<ContractProvider> {
     const plan = (req.body as { plan?: unknown }).plan;
     if (plan === 'tiny') return void res.status(422).json({ message: 'Retention exceeds the tiny plan.' });
     resource.plan = String(plan);
-    res.json({ config: { BIG_BACKUP_URL: `${provider.url}/r/${resource.id}?plan=${resource.plan}` }, message: `Now on ${resource.plan}.` });
+    res.json({
+      config: { BIG_BACKUP_URL: `${provider.url}/r/${resource.id}?plan=${resource.plan}` },
+      message: `Now on ${resource.plan}.`,
+    });
   });
 
   app.delete('/heroku/resources/:id', (req, res) => {
@@ -123,10 +144,16 @@ export async function startContractProvider(): Promise<ContractProvider> {
     const f = req.body as Record<string, string | undefined>;
     const ts = Number(f.timestamp);
     const nowSeconds = Math.floor(Date.now() / 1000);
-    if (!f.resource_id || !Number.isInteger(ts) || Math.abs(nowSeconds - ts) > 300) return void res.status(403).json({ message: 'stale' });
-    const ok = f.user_scoped_resource_token !== undefined
-      ? same(f.user_scoped_resource_token, sha('sha256', `${f.resource_id}:${SECRETS.ssoSalt}:${ts}:${f.user_id}:${f.email}`))
-      : f.resource_token !== undefined && same(f.resource_token, sha('sha1', `${f.resource_id}:${SECRETS.ssoSalt}:${ts}`));
+    if (!f.resource_id || !Number.isInteger(ts) || Math.abs(nowSeconds - ts) > 300)
+      return void res.status(403).json({ message: 'stale' });
+    const ok =
+      f.user_scoped_resource_token !== undefined
+        ? same(
+            f.user_scoped_resource_token,
+            sha('sha256', `${f.resource_id}:${SECRETS.ssoSalt}:${ts}:${f.user_id}:${f.email}`),
+          )
+        : f.resource_token !== undefined &&
+          same(f.resource_token, sha('sha1', `${f.resource_id}:${SECRETS.ssoSalt}:${ts}`));
     if (!ok) return void res.status(403).json({ message: 'bad token' });
     res.redirect(303, `/dashboard/${f.resource_id}`);
   });
@@ -142,17 +169,25 @@ export async function startContractProvider(): Promise<ContractProvider> {
     return resource;
   }
 
-  provider.token = async (fields) => call(`${provider.herokuUrl}/oauth/token`, {
-    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(),
-  });
+  provider.token = async (fields) =>
+    call(`${provider.herokuUrl}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
 
   provider.api = async (uuid, method, path, opts = {}) => {
     const token = opts.token ?? provider.resources.get(uuid)?.tokens?.access;
     if (!token) throw new Error(`test provider holds no token for ${uuid}`);
-    const authorization = opts.style === 'basic' ? 'Basic ' + Buffer.from(':' + token).toString('base64') : `Bearer ${token}`;
+    const authorization =
+      opts.style === 'basic' ? 'Basic ' + Buffer.from(':' + token).toString('base64') : `Bearer ${token}`;
     return call(`${provider.herokuUrl}${path}`, {
       method,
-      headers: { Accept: 'application/vnd.heroku+json; version=3', Authorization: authorization, ...(opts.body ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Accept: 'application/vnd.heroku+json; version=3',
+        Authorization: authorization,
+        ...(opts.body ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(opts.body ? { body: JSON.stringify(opts.body) } : {}),
     });
   };
@@ -171,10 +206,11 @@ export async function startContractProvider(): Promise<ContractProvider> {
   provider.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   provider.baseUrl = `${provider.url}/heroku/resources`;
   provider.ssoUrl = `${provider.url}/sso/login`;
-  provider.stop = () => new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  provider.stop = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return provider;
 }
 
@@ -183,7 +219,11 @@ export async function call(url: string, init: RequestInit = {}): Promise<Respons
   const res = await fetch(url, { redirect: 'manual', ...init });
   const text = await res.text();
   let body: unknown = null;
-  try { body = text ? JSON.parse(text) : null; } catch { body = text; }
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
   return { status: res.status, body, headers: res.headers };
 }
 

@@ -1,5 +1,9 @@
 import { after, before } from 'node:test';
-import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../../dev/simulator/index.ts';
+import {
+  startHerokuSimulator,
+  type HerokuSimulator,
+  type HerokuSimulatorOptions,
+} from '../../../dev/simulator/index.ts';
 import { SECRETS, startContractProvider, type ContractProvider } from './contract-provider.ts';
 
 /** A controllable millisecond clock starting at real time (SSO checks in the provider read Date.now). */
@@ -11,7 +15,12 @@ export interface TestClock {
 /** Creates a clock that only moves when told to. */
 export function testClock(): TestClock {
   let t = Date.now();
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 /** The simulator and provider of one test file. */
@@ -27,7 +36,13 @@ export function useSimulator(extra: Partial<HerokuSimulatorOptions> = {}): Pair 
   before(async () => {
     pair.provider = await startContractProvider();
     pair.sim = await startHerokuSimulator({
-      addon: { id: SECRETS.addonId, password: SECRETS.password, ssoSalt: SECRETS.ssoSalt, baseUrl: pair.provider.baseUrl, ssoUrl: pair.provider.ssoUrl },
+      addon: {
+        id: SECRETS.addonId,
+        password: SECRETS.password,
+        ssoSalt: SECRETS.ssoSalt,
+        baseUrl: pair.provider.baseUrl,
+        ssoUrl: pair.provider.ssoUrl,
+      },
       oauthClientSecret: SECRETS.clientSecret,
       now: pair.clock.now,
       ...extra,
