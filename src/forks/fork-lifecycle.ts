@@ -3,7 +3,8 @@ import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { Backup } from '../backups/backup.ts';
-import { findSourceSetting, openDirectSource } from '../backups/sources.repo.ts';
+import { findSourceSetting, openDirectSource, type SourceSetting } from '../backups/sources.repo.ts';
+import { findResource } from '../resources/resources.repo.ts';
 import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../engine/index.ts';
 import { redact } from '../shared/redact.ts';
 import { findConnection, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
@@ -30,6 +31,10 @@ export interface ForkSettings {
   readyTimeoutMs: number;
   pollIntervalMs: number;
 }
+
+/** How long an attempt waits for the add-on's app to be learned before it gives up (and is retried). */
+const APP_UNKNOWN_WAIT_MS = 60_000;
+const APP_UNKNOWN_POLL_MS = 500;
 
 export const DEFAULT_FORK_SETTINGS: ForkSettings = { readyTimeoutMs: 12 * 3600_000, pollIntervalMs: 5000 };
 const MAX_POLL_INTERVAL_MS = 60_000;
@@ -316,15 +321,40 @@ export function openSourceSession(
     return vars[`${attachmentName}_URL`] ?? undefined;
   }
 
+  /**
+   * No source yet. If Heroku is connected but the add-on's app is not known (the grant exchange job that
+   * learns it has not finished: a newcomer can connect and capture within seconds of provisioning), that
+   * job sets the app's default attachment as the source as soon as it can: wait for it, for a while.
+   */
+  async function awaitDefaultSource(): Promise<SourceSetting> {
+    const noSource = () =>
+      sourceFailed(
+        'no_source',
+        'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings',
+        false,
+      );
+    const resource = await findResource(deps.pool, backup.resourceId);
+    if (resource?.appName || !(await findConnection(deps.pool, backup.resourceId))) throw noSource();
+    log('waiting for Heroku to say which app this add-on is attached to');
+    const deadline = Date.now() + APP_UNKNOWN_WAIT_MS;
+    while (Date.now() < deadline) {
+      await sleep(APP_UNKNOWN_POLL_MS, undefined, { signal }).catch(() => {
+        throw signal.reason;
+      });
+      const setting = await findSourceSetting(deps.pool, backup.resourceId);
+      if (setting) return setting;
+    }
+    // Retryable: the app is learned by a job that retries on its own; the next attempt finds the source.
+    throw sourceFailed(
+      'no_source',
+      'Heroku has not yet said which app this add-on is attached to, so its database is not known; the backup will be retried',
+      true,
+    );
+  }
+
   return {
     async open() {
-      const setting = await findSourceSetting(deps.pool, backup.resourceId);
-      if (!setting)
-        throw sourceFailed(
-          'no_source',
-          'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings',
-          false,
-        );
+      const setting = (await findSourceSetting(deps.pool, backup.resourceId)) ?? (await awaitDefaultSource());
       if (setting.kind === 'direct') {
         await recordSourceMode(deps.pool, backup.id, token, 'direct');
         return {
