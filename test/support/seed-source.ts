@@ -8,6 +8,11 @@ import pg from 'pg';
 import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../../dev/db/local-cluster.ts';
 import { parseDatabaseUrl, writePasswordFile } from '../../src/engine/index.ts';
 
+/** The host policy of tests that call the engine: their source servers run on loopback. */
+export const LOOPBACK_ALLOWED = { allowPrivate: true };
+/** `LOOPBACK_ALLOWED` as an option of prepareDump and startDump. */
+export const LOOPBACK_ALLOWED_OPTIONS = { hosts: LOOPBACK_ALLOWED };
+
 /** A throwaway source server for dump tests, with a password that exercises pgpass escaping. */
 export interface SourceServer {
   readonly cluster: LocalCluster;
