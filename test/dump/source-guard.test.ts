@@ -1,6 +1,10 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { prepareDump, directSource, isDumpFailure } from '../../src/engine/index.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { prepareDump, runDump, startDump, directSource, isDumpFailure } from '../../src/engine/index.ts';
+import { resolveAllowedHost } from '../../src/net/host-guard.ts';
 import { startSourceServer, createDatabase } from '../support/seed-source.ts';
 
 // The engine resolves and checks the host itself, whoever calls it, and pg_dump and the probe then
@@ -35,4 +39,29 @@ test('an allowed host is planned with the address that was checked, whatever its
     assert.deepEqual(plan.connection.addresses, ['127.0.0.1'], host);
     assert.equal(plan.connection.host, host, 'the host name is kept for TLS and the password file');
   }
+});
+
+test('pg_dump connects to the checked address, finding its password by the host name', async () => {
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'bb-guard-'));
+  after(() => rm(tmpDir, { recursive: true, force: true }));
+  const run = await startDump(directSource(withHost('localhost')), { hosts: { allowPrivate: true }, tmpDir });
+  assert.deepEqual(run.plan.connection.addresses, await resolveAllowedHost('localhost', { allowPrivate: true }));
+  assert.ok(run.argv.includes('--host=localhost'), run.argv.join(' '));
+  let bytes = 0;
+  for await (const chunk of run.stdout) bytes += (chunk as Buffer).length;
+  const result = await run.done;
+  assert.equal(result.bytesOut, bytes);
+  assert.ok(bytes > 0);
+});
+
+test('pg_dump never looks the name up again: it connects to the checked address even if the name now leads nowhere', async () => {
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'bb-guard-'));
+  after(() => rm(tmpDir, { recursive: true, force: true }));
+  const plan = await prepareDump(directSource(url), { hosts: { allowPrivate: true } });
+  // As if DNS had changed after the check: the name no longer resolves at all.
+  const rebound = { ...plan, connection: { ...plan.connection, host: 'rebound.invalid' } };
+  const run = await runDump(rebound, { tmpDir });
+  for await (const chunk of run.stdout) assert.ok(chunk);
+  const result = await run.done;
+  assert.ok(result.bytesOut > 0);
 });
