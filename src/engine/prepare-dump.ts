@@ -35,8 +35,9 @@ export interface PrepareDumpOptions extends FindBinariesOptions {
 const DEFAULT_LOCK_WAIT_MS = 120_000;
 
 /**
- * Resolves the source, checks its host against the host policy, reads the server's version and size, and picks a pg_dump at least as new as the
- * server. Fails here, before any storage is touched, on a version mismatch or a bad connection.
+ * Resolves the source, checks its host against the host policy, reads the server's version and size,
+ * and picks a pg_dump at least as new as the server. Fails here, before any storage is touched, on a
+ * refused host, a version mismatch or a bad connection.
  */
 export async function prepareDump(source: BackupSource, options: PrepareDumpOptions = {}): Promise<DumpPlan> {
   const resolved = await source.resolve(options.signal);
