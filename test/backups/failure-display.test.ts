@@ -66,6 +66,7 @@ test('an unexpected error fails the attempt as internal: page and API show a pla
     store: storeWithBrokenUpload(store),
     partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
+    hosts: { allowPrivate: true },
   };
   // The last retry, so the failure is final; an internal failure is retryable, so the job rethrows it.
   const job = {

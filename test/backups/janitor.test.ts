@@ -24,6 +24,7 @@ const deps: JobDeps = {
   store,
   partner: app.runtime.partner,
   backup: { stallTimeoutMs: 60_000 },
+  hosts: { allowPrivate: true },
 };
 const later = (ms: number) => new Date(Date.now() + ms);
 

@@ -149,6 +149,7 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
     store,
     partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
+    hosts: { allowPrivate: true },
   };
   const job = (retryCount: number) => ({
     id: 'job',
@@ -192,6 +193,7 @@ async function directAttempt() {
     store,
     partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
+    hosts: { allowPrivate: true },
   };
   return { resourceId, backup, deps };
 }

@@ -20,6 +20,7 @@ const deps = {
   store,
   partner: app.runtime.partner,
   backup: { stallTimeoutMs: 1000 },
+  hosts: { allowPrivate: true },
 } as JobDeps;
 
 /** A backup in `state`, started `hoursAgo`, with a stored archive when completed. */
