@@ -4,7 +4,7 @@ import { isDumpFailure } from './dump-failures.ts';
 import type { DumpFormat } from './dump-command.ts';
 import { prepareDump, type DumpPlan } from './prepare-dump.ts';
 import type { DumpProgress } from './progress.ts';
-import { runDump, type DumpResult } from './run-dump.ts';
+import { runDump, type DumpResult, type ThroughputFloor } from './run-dump.ts';
 import type { BackupSource } from './source.ts';
 import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
 import { isReadBackFailure } from './verification-failures.ts';
@@ -30,6 +30,8 @@ export interface CaptureOptions extends CaptureHooks {
   format: DumpFormat;
   signal?: AbortSignal;
   stallTimeoutMs?: number;
+  /** See RunDumpOptions: a dump slower than this over a window fails as `too_slow`. */
+  minThroughput?: ThroughputFloor;
   pgBinDir?: string;
   metadata?: Record<string, string>;
 }
@@ -69,6 +71,7 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
       ...(wrapperCheck ? { wrappedTap: wrapperCheck.tap } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+      ...(options.minThroughput ? { minThroughput: options.minThroughput } : {}),
       ...(options.onLog ? { onLog: options.onLog } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });

@@ -4,7 +4,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { createGarbagePacer } from './garbage-pacer.ts';
 import type { BackupFailure } from '../shared/backup-failure.ts';
-import { canceled, dumpFailed, isDumpFailure, stalled } from './dump-failures.ts';
+import { canceled, dumpFailed, isDumpFailure, stalled, tooSlow } from './dump-failures.ts';
 import { classifyExit } from './exit-status.ts';
 import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
 import { buildDumpCommand, FAST_ZSTD_LEVEL, type DumpFormatInfo } from './dump-command.ts';
@@ -20,6 +20,11 @@ export interface RunDumpOptions {
   signal?: AbortSignal;
   /** The watchdog kills pg_dump when neither stdout nor stderr moved for this long; default 5 minutes. */
   stallTimeoutMs?: number;
+  /**
+   * Fails the dump as `too_slow` when, over a whole `windowMs` of the data phase, neither the archive
+   * bytes nor the estimated database bytes moved at `bytesPerSecond`. Off when absent or 0.
+   */
+  minThroughput?: ThroughputFloor;
   /** Time between SIGTERM and SIGKILL; default 3 s. */
   killGraceMs?: number;
   /** How often `onProgress` is called; default 1 s. */
@@ -35,6 +40,12 @@ export interface RunDumpOptions {
   tap?: Transform;
   /** A pass-through stage that sees the stream as stored (after the zstd wrapper, if any). */
   wrappedTap?: Transform;
+}
+
+/** The slowest a dump may be, over a window, once it copies data. */
+export interface ThroughputFloor {
+  bytesPerSecond: number;
+  windowMs: number;
 }
 
 /** A running pg_dump. */
@@ -208,18 +219,26 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   }
   if (options.wrappedTap) stages.push(options.wrappedTap);
 
+  // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
+  const blockedEnd = () => (childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump');
+  const floor = options.minThroughput?.bytesPerSecond ? options.minThroughput : undefined;
+  const throughput = floor ? createThroughputWatch(floor) : undefined;
   let lastEmit = startedAt;
   const tick = setInterval(
     () => {
       const now = Date.now();
       if (now - lastActivity > stallTimeoutMs) {
-        // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
-        const blocked = childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump';
-        fail(stalled(stallTimeoutMs, estimator.currentTable, blocked));
+        fail(stalled(stallTimeoutMs, estimator.currentTable, blockedEnd()));
       }
       if (now - lastEmit >= progressIntervalMs) {
         lastEmit = now;
-        emit(estimator.snapshot(now));
+        const progress = estimator.snapshot(now);
+        emit(progress);
+        // Judged from the first table on: before it, pg_dump reads the catalog and writes next to nothing.
+        if (throughput && floor && progress.currentTable !== null && !childExited) {
+          const rate = throughput.sample(now, progress.rawBytes, progress.sourceBytesDone);
+          if (rate !== null && rate < floor.bytesPerSecond) fail(tooSlow(rate, floor, blockedEnd()));
+        }
       }
     },
     Math.max(50, Math.min(progressIntervalMs, stallTimeoutMs / 4)),
@@ -295,5 +314,26 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     done,
     progress: () => estimator.snapshot(),
     cancel: (reason?: string) => fail(canceled(reason)),
+  };
+}
+
+/**
+ * Rates over a sliding window: `sample` returns the better of the archive-bytes and the estimated
+ * database-bytes rate over the last `windowMs`, or null until a whole window has been seen. Either is
+ * enough to pass: data that compresses very well writes few archive bytes, a table in flight has no
+ * exact database-bytes estimate until it ends.
+ */
+function createThroughputWatch(floor: ThroughputFloor) {
+  const samples: Array<{ at: number; raw: number; source: number }> = [];
+  return {
+    sample(at: number, raw: number, source: number): number | null {
+      samples.push({ at, raw, source });
+      // Keep the newest sample at least a window old as the baseline.
+      while (samples.length > 2 && samples[1]!.at <= at - floor.windowMs) samples.shift();
+      const base = samples[0]!;
+      if (at - base.at < floor.windowMs) return null;
+      const seconds = (at - base.at) / 1000;
+      return Math.max(raw - base.raw, source - base.source) / seconds;
+    },
   };
 }

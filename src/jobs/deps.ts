@@ -6,6 +6,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import type { PartnerAuthorizationDeps } from '../heroku/partner-authorization.ts';
 import type { ConnectDeps } from '../heroku/connect-authorization.ts';
 import type { ForkSettings } from '../forks/fork-lifecycle.ts';
+import type { ThroughputFloor } from '../engine/index.ts';
 
 /** What every job handler may use. */
 export interface JobDeps {
@@ -15,7 +16,13 @@ export interface JobDeps {
   secrets: SecretBox;
   store: ObjectStore;
   partner: PartnerAuthorizationDeps;
-  backup: { stallTimeoutMs: number; pgBinDir?: string; cancelPollMs?: number };
+  backup: {
+    stallTimeoutMs: number;
+    /** A dump slower than this over the window fails as `too_slow`; absent, no floor. */
+    minThroughput?: ThroughputFloor;
+    pgBinDir?: string;
+    cancelPollMs?: number;
+  };
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
   connect?: ConnectDeps;
   forks?: ForkSettings;

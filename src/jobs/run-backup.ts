@@ -29,6 +29,12 @@ import {
 } from './attempt-failures.ts';
 
 /**
+ * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
+ * chance, one that is always this slow does not hold a worker's place for hours on every attempt.
+ */
+const TOO_SLOW_RETRIES = 1;
+
+/**
  * Runs one attempt of a backup: resolve the source, dump, stream to storage, prove, verify, complete.
  * Every write names this attempt's token, so an attempt that a newer one replaced (pg-boss executes at
  * least once) can neither complete the backup nor keep its archive. Throws to have pg-boss retry;
@@ -99,6 +105,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       format: backup.format,
       signal: controller.signal,
       stallTimeoutMs: deps.backup.stallTimeoutMs,
+      ...(deps.backup.minThroughput ? { minThroughput: deps.backup.minThroughput } : {}),
       ...(deps.backup.pgBinDir ? { pgBinDir: deps.backup.pgBinDir } : {}),
       key: (plan) => (objectKey = objectKeyFor(backup.resourceId, backupId, backup.attempt, plan.format.fileExtension)),
       metadata: { 'backup-id': backupId, attempt: String(backup.attempt) },
@@ -190,10 +197,13 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     }
     // Whatever the error, an attempt stopped from outside failed for that reason.
     const failure = toBackupFailure(isBackupFailure(reason, 'timed_out', 'interrupted') ? reason : error);
-    const final = !failure.retryable || job.retryCount >= QUEUES.backup.options.retryLimit;
+    const queueLimit = QUEUES.backup.options.retryLimit;
+    const retries = failure.kind === 'too_slow' ? Math.min(TOO_SLOW_RETRIES, queueLimit) : queueLimit;
+    const final = !failure.retryable || job.retryCount >= retries;
     await markFailed(deps.pool, backupId, token, { kind: failure.kind, reason: sanitize(failure), final });
     logger.warn({ err: failure, kind: failure.kind, final }, 'backup attempt failed');
-    if (failure.retryable) throw error;
+    // Thrown, pg-boss retries it (or, past the queue's own limit, dead-letters it); returned, it is done.
+    if (failure.retryable && (!final || job.retryCount >= queueLimit)) throw error;
   } finally {
     await sourceSession.close();
     clearInterval(watcher);

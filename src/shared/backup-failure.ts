@@ -19,7 +19,8 @@ export type DumpFailureKind =
   | 'connection_failed'
   | 'dump_failed'
   | 'canceled'
-  | 'stalled';
+  | 'stalled'
+  | 'too_slow';
 
 /** Why a storage operation failed (src/storage/errors.ts); stored with a `storage_` prefix. */
 export type StorageFailureCode =
