@@ -25,6 +25,8 @@ export interface RunDumpOptions {
    * bytes nor the estimated database bytes moved at `bytesPerSecond`. Off when absent or 0.
    */
   minThroughput?: ThroughputFloor;
+  /** Stops the dump with `failure()` as soon as the archive handed on passes `bytes`. */
+  archiveLimit?: ArchiveLimit;
   /** Time between SIGTERM and SIGKILL; default 3 s. */
   killGraceMs?: number;
   /** How often `onProgress` is called; default 1 s. */
@@ -46,6 +48,12 @@ export interface RunDumpOptions {
 export interface ThroughputFloor {
   bytesPerSecond: number;
   windowMs: number;
+}
+
+/** The largest archive a run may hand on, and the failure that stops one that grows past it. */
+export interface ArchiveLimit {
+  bytes: number;
+  failure: () => BackupFailure;
 }
 
 /** A running pg_dump. */
@@ -157,9 +165,18 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
       // ESRCH: the group is already gone.
     }
   };
+  let bytesOut = 0;
+  const archiveLimit = options.archiveLimit;
   const gate = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       estimator.addOut(chunk.length);
+      bytesOut += chunk.length;
+      if (archiveLimit && bytesOut > archiveLimit.bytes) {
+        // Not one byte past the limit goes on; fail() destroys this stream with the limit's failure.
+        fail(archiveLimit.failure());
+        callback();
+        return;
+      }
       callback(null, chunk);
     },
     // The consumer sees the end of the archive only once pg_dump's exit status says it is complete.

@@ -7,6 +7,7 @@ import type { PartnerAuthorizationDeps } from '../heroku/partner-authorization.t
 import type { ConnectDeps } from '../heroku/connect-authorization.ts';
 import type { ForkSettings } from '../forks/fork-lifecycle.ts';
 import type { ThroughputFloor } from '../engine/index.ts';
+import type { PlanCatalogue } from '../resources/plans.ts';
 
 /** What every job handler may use. */
 export interface JobDeps {
@@ -23,6 +24,8 @@ export interface JobDeps {
     pgBinDir?: string;
     cancelPollMs?: number;
   };
+  /** The plans whose limits backups enforce: PLANS, unless a test hands the job a catalogue of its own. */
+  plans?: PlanCatalogue;
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
   connect?: ConnectDeps;
   forks?: ForkSettings;
