@@ -142,6 +142,8 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   let pipelineDone = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stderrTail: string[] = [];
+  // Tables (and batches of large objects) pg_dump announced: the throughput floor's third measure.
+  let sectionsStarted = 0;
 
   let resolveExit: (error: BackupFailure | null) => void = () => {};
   const exitOutcome = new Promise<BackupFailure | null>((resolve) => {
@@ -205,7 +207,10 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   const splitter = createLineSplitter((rawLine) => {
     lastActivity = Date.now();
     const event = parseVerboseLine(rawLine);
-    if (event) estimator.startSection(event);
+    if (event) {
+      estimator.startSection(event);
+      sectionsStarted += 1;
+    }
     const line = redact(rawLine, secrets);
     stderrTail.push(line);
     if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
@@ -253,7 +258,7 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
         emit(progress);
         // Judged from the first table on: before it, pg_dump reads the catalog and writes next to nothing.
         if (throughput && floor && progress.currentTable !== null && !childExited) {
-          const rate = throughput.sample(now, progress.rawBytes, progress.sourceBytesDone);
+          const rate = throughput.sample(now, progress.rawBytes, progress.sourceBytesDone, sectionsStarted);
           if (rate !== null && rate < floor.bytesPerSecond) fail(tooSlow(rate, floor, blockedEnd()));
         }
       }
@@ -334,22 +339,28 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   };
 }
 
+/** A dump that starts a new table at least this often, on average, is working through many small ones. */
+const SECONDS_PER_SECTION = 10;
+
 /**
  * Rates over a sliding window: `sample` returns the better of the archive-bytes and the estimated
- * database-bytes rate over the last `windowMs`, or null until a whole window has been seen. Either is
- * enough to pass: data that compresses very well writes few archive bytes, a table in flight has no
- * exact database-bytes estimate until it ends.
+ * database-bytes rate over the last `windowMs`, or null when there is no verdict: until a whole window
+ * has been seen, and while pg_dump starts a table every SECONDS_PER_SECTION on average. Any of the
+ * three is enough to pass: data that compresses very well writes few archive bytes, a table in flight
+ * has no exact database-bytes estimate until it ends, and thousands of small tables (a schema per
+ * customer) move few bytes of either between their COPY round trips.
  */
 function createThroughputWatch(floor: ThroughputFloor) {
-  const samples: Array<{ at: number; raw: number; source: number }> = [];
+  const samples: Array<{ at: number; raw: number; source: number; sections: number }> = [];
   return {
-    sample(at: number, raw: number, source: number): number | null {
-      samples.push({ at, raw, source });
+    sample(at: number, raw: number, source: number, sections: number): number | null {
+      samples.push({ at, raw, source, sections });
       // Keep the newest sample at least a window old as the baseline.
       while (samples.length > 2 && samples[1]!.at <= at - floor.windowMs) samples.shift();
       const base = samples[0]!;
       if (at - base.at < floor.windowMs) return null;
       const seconds = (at - base.at) / 1000;
+      if (sections - base.sections >= seconds / SECONDS_PER_SECTION) return null;
       return Math.max(raw - base.raw, source - base.source) / seconds;
     },
   };
