@@ -62,6 +62,21 @@ const schema = z
     PG_BIN_DIR: z.string().trim().min(1).optional(),
     // A dump that moves no bytes for this long is stopped as stalled.
     BACKUP_STALL_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(86_399).default(300),
+    // Backups one worker process runs at once. 3 fits a Performance-M (2.5 GB): a backup of a database
+    // under ~110 GB takes ~300 MB (part buffers, pg_dump, the read-through), and one at the Standard
+    // plan's 1 TB (~1 GB of part buffers) still fits beside two such (README, Backup slots).
+    BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(3),
+    // Backups one tenant (a Heroku app; the add-on until its app is known) runs at once across all
+    // workers, so a burst of one app's scheduled backups cannot hold every slot.
+    BACKUP_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+    // A dump whose data moves slower than this, measured over the window once pg_dump copies data, is
+    // stopped as too slow (0 turns the floor off); the stall timeout above still covers no bytes at all.
+    BACKUP_MIN_THROUGHPUT_BYTES_PER_SECOND: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(256 * 1024),
+    BACKUP_MIN_THROUGHPUT_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_399).default(600),
     // Our own Heroku OAuth client for "Connect Heroku" (scope write-protected); without it the dashboard
     // explains that connecting is not configured.
     HEROKU_CONNECT_CLIENT_ID: z.string().trim().min(1).optional(),

@@ -32,10 +32,19 @@ export interface BackupsDeps {
 export const ALREADY_RUNNING = 'backup_already_running';
 
 /**
+ * The tenant whose backups share one slot at a time (see jobs/register.ts): the Heroku app, once the
+ * grant exchange has learned it, so one app's many add-ons cannot take every slot at a scheduled hour;
+ * until then, the add-on itself.
+ */
+export function backupTenant(resource: { id: string; appId: string | null }): string {
+  return resource.appId ?? resource.id;
+}
+
+/**
  * Creates the backup row and sends its job in one transaction. The backup queue is exclusive per
  * resource, so when a backup is already queued or running the send returns null and the whole request
  * (row and number included) rolls back into a readable refusal. A scheduled slot already taken returns
- * undefined.
+ * undefined. The job carries its tenant as its pg-boss group.
  */
 export async function requestBackup(
   deps: BackupsDeps,
@@ -63,6 +72,7 @@ export async function requestBackup(
       {
         db: tx,
         singletonKey: resourceId,
+        group: { id: backupTenant(resource) },
         expireInSeconds: plan.maxBackupHours * 3600 - 1,
       },
     );

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectStore, UploadResult } from '../storage/object-store.ts';
-import { isDumpFailure } from './dump-failures.ts';
+import { isBackupFailure } from '../shared/backup-failure.ts';
 import type { DumpFormat } from './dump-command.ts';
 import { prepareDump, type DumpPlan } from './prepare-dump.ts';
 import type { DumpProgress } from './progress.ts';
-import { runDump, type DumpResult } from './run-dump.ts';
+import { runDump, type ArchiveLimit, type DumpResult, type ThroughputFloor } from './run-dump.ts';
 import type { BackupSource } from './source.ts';
 import { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
 import { isReadBackFailure } from './verification-failures.ts';
@@ -31,6 +31,10 @@ export interface CaptureOptions extends CaptureHooks {
   format: DumpFormat;
   signal?: AbortSignal;
   stallTimeoutMs?: number;
+  /** See RunDumpOptions: a dump slower than this over a window fails as `too_slow`. */
+  minThroughput?: ThroughputFloor;
+  /** See RunDumpOptions: an archive growing past this is stopped, and storage removes what it wrote. */
+  archiveLimit?: ArchiveLimit;
   pgBinDir?: string;
   metadata?: Record<string, string>;
   /** Which hosts may be dumped; default public hosts only. */
@@ -73,6 +77,8 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
       ...(wrapperCheck ? { wrappedTap: wrapperCheck.tap } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
+      ...(options.minThroughput ? { minThroughput: options.minThroughput } : {}),
+      ...(options.archiveLimit ? { archiveLimit: options.archiveLimit } : {}),
       ...(options.onLog ? { onLog: options.onLog } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
@@ -90,7 +96,7 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     });
   } catch (error) {
     inspector.kill();
-    // pg_dump's own failure (exit code, stall) explains more than storage's "the source failed". But
+    // pg_dump's own failure (exit code, stall, a limit) explains more than storage's "the source failed". But
     // when pg_dump was only stopped because the upload failed (or by the same cancel), its error says
     // "canceled" and is not retryable, so the storage error, which knows whether a retry can help, stands.
     run.cancel('the upload failed');
@@ -98,7 +104,7 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
       () => null,
       (e: unknown) => e,
     );
-    throw isDumpFailure(dumpError) && dumpError.kind !== 'canceled' ? dumpError : error;
+    throw isBackupFailure(dumpError) && dumpError.kind !== 'canceled' ? dumpError : error;
   }
   const dump = await run.done;
   try {

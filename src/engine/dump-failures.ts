@@ -6,7 +6,9 @@ import { BackupFailure, isBackupFailure, type DumpFailureKind, type FailureDetai
  * - `connection_failed`: retryable unless the server rejected the credentials or the database name;
  * - `dump_failed`: pg_dump exited non-zero or was killed by someone else (retryable);
  * - `canceled`: we were asked to stop (not a failure to retry);
- * - `stalled`: the watchdog saw no bytes for too long and killed pg_dump (retryable).
+ * - `stalled`: the watchdog saw no bytes for too long and killed pg_dump (retryable);
+ * - `too_slow`: the data moved, but slower than the floor over a whole window (retryable; the job
+ *   allows it one retry).
  * Every message is free of secrets.
  */
 const DUMP_KINDS: ReadonlySet<DumpFailureKind> = new Set([
@@ -18,6 +20,7 @@ const DUMP_KINDS: ReadonlySet<DumpFailureKind> = new Set([
   'dump_failed',
   'canceled',
   'stalled',
+  'too_slow',
 ]);
 
 /** True for failures raised by the dump runner. */
@@ -115,4 +118,37 @@ export function stalled(
       ? `storage took no archive bytes for ${seconds} s${where}; the backup was stopped`
       : `pg_dump produced no output for ${seconds} s${where} and was stopped`;
   return new BackupFailure('stalled', message, { retryable: true });
+}
+
+/**
+ * The data moved at `bytesPerSecond` over the last `windowMs`, under the floor: a source (or, when
+ * `blocked` says so, a store) this slow would hold one of the worker's places for hours. Retryable: the
+ * server may only have been busy.
+ */
+export function tooSlow(
+  bytesPerSecond: number,
+  floor: { bytesPerSecond: number; windowMs: number },
+  blocked: 'pg_dump' | 'storage' = 'pg_dump',
+): BackupFailure {
+  const measured = `${formatRate(bytesPerSecond)} over the last ${formatWindow(floor.windowMs)}`;
+  const minimum = `the minimum of ${formatRate(floor.bytesPerSecond)} over ${formatWindow(floor.windowMs)}`;
+  const message =
+    blocked === 'storage'
+      ? `storage took the archive at ${measured}, under ${minimum}; the backup was stopped`
+      : `the database sent its data at ${measured}, under ${minimum}: the database server or the network to it ` +
+        `is too slow for a backup, which was stopped`;
+  return new BackupFailure('too_slow', message, { retryable: true });
+}
+
+/** `412 KiB/s`, `8 MiB/s`, `1.5 MiB/s`. */
+function formatRate(bytesPerSecond: number): string {
+  const kib = bytesPerSecond / 1024;
+  if (kib < 1024) return `${Math.round(kib)} KiB/s`;
+  return `${Number((kib / 1024).toFixed(1))} MiB/s`;
+}
+
+/** `3 s`, `10 min`. */
+function formatWindow(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds >= 120 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }

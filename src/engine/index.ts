@@ -36,7 +36,14 @@ export {
 export { describeFormat, restoreCommand, type DumpFormat, type DumpFormatInfo } from './dump-command.ts';
 export { writePasswordFile, type PasswordFile } from './password-file.ts';
 export { prepareDump, type DumpPlan, type PrepareDumpOptions } from './prepare-dump.ts';
-export { runDump, type DumpRun, type DumpResult, type RunDumpOptions } from './run-dump.ts';
+export {
+  runDump,
+  type ArchiveLimit,
+  type DumpRun,
+  type DumpResult,
+  type RunDumpOptions,
+  type ThroughputFloor,
+} from './run-dump.ts';
 export type { DumpProgress } from './progress.ts';
 export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedArchive } from './capture-archive.ts';
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';

@@ -4,7 +4,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { createGarbagePacer } from './garbage-pacer.ts';
 import type { BackupFailure } from '../shared/backup-failure.ts';
-import { canceled, dumpFailed, isDumpFailure, stalled } from './dump-failures.ts';
+import { canceled, dumpFailed, isDumpFailure, stalled, tooSlow } from './dump-failures.ts';
 import { classifyExit } from './exit-status.ts';
 import { createCoalescer, DEFAULT_COALESCE_BYTES } from './coalesce.ts';
 import { buildDumpCommand, FAST_ZSTD_LEVEL, type DumpFormatInfo } from './dump-command.ts';
@@ -20,6 +20,13 @@ export interface RunDumpOptions {
   signal?: AbortSignal;
   /** The watchdog kills pg_dump when neither stdout nor stderr moved for this long; default 5 minutes. */
   stallTimeoutMs?: number;
+  /**
+   * Fails the dump as `too_slow` when, over a whole `windowMs` of the data phase, neither the archive
+   * bytes nor the estimated database bytes moved at `bytesPerSecond`. Off when absent or 0.
+   */
+  minThroughput?: ThroughputFloor;
+  /** Stops the dump with `failure()` as soon as the archive handed on passes `bytes`. */
+  archiveLimit?: ArchiveLimit;
   /** Time between SIGTERM and SIGKILL; default 3 s. */
   killGraceMs?: number;
   /** How often `onProgress` is called; default 1 s. */
@@ -35,6 +42,18 @@ export interface RunDumpOptions {
   tap?: Transform;
   /** A pass-through stage that sees the stream as stored (after the zstd wrapper, if any). */
   wrappedTap?: Transform;
+}
+
+/** The slowest a dump may be, over a window, once it copies data. */
+export interface ThroughputFloor {
+  bytesPerSecond: number;
+  windowMs: number;
+}
+
+/** The largest archive a run may hand on, and the failure that stops one that grows past it. */
+export interface ArchiveLimit {
+  bytes: number;
+  failure: () => BackupFailure;
 }
 
 /** A running pg_dump. */
@@ -123,6 +142,8 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   let pipelineDone = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stderrTail: string[] = [];
+  // Tables (and batches of large objects) pg_dump announced: the throughput floor's third measure.
+  let sectionsStarted = 0;
 
   let resolveExit: (error: BackupFailure | null) => void = () => {};
   const exitOutcome = new Promise<BackupFailure | null>((resolve) => {
@@ -146,9 +167,18 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
       // ESRCH: the group is already gone.
     }
   };
+  let bytesOut = 0;
+  const archiveLimit = options.archiveLimit;
   const gate = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       estimator.addOut(chunk.length);
+      bytesOut += chunk.length;
+      if (archiveLimit && bytesOut > archiveLimit.bytes) {
+        // Not one byte past the limit goes on; fail() destroys this stream with the limit's failure.
+        fail(archiveLimit.failure());
+        callback();
+        return;
+      }
       callback(null, chunk);
     },
     // The consumer sees the end of the archive only once pg_dump's exit status says it is complete.
@@ -177,7 +207,10 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   const splitter = createLineSplitter((rawLine) => {
     lastActivity = Date.now();
     const event = parseVerboseLine(rawLine);
-    if (event) estimator.startSection(event);
+    if (event) {
+      estimator.startSection(event);
+      sectionsStarted += 1;
+    }
     const line = redact(rawLine, secrets);
     stderrTail.push(line);
     if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
@@ -208,18 +241,26 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
   }
   if (options.wrappedTap) stages.push(options.wrappedTap);
 
+  // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
+  const blockedEnd = () => (childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump');
+  const floor = options.minThroughput?.bytesPerSecond ? options.minThroughput : undefined;
+  const throughput = floor ? createThroughputWatch(floor) : undefined;
   let lastEmit = startedAt;
   const tick = setInterval(
     () => {
       const now = Date.now();
       if (now - lastActivity > stallTimeoutMs) {
-        // Bytes waiting for the next stage, or pg_dump already gone, mean the consumer is what stopped.
-        const blocked = childExited || coalescer.readableLength > 0 ? 'storage' : 'pg_dump';
-        fail(stalled(stallTimeoutMs, estimator.currentTable, blocked));
+        fail(stalled(stallTimeoutMs, estimator.currentTable, blockedEnd()));
       }
       if (now - lastEmit >= progressIntervalMs) {
         lastEmit = now;
-        emit(estimator.snapshot(now));
+        const progress = estimator.snapshot(now);
+        emit(progress);
+        // Judged from the first table on: before it, pg_dump reads the catalog and writes next to nothing.
+        if (throughput && floor && progress.currentTable !== null && !childExited) {
+          const rate = throughput.sample(now, progress.rawBytes, progress.sourceBytesDone, sectionsStarted);
+          if (rate !== null && rate < floor.bytesPerSecond) fail(tooSlow(rate, floor, blockedEnd()));
+        }
       }
     },
     Math.max(50, Math.min(progressIntervalMs, stallTimeoutMs / 4)),
@@ -295,5 +336,32 @@ export async function runDump(plan: DumpPlan, options: RunDumpOptions = {}): Pro
     done,
     progress: () => estimator.snapshot(),
     cancel: (reason?: string) => fail(canceled(reason)),
+  };
+}
+
+/** A dump that starts a new table at least this often, on average, is working through many small ones. */
+const SECONDS_PER_SECTION = 10;
+
+/**
+ * Rates over a sliding window: `sample` returns the better of the archive-bytes and the estimated
+ * database-bytes rate over the last `windowMs`, or null when there is no verdict: until a whole window
+ * has been seen, and while pg_dump starts a table every SECONDS_PER_SECTION on average. Any of the
+ * three is enough to pass: data that compresses very well writes few archive bytes, a table in flight
+ * has no exact database-bytes estimate until it ends, and thousands of small tables (a schema per
+ * customer) move few bytes of either between their COPY round trips.
+ */
+function createThroughputWatch(floor: ThroughputFloor) {
+  const samples: Array<{ at: number; raw: number; source: number; sections: number }> = [];
+  return {
+    sample(at: number, raw: number, source: number, sections: number): number | null {
+      samples.push({ at, raw, source, sections });
+      // Keep the newest sample at least a window old as the baseline.
+      while (samples.length > 2 && samples[1]!.at <= at - floor.windowMs) samples.shift();
+      const base = samples[0]!;
+      if (at - base.at < floor.windowMs) return null;
+      const seconds = (at - base.at) / 1000;
+      if (sections - base.sections >= seconds / SECONDS_PER_SECTION) return null;
+      return Math.max(raw - base.raw, source - base.source) / seconds;
+    },
   };
 }

@@ -6,7 +6,8 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import type { PartnerAuthorizationDeps } from '../heroku/partner-authorization.ts';
 import type { ConnectDeps } from '../heroku/connect-authorization.ts';
 import type { ForkSettings } from '../forks/fork-lifecycle.ts';
-import type { HostPolicy } from '../engine/index.ts';
+import type { HostPolicy, ThroughputFloor } from '../engine/index.ts';
+import type { PlanCatalogue } from '../resources/plans.ts';
 
 /** What every job handler may use. */
 export interface JobDeps {
@@ -16,7 +17,15 @@ export interface JobDeps {
   secrets: SecretBox;
   store: ObjectStore;
   partner: PartnerAuthorizationDeps;
-  backup: { stallTimeoutMs: number; pgBinDir?: string; cancelPollMs?: number };
+  backup: {
+    stallTimeoutMs: number;
+    /** A dump slower than this over the window fails as `too_slow`; absent, no floor. */
+    minThroughput?: ThroughputFloor;
+    pgBinDir?: string;
+    cancelPollMs?: number;
+  };
+  /** The plans whose limits backups enforce: PLANS, unless a test hands the job a catalogue of its own. */
+  plans?: PlanCatalogue;
   /** Which hosts a source may point at (ALLOW_PRIVATE_DATABASE_HOSTS); public ones only when absent. */
   hosts?: HostPolicy;
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */

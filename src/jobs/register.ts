@@ -1,4 +1,4 @@
-import type { PgBoss } from 'pg-boss';
+import type { PgBoss, WorkOptions } from 'pg-boss';
 import { QUEUES, ensureQueues, type QueueKey, type Payload } from '../queue/queues.ts';
 import type { JobContext, JobDeps } from './deps.ts';
 import { exchangeGrant } from './exchange-grant.ts';
@@ -35,21 +35,46 @@ export interface RegisteredJobs {
   interrupt(): void;
 }
 
+/** How many jobs a worker process runs at once. */
+export interface WorkerConcurrency {
+  /** Backups this process runs at once (pg-boss `localConcurrency`); default 1. */
+  backups?: number;
+  /**
+   * Backups one tenant (the job's group, see backups.service.ts backupTenant) runs at once across every
+   * worker (pg-boss `groupConcurrency`, counted in the database); default 1.
+   */
+  perTenant?: number;
+}
+
 /**
  * Creates the queues and starts a worker for each. Handlers throw to fail (pg-boss then retries and,
  * at the end, dead-letters); they never swallow errors, which would mark the job completed.
+ *
+ * Backups run several at a time, each fetched by its own pg-boss worker: never two of one resource
+ * (the queue is exclusive per resource: one job queued or running), and never more than `perTenant`
+ * of one tenant, which pg-boss leaves queued while that many of its group are active, so the slots go
+ * to other tenants' backups first.
  */
 export async function registerJobs(
   boss: PgBoss,
   deps: JobDeps,
-  options: { pollingIntervalSeconds?: number } = {},
+  options: { pollingIntervalSeconds?: number; concurrency?: WorkerConcurrency } = {},
 ): Promise<RegisteredJobs> {
   const stopping = new AbortController();
   await ensureQueues(boss);
+  const workOptions = (key: QueueKey): WorkOptions => ({
+    pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
+    ...(key === 'backup'
+      ? {
+          localConcurrency: options.concurrency?.backups ?? 1,
+          groupConcurrency: options.concurrency?.perTenant ?? 1,
+        }
+      : {}),
+  });
   for (const key of Object.keys(HANDLERS) as QueueKey[]) {
     const queue = QUEUES[key];
     const handler = HANDLERS[key] as Handler<QueueKey>;
-    await boss.work(queue.name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
+    await boss.work(queue.name, workOptions(key), async ([job]) => {
       if (!job) return;
       const logger = deps.logger.child({ queue: queue.name, jobId: job.id, retryCount: job.retryCount });
       const payload = queue.payload.parse(job.data);

@@ -15,6 +15,7 @@ import {
 import { appendLogs } from '../backups/backup-logs.repo.ts';
 import { openSourceSession } from '../forks/fork-lifecycle.ts';
 import { findResource, recordLargestDatabase } from '../resources/resources.repo.ts';
+import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { createLogBuffer } from '../backups/log-buffer.ts';
 import { sendJob } from '../queue/send.ts';
@@ -27,6 +28,13 @@ import {
   superseded,
   timedOut,
 } from './attempt-failures.ts';
+import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
+
+/**
+ * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
+ * chance, one that is always this slow does not hold a worker's place for hours on every attempt.
+ */
+const TOO_SLOW_RETRIES = 1;
 
 /**
  * Runs one attempt of a backup: resolve the source, dump, stream to storage, prove, verify, complete.
@@ -90,6 +98,8 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   try {
     const resource = await findResource(deps.pool, backup.resourceId);
     if (!resource || resource.state !== 'provisioned') throw deprovisioned();
+    const plan = findPlan(resource.plan, deps.plans);
+    if (!plan) throw new Error(`the resource is on plan ${resource.plan}, which the catalogue does not have`);
     await fenced(recordAttemptFacts(deps.pool, backupId, token, { phase: 'resolving' }));
     const source = await sourceSession.open();
     logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
@@ -100,22 +110,35 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       signal: controller.signal,
       stallTimeoutMs: deps.backup.stallTimeoutMs,
       ...(deps.hosts ? { hosts: deps.hosts } : {}),
+      ...(deps.backup.minThroughput ? { minThroughput: deps.backup.minThroughput } : {}),
+      archiveLimit: {
+        bytes: plan.maxArchiveBytes,
+        failure: () => archiveTooLarge(plan, resource.name, deps.plans),
+      },
       ...(deps.backup.pgBinDir ? { pgBinDir: deps.backup.pgBinDir } : {}),
-      key: (plan) => (objectKey = objectKeyFor(backup.resourceId, backupId, backup.attempt, plan.format.fileExtension)),
+      key: (dump) => (objectKey = objectKeyFor(backup.resourceId, backupId, backup.attempt, dump.format.fileExtension)),
       metadata: { 'backup-id': backupId, attempt: String(backup.attempt) },
-      onPlan: async (plan) => {
+      onPlan: async (dump) => {
         logs.add(
-          `PostgreSQL ${plan.server.version}; pg_dump ${plan.binaries.version} (${plan.binaries.pgDump}); format ${plan.format.format}, compression ${plan.format.pgDumpCompression}${plan.format.wrapper === 'zstd' ? ' with a zstd wrapper' : ''}`,
+          `PostgreSQL ${dump.server.version}; pg_dump ${dump.binaries.version} (${dump.binaries.pgDump}); format ${dump.format.format}, compression ${dump.format.pgDumpCompression}${dump.format.wrapper === 'zstd' ? ' with a zstd wrapper' : ''}`,
         );
+        const server = {
+          sourceBytes: dump.server.databaseBytes,
+          sourceDescription: source.description,
+          serverVersion: dump.server.version,
+        };
+        // The plan's size limit, before pg_dump starts: the size found is recorded, pg_dump never runs.
+        if (dump.server.databaseBytes > plan.maxDatabaseBytes) {
+          await fenced(recordAttemptFacts(deps.pool, backupId, token, server));
+          throw databaseTooLarge(plan, dump.server.databaseBytes, resource.name, deps.plans);
+        }
         await fenced(
           recordAttemptFacts(deps.pool, backupId, token, {
             phase: 'dumping',
-            sourceBytes: plan.server.databaseBytes,
-            sourceDescription: source.description,
-            serverVersion: plan.server.version,
-            pgDumpVersion: plan.binaries.version,
-            dumpCommand: `pg_dump ${plan.format.flags.join(' ')}`,
-            restoreCommand: plan.format.restoreCommand,
+            ...server,
+            pgDumpVersion: dump.binaries.version,
+            dumpCommand: `pg_dump ${dump.format.flags.join(' ')}`,
+            restoreCommand: dump.format.restoreCommand,
           }),
         );
       },
@@ -191,10 +214,13 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     }
     // Whatever the error, an attempt stopped from outside failed for that reason.
     const failure = toBackupFailure(isBackupFailure(reason, 'timed_out', 'interrupted') ? reason : error);
-    const final = !failure.retryable || job.retryCount >= QUEUES.backup.options.retryLimit;
+    const queueLimit = QUEUES.backup.options.retryLimit;
+    const retries = failure.kind === 'too_slow' ? Math.min(TOO_SLOW_RETRIES, queueLimit) : queueLimit;
+    const final = !failure.retryable || job.retryCount >= retries;
     await markFailed(deps.pool, backupId, token, { kind: failure.kind, reason: sanitize(failure), final });
     logger.warn({ err: failure, kind: failure.kind, final }, 'backup attempt failed');
-    if (failure.retryable) throw error;
+    // Thrown, pg-boss retries it (or, past the queue's own limit, dead-letters it); returned, it is done.
+    if (failure.retryable && (!final || job.retryCount >= queueLimit)) throw error;
   } finally {
     await sourceSession.close();
     clearInterval(watcher);

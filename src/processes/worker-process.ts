@@ -39,11 +39,18 @@ export async function startWorker(
       },
       backup: {
         stallTimeoutMs: config.BACKUP_STALL_TIMEOUT_SECONDS * 1000,
+        minThroughput: {
+          bytesPerSecond: config.BACKUP_MIN_THROUGHPUT_BYTES_PER_SECOND,
+          windowMs: config.BACKUP_MIN_THROUGHPUT_WINDOW_SECONDS * 1000,
+        },
         ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}),
         ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}),
       },
     },
-    options,
+    {
+      ...options,
+      concurrency: { backups: config.BACKUP_CONCURRENCY, perTenant: config.BACKUP_TENANT_CONCURRENCY },
+    },
   );
   logger.info({ storage: store.location }, 'archives go to storage');
   await reportPgBinaries(logger, config.PG_BIN_DIR);

@@ -7,6 +7,7 @@ export type FailureKind =
   | StorageFailureKind
   | SourceFailureKind
   | AttemptFailureKind
+  | PlanFailureKind
   | 'verification_failed'
   /** Anything no layer described: a bug or an unexpected fault, detail in the cause only. */
   | 'internal';
@@ -21,7 +22,8 @@ export type DumpFailureKind =
   | 'connection_failed'
   | 'dump_failed'
   | 'canceled'
-  | 'stalled';
+  | 'stalled'
+  | 'too_slow';
 
 /** Why a storage operation failed (src/storage/errors.ts); stored with a `storage_` prefix. */
 export type StorageFailureCode =
@@ -69,6 +71,9 @@ export type SourceFailureKind =
 
 /** How the job ended an attempt from outside the work itself (src/jobs/attempt-failures.ts). */
 export type AttemptFailureKind = 'deprovisioned' | 'timed_out' | 'interrupted' | 'superseded' | 'canceled';
+
+/** A plan's limit stopped the backup (src/jobs/plan-limit-failures.ts). */
+export type PlanFailureKind = 'too_large';
 
 /** Technical facts kept for logs and for the code that handles a failure; never shown as such. */
 export interface FailureDetail {

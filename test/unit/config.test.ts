@@ -126,3 +126,25 @@ test('private database hosts can be allowed in development and tests, never in p
   );
   assert.throws(() => loadConfig({ ...valid, ALLOW_PRIVATE_DATABASE_HOSTS: 'yes' }), /must be true or false/);
 });
+
+test('backup slots default to 3 per worker and 1 per tenant, with a floor of 256 KiB/s over 10 minutes', () => {
+  const config = loadConfig(valid);
+  assert.equal(config.BACKUP_CONCURRENCY, 3);
+  assert.equal(config.BACKUP_TENANT_CONCURRENCY, 1);
+  assert.equal(config.BACKUP_MIN_THROUGHPUT_BYTES_PER_SECOND, 256 * 1024);
+  assert.equal(config.BACKUP_MIN_THROUGHPUT_WINDOW_SECONDS, 600);
+  const tuned = loadConfig({
+    ...valid,
+    BACKUP_CONCURRENCY: '8',
+    BACKUP_TENANT_CONCURRENCY: '2',
+    BACKUP_MIN_THROUGHPUT_BYTES_PER_SECOND: '0',
+  });
+  assert.equal(tuned.BACKUP_CONCURRENCY, 8);
+  assert.equal(tuned.BACKUP_TENANT_CONCURRENCY, 2);
+  assert.equal(tuned.BACKUP_MIN_THROUGHPUT_BYTES_PER_SECOND, 0, '0 turns the floor off');
+  assert.throws(() => loadConfig({ ...valid, BACKUP_CONCURRENCY: '0' }), /BACKUP_CONCURRENCY/);
+  assert.throws(
+    () => loadConfig({ ...valid, BACKUP_MIN_THROUGHPUT_WINDOW_SECONDS: '1' }),
+    /BACKUP_MIN_THROUGHPUT_WINDOW/,
+  );
+});
