@@ -284,15 +284,18 @@ export function openSourceSession(
         waitingFor = notReady;
         log(`fork ${fork.name} not ready yet: ${notReady}`);
       }
-      if (Date.now() + interval > deadline) {
+      // The last look is at the deadline itself: the sleep before it is cut short rather than skipped.
+      const left = deadline - Date.now();
+      if (left <= 0) {
         throw sourceFailed(
           'fork_timeout',
-          `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`,
+          `the fork was not ready after ${formatDuration(Date.now() - requestedAt)} ` +
+            `(limit ${formatDuration(settings.readyTimeoutMs)}; last seen: ${waitingFor})`,
           false,
         );
       }
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
-      await sleep(interval, undefined, { signal }).catch(() => {
+      await sleep(Math.min(interval, left), undefined, { signal }).catch(() => {
         throw signal.reason;
       });
       interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);
