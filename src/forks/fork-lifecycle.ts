@@ -157,7 +157,15 @@ export function openSourceSession(
         'no app is chosen to hold forks: pick or create one in the dashboard settings',
         false,
       );
-    return forkAndWait(connection, connection.scratchAppName, addon, url, setting.description);
+    // The fork is made on the scratch app, so the source is named by its app and config var.
+    return forkAndWait(
+      connection,
+      connection.scratchAppName,
+      addon,
+      `${setting.appName}::${configVar}`,
+      url,
+      setting.description,
+    );
   }
 
   async function fallback(
@@ -186,6 +194,7 @@ export function openSourceSession(
     connection: ConnectionRow,
     scratchApp: string,
     source: UserAddon,
+    forkFrom: string,
     sourceUrl: string,
     described: string,
   ): Promise<OpenedSource> {
@@ -237,7 +246,7 @@ export function openSourceSession(
     };
     let fork: UserAddon;
     try {
-      fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
+      fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: forkFrom, attachmentName }));
     } catch (error) {
       // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
       if (isBackupFailure(error, 'heroku_refused'))

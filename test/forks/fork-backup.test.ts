@@ -587,7 +587,7 @@ test('an attempt first destroys the fork a dead earlier attempt left on the back
     },
     body: JSON.stringify({
       plan: 'heroku-postgresql:standard-0',
-      config: { fork: r.database.id },
+      config: { fork: `${r.appName}::DATABASE_URL` },
       attachment: { name: 'BIGBACKUP_FORK_DEAD' },
     }),
   });
@@ -641,7 +641,7 @@ async function forkAskedForThenDied(r: Awaited<ReturnType<typeof connectedResour
     },
     body: JSON.stringify({
       plan: 'heroku-postgresql:standard-0',
-      config: { fork: r.database.id },
+      config: { fork: `${r.appName}::DATABASE_URL` },
       attachment: { name: attachmentName },
     }),
   });
