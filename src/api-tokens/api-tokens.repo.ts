@@ -100,3 +100,8 @@ export async function revokeApiToken(
   );
   return (result.rowCount ?? 0) > 0;
 }
+
+/** Deletes every token of the resource, live or revoked (the purge after deprovisioning). */
+export async function deleteResourceApiTokens(db: Queryable, resourceId: string): Promise<void> {
+  await db.query('delete from api_tokens where resource_id = $1', [resourceId]);
+}

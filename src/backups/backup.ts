@@ -63,6 +63,9 @@ export interface Backup {
   fork: BackupFork | null;
   /** Set while an attempt has asked Heroku for a fork it has not recorded yet (migration 0011). */
   forkIntentAt?: Date | null;
+  /** Set when a completed backup's archive must be verified again, e.g. its manifest was lost (migration 0012). */
+  reverificationRequestedAt?: Date | null;
+  reverificationReason?: string | null;
 }
 
 /** A short-lived fork of the customer's database, from request to destruction. */

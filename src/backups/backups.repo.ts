@@ -21,7 +21,8 @@ const ATTEMPT = sqlList(ATTEMPT_STATES);
 const COLUMNS = `id, resource_id, trigger, number, state, phase, format, requested_by, slot_key, attempt, object_key, bytes,
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
   toc_entries, progress, failure_kind, failure_reason, cancel_requested_at, created_at, started_at, verified_at, finished_at,
-  source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at, fork_intent_at`;
+  source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at, fork_intent_at,
+  reverification_requested_at, reverification_reason`;
 
 type Row = Record<string, unknown>;
 const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -70,6 +71,8 @@ function toBackup(r: Row): Backup {
         }
       : null,
     forkIntentAt: r.fork_intent_at as Date | null,
+    reverificationRequestedAt: r.reverification_requested_at as Date | null,
+    reverificationReason: r.reverification_reason as string | null,
   };
 }
 
@@ -118,6 +121,23 @@ export async function findArchiveClaims(
     [ids],
   );
   return new Map(result.rows.map((r) => [r.id, { objectKey: r.object_key, state: r.state }]));
+}
+
+/**
+ * Marks a completed backup as needing its archive verified again (migration 0012), with why, and records
+ * it in the backup's history. Returns whether this call marked it (false when it already was, or is not
+ * completed).
+ */
+export async function markNeedsReverification(db: Queryable, id: string, reason: string): Promise<boolean> {
+  const result = await db.query<{ attempt: number }>(
+    `update backups set reverification_requested_at = now(), reverification_reason = $2, updated_at = now()
+     where id = $1 and state = 'completed' and reverification_requested_at is null returning attempt`,
+    [id, reason],
+  );
+  const row = result.rows[0];
+  if (!row) return false;
+  await recordEvent(db, id, row.attempt, 'needs_reverification', reason);
+  return true;
 }
 
 /** Tenant-scoped lookup: another resource's backup id finds nothing. */

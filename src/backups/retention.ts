@@ -174,13 +174,23 @@ function notKept(b: RetentionBackup, retention: Plan['retention']): { rule: Dele
       reason: `older than the ${retention.manual} newest verified manual backups kept`,
     };
   }
-  const tiers = TIERS.filter((t) => retention[t.rule] > 0).map((t) => `${retention[t.rule]} ${t.plural}`);
+  const tiers = scheduledTiersText(retention);
   return {
     rule: 'scheduled-outside-tiers',
-    reason: tiers.length
-      ? `not the newest verified scheduled backup of any of the last ${tiers.join(', ')} kept`
+    reason: tiers
+      ? `not the newest verified scheduled backup of any of the last ${tiers} kept`
       : 'the plan keeps no scheduled backups beyond the newest',
   };
+}
+
+/**
+ * The scheduled tiers a plan keeps, leaving out those it lacks: "7 days and 4 weeks" for Basic,
+ * "24 hours, 14 days, 8 weeks and 6 months" for one with all four; null when it keeps none.
+ */
+export function scheduledTiersText(retention: Plan['retention']): string | null {
+  const tiers = TIERS.filter((t) => retention[t.rule] > 0).map((t) => `${retention[t.rule]} ${t.plural}`);
+  if (tiers.length === 0) return null;
+  return tiers.length === 1 ? tiers[0]! : `${tiers.slice(0, -1).join(', ')} and ${tiers.at(-1)!}`;
 }
 
 // A completed backup always has startedAt; an unstarted failure falls back to when it was requested.

@@ -11,7 +11,7 @@ import { bossDb } from '../queue/send.ts';
 import { cronFor, nextRuns, scheduleSchemaFor, type Schedule } from './schedule.ts';
 import { saveSchedule, deleteSchedule, findSchedule } from './schedules.repo.ts';
 import { listResourceBackups } from './backups.repo.ts';
-import { decideRetention } from './retention.ts';
+import { decideRetention, scheduledTiersText } from './retention.ts';
 
 export interface SchedulesDeps {
   pool: pg.Pool;
@@ -81,7 +81,12 @@ export async function describeSchedule(deps: Pick<SchedulesDeps, 'pool'>, resour
   return {
     schedule,
     nextRuns: schedule ? nextRuns(schedule, now, 5) : [],
-    plan: { title: plan.title, frequencies: plan.scheduleFrequencies, retention: plan.retention },
+    plan: {
+      title: plan.title,
+      frequencies: plan.scheduleFrequencies,
+      retention: plan.retention,
+      scheduledTiers: scheduledTiersText(plan.retention),
+    },
     retention: {
       keep: decision.keep.map((k) => ({ id: k.id, name: names.get(k.id)!, reasons: k.reasons.map((r) => r.text) })),
       delete: decision.delete.map((d) => ({ id: d.id, name: names.get(d.id)!, reason: d.reason })),

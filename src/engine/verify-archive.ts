@@ -5,7 +5,8 @@ import zlib from 'node:zlib';
 import { createGarbagePacer } from './garbage-pacer.ts';
 import { freeBuffer } from '../shared/free-buffer.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { parseContents, type ContentsEntry } from './archive-contents.ts';
+import { archiveContents, type ContentsEntry } from './archive-contents.ts';
+import { ArchiveTocReader } from './archive-toc.ts';
 import type { DumpInspection } from './dump-inspection.ts';
 import { drained, spawnRestore } from './restore-process.ts';
 import type { BackupFailure } from '../shared/backup-failure.ts';
@@ -75,7 +76,12 @@ export async function verifyArchive(
   const list = spawnRestore(options.pgRestore, ['--list']);
   const readThrough = options.readThrough ? null : spawnRestore(options.pgRestore, ['--file=/dev/null']);
   const readers = readThrough ? [list, readThrough] : [list];
-  const feed = (chunk: Buffer) => Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
+  // Reads the table of contents' fields from the same bytes pg_restore --list reads (see archiveContents).
+  const toc = new ArchiveTocReader();
+  const feed = (chunk: Buffer) => {
+    toc.push(chunk);
+    return Promise.all(readers.map((p) => writeTo(p.child.stdin, chunk)));
+  };
   const endReaders = () => {
     for (const p of readers) p.child.stdin.end();
   };
@@ -161,7 +167,7 @@ export async function verifyArchive(
     if (readStatus !== 0)
       throw verificationFailed(`pg_restore could not read the archive through: ${readThrough?.stderrTail()}`);
     const listing = Buffer.concat(listOutput).toString('utf8');
-    const toc = countToc(listing);
+    const counts = countToc(listing);
     if (options.readThrough) {
       if (!headOnly && (restoreInput ? rawBytes : bytes) !== options.readThrough.rawBytes) {
         throw verificationFailed(
@@ -170,11 +176,11 @@ export async function verifyArchive(
             : 'the stored archive is not the archive that was read through while dumping',
         );
       }
-      if (toc.tocEntries !== countToc(options.readThrough.listing).tocEntries) {
+      if (counts.tocEntries !== countToc(options.readThrough.listing).tocEntries) {
         throw verificationFailed("the stored archive's table of contents differs from the one read while dumping");
       }
     }
-    return { bytes, sha256: digest, ...toc, contents: parseContents(listing) };
+    return { bytes, sha256: digest, ...counts, contents: archiveContents(toc.entries(), listing) };
   } catch (error) {
     abort();
     if (decompressError) throw decompressError;

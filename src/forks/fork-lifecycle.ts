@@ -173,7 +173,15 @@ export function openSourceSession(
         'no app is chosen to hold forks: pick or create one in the dashboard settings',
         false,
       );
-    return forkAndWait(connection, connection.scratchAppName, addon, url, setting.description);
+    // The fork is made on the scratch app, so the source is named by its app and config var.
+    return forkAndWait(
+      connection,
+      connection.scratchAppName,
+      addon,
+      `${setting.appName}::${configVar}`,
+      url,
+      setting.description,
+    );
   }
 
   async function fallback(
@@ -202,6 +210,7 @@ export function openSourceSession(
     connection: ConnectionRow,
     scratchApp: string,
     source: UserAddon,
+    forkFrom: string,
     sourceUrl: string,
     described: string,
   ): Promise<OpenedSource> {
@@ -253,7 +262,7 @@ export function openSourceSession(
     };
     let fork: UserAddon;
     try {
-      fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: source.id, attachmentName }));
+      fork = await heroku((api) => api.createFork({ app: scratchApp, plan, source: forkFrom, attachmentName }));
     } catch (error) {
       // Heroku refuses to fork some databases (422); that is the same case as an Essential plan.
       if (isBackupFailure(error, 'heroku_refused'))
@@ -300,15 +309,18 @@ export function openSourceSession(
         waitingFor = notReady;
         log(`fork ${fork.name} not ready yet: ${notReady}`);
       }
-      if (Date.now() + interval > deadline) {
+      // The last look is at the deadline itself: the sleep before it is cut short rather than skipped.
+      const left = deadline - Date.now();
+      if (left <= 0) {
         throw sourceFailed(
           'fork_timeout',
-          `the fork was not ready after ${formatDuration(settings.readyTimeoutMs)} (last seen: ${waitingFor})`,
+          `the fork was not ready after ${formatDuration(Date.now() - requestedAt)} ` +
+            `(limit ${formatDuration(settings.readyTimeoutMs)}; last seen: ${waitingFor})`,
           false,
         );
       }
       // A stopped attempt rejects with the reason it was stopped for (cancel, expiry, a newer attempt).
-      await sleep(interval, undefined, { signal }).catch(() => {
+      await sleep(Math.min(interval, left), undefined, { signal }).catch(() => {
         throw signal.reason;
       });
       interval = Math.min(Math.round(interval * 1.5), MAX_POLL_INTERVAL_MS);

@@ -28,7 +28,11 @@ export interface ForkRequest {
   app: string;
   /** `heroku-postgresql:<plan>`. */
   plan: string;
-  /** The source add-on's id (Heroku also accepts `app::CONFIG_VAR` or a URL). */
+  /**
+   * The database to fork, in a form Heroku documents for `fork` (Dev Center, "Forking Your Heroku
+   * Postgres Database"): `app::CONFIG_VAR` such as `acme::DATABASE_URL` (what we send), a config var
+   * of the target app, or the database URL. An add-on id or name is not a documented form.
+   */
   source: string;
   attachmentName: string;
 }

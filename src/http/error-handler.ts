@@ -2,6 +2,13 @@ import type { ErrorRequestHandler, Request } from 'express';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
+/** Error pages whose title says more than "Something went wrong". */
+const PAGE_TITLES: Readonly<Record<number, string>> = {
+  // Everyone arrives through Heroku's single sign-on; there is no other way in.
+  401: 'Sign in from Heroku',
+  404: 'Not found',
+};
+
 /** JSON for machines (Heroku, the API), a readable page for people. */
 function wantsJson(req: Request): boolean {
   return (
@@ -40,6 +47,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Heroku reads `id` and `message`; our API promises a stable `code` (and `fields` for bad input).
     if (req.path.startsWith('/api/')) return res.json({ code, message, ...(fields ? { fields } : {}) });
     if (wantsJson(req)) return res.json({ id: code, message });
-    res.render('error', { status, message, title: status === 404 ? 'Not found' : 'Something went wrong' });
+    res.render('error', { status, message, title: PAGE_TITLES[status] ?? 'Something went wrong' });
   };
 }

@@ -1,6 +1,11 @@
 import type { JobDeps } from './deps.ts';
 import { QUEUES } from '../queue/queues.ts';
-import { findArchiveClaims, listUnfinishedSince, markFailed } from '../backups/backups.repo.ts';
+import {
+  findArchiveClaims,
+  listUnfinishedSince,
+  markFailed,
+  markNeedsReverification,
+} from '../backups/backups.repo.ts';
 
 /** Nothing started this long ago can still be running: pg-boss expires every job in under 24 hours. */
 export const MAX_ATTEMPT_AGE_MS = 24 * 3600_000;
@@ -17,6 +22,8 @@ export interface JanitorReport {
   abandonedBackups: string[];
   abortedUploads: string[];
   removedObjects: string[];
+  /** Completed backups whose archive is kept but could not be proven (no manifest): marked for re-verification. */
+  needsReverification: string[];
 }
 
 /**
@@ -24,6 +31,9 @@ export interface JanitorReport {
  * (or its row is gone), the backup would stay "running" forever, so it is failed with that reason.
  * Multipart uploads and temporary files older than any attempt can live are aborted, and archives that
  * no backup claims (a dead attempt's object, a backup deleted without its object) are removed.
+ * An object that a backup which has not failed claims is never removed, whatever is wrong with it: a
+ * completed backup's archive without its manifest is kept, the backup is marked as needing
+ * re-verification, and an error is logged.
  */
 export async function backupJanitor(
   deps: JobDeps,
@@ -31,7 +41,12 @@ export async function backupJanitor(
   _job?: unknown,
   now: Date = new Date(),
 ): Promise<JanitorReport> {
-  const report: JanitorReport = { abandonedBackups: [], abortedUploads: [], removedObjects: [] };
+  const report: JanitorReport = {
+    abandonedBackups: [],
+    abortedUploads: [],
+    removedObjects: [],
+    needsReverification: [],
+  };
   for (const id of await listUnfinishedSince(deps.pool, new Date(now.getTime() - RECONCILE_GRACE_MS))) {
     const jobs = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId: id } });
     if (jobs.some((job) => job.state === 'created' || job.state === 'retry' || job.state === 'active')) continue;
@@ -63,14 +78,24 @@ export async function backupJanitor(
     );
     for (const { object, backupId } of batch) {
       const backup = claims.get(backupId);
-      if (
-        backup &&
+      const claimed =
+        backup !== undefined &&
         backup.objectKey === object.key &&
-        object.sealed &&
         backup.state !== 'failed' &&
-        backup.state !== 'canceled'
-      )
+        backup.state !== 'canceled';
+      if (claimed) {
+        if (!object.sealed && backup.state === 'completed') {
+          report.needsReverification.push(backupId);
+          const reason = 'its archive is stored but its manifest (size and SHA-256 record) is missing';
+          if (await markNeedsReverification(deps.pool, backupId, reason)) {
+            deps.logger.error(
+              { backupId, key: object.key },
+              'completed backup archive has no manifest; kept and marked for re-verification',
+            );
+          }
+        }
         continue;
+      }
       await deps.store.delete(object.key);
       report.removedObjects.push(object.key);
     }

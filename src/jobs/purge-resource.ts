@@ -5,6 +5,8 @@ import { findResource, markResourcePurged } from '../resources/resources.repo.ts
 import { wipeAuthorization } from '../heroku/authorizations.repo.ts';
 import { deleteResourceSessions, deleteResourceUsers } from '../users/resource-users.repo.ts';
 import { deleteAudit } from '../audit/audit.repo.ts';
+import { deleteResourceApiTokens } from '../api-tokens/api-tokens.repo.ts';
+import { rememberPurgedLinks } from '../links/links.repo.ts';
 import { QUEUES } from '../queue/queues.ts';
 import { deleteSchedule } from '../backups/schedules.repo.ts';
 import { deleteSource } from '../backups/sources.repo.ts';
@@ -16,8 +18,9 @@ import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 
 /**
  * Removes what a deprovisioned resource left with us: its schedule, every archive and backup, its source,
- * tokens, people, sessions and audit trail. The resource row stays as a tombstone so repeated Heroku
- * calls stay idempotent. Safe to run twice (a purge interrupted half-way finishes on the retry).
+ * API tokens, download links, people, sessions and audit trail. The resource row stays as a tombstone
+ * so repeated Heroku calls stay idempotent, with a digest of each removed link's token (so the link
+ * answers 410). Safe to run twice (a purge interrupted half-way finishes on the retry).
  */
 export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purgeResource'>): Promise<void> {
   const resource = await findResource(deps.pool, resourceId);
@@ -57,12 +60,15 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`))
     await deps.store.abortIncompleteUpload(upload);
   await withTransaction(deps.pool, async (tx) => {
+    // Links go with their backups; the tombstone remembers them so they answer 410, not 404.
+    await rememberPurgedLinks(tx, resourceId);
     await deleteResourceBackups(tx, resourceId);
     await deleteSchedule(tx, resourceId);
     await deleteSource(tx, resourceId);
     await deleteConnection(tx, resourceId);
     await wipeAuthorization(tx, resourceId);
     await deleteResourceSessions(tx, resourceId);
+    await deleteResourceApiTokens(tx, resourceId);
     await deleteResourceUsers(tx, resourceId);
     await deleteAudit(tx, resourceId);
     await markResourcePurged(tx, resourceId);

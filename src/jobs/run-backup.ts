@@ -177,7 +177,9 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
         );
       },
     });
-    logs.add(`verified: ${captured.verified.tableCount} tables, ${captured.verified.tocEntries} archive entries`);
+    logs.add(
+      `verified: ${captured.verified.tableCount} tables with rows, ${captured.verified.tocEntries} archive entries`,
+    );
     await logs.flush();
     await fenced(markCompleted(deps.pool, backupId, token, captured.verified));
     await recordLargestDatabase(deps.pool, backup.resourceId, captured.plan.server.databaseBytes);

@@ -185,3 +185,25 @@ export async function recordDownloadLinkUse(db: Queryable, id: string, ip: strin
   );
   return (result.rowCount ?? 0) > 0;
 }
+
+// How a purged link is remembered (migration 0013): a digest of its token's stored hash under its own
+// label, computed here in SQL both when remembering and when looking up, so the two cannot drift.
+const PURGED_DIGEST = (hash: string) => `encode(sha256(convert_to('purged-download-link:' || ${hash}, 'UTF8')), 'hex')`;
+
+/** Remembers every link of the resource in its tombstone, before the purge deletes them. */
+export async function rememberPurgedLinks(db: Queryable, resourceId: string): Promise<void> {
+  await db.query(
+    `insert into purged_download_links (digest, resource_id)
+     select ${PURGED_DIGEST('token_hash')}, resource_id from download_links where resource_id = $1
+     on conflict (digest) do nothing`,
+    [resourceId],
+  );
+}
+
+/** Whether a token with this hash named a link that a purge removed (its resource's tombstone remembers it). */
+export async function isPurgedLink(db: Queryable, tokenHash: string): Promise<boolean> {
+  const result = await db.query(`select 1 from purged_download_links where digest = ${PURGED_DIGEST('$1')}`, [
+    tokenHash,
+  ]);
+  return (result.rowCount ?? 0) > 0;
+}

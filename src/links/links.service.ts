@@ -14,6 +14,7 @@ import {
   findLinkByHash,
   findResourceDownloadLink,
   insertDownloadLink,
+  isPurgedLink,
   listDownloadLinks,
   recordDownloadLinkUse,
   revokeDownloadLink,
@@ -152,6 +153,8 @@ export async function revokeLink(pool: pg.Pool, actor: LinkActor, linkId: string
   });
 }
 
+const ADDON_REMOVED = 'This add-on was removed; its backups can no longer be downloaded.';
+
 /** What a live link leads to. */
 export interface ResolvedLink {
   link: DownloadLink;
@@ -163,15 +166,19 @@ export interface ResolvedLink {
 /**
  * The live link a token names, without recording anything (HEAD, and checks before a download).
  * Unknown or malformed tokens → 404; expired, revoked, or leading to a backup that is no longer
- * downloadable or a resource that was deprovisioned → 410. Tokens are found by hash lookup only.
+ * downloadable or a resource that was deprovisioned → 410, also after the purge removed the link, for
+ * as long as the resource's tombstone exists. Tokens are found by hash lookup only.
  */
 export async function resolveLink(pool: pg.Pool, token: string): Promise<ResolvedLink> {
   if (!TOKEN_SHAPE.test(token)) throw notFound('download link');
-  const found = await findLinkByHash(pool, hashLinkToken(token));
-  if (!found) throw notFound('download link');
+  const tokenHash = hashLinkToken(token);
+  const found = await findLinkByHash(pool, tokenHash);
+  if (!found) {
+    if (await isPurgedLink(pool, tokenHash)) throw gone(ADDON_REMOVED);
+    throw notFound('download link');
+  }
   const { link } = found;
-  if (found.resourceState !== 'provisioned')
-    throw gone('This add-on was removed; its backups can no longer be downloaded.');
+  if (found.resourceState !== 'provisioned') throw gone(ADDON_REMOVED);
   if (link.revokedAt) throw gone('This download link was revoked. Create a new one on the big-backup dashboard.');
   if (found.expired) throw gone('This download link has expired. Create a new one on the big-backup dashboard.');
   const [backup, resource] = await Promise.all([

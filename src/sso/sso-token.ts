@@ -13,9 +13,19 @@ export interface SsoClaims {
 
 export type SsoVerdict = { ok: true; claims: SsoClaims } | { ok: false; reason: string };
 
-/** Heroku's guidance: refuse tokens older than 5 minutes; we also refuse ones from more than 1 minute ahead. */
+/**
+ * Heroku's guidance: refuse tokens older than 5 minutes. Heroku's clock and ours may differ by more than
+ * a few seconds, so a token stamped up to 5 minutes ahead of our clock is accepted too: a token is
+ * good for at most 10 minutes in all.
+ */
 export const SSO_MAX_AGE_SECONDS = 300;
-export const SSO_MAX_FUTURE_SECONDS = 60;
+export const SSO_MAX_FUTURE_SECONDS = 300;
+/**
+ * How long a used token is remembered (a replay is refused), by our database's clock: longer than the
+ * whole window in which any of our processes could accept it, with 5 minutes to spare for web
+ * processes whose clocks differ from each other.
+ */
+export const SSO_TOKEN_USE_RETENTION_SECONDS = SSO_MAX_FUTURE_SECONDS + SSO_MAX_AGE_SECONDS + 300;
 
 // The form Heroku posts carries more fields (nav-data, context_app, …); unknown ones are ignored.
 const fields = z.object({

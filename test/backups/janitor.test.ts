@@ -2,12 +2,17 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startStack } from '../support/stack.ts';
 import { startSourceServer, seedSourceDatabase } from '../support/seed-source.ts';
 import { eventually } from '../support/app.ts';
 import { requestBackup } from '../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
 import { insertBackup, beginAttempt, findBackup } from '../../src/backups/backups.repo.ts';
+import { listEvents } from '../../src/backups/backup-events.repo.ts';
+import { MANIFEST_SUFFIX } from '../../src/storage/keys.ts';
 import { openObjectStore } from '../../src/storage/open-object-store.ts';
 import { backupJanitor } from '../../src/jobs/backup-janitor.ts';
 import type { JobDeps } from '../../src/jobs/deps.ts';
@@ -71,6 +76,51 @@ test("keeps completed backups' archives and removes old archives no backup claim
   const report = await backupJanitor(deps, {}, undefined, later(25 * 3600_000));
   assert.deepEqual(report.removedObjects.sort(), [orphan, staleAttempt].sort());
   assert.ok(await store.head(done.objectKey!), 'the completed backup keeps its archive');
+});
+
+test("never deletes a completed backup's archive whose manifest is lost; marks the backup for re-verification", async () => {
+  const { uuid } = await sim.provision();
+  const b = (await insertBackup(db, {
+    id: randomUUID(),
+    resourceId: uuid,
+    trigger: 'manual',
+    format: 'default',
+    requestedBy: 'x',
+  }))!;
+  const key = `tenants/${uuid}/${b.id}/attempt-1.dump`;
+  const stored = await store.upload(key, Readable.from([Buffer.from('a verified archive')]));
+  await db.query(
+    `update backups set state = 'completed', object_key = $2, bytes = $3, sha256 = $4, finished_at = now(), verified_at = now() where id = $1`,
+    [b.id, key, stored.bytes, stored.sha256],
+  );
+  // The sidecar is lost (an operator's cleanup, a lifecycle rule, a partial restore of the bucket).
+  const root = fileURLToPath(app.config.STORAGE_URL!);
+  await rm(path.join(root, ...key.split('/')) + MANIFEST_SUFFIX);
+  assert.equal((await store.head(key))!.manifest, null);
+
+  const errors: Array<{ obj: unknown; msg: string }> = [];
+  const logger = Object.create(deps.logger, {
+    error: { value: (obj: unknown, msg: string) => errors.push({ obj, msg }) },
+  }) as JobDeps['logger'];
+  const report = await backupJanitor({ ...deps, logger }, {}, undefined, later(25 * 3600_000));
+  assert.ok(!report.removedObjects.includes(key), 'the claimed archive is not removed');
+  assert.ok(await store.head(key), 'the archive is still stored');
+  assert.deepEqual(report.needsReverification, [b.id]);
+  const marked = (await findBackup(db, b.id))!;
+  assert.equal(marked.state, 'completed', 'the backup is not failed by the janitor');
+  assert.ok(marked.reverificationRequestedAt instanceof Date, 'the backup is marked as needing re-verification');
+  assert.match(marked.reverificationReason ?? '', /manifest/);
+  assert.ok(
+    (await listEvents(db, b.id)).some((e) => e.state === 'needs_reverification'),
+    "the mark is in the backup's history",
+  );
+  assert.equal(errors.length, 1, 'an error is logged');
+  assert.match(errors[0]!.msg, /manifest/);
+
+  const again = await backupJanitor({ ...deps, logger }, {}, undefined, later(26 * 3600_000));
+  assert.ok(await store.head(key), 'a later pass keeps it too');
+  assert.deepEqual(again.needsReverification, [b.id], 'still reported');
+  assert.equal(errors.length, 1, 'the error is logged once, when the backup is marked');
 });
 
 test('tells claimed archives from leftovers across many objects, a batch of lookups at a time', async () => {

@@ -313,13 +313,16 @@ test('a fork that never becomes ready fails the backup with a clear reason, and 
   const done = await backupWithForkFault(() => sim.faults.forkNeverReady());
   assert.match(
     done.failureReason!,
-    /the fork was not ready after 6 seconds \(last seen: Heroku has not finished provisioning it\)/,
+    /the fork was not ready after 6 seconds \(limit 6 seconds; last seen: Heroku has not finished provisioning it\)/,
   );
 });
 
 test('a fork the worker cannot reach fails the backup naming the connection error, and the fork is destroyed', async () => {
   const done = await backupWithForkFault(() => sim.faults.forkUnreachable());
-  assert.match(done.failureReason!, /not ready after 6 seconds \(last seen: connecting to it failed: .*ECONNREFUSED/);
+  assert.match(
+    done.failureReason!,
+    /not ready after 6 seconds \(limit 6 seconds; last seen: connecting to it failed: .*ECONNREFUSED/,
+  );
   const log = await backupLog(done.id);
   assert.match(log, /not ready yet: Heroku has not finished provisioning it/);
   assert.match(log, /not ready yet: connecting to it failed: .*ECONNREFUSED/);
@@ -328,6 +331,60 @@ test('a fork the worker cannot reach fails the backup naming the connection erro
     1,
     'the same reason is logged once, not at every poll',
   );
+});
+
+test('the fork wait lasts until its limit, not one poll interval less, and says how long it waited', async () => {
+  const r = await connectedResource();
+  const backup = (await insertBackup(db, {
+    id: randomUUID(),
+    resourceId: r.uuid,
+    trigger: 'manual',
+    format: 'default',
+    requestedBy: r.owner,
+  }))!;
+  const attempt = (await beginAttempt(db, backup.id))!;
+  sim.faults.forkNeverReady();
+  // Polls back off by half each time: 0, 1, 2.5, 4.75 s… With a 4-second limit, the poll after 2.5 s
+  // would land past the deadline; the wait must still last the full 4 seconds and poll at the deadline.
+  const limitMs = 4000;
+  let requestedAt = 0;
+  const session = openSourceSession(
+    {
+      pool: db,
+      boss: app.boss,
+      secrets: app.runtime.secrets,
+      connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
+      forks: { readyTimeoutMs: limitMs, pollIntervalMs: 1000 },
+    },
+    {
+      backup: attempt.backup,
+      token: attempt.token,
+      signal: new AbortController().signal,
+      // The wait starts when the fork is requested, which the attempt logs at once.
+      log: (line) => {
+        if (/requested on the app .*waiting for it to be ready/.test(line)) requestedAt = Date.now();
+      },
+    },
+  );
+  try {
+    const error = await session.open().then(
+      () => assert.fail('the fork never becomes ready'),
+      (e: unknown) => e as Error,
+    );
+    const waitedMs = Date.now() - requestedAt;
+    assert.ok(requestedAt > 0, 'the fork was requested');
+    // The test sees the request a few milliseconds after the attempt starts its clock.
+    assert.ok(waitedMs >= limitMs - 100, `gave up after ${waitedMs} ms, before the ${limitMs} ms limit`);
+    assert.ok(waitedMs < limitMs + 1500, `gave up ${waitedMs - limitMs} ms after the limit`);
+    const said = /the fork was not ready after (\d+) seconds/.exec(error.message);
+    assert.ok(said, error.message);
+    assert.equal(Number(said[1]), Math.round(waitedMs / 1000), `says how long it waited: ${error.message}`);
+    assert.match(error.message, /limit 4 seconds/);
+  } finally {
+    sim.faults.reset();
+    await session.close();
+  }
+  await assertForkDestroyed(backup.id);
 });
 
 test('a fork deprovisioned while we wait fails the attempt, and each attempt cleans up its own fork', async () => {
@@ -531,7 +588,7 @@ test('an attempt first destroys the fork a dead earlier attempt left on the back
     },
     body: JSON.stringify({
       plan: 'heroku-postgresql:standard-0',
-      config: { fork: r.database.id },
+      config: { fork: `${r.appName}::DATABASE_URL` },
       attachment: { name: 'BIGBACKUP_FORK_DEAD' },
     }),
   });
@@ -585,7 +642,7 @@ async function forkAskedForThenDied(r: Awaited<ReturnType<typeof connectedResour
     },
     body: JSON.stringify({
       plan: 'heroku-postgresql:standard-0',
-      config: { fork: r.database.id },
+      config: { fork: `${r.appName}::DATABASE_URL` },
       attachment: { name: attachmentName },
     }),
   });

@@ -597,20 +597,38 @@ test('more than 60 requests a minute from one address get 429, even with a forge
   );
 });
 
-test('deprovisioning the add-on kills its links (410 while it is purged, 404 after), never the file', async () => {
+test('deprovisioning the add-on kills its links: 410 before and after the purge, which leaves no token rows', async () => {
   const ip = clientIp();
   const doomed = await tenantWithBackup();
   const link = await createLink(doomed);
+  const minted = await api('POST', '/tokens', {
+    browser: doomed.admin,
+    csrf: doomed.adminCsrf,
+    body: { name: 'ci', role: 'admin' },
+  });
+  assert.equal(minted.status, 201);
+  const { token } = (await minted.json()) as { token: string };
   assert.equal((await follow(link.url, { ip, method: 'HEAD' })).status, 200);
   assert.equal((await sim.deprovision(doomed.uuid)).result, 'deprovisioned');
-  const status = (await follow(link.url, { ip })).status;
-  assert.ok(status === 410 || status === 404, `got ${status}`);
+  assert.equal((await follow(link.url, { ip })).status, 410, 'deprovisioned, not purged yet');
   await eventually(
     async () =>
-      (await db.query('select count(*)::int as n from download_links where id = $1', [link.id])).rows[0].n === 0,
-    { timeoutMs: 30_000, what: 'purge to remove the link' },
+      (await db.query('select purged_at from resources where id = $1', [doomed.uuid])).rows[0].purged_at !== null,
+    { timeoutMs: 30_000, what: 'purge to finish' },
   );
-  assert.equal((await follow(link.url, { ip })).status, 404);
+  const rows = async (table: string) =>
+    (await db.query(`select count(*)::int as n from ${table} where resource_id = $1`, [doomed.uuid])).rows[0].n;
+  assert.equal(await rows('download_links'), 0, 'no link rows');
+  assert.equal(await rows('api_tokens'), 0, 'no API token rows');
+  for (const method of ['GET', 'HEAD']) {
+    const response = await follow(link.url, { ip, method });
+    assert.equal(response.status, 410, `${method} after the purge, while the tombstone exists`);
+  }
+  const gone = await follow(link.url, { ip });
+  assert.match(await gone.text(), /removed/);
+  assert.equal((await api('GET', '/backups', { token, ip })).status, 401, 'the API token no longer works');
+  const unknown = `${link.url.slice(0, link.url.lastIndexOf('/') + 1)}bbl_${randomBytes(32).toString('base64url')}`;
+  assert.equal((await follow(unknown, { ip })).status, 404, 'a token never issued is still 404');
 });
 
 // S3: the same flow against the S3-protocol server, where the link redirects to a presigned GET.

@@ -171,7 +171,7 @@ async function pollUntil(
 /** Polls for `ms` and returns every state seen (404 as "404"). */
 /** A fork made with `token` (default the source owner's) is created, becomes provisioned and is deleted again. */
 async function forkRoundTrip(source: Source, scratch: string, token: string = source.token): Promise<void> {
-  const created = await api(token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+  const created = await api(token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
   assert.equal(created.status, 201, JSON.stringify(created.body));
   await pollUntil(source.token, scratch, created.body.id, 'provisioned');
   assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${created.body.id}`)).status, 200);
@@ -279,7 +279,7 @@ test('creates a fork that is a real copy of the source as it was, then 404 after
   const scratchReleases = sim.releases(scratch);
 
   const postedAt = Date.now();
-  const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+  const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.body.state, 'provisioning');
   assert.equal(created.body.plan.name, 'heroku-postgresql:standard-0');
@@ -393,6 +393,32 @@ test('forks from an APP::DATABASE_URL reference and from the source URL itself',
     assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${res.body.id}`)).status, 200);
 });
 
+test('takes only the forms Heroku documents for the source of a fork, and refuses the rest with 422', async () => {
+  const { sim } = t;
+  const source = await makeSource('forms-source');
+  const scratch = await scratchApp(source.token, 'forms-scratch');
+  const before = sim.postgresAddons().length;
+  // Dev Center, "Forking Your Heroku Postgres Database": the --fork flag takes the config var name of
+  // the database on the same app, `appname::HEROKU_POSTGRESQL_COLOR_URL`, or the full database URL.
+  for (const fork of [
+    source.addonId,
+    sim.addon(source.addonId)!.name,
+    `${source.app}::DATABASE`,
+    `${source.app}::database_url`,
+    'DATABASE_URL', // a config var of the scratch app, which has no database
+  ]) {
+    const res = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(fork, 'UNDOCUMENTED'));
+    assert.equal(res.status, 422, `fork ${fork}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.id, 'invalid_params');
+  }
+  assert.equal(sim.postgresAddons().length, before, 'nothing was created');
+  // A config var of the app the fork goes to is documented: the source's own app, for instance.
+  const sameApp = await api(source.token, 'POST', `/apps/${source.app}/addons`, forkBody('DATABASE_URL', 'SAME_APP'));
+  assert.equal(sameApp.status, 201, JSON.stringify(sameApp.body));
+  assert.equal(summary(sim, sameApp.body.id).forkOf, source.addonId);
+  assert.equal((await api(source.token, 'DELETE', `/apps/${source.app}/addons/${sameApp.body.id}`)).status, 200);
+});
+
 test('a fork of a database with extensions, schemas, non-ASCII names and large objects has the same contents', async () => {
   const { sim } = t;
   const url = await seedSourceDatabase(server, 'src_seeded');
@@ -420,7 +446,7 @@ test('DELETE of a fork whose copy is in flight stops the copy at once and leaves
   let id: string;
   let name: string;
   try {
-    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
     assert.equal(created.status, 201);
     id = created.body.id;
     name = summary(sim, id).databaseName;
@@ -447,7 +473,7 @@ test('DELETE /apps/{app} of the scratch app drops its forks', async () => {
   const { sim } = t;
   const source = await makeSource('appdel-source');
   const scratch = await scratchApp(source.token, 'appdel-scratch');
-  const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+  const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
   await pollUntil(source.token, scratch, created.body.id, 'provisioned');
   const name = summary(sim, created.body.id).databaseName;
   assert.equal(await databaseExists(name), true);
@@ -461,7 +487,7 @@ test('a fork whose source is removed while it waits fails: 404, no database, no 
   const { sim } = t;
   const source = await makeSource('removed-source');
   const scratch = await scratchApp(source.token, 'removed-scratch');
-  const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+  const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
   assert.equal(created.status, 201);
   assert.equal((await api(source.token, 'DELETE', `/apps/${source.app}/addons/${source.addonId}`)).status, 200);
   const states = await pollUntil(source.token, scratch, created.body.id, 404);
@@ -485,7 +511,7 @@ test('a fork made while forkNeverReady is set stays provisioning well past forkR
   sim.faults.forkNeverReady();
   let id: string;
   try {
-    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
     assert.equal(created.status, 201, JSON.stringify(created.body));
     id = created.body.id;
   } finally {
@@ -509,7 +535,7 @@ test('a fork made while deprovisionForksWhileWaiting is set answers 404 before i
   sim.faults.deprovisionForksWhileWaiting();
   let id: string;
   try {
-    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.state, 'provisioning');
     id = created.body.id;
@@ -537,7 +563,7 @@ test('refuses to fork an essential-0 database with 422', async () => {
   const source = await makeSource('essential-source', { plan: 'essential-0' });
   const scratch = await scratchApp(source.token, 'essential-scratch');
   const before = sim.postgresAddons().length;
-  const res = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId));
+  const res = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`));
   assert.equal(res.status, 422, JSON.stringify(res.body));
   assert.equal(res.body.id, 'invalid_params');
   assert.match(res.body.message, /essential/i);
@@ -553,7 +579,9 @@ test('refuses partner tokens and user tokens without write-protected with 403, c
   // The add-on under test, on the source app, holds a partner token.
   const { uuid } = await sim.provision({ app: source.app });
   for (const app of [scratch, source.app]) {
-    const partner = await provider.api(uuid, 'POST', `/apps/${app}/addons`, { body: forkBody(source.addonId) });
+    const partner = await provider.api(uuid, 'POST', `/apps/${app}/addons`, {
+      body: forkBody(`${source.app}::DATABASE_URL`),
+    });
     assert.equal(partner.status, 403, `partner token on ${app}: ${JSON.stringify(partner.body)}`);
     assert.equal(partner.body.id, 'forbidden');
     assert.match(partner.body.message, /partner/i, 'refused for being a partner token, whatever the app');
@@ -565,7 +593,7 @@ test('refuses partner tokens and user tokens without write-protected with 403, c
       token,
       'POST',
       `/apps/${scratch}/addons`,
-      forkBody(source.addonId, `NO_${scopes.join('_').replace(/-/g, '_').toUpperCase()}`),
+      forkBody(`${source.app}::DATABASE_URL`, `NO_${scopes.join('_').replace(/-/g, '_').toUpperCase()}`),
     );
     assert.equal(res.status, 403, `scopes ${scopes.join(' ')}: ${JSON.stringify(res.body)}`);
     assert.equal(res.body.id, 'forbidden');
@@ -582,14 +610,14 @@ test('refuses with 403 a user who does not collaborate on the source app, howeve
   const outsider = userToken('outsider@example.com');
   const scratch = await scratchApp(outsider, 'outsider-scratch');
   const before = sim.postgresAddons().length;
-  for (const fork of [source.addonId, sim.addon(source.addonId)!.name, `${source.app}::DATABASE_URL`]) {
+  for (const fork of [`${source.app}::DATABASE_URL`, source.url]) {
     const res = await api(outsider, 'POST', `/apps/${scratch}/addons`, forkBody(fork));
     assert.equal(res.status, 403, `fork ${fork}: ${JSON.stringify(res.body)}`);
     assert.equal(res.body.id, 'forbidden');
   }
   assert.equal(sim.postgresAddons().length, before, 'nothing was created');
   // The outsider may not use the source app either.
-  const onSource = await api(outsider, 'POST', `/apps/${source.app}/addons`, forkBody(source.addonId));
+  const onSource = await api(outsider, 'POST', `/apps/${source.app}/addons`, forkBody(`${source.app}::DATABASE_URL`));
   assert.equal(onSource.status, 403);
   assert.equal((await api(outsider, 'GET', `/apps/${source.app}/config-vars`)).status, 403);
 });
@@ -601,17 +629,23 @@ test('refuses with 403, not 422, a non-collaborator forking a database that is s
   sim.faults.forkNeverReady();
   let busy: string;
   try {
-    busy = (await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId))).body.id;
+    busy = (await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(`${source.app}::DATABASE_URL`))).body
+      .id;
   } finally {
     sim.faults.reset();
   }
   // The collaborator is told to wait...
-  const own = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(busy, 'FORK_OF_BUSY'));
+  const own = await api(
+    source.token,
+    'POST',
+    `/apps/${scratch}/addons`,
+    forkBody(`${scratch}::${ATTACHMENT}_URL`, 'FORK_OF_BUSY'),
+  );
   assert.equal(own.status, 422, JSON.stringify(own.body));
   // ...an outsider learns nothing about the database.
   const outsider = userToken('busy-outsider@example.com');
   const theirs = await scratchApp(outsider, 'busy-outsider-scratch');
-  const res = await api(outsider, 'POST', `/apps/${theirs}/addons`, forkBody(busy));
+  const res = await api(outsider, 'POST', `/apps/${theirs}/addons`, forkBody(`${scratch}::${ATTACHMENT}_URL`));
   assert.equal(res.status, 403, JSON.stringify(res.body));
   assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${busy}`)).status, 200);
 });
@@ -717,13 +751,13 @@ test('stop() drops the databases the simulator created that still exist, and nev
       assert.equal(res.status, 201, JSON.stringify(res.body));
       return res.body.id as string;
     };
-    const live = await post(forkBody(source.addonId));
+    const live = await post(forkBody(`${source.app}::DATABASE_URL`));
     const empty = await post({ plan: 'heroku-postgresql:standard-0', attachment: { name: 'EMPTY' } });
-    const deleted = await post(forkBody(source.addonId, 'DELETED_FORK'));
+    const deleted = await post(forkBody(`${source.app}::DATABASE_URL`, 'DELETED_FORK'));
     for (const id of [live, empty, deleted]) await pollUntil(source.token, scratch, id, 'provisioned', 20_000, sim);
     assert.equal((await api(source.token, 'DELETE', `/apps/${scratch}/addons/${deleted}`, undefined, sim)).status, 200);
     // One more whose timer has not fired yet: stop() must not let it create a database afterwards.
-    const pending = await post(forkBody(source.addonId, 'PENDING_FORK'));
+    const pending = await post(forkBody(`${source.app}::DATABASE_URL`, 'PENDING_FORK'));
     const names = Object.fromEntries([live, empty, deleted, pending].map((id) => [id, summary(sim, id).databaseName]));
     assert.equal(await databaseExists(names[live]!), true);
     assert.equal(await databaseExists(names[empty]!), true);
@@ -745,7 +779,13 @@ test("stop() while a DELETE is dropping a fork's database returns only once it i
   try {
     const source = await makeSource('stop-drop-source', { sim });
     const scratch = await scratchApp(source.token, 'stop-drop-scratch', sim);
-    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId), sim);
+    const created = await api(
+      source.token,
+      'POST',
+      `/apps/${scratch}/addons`,
+      forkBody(`${source.app}::DATABASE_URL`),
+      sim,
+    );
     assert.equal(created.status, 201);
     await pollUntil(source.token, scratch, created.body.id, 'provisioned', 20_000, sim);
     const name = summary(sim, created.body.id).databaseName;
@@ -771,7 +811,13 @@ test('stop() while a copy is in flight stops it and drops its database', async (
     const source = await makeSource('stop-inflight-source', { sim });
     await addBigTable(server, source.databaseName, 200_000);
     const scratch = await scratchApp(source.token, 'stop-inflight-scratch', sim);
-    const created = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId), sim);
+    const created = await api(
+      source.token,
+      'POST',
+      `/apps/${scratch}/addons`,
+      forkBody(`${source.app}::DATABASE_URL`),
+      sim,
+    );
     assert.equal(created.status, 201);
     const name = summary(sim, created.body.id).databaseName;
     await waitForCopy(name);
@@ -791,7 +837,13 @@ test('stop() leaves no database behind even for a fork asked for while it is sto
   try {
     const source = await makeSource('stop-race-source', { sim });
     const scratch = await scratchApp(source.token, 'stop-race-scratch', sim);
-    const first = await api(source.token, 'POST', `/apps/${scratch}/addons`, forkBody(source.addonId), sim);
+    const first = await api(
+      source.token,
+      'POST',
+      `/apps/${scratch}/addons`,
+      forkBody(`${source.app}::DATABASE_URL`),
+      sim,
+    );
     await pollUntil(source.token, scratch, first.body.id, 'provisioned', 20_000, sim);
     // Dropping the first fork's database takes a moment; a client still at work asks for another meanwhile.
     stopping = sim.stop();
@@ -799,7 +851,7 @@ test('stop() leaves no database behind even for a fork asked for while it is sto
       source.token,
       'POST',
       `/apps/${scratch}/addons`,
-      forkBody(source.addonId, 'LATE_FORK'),
+      forkBody(`${source.app}::DATABASE_URL`, 'LATE_FORK'),
       sim,
     ).then(
       (res) => String(res.status),

@@ -5,6 +5,7 @@ import {
   FAILED_BACKUP_VISIBLE_MS,
   decideRetention,
   isStale,
+  scheduledTiersText,
   type RetentionBackup,
   type RetentionDecision,
   type RetentionInput,
@@ -346,7 +347,7 @@ test("keeps ninety days of daily backups down to the basic plan's 7 days and 4 w
   assert.ok(decision.delete.every((d) => d.rule === 'scheduled-outside-tiers'));
   assert.equal(
     decision.delete[0]?.reason,
-    'not the newest verified scheduled backup of any of the last 7 days, 4 weeks kept',
+    'not the newest verified scheduled backup of any of the last 7 days and 4 weeks kept',
   );
 });
 
@@ -451,4 +452,14 @@ test('alerts when the newest verified backup is older than one and a half schedu
   assert.equal(isStale(new Date(now.getTime() - 36 * 3_600_000 - 1), 'daily', now), true);
   assert.equal(isStale(new Date(now.getTime() - 90 * 60_000), 'hourly', now), false);
   assert.equal(isStale(new Date(now.getTime() - 90 * 60_000 - 1), 'hourly', now), true);
+});
+
+test('names only the scheduled tiers a plan keeps, joined as a sentence', () => {
+  assert.equal(scheduledTiersText(PLANS.basic.retention), '7 days and 4 weeks');
+  assert.equal(
+    scheduledTiersText({ ...NONE, hourly: 24, daily: 14, weekly: 8, monthly: 6 }),
+    '24 hours, 14 days, 8 weeks and 6 months',
+  );
+  assert.equal(scheduledTiersText({ ...NONE, monthly: 3 }), '3 months');
+  assert.equal(scheduledTiersText(NONE), null);
 });

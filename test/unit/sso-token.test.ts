@@ -1,6 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { verifySsoPost } from '../../src/sso/sso-token.ts';
+import {
+  SSO_MAX_AGE_SECONDS,
+  SSO_MAX_FUTURE_SECONDS,
+  SSO_TOKEN_USE_RETENTION_SECONDS,
+  verifySsoPost,
+} from '../../src/sso/sso-token.ts';
 
 // The worked example of heroku-contract.md §6.2, computed independently of our code.
 const uuid = '01234567-89ab-cdef-0123-456789abcdef';
@@ -111,9 +116,15 @@ test('refuses a token older than 5 minutes and accepts one just inside', () => {
   assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp + 360).ok, false);
 });
 
-test('refuses a token more than a minute in the future and accepts small clock skew', () => {
+test('accepts a token from up to 5 minutes in the future (clock skew) and refuses one from further ahead', () => {
   assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp - 60).ok, true);
-  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp - 61).ok, false);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp - 300).ok, true);
+  assert.equal(verifySsoPost(post({ user_scoped_resource_token: userScopedToken }), salt, timestamp - 301).ok, false);
+});
+
+test('remembers a used token for longer than it can be accepted, whatever our clock says', () => {
+  // Accepted from 5 minutes before its timestamp to 5 minutes after: a replay window of 10 minutes.
+  assert.ok(SSO_TOKEN_USE_RETENTION_SECONDS > SSO_MAX_FUTURE_SECONDS + SSO_MAX_AGE_SECONDS);
 });
 
 test('refuses a token made with another salt', () => {

@@ -1,32 +1,36 @@
 import type { SimContext } from '../context.ts';
 import { invalidParams } from '../http/errors.ts';
-import { findAddon, findApp } from '../state/store.ts';
+import { findApp } from '../state/store.ts';
 import type { SimAddon, SimApp } from '../state/types.ts';
 import { postgresUrl } from './addons.ts';
 
+/** A config var name as Heroku writes them: `DATABASE_URL`, `HEROKU_POSTGRESQL_CHARCOAL_URL`. */
+const CONFIG_VAR = /^[A-Z][A-Z0-9_]*_URL$/;
+
 /**
- * Resolves the `fork` config of a new Heroku Postgres add-on to the live source add-on. Heroku accepts
- * an add-on id or name, `ATTACHMENT` / `ATTACHMENT_URL` on the target app, `app::ATTACHMENT_URL`, or
- * the database URL itself (contract §5.1). Errors never repeat the value: it may be a URL with a password.
+ * Resolves the `fork` config of a new Heroku Postgres add-on to the live source add-on. Only the forms
+ * Heroku documents (Dev Center, "Forking Your Heroku Postgres Database"; contract §5.1) are taken: the
+ * config var name of the database on the app the fork is made on, `appname::CONFIG_VAR`, or the
+ * database's full URL. Anything else (an add-on id or name, an attachment name without `_URL`) is a
+ * 422, so a form Heroku might refuse fails our tests rather than a customer's backup. Errors never
+ * repeat the value: it may be a URL with a password.
  */
 export function resolveForkSource(ctx: SimContext, targetApp: SimApp, value: string): SimAddon {
-  const found = /^postgres(ql)?:\/\//i.test(value) ? byUrl(ctx, value) : byReference(ctx, targetApp, value);
+  const found = /^postgres(ql)?:\/\//i.test(value) ? byUrl(ctx, value) : byConfigVar(ctx, targetApp, value);
   if (!found || !found.postgres || found.state === 'deprovisioned') {
     throw invalidParams(
-      'Could not find the database to fork from. Give a Heroku Postgres add-on, an attachment such as APP::DATABASE_URL, or its URL.',
+      'Could not find the database to fork from. Give its config var (DATABASE_URL on this app, or APP::DATABASE_URL on another) or its URL.',
     );
   }
   return found;
 }
 
-function byReference(ctx: SimContext, targetApp: SimApp, value: string): SimAddon | undefined {
-  const direct = findAddon(ctx.store, value);
-  if (direct) return direct;
-  const [appName, attachment] = value.includes('::') ? (value.split('::', 2) as [string, string]) : [null, value];
+function byConfigVar(ctx: SimContext, targetApp: SimApp, value: string): SimAddon | undefined {
+  const [appName, configVar] = value.includes('::') ? (value.split('::', 2) as [string, string]) : [null, value];
+  if (!CONFIG_VAR.test(configVar)) return undefined;
   const app = appName === null ? targetApp : findApp(ctx.store, appName);
   if (!app) return undefined;
-  const name = attachment.toUpperCase().replace(/_URL$/, '');
-  const match = [...ctx.store.attachments.values()].find((a) => a.appId === app.id && a.name === name);
+  const match = [...ctx.store.attachments.values()].find((a) => a.appId === app.id && `${a.name}_URL` === configVar);
   return match ? ctx.store.addons.get(match.addonId) : undefined;
 }
 

@@ -99,7 +99,10 @@ export function backupPages(deps: AppDeps): Router {
       q,
       shown: matching.slice(0, CONTENTS_SHOWN),
       matchingCount: matching.length,
+      // Every table, and those whose rows the archive holds (the Verified line's count): a partitioned
+      // parent, say, is a table without rows of its own.
       tables: entries.filter((e) => e.type === 'TABLE').length,
+      tablesWithRows: entries.filter((e) => e.type === 'TABLE' && e.hasData).length,
       schemas: new Set(entries.map((e) => e.schema).filter(Boolean)).size,
       chart: throughputChart(detail.backup.progress.samples ?? []),
       forkTimings,

@@ -3,7 +3,7 @@ import { Strategy } from 'passport-strategy';
 import type { Request } from 'express';
 import type pg from 'pg';
 import { withTransaction } from '../../db/pool.ts';
-import { verifySsoPost } from '../../sso/sso-token.ts';
+import { SSO_TOKEN_USE_RETENTION_SECONDS, verifySsoPost } from '../../sso/sso-token.ts';
 import { lockResource } from '../../resources/resources.repo.ts';
 import { recordSignIn } from '../../users/resource-users.repo.ts';
 import { recordAudit } from '../../audit/audit.repo.ts';
@@ -49,7 +49,8 @@ export class HerokuSsoStrategy extends Strategy {
       const resource = await lockResource(tx, claims.resourceId);
       if (!resource || resource.state !== 'provisioned') return { reason: 'unknown or deprovisioned resource' };
       // A token signs one sign-in: keep its hash for longer than it stays valid and refuse it twice.
-      if (!(await claimSsoTokenUse(tx, createHash('sha256').update(claims.token).digest('hex'))))
+      const tokenHash = createHash('sha256').update(claims.token).digest('hex');
+      if (!(await claimSsoTokenUse(tx, tokenHash, SSO_TOKEN_USE_RETENTION_SECONDS)))
         return { reason: 'sign-on token replayed' };
       const user = await recordSignIn(tx, resource.id, claims.userId, claims.email);
       await recordAudit(tx, {
