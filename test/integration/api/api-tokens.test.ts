@@ -1,27 +1,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, Browser, apiCall, type ApiAuth } from '../../support/stack.ts';
-import { eventually } from '../../support/app.ts';
+import { startStack, apiCall, type ApiAuth } from '../../support/stack.ts';
+import { signedInResource } from '../../support/factories.ts';
 
-const { app, sim } = await startStack();
+const stack = await startStack();
+const { app } = stack;
 const db = app.runtime.pool;
-
-async function signedInAdmin(): Promise<{ uuid: string; browser: Browser }> {
-  const outcome = await sim.provision({ plan: 'standard' });
-  assert.equal(outcome.result, 'provisioned');
-  await eventually(
-    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
-    { what: 'app name' },
-  );
-  const browser = new Browser(app.url);
-  assert.equal((await browser.signIn(sim.ssoForm(outcome.uuid))).status, 303);
-  return { uuid: outcome.uuid, browser };
-}
 
 const api = (method: string, path: string, options: ApiAuth = {}) => apiCall(app.url, method, path, options);
 
 test('an admin creates a token once-shown, and scripts then act with it until it is revoked', async () => {
-  const { uuid, browser } = await signedInAdmin();
+  const { uuid, browser } = await signedInResource(stack);
   const csrf = await browser.csrfToken();
   const created = await api('POST', '/tokens', { browser, csrf, body: { name: 'deploy pipeline', role: 'member' } });
   // Once a 403: a late session save after sign-in (fixed by redirect-after-save.ts). The body says which refusal.
@@ -63,7 +52,7 @@ test('an admin creates a token once-shown, and scripts then act with it until it
 });
 
 test('session-authenticated API writes need the CSRF token; token-authenticated ones do not', async () => {
-  const { browser } = await signedInAdmin();
+  const { browser } = await signedInResource(stack);
   const noCsrf = await api('POST', '/tokens', { browser, body: { name: 'x' } });
   assert.equal(noCsrf.status, 403);
   assert.equal(((await noCsrf.json()) as { code: string }).code, 'csrf_failed');
@@ -75,7 +64,7 @@ test('session-authenticated API writes need the CSRF token; token-authenticated 
 });
 
 test('a member token cannot manage tokens, and bad input is a 422 naming the field', async () => {
-  const { browser } = await signedInAdmin();
+  const { browser } = await signedInResource(stack);
   const csrf = await browser.csrfToken();
   const bad = await api('POST', '/tokens', { browser, csrf, body: { name: '', role: 'owner' } });
   assert.equal(bad.status, 422);
@@ -90,8 +79,8 @@ test('a member token cannot manage tokens, and bad input is a 422 naming the fie
 });
 
 test("another resource's token and session cannot revoke or see this resource's tokens", async () => {
-  const first = await signedInAdmin();
-  const second = await signedInAdmin();
+  const first = await signedInResource(stack);
+  const second = await signedInResource(stack);
   const firstCsrf = await first.browser.csrfToken();
   const target = (await (
     await api('POST', '/tokens', { browser: first.browser, csrf: firstCsrf, body: { name: 'target', role: 'admin' } })
@@ -113,7 +102,7 @@ test('the API answers JSON errors for unknown routes and missing credentials', a
   assert.equal(((await anonymous.json()) as { code: string }).code, 'signed_out');
   const malformed = await api('GET', '/me', { token: 'not-ours' });
   assert.equal(malformed.status, 401);
-  const { browser } = await signedInAdmin();
+  const { browser } = await signedInResource(stack);
   const missing = await api('GET', '/nothing-here', { browser });
   assert.equal(missing.status, 404);
   assert.equal(((await missing.json()) as { code: string }).code, 'not_found');

@@ -3,21 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  startSourceServer,
-  seedSourceDatabase,
-  fingerprintDatabase,
-  restoreArchive,
-  listArchive,
-} from '../../support/seed-source.ts';
+import { seededSourceServer } from '../../support/factories.ts';
+import { fingerprintDatabase, restoreArchive, listArchive } from '../../support/seed-source.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { captureArchive, directSource, isVerificationFailure, verifyArchive } from '../../../src/engine/index.ts';
 import { startArchiveInspector } from '../../../src/engine/archive-inspector.ts';
 import { startS3Server } from '../../support/s3-server.ts';
 
-const server = await startSourceServer();
-after(() => server.stop());
-const source = await seedSourceDatabase(server, 'shop');
+const { server, sourceUrl: source } = await seededSourceServer();
 const root = mkdtempSync(path.join(os.tmpdir(), 'bb-capture-'));
 const store = await openObjectStore(`file://${root}`, {});
 after(() => store.close());

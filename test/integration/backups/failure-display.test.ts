@@ -1,27 +1,23 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, Browser, apiCall } from '../../support/stack.ts';
-import { eventually } from '../../support/app.ts';
-import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
+import { startStack, apiCall } from '../../support/stack.ts';
+import { jobDeps, pendingBackupRow, seededSourceServer, signedInResource } from '../../support/factories.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
-import { findBackup, insertBackup } from '../../../src/backups/backups.repo.ts';
+import { findBackup } from '../../../src/backups/backups.repo.ts';
 import { runBackup } from '../../../src/jobs/run-backup.ts';
 import { QUEUES } from '../../../src/queue/queues.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { INTERNAL_FAILURE_MESSAGE } from '../../../src/shared/backup-failure.ts';
 
 // What a customer sees of a failure no layer described (a bug): a plain message, never its detail.
-const { app, sim } = await startStack();
+const stack = await startStack();
+const { app } = stack;
 const db = app.runtime.pool;
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'shop');
+const { sourceUrl } = await seededSourceServer();
 const storeRoot = mkdtempSync(path.join(os.tmpdir(), 'failure-display-'));
 after(() => rmSync(storeRoot, { recursive: true, force: true }));
 const store = await openObjectStore(`file://${storeRoot}`, {});
@@ -43,30 +39,13 @@ function storeWithBrokenUpload(store: ObjectStore): ObjectStore {
 }
 
 test('an unexpected error fails the attempt as internal: page and API show a plain message, the log keeps stack and cause', async () => {
-  const { uuid } = await sim.provision({ plan: 'standard' });
-  await eventually(
-    async () => (await db.query('select app_name from resources where id = $1', [uuid])).rows[0]?.app_name,
-    { what: 'app name' },
-  );
-  const browser = new Browser(app.url);
-  assert.equal((await browser.signIn(sim.ssoForm(uuid))).status, 303);
+  const { uuid, browser } = await signedInResource(stack);
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
-  const backup = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  }))!;
-  const deps: JobDeps = {
-    pool: db,
-    boss: app.boss,
-    logger: app.runtime.logger,
-    secrets: app.runtime.secrets,
+  const backup = await pendingBackupRow(db, uuid);
+  const deps = jobDeps(app, {
     store: storeWithBrokenUpload(store),
-    partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
-  };
+  });
   // The last retry, so the failure is final; an internal failure is retryable, so the job rethrows it.
   const job = {
     id: 'job',

@@ -5,37 +5,23 @@ import { Readable } from 'node:stream';
 import { startStack } from '../../support/stack.ts';
 import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
 import { eventually } from '../../support/app.ts';
+import { forceCompleted, forceFailed, jobDeps, pendingBackupRow } from '../../support/factories.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
-import { insertBackup, beginAttempt, findBackup } from '../../../src/backups/backups.repo.ts';
+import { beginAttempt, findBackup } from '../../../src/backups/backups.repo.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { backupJanitor } from '../../../src/jobs/backup-janitor.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 
 const { app, sim } = await startStack();
 const db = app.runtime.pool;
 const store = await openObjectStore(app.config.STORAGE_URL!, {});
 after(() => store.close());
-const deps: JobDeps = {
-  pool: db,
-  boss: app.boss,
-  logger: app.runtime.logger,
-  secrets: app.runtime.secrets,
-  store,
-  partner: app.runtime.partner,
-  backup: { stallTimeoutMs: 60_000 },
-};
+const deps = jobDeps(app, { store });
 const later = (ms: number) => new Date(Date.now() + ms);
 
 test('fails a backup left running when its worker died and no job will retry it', async () => {
   const { uuid } = await sim.provision();
-  const backup = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  }))!;
+  const backup = await pendingBackupRow(db, uuid);
   await beginAttempt(db, backup.id); // an attempt started, then its process vanished with the job
   assert.deepEqual(
     (await backupJanitor(deps, {}, undefined, new Date())).abandonedBackups,
@@ -77,27 +63,15 @@ test('tells claimed archives from leftovers across many objects, a batch of look
   const claimed: string[] = [];
   const leftovers: string[] = [];
   for (let i = 0; i < 1200; i++) {
-    const b = (await insertBackup(db, {
-      id: randomUUID(),
-      resourceId: uuid,
-      trigger: 'manual',
-      format: 'default',
-      requestedBy: 'x',
-    }))!;
+    const b = await pendingBackupRow(db, uuid);
     const key = `tenants/${uuid}/${b.id}/attempt-1.dump`;
     const stored = await store.upload(key, Readable.from([Buffer.from(`archive ${i}`)]));
     if (i % 3 === 0) {
       leftovers.push(key); // a failed attempt's archive
-      await db.query(
-        `update backups set state = 'failed', failure_kind = 'x', failure_reason = 'x', finished_at = now() where id = $1`,
-        [b.id],
-      );
+      await forceFailed(db, b.id, { kind: 'x' });
     } else {
       claimed.push(key);
-      await db.query(
-        `update backups set state = 'completed', object_key = $2, bytes = $3, sha256 = $4, finished_at = now(), verified_at = now() where id = $1`,
-        [b.id, key, stored.bytes, stored.sha256],
-      );
+      await forceCompleted(db, b.id, { archive: { key, bytes: stored.bytes, sha256: stored.sha256 } });
     }
   }
   const report = await backupJanitor(deps, {}, undefined, later(25 * 3600_000));

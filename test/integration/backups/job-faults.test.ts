@@ -4,45 +4,39 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
+import {
+  backupIn,
+  jobDeps,
+  pendingBackupRow,
+  resourceWithDirectSource,
+  seededSourceServer,
+} from '../../support/factories.ts';
+import type { BackupState } from '../../../src/backups/backup.ts';
 import { startS3Server } from '../../support/s3-server.ts';
-import { startSourceServer, seedSourceDatabase, addBigTable } from '../../support/seed-source.ts';
+import { addBigTable } from '../../support/seed-source.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
-import { setDirectSource } from '../../../src/backups/sources.repo.ts';
 import { findBackup, insertBackup, type NewBackup } from '../../../src/backups/backups.repo.ts';
 import { listEvents } from '../../../src/backups/backup-events.repo.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { runBackup } from '../../../src/jobs/run-backup.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 
 // Backups into the S3-protocol server, with faults in storage, in the database and in the queue.
 const s3 = await startS3Server();
 after(() => s3.close());
 const storageUrl = s3.url('archives', { part_size: '5MiB' });
-const { app, sim } = await startStack({
+const stack = await startStack({
   env: { STORAGE_URL: storageUrl, BACKUP_STALL_TIMEOUT_SECONDS: '5', ...s3.env },
 });
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'shop');
+const { app } = stack;
+const { server, sourceUrl } = await seededSourceServer();
 await addBigTable(server, 'shop', 300_000);
 const db = app.runtime.pool;
 const web = { pool: db, boss: app.boss };
 const store = await openObjectStore(storageUrl, s3.env);
 after(() => store.close());
 
-async function resource() {
-  const { uuid } = await sim.provision({ plan: 'standard' });
-  await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
-  return uuid;
-}
-const until = (id: string, states: string[], timeoutMs = 60_000) =>
-  eventually(
-    async () => {
-      const b = await findBackup(db, id);
-      return b && states.includes(b.state) ? b : undefined;
-    },
-    { timeoutMs, what: `backup in ${states.join('/')}` },
-  );
+const resource = () => resourceWithDirectSource(stack, sourceUrl);
+const until = (id: string, states: BackupState[], timeoutMs = 60_000) => backupIn(db, id, { states, timeoutMs });
 /** Waits for the first attempt to fail (the backup then waits for its retry, with the reason shown). */
 const firstFailure = (id: string, timeoutMs = 60_000) =>
   eventually(
@@ -141,15 +135,7 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
   // The row without a queued job, so this test alone decides which attempts run.
   const fields: NewBackup = { id: randomUUID(), resourceId, trigger: 'manual', format: 'default', requestedBy: 'x' };
   const backup = (await insertBackup(db, fields))!;
-  const deps: JobDeps = {
-    pool: db,
-    boss: app.boss,
-    logger: app.runtime.logger,
-    secrets: app.runtime.secrets,
-    store,
-    partner: app.runtime.partner,
-    backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
-  };
+  const deps = jobDeps(app, { store, backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 } });
   const job = (retryCount: number) => ({
     id: 'job',
     signal: new AbortController().signal,
@@ -177,22 +163,8 @@ test('a stale attempt cannot complete: the newer attempt wins, the stale one rem
 /** A backup row without a queued job, and what runBackup needs, so a test drives its attempts itself. */
 async function directAttempt() {
   const resourceId = await resource();
-  const backup = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  }))!;
-  const deps: JobDeps = {
-    pool: db,
-    boss: app.boss,
-    logger: app.runtime.logger,
-    secrets: app.runtime.secrets,
-    store,
-    partner: app.runtime.partner,
-    backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
-  };
+  const backup = await pendingBackupRow(db, resourceId);
+  const deps = jobDeps(app, { store, backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 } });
   return { resourceId, backup, deps };
 }
 

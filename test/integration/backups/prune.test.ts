@@ -1,49 +1,32 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { startStack } from '../../support/stack.ts';
-import { insertBackup, listResourceBackups } from '../../../src/backups/backups.repo.ts';
+import { listResourceBackups } from '../../../src/backups/backups.repo.ts';
+import { forceCompleted, forceFailed, jobDeps, pendingBackupRow } from '../../support/factories.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { backupPrune } from '../../../src/jobs/backup-prune.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 
 const { app, sim } = await startStack({ worker: false });
 const db = app.runtime.pool;
 const store = await openObjectStore(app.config.STORAGE_URL!, {});
 after(() => store.close());
-const deps = {
-  pool: db,
-  boss: app.boss,
-  logger: app.runtime.logger,
-  secrets: app.runtime.secrets,
-  store,
-  partner: app.runtime.partner,
-  backup: { stallTimeoutMs: 1000 },
-} as JobDeps;
+const deps = jobDeps(app, { store, backup: { stallTimeoutMs: 1000 } });
 
 /** A backup in `state`, started `hoursAgo`, with a stored archive when completed. */
 async function backup(resourceId: string, state: 'completed' | 'failed', hoursAgo: number) {
-  const b = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  }))!;
+  const b = await pendingBackupRow(db, resourceId);
   const key = `tenants/${resourceId}/${b.id}/attempt-1.dump`;
   const started = new Date(Date.now() - hoursAgo * 3600_000);
   if (state === 'completed') {
     const stored = await store.upload(key, Readable.from([Buffer.from(`archive ${b.id}`)]));
-    await db.query(
-      `update backups set state = 'completed', attempt = 1, object_key = $2, bytes = $3, sha256 = $4, started_at = $5, created_at = $5, verified_at = $5, finished_at = $5 where id = $1`,
-      [b.id, key, stored.bytes, stored.sha256, started],
-    );
+    await forceCompleted(db, b.id, {
+      archive: { key, bytes: stored.bytes, sha256: stored.sha256 },
+      at: started,
+      startedAt: started,
+    });
   } else {
-    await db.query(
-      `update backups set state = 'failed', attempt = 1, failure_kind = 'dump_failed', failure_reason = 'x', started_at = $2, created_at = $2, finished_at = $2 where id = $1`,
-      [b.id, started],
-    );
+    await forceFailed(db, b.id, { kind: 'dump_failed', at: started, startedAt: started });
   }
   return { id: b.id, key };
 }

@@ -2,9 +2,9 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
-import { startSourceServer, seedSourceDatabase, addBigTable } from '../../support/seed-source.ts';
+import { backupIn, resourceWithDirectSource, seededSourceServer } from '../../support/factories.ts';
+import { startSourceServer, addBigTable } from '../../support/seed-source.ts';
 import { requestBackup, cancelBackup } from '../../../src/backups/backups.service.ts';
-import { setDirectSource } from '../../../src/backups/sources.repo.ts';
 import { findBackup } from '../../../src/backups/backups.repo.ts';
 import { listEvents } from '../../../src/backups/backup-events.repo.ts';
 import { tailLogs } from '../../../src/backups/backup-logs.repo.ts';
@@ -12,28 +12,16 @@ import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { AppError } from '../../../src/errors.ts';
 import { freePort } from '../../../dev/db/local-cluster.ts';
 
-const { app, sim } = await startStack();
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'shop');
+const stack = await startStack();
+const { app, sim } = stack;
+const { server, sourceUrl } = await seededSourceServer();
 const db = app.runtime.pool;
 const web = { pool: db, boss: app.boss };
 const store = await openObjectStore(app.config.STORAGE_URL!, {});
 after(() => store.close());
 
-async function resourceWithSource(url = sourceUrl) {
-  const { uuid } = await sim.provision({ plan: 'standard' });
-  await setDirectSource(db, app.runtime.secrets, uuid, url, 'admin@example.com');
-  return uuid;
-}
-const settled = (id: string, timeoutMs = 60_000) =>
-  eventually(
-    async () => {
-      const b = await findBackup(db, id);
-      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-    },
-    { timeoutMs, what: 'backup to settle' },
-  );
+const resourceWithSource = (url = sourceUrl) => resourceWithDirectSource(stack, url);
+const settled = (id: string, timeoutMs = 60_000) => backupIn(db, id, { timeoutMs });
 
 test('a manual backup runs to completed, numbered b001, with digest, sizes, versions, events and log', async () => {
   const resourceId = await resourceWithSource();

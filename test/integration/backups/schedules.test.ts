@@ -7,19 +7,13 @@ import { cancelBackup, requestBackup } from '../../../src/backups/backups.servic
 import { backupScheduled } from '../../../src/jobs/backup-scheduled.ts';
 import { listResourceBackups } from '../../../src/backups/backups.repo.ts';
 import { AppError } from '../../../src/errors.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
+import { jobDeps } from '../../support/factories.ts';
 
 // No worker: this file decides itself when schedule ticks are handled, and nothing else runs them.
 const { app, sim } = await startStack({ worker: false });
 const db = app.runtime.pool;
 const svc = { pool: db, boss: app.boss };
-const deps = {
-  pool: db,
-  boss: app.boss,
-  logger: app.runtime.logger,
-  secrets: app.runtime.secrets,
-  partner: app.runtime.partner,
-} as unknown as JobDeps;
+const deps = jobDeps(app);
 
 /** A schedule tick as pg-boss creates it, then handled by `workers` workers at once. */
 async function tick(resourceId: string, workers = 1) {

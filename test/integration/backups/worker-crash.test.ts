@@ -8,7 +8,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
-import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
+import { backupIn, seededSourceServer } from '../../support/factories.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
 import { findBackup } from '../../../src/backups/backups.repo.ts';
@@ -22,9 +22,7 @@ import { BOSS_SCHEMA } from '../../../src/queue/boss.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const { app, sim, secrets } = await startStack({ worker: false });
 const db = app.runtime.pool;
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'crashy');
+const { server, sourceUrl } = await seededSourceServer('crashy');
 
 function spawnWorker() {
   const env: Record<string, string> = {
@@ -102,13 +100,7 @@ test('a worker killed mid-backup: pg-boss retries it, a new attempt completes, a
   after(() => supervisor.stop({ graceful: false, close: true }));
   await app.startWorker();
 
-  const done = await eventually(
-    async () => {
-      const b = await findBackup(db, requested!.id);
-      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-    },
-    { timeoutMs: 90_000, what: 'the retried backup to finish' },
-  );
+  const done = await backupIn(db, requested!.id, { timeoutMs: 90_000 });
   assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
   assert.equal(done.attempt, 2, 'the retry ran as a new attempt');
   assert.notEqual(done.objectKey, firstKey, 'each attempt writes its own object');

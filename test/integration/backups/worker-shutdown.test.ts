@@ -1,9 +1,9 @@
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
-import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
+import { seededSourceServer } from '../../support/factories.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
 import { findBackup } from '../../../src/backups/backups.repo.ts';
@@ -11,9 +11,7 @@ import { startWorker } from '../../../src/processes/worker-process.ts';
 
 // The worker process's own stop(), as SIGTERM runs it on a deploy or the daily restart.
 const { app, sim } = await startStack({ worker: false });
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'shop');
+const { server, sourceUrl } = await seededSourceServer();
 const db = app.runtime.pool;
 
 test('a worker told to stop ends a running backup at once as interrupted, for a retry, well inside 30 s', async () => {

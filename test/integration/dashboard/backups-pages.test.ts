@@ -1,35 +1,26 @@
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startStack, Browser, apiCall, type ApiAuth } from '../../support/stack.ts';
-import { eventually } from '../../support/app.ts';
-import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
+import {
+  backdateSchedule,
+  backupIn,
+  forceCompleted,
+  pendingBackupRow,
+  seededSourceServer,
+  signedInBrowser,
+  signedInResource,
+} from '../../support/factories.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
-import { beginAttempt, findBackup, insertBackup, markFailed } from '../../../src/backups/backups.repo.ts';
+import { beginAttempt, findBackup, markFailed } from '../../../src/backups/backups.repo.ts';
 import { appendLogs } from '../../../src/backups/backup-logs.repo.ts';
 
 // The dashboard's pages and the JSON API over the same services, as customers and scripts use them.
-const { app, sim } = await startStack();
+const stack = await startStack();
+const { app } = stack;
 const db = app.runtime.pool;
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'shop');
-
-async function signedIn(options: { user?: string; uuid?: string } = {}) {
-  let uuid = options.uuid;
-  if (!uuid) {
-    const outcome = await sim.provision({ plan: 'standard' });
-    uuid = outcome.uuid;
-    await eventually(
-      async () => (await db.query('select app_name from resources where id = $1', [uuid])).rows[0]?.app_name,
-      { what: 'app name' },
-    );
-  }
-  const browser = new Browser(app.url);
-  assert.equal((await browser.signIn(sim.ssoForm(uuid, options.user ? { user: options.user } : {}))).status, 303);
-  return { uuid, browser };
-}
+const { server, sourceUrl } = await seededSourceServer();
 
 const api = (method: string, path: string, options: ApiAuth = {}) => apiCall(app.url, method, path, options);
 
@@ -43,17 +34,10 @@ async function tokenFor(browser: Browser, role: 'admin' | 'member' = 'admin'): P
   return ((await created.json()) as { token: string }).token;
 }
 
-const settled = (id: string) =>
-  eventually(
-    async () => {
-      const b = await findBackup(db, id);
-      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-    },
-    { timeoutMs: 60_000, what: 'the backup to settle' },
-  );
+const settled = (id: string) => backupIn(db, id);
 
 test('capture now from the dashboard leads to the backup page, which ends verified with digest, contents and restore commands', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
   const captured = await browser.submit('/backups', { format: 'default' });
   assert.equal(captured.status, 303);
@@ -119,7 +103,7 @@ test('capture now from the dashboard leads to the backup page, which ends verifi
 });
 
 test("capture now is refused with the plan's limit explained while a backup is queued or running", async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
   // Hold a lock pg_dump must wait for, so the first backup is surely still running.
   const blocker = new pg.Client(sourceUrl);
@@ -137,7 +121,7 @@ test("capture now is refused with the plan's limit explained while a backup is q
 });
 
 test('the JSON API lists, captures, shows and cancels backups with an API token, and validates input with 422 naming the field', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
   const token = await tokenFor(browser, 'member');
 
@@ -212,7 +196,7 @@ test('the JSON API lists, captures, shows and cancels backups with an API token,
 });
 
 test('schedule and source: members read, admins change; bad values get 422 naming the field; an unreachable URL is refused', async () => {
-  const { browser } = await signedIn();
+  const { browser } = await signedInResource(stack);
   const admin = await tokenFor(browser, 'admin');
   const member = await tokenFor(browser, 'member');
 
@@ -285,8 +269,8 @@ test('schedule and source: members read, admins change; bad values get 422 namin
 });
 
 test("another resource's backups are 404 on every page and API route, by session and by API token", async () => {
-  const a = await signedIn();
-  const b = await signedIn();
+  const a = await signedInResource(stack);
+  const b = await signedInResource(stack);
   await setDirectSource(db, app.runtime.secrets, b.uuid, sourceUrl, 'admin@example.com');
   const bToken = await tokenFor(b.browser);
   const theirs = (await (await api('POST', '/backups', { token: bToken, body: {} })).json()) as { id: string };
@@ -321,7 +305,7 @@ test("another resource's backups are 404 on every page and API route, by session
 });
 
 test('state-changing forms and session API calls without the CSRF token are refused with 403', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl, 'admin@example.com');
   const headers = { origin: new URL(app.url).origin, 'sec-fetch-site': 'same-origin' };
   for (const [path, form] of [
@@ -341,7 +325,7 @@ test('state-changing forms and session API calls without the CSRF token are refu
 });
 
 test('Capture now waits while a backup runs on any page, and a page past the end offers the last one', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   // 60 finished backups and, older than all of them, one still running: it is on page 2.
   await db.query(
     `insert into backups (id, resource_id, trigger, number, state, requested_by, created_at)
@@ -360,8 +344,10 @@ test('Capture now waits while a backup runs on any page, and a page past the end
 });
 
 test('members view and capture, but cannot change settings', async () => {
-  const admin = await signedIn();
-  const member = await signedIn({ uuid: admin.uuid, user: `member-${admin.uuid.slice(0, 8)}@example.com` });
+  const admin = await signedInResource(stack);
+  const member = {
+    browser: await signedInBrowser(stack, admin.uuid, `member-${admin.uuid.slice(0, 8)}@example.com`),
+  };
   await setDirectSource(db, app.runtime.secrets, admin.uuid, sourceUrl, 'admin@example.com');
   const settings = await (await member.browser.request('GET', '/settings')).text();
   assert.match(settings, /only an admin of this add-on can change them/);
@@ -376,7 +362,7 @@ test('members view and capture, but cannot change settings', async () => {
 });
 
 test('the list pages through 10,000 backups, newest first', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   await db.query(
     `insert into backups (id, resource_id, trigger, number, state, requested_by, created_at, started_at, finished_at, bytes, source_bytes)
      select gen_random_uuid(), $1, 'manual', n, 'failed', 'seed', now() - (10001 - n) * interval '1 minute', now() - (10001 - n) * interval '1 minute',
@@ -394,7 +380,7 @@ test('the list pages through 10,000 backups, newest first', async () => {
 });
 
 test('warns on the dashboard and in the API when scheduled backups have stopped producing verified archives', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   const token = await tokenFor(browser, 'admin');
   assert.equal(
     (await api('PUT', '/schedule', { token, body: { frequency: 'hourly', minute: 0, timeZone: 'UTC' } })).status,
@@ -404,7 +390,7 @@ test('warns on the dashboard and in the API when scheduled backups have stopped 
   assert.equal(fresh.freshness.stale, false, 'a new schedule has its grace period');
   assert.ok(!(await (await browser.request('GET', '/dashboard')).text()).includes('Backups are stale'));
   // Two hours later, with nothing verified: more than 1.5 hourly intervals.
-  await db.query(`update backup_schedules set updated_at = now() - interval '2 hours' where resource_id = $1`, [uuid]);
+  await backdateSchedule(db, uuid, '2 hours');
   const stale = (await (await api('GET', '/backups', { token })).json()) as {
     freshness: { stale: boolean; warning: string };
   };
@@ -414,20 +400,11 @@ test('warns on the dashboard and in the API when scheduled backups have stopped 
 });
 
 test('a schedule set after the newest verified backup gets its own grace period', async () => {
-  const { uuid, browser } = await signedIn();
+  const { uuid, browser } = await signedInResource(stack);
   const token = await tokenFor(browser, 'admin');
   // A manual backup verified three days ago, then a daily schedule set now.
-  const old = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  }))!;
-  await db.query(
-    `update backups set state = 'completed', verified_at = now() - interval '3 days', finished_at = now() - interval '3 days' where id = $1`,
-    [old.id],
-  );
+  const old = await pendingBackupRow(db, uuid);
+  await forceCompleted(db, old.id, { at: new Date(Date.now() - 3 * 24 * 3600_000) });
   assert.equal(
     (await api('PUT', '/schedule', { token, body: { frequency: 'daily', hour: 3, minute: 0, timeZone: 'UTC' } }))
       .status,
@@ -435,20 +412,14 @@ test('a schedule set after the newest verified backup gets its own grace period'
   );
   const fresh = (await (await api('GET', '/backups', { token })).json()) as { freshness: { stale: boolean } };
   assert.equal(fresh.freshness.stale, false);
-  await db.query(`update backup_schedules set updated_at = now() - interval '2 days' where resource_id = $1`, [uuid]);
+  await backdateSchedule(db, uuid, '2 days');
   const stale = (await (await api('GET', '/backups', { token })).json()) as { freshness: { stale: boolean } };
   assert.equal(stale.freshness.stale, true, 'two days on, with nothing new verified, it is late');
 });
 
 test('a retry that is running shows no failure of the attempt before it', async () => {
-  const { uuid } = await signedIn();
-  const backup = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  }))!;
+  const { uuid } = await signedInResource(stack);
+  const backup = await pendingBackupRow(db, uuid);
   const first = (await beginAttempt(db, backup.id))!;
   assert.ok(
     await markFailed(db, backup.id, first.token, { kind: 'interrupted', reason: 'the worker restarted', final: false }),

@@ -4,8 +4,19 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import pg from 'pg';
-import { Browser, startStack } from '../../support/stack.ts';
+import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
+import {
+  backupIn,
+  CONNECT_CLIENT,
+  connectClientEnv,
+  connectedResource as connectedResourceOf,
+  forceFailed,
+  jobDeps,
+  pendingBackupRow,
+  signedInBrowser,
+  signedInResource,
+} from '../../support/factories.ts';
 import {
   startSourceServer,
   seedSourceDatabase,
@@ -14,37 +25,34 @@ import {
 } from '../../support/seed-source.ts';
 import { cancelBackup, requestBackup } from '../../../src/backups/backups.service.ts';
 import { QUEUES } from '../../../src/queue/queues.ts';
-import { findBackup, insertBackup, beginAttempt } from '../../../src/backups/backups.repo.ts';
+import { beginAttempt } from '../../../src/backups/backups.repo.ts';
 import { findSourceSetting, setDirectSource } from '../../../src/backups/sources.repo.ts';
 import { findForkIntent, recordForkIntent, recordForkRequested } from '../../../src/forks/forks.repo.ts';
 import { forkAttachmentName, openSourceSession } from '../../../src/forks/fork-lifecycle.ts';
-import { randomUUID } from 'node:crypto';
 import { forkJanitor } from '../../../src/jobs/fork-janitor.ts';
 import { MAX_ATTEMPT_AGE_MS } from '../../../src/jobs/backup-janitor.ts';
 import { connectDeps } from '../../../src/heroku/connect-authorization.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 
 // Backups of a Heroku database, end to end through the simulator: the customer connects their Heroku
 // account in the dashboard, every run reads <ATTACHMENT>_URL afresh, forks the database onto a scratch
 // app (a real copy on a real server), dumps the fork and destroys it on every exit path.
-const CONNECT = { id: 'big-backup-connect', secret: 'connect-client-secret-for-tests-only' };
 const server = await startSourceServer();
 after(() => server.stop());
-const { app, sim } = await startStack({
+const stack = await startStack({
   // Access tokens that live 2 minutes: every use falls in the 5-minute refresh margin, so each run refreshes.
   sim: {
-    oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }],
+    oauthClients: [CONNECT_CLIENT],
     postgres: { adminUrl: server.url('postgres') },
     forkReadyAfterMs: 200,
     accessTokenTtlSeconds: 120,
   },
   env: {
-    HEROKU_CONNECT_CLIENT_ID: CONNECT.id,
-    HEROKU_CONNECT_CLIENT_SECRET: CONNECT.secret,
+    ...connectClientEnv,
     FORK_POLL_INTERVAL_SECONDS: '0.2',
     FORK_READY_TIMEOUT_SECONDS: '6',
   },
 });
+const { app, sim } = stack;
 const db = app.runtime.pool;
 const web = { pool: db, boss: app.boss };
 const archiveRoot = fileURLToPath(app.config.STORAGE_URL!);
@@ -56,41 +64,15 @@ async function connectedResource(options: { plan?: string; databaseUrl?: string 
   const n = ++counter;
   const owner = `owner-${n}-${Date.now()}@example.com`;
   const databaseUrl = options.databaseUrl ?? (await seedSourceDatabase(server, `prod_${n}`));
-  const outcome = await sim.provision({ plan: 'standard', app: { owner, collaborators: [] } });
-  assert.equal(outcome.result, 'provisioned');
-  const appName = sim.app(outcome.addon.appId)!.name;
-  const database = sim.attachPostgres(appName, { url: databaseUrl, plan: options.plan ?? 'standard-0' });
-  // The partner grant exchange teaches us the app; connecting uses it to pick DATABASE.
-  await eventually(
-    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
-    { what: 'the app name' },
-  );
-
-  const browser = new Browser(app.url);
-  assert.equal((await browser.signIn(sim.ssoForm(outcome.uuid, { user: owner }))).status, 303);
-  const start = await browser.request('GET', '/connect/heroku');
-  assert.equal(start.status, 303);
-  const authorize = new URL(start.headers.get('location')!);
-  assert.equal(authorize.origin, new URL(sim.url).origin);
-  assert.equal(authorize.searchParams.get('scope'), 'write-protected');
-  authorize.searchParams.set('user', owner); // the simulator's stand-in for who is logged in at Heroku
-  const approved = await fetch(authorize, { redirect: 'manual' });
-  assert.equal(approved.status, 302);
-  const callback = new URL(approved.headers.get('location')!);
-  const back = await browser.request('GET', callback.pathname + callback.search);
-  assert.equal(back.status, 303, await back.text());
-  assert.equal(back.headers.get('location'), '/settings/heroku?notice=connected');
-  return { uuid: outcome.uuid, appName, owner, browser, database, databaseUrl, n };
+  const connected = await connectedResourceOf(stack, {
+    owner,
+    databaseUrl,
+    ...(options.plan ? { postgresPlan: options.plan } : {}),
+  });
+  return { ...connected, database: connected.database!, databaseUrl, n };
 }
 
-const settled = (id: string, timeoutMs = 60_000) =>
-  eventually(
-    async () => {
-      const b = await findBackup(db, id);
-      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-    },
-    { timeoutMs, what: 'the backup to settle' },
-  );
+const settled = (id: string, timeoutMs = 60_000) => backupIn(db, id, { timeoutMs });
 
 const forkRow = async (backupId: string) =>
   (
@@ -461,14 +443,7 @@ test('the fork janitor destroys a fork that outlived any attempt (a worker died 
   sim.faults.forkNeverReady();
   try {
     const { requested, withFork } = await backupHoldingFork(r.uuid, r.owner);
-    const deps = {
-      pool: db,
-      boss: app.boss,
-      logger: app.runtime.logger,
-      secrets: app.runtime.secrets,
-      partner: app.runtime.partner,
-      connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
-    } as unknown as JobDeps;
+    const deps = jobDeps(app, { connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config) });
     // Now, nothing is old enough to reap; past the longest an attempt may live, this fork is.
     assert.deepEqual((await forkJanitor(deps, {})).destroyed, []);
     const report = await forkJanitor(deps, {}, undefined, new Date(Date.now() + MAX_ATTEMPT_AGE_MS + 60_000));
@@ -517,13 +492,7 @@ test('an attempt first destroys the fork a dead earlier attempt left on the back
     await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])
   ).rows[0];
   // Attempt 1 died holding fork A: made here through the API with the owner's token, recorded as the attempt would.
-  const backup = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: r.uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: r.owner,
-  }))!;
+  const backup = await pendingBackupRow(db, r.uuid, r.owner);
   const first = (await beginAttempt(db, backup.id))!;
   const token = sim.issueUserToken({ user: r.owner, scopes: ['write-protected'] }).access_token;
   const created = await fetch(new URL(`/apps/${connection.scratch_app_name}/addons`, sim.url), {
@@ -567,13 +536,7 @@ async function forkAskedForThenDied(r: Awaited<ReturnType<typeof connectedResour
   const connection = (
     await db.query('select scratch_app_name from heroku_connections where resource_id = $1', [r.uuid])
   ).rows[0];
-  const backup = (await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: r.uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: r.owner,
-  }))!;
+  const backup = await pendingBackupRow(db, r.uuid, r.owner);
   const first = (await beginAttempt(db, backup.id))!;
   const attachmentName = forkAttachmentName(first.backup);
   assert.ok(
@@ -612,14 +575,7 @@ test('an attempt destroys the fork an earlier attempt asked for but died before 
 test('the fork janitor destroys a fork whose attempt died before recording it, once no attempt can be alive', async () => {
   const r = await connectedResource();
   const { backup, fork, attachmentName } = await forkAskedForThenDied(r);
-  const deps = {
-    pool: db,
-    boss: app.boss,
-    logger: app.runtime.logger,
-    secrets: app.runtime.secrets,
-    partner: app.runtime.partner,
-    connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
-  } as unknown as JobDeps;
+  const deps = jobDeps(app, { connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config) });
   assert.ok(
     !(await forkJanitor(deps, {})).destroyed.includes(attachmentName),
     'not while an attempt may still record it',
@@ -633,10 +589,7 @@ test('the fork janitor destroys a fork whose attempt died before recording it, o
 test('deprovisioning destroys a fork an attempt asked for but never recorded', async () => {
   const r = await connectedResource();
   const { backup, fork } = await forkAskedForThenDied(r);
-  await db.query(
-    `update backups set state = 'failed', failure_kind = 'abandoned', failure_reason = 'x', finished_at = now() where id = $1`,
-    [backup.id],
-  );
+  await forceFailed(db, backup.id, { kind: 'abandoned' });
   assert.equal((await sim.deprovision(r.uuid)).result, 'deprovisioned');
   await eventually(async () => simFork(fork.id)?.state === 'deprovisioned' || undefined, {
     timeoutMs: 30_000,
@@ -718,20 +671,13 @@ test('a Heroku settings change refused in one part writes none of it', async () 
 });
 
 test('an admin must connect before a Heroku database can be backed up, and members cannot connect', async () => {
-  const outcome = await sim.provision({ plan: 'standard' });
-  await eventually(
-    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
-    { what: 'the app name' },
-  );
-  const admin = new Browser(app.url);
-  await admin.signIn(sim.ssoForm(outcome.uuid));
-  const member = new Browser(app.url);
-  await member.signIn(sim.ssoForm(outcome.uuid, { user: `member-${outcome.uuid.slice(0, 6)}@example.com` }));
+  const { uuid, browser: admin } = await signedInResource(stack);
+  const member = await signedInBrowser(stack, uuid, `member-${uuid.slice(0, 6)}@example.com`);
   assert.equal((await member.request('GET', '/connect/heroku')).status, 403);
   assert.match(await (await admin.request('GET', '/settings/heroku')).text(), /not connected/);
   // A callback whose state was never issued to this session is refused.
   assert.equal((await admin.request('GET', '/connect/heroku/callback?code=x&state=forged')).status, 403);
-  const requested = await requestBackup(web, outcome.uuid, { trigger: 'manual', requestedBy: 'x' });
+  const requested = await requestBackup(web, uuid, { trigger: 'manual', requestedBy: 'x' });
   const done = await settled(requested!.id);
   assert.equal(done.failureKind, 'no_source');
   assert.match(done.failureReason!, /connect Heroku/);

@@ -1,17 +1,17 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Browser, startStack } from '../../support/stack.ts';
-import { eventually } from '../../support/app.ts';
+import { startStack } from '../../support/stack.ts';
+import { CONNECT_CLIENT, connectClientEnv, connectedResource } from '../../support/factories.ts';
 import { connectDeps, withConnectApi, ConnectionUnavailableError } from '../../../src/heroku/connect-authorization.ts';
 
 // The connected account's grant refreshes under the same lock as the partner grant
-// (heroku/refresh-under-lock.ts; the partner side is test/integration/partner-authorization.test.ts).
+// (heroku/refresh-under-lock.ts; the partner side is test/integration/web/partner-authorization.test.ts).
 // Access tokens live 2 minutes, inside the 5-minute refresh margin, so every use refreshes.
-const CONNECT = { id: 'big-backup-connect', secret: 'connect-client-secret-for-tests-only' };
-const { app, sim } = await startStack({
-  sim: { oauthClients: [{ id: CONNECT.id, secret: CONNECT.secret }], accessTokenTtlSeconds: 120 },
-  env: { HEROKU_CONNECT_CLIENT_ID: CONNECT.id, HEROKU_CONNECT_CLIENT_SECRET: CONNECT.secret },
+const stack = await startStack({
+  sim: { oauthClients: [CONNECT_CLIENT], accessTokenTtlSeconds: 120 },
+  env: connectClientEnv,
 });
+const { app, sim } = stack;
 const db = app.runtime.pool;
 const deps = connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config);
 const connection = (id: string) =>
@@ -19,25 +19,11 @@ const connection = (id: string) =>
     .query('select status, last_error, access_token_ciphertext from heroku_connections where resource_id = $1', [id])
     .then((r) => r.rows[0]);
 
-let counter = 0;
-
 /** A provisioned add-on whose owner connected their Heroku account in the dashboard. */
 async function connected() {
-  const owner = `owner-${++counter}-${Date.now()}@example.com`;
-  const outcome = await sim.provision({ plan: 'standard', app: { owner, collaborators: [] } });
-  assert.equal(outcome.result, 'provisioned');
-  await eventually(
-    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
-    { what: 'the app name' },
-  );
-  const browser = new Browser(app.url);
-  assert.equal((await browser.signIn(sim.ssoForm(outcome.uuid, { user: owner }))).status, 303);
-  const authorize = new URL((await browser.request('GET', '/connect/heroku')).headers.get('location')!);
-  authorize.searchParams.set('user', owner);
-  const callback = new URL((await fetch(authorize, { redirect: 'manual' })).headers.get('location')!);
-  assert.equal((await browser.request('GET', callback.pathname + callback.search)).status, 303);
-  assert.equal((await connection(outcome.uuid))?.status, 'connected');
-  return { uuid: outcome.uuid, owner };
+  const { uuid, owner } = await connectedResource(stack);
+  assert.equal((await connection(uuid))?.status, 'connected');
+  return { uuid, owner };
 }
 
 test("a connected account's token about to expire is refreshed before use, and the new token is stored", async () => {

@@ -1,13 +1,21 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { startStack, Browser, apiCall, type ApiAuth, type Stack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
-import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
+import {
+  attributeDownloadLink,
+  completedBackup,
+  expireDownloadLink,
+  forceFailed,
+  pendingBackupRow,
+  provisionedResource,
+  seededSourceServer,
+  setVerifiedAt,
+  signedInBrowser,
+} from '../../support/factories.ts';
 import { startS3Server } from '../../support/s3-server.ts';
-import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
-import { findBackup, insertBackup } from '../../../src/backups/backups.repo.ts';
 import type { Backup } from '../../../src/backups/backup.ts';
 
 // Download links end to end: web + worker + simulator on a fresh database, real backups of a real
@@ -18,9 +26,7 @@ import type { Backup } from '../../../src/backups/backup.ts';
 const stack = await startStack();
 const { app, sim } = stack;
 const db = app.runtime.pool;
-const server = await startSourceServer();
-after(() => server.stop());
-const sourceUrl = await seedSourceDatabase(server, 'shop');
+const { sourceUrl } = await seededSourceServer();
 
 let nextIp = 1;
 /** A fresh client address for one test. */
@@ -37,35 +43,11 @@ interface Tenant {
 
 /** A provisioned resource with one completed, verified backup (a real pg_dump, ~1 s) and a signed-in admin. */
 async function tenantWithBackup(on: Stack = stack): Promise<Tenant> {
-  const pool = on.app.runtime.pool;
-  const { uuid } = await on.sim.provision({ plan: 'standard' });
-  const appName = await eventually(
-    async () =>
-      (await pool.query('select app_name from resources where id = $1', [uuid])).rows[0]?.app_name as
-        string | undefined,
-    { what: 'app name' },
-  );
-  await setDirectSource(pool, on.app.runtime.secrets, uuid, sourceUrl, 'owner@example.com');
-  const requested = await requestBackup({ pool, boss: on.app.boss }, uuid, {
-    trigger: 'manual',
-    requestedBy: 'owner@example.com',
-  });
-  const backup = await eventually(
-    async () => {
-      const b = await findBackup(pool, requested!.id);
-      return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
-    },
-    { timeoutMs: 60_000, what: 'backup to finish' },
-  );
-  assert.equal(backup.state, 'completed', `${backup.failureKind}: ${backup.failureReason}`);
-  const admin = await signIn(on, uuid, `owner-${uuid.slice(0, 8)}@example.com`);
-  return { uuid, appName, backup, admin, adminCsrf: await admin.csrfToken() };
-}
-
-async function signIn(on: Stack, uuid: string, user: string): Promise<Browser> {
-  const browser = new Browser(on.app.url);
-  assert.equal((await browser.signIn(on.sim.ssoForm(uuid, { user }))).status, 303);
-  return browser;
+  const { uuid, appName } = await provisionedResource(on);
+  await setDirectSource(on.app.runtime.pool, on.app.runtime.secrets, uuid, sourceUrl, 'owner@example.com');
+  const backup = await completedBackup(on, uuid, 'owner@example.com');
+  const admin = await signedInBrowser(on, uuid, `owner-${uuid.slice(0, 8)}@example.com`);
+  return { uuid, appName: appName!, backup, admin, adminCsrf: await admin.csrfToken() };
 }
 
 interface ApiOptions extends ApiAuth {
@@ -155,7 +137,7 @@ test("a member's API token creates a link, and following it downloads the whole 
 });
 
 test('a signed-in member creates links only with the CSRF header, and lists show the prefix, never the token', async () => {
-  const member = await signIn(stack, tenant.uuid, `member-${randomBytes(3).toString('hex')}@example.com`);
+  const member = await signedInBrowser(stack, tenant.uuid, `member-${randomBytes(3).toString('hex')}@example.com`);
   const refused = await api('POST', `/backups/${tenant.backup.id}/links`, { browser: member, body: {} });
   assert.equal(refused.status, 403);
   assert.equal(((await refused.json()) as { code: string }).code, 'csrf_failed');
@@ -276,10 +258,7 @@ test('an expired link is 410, never the file', async () => {
   const ip = clientIp();
   const link = await createLink(tenant, { expires_in_seconds: 60 });
   assert.equal((await follow(link.url, { ip, method: 'HEAD' })).status, 200, 'live before');
-  await db.query(
-    `update download_links set created_at = now() - interval '2 minutes', expires_at = now() - interval '1 second' where id = $1`,
-    [link.id],
-  );
+  await expireDownloadLink(db, link.id);
   for (const headers of [{}, { range: 'bytes=0-9' }] as Array<Record<string, string>>) {
     const response = await follow(link.url, { ip, headers });
     assert.equal(response.status, 410);
@@ -293,9 +272,13 @@ test('an expired link is 410, never the file', async () => {
 test("a revoked link is 410; only an admin or the link's creator may revoke it", async () => {
   const ip = clientIp();
   const creatorEmail = `creator-${randomBytes(3).toString('hex')}@example.com`;
-  const creator = await signIn(stack, tenant.uuid, creatorEmail);
+  const creator = await signedInBrowser(stack, tenant.uuid, creatorEmail);
   const creatorCsrf = await creator.csrfToken();
-  const bystander = await signIn(stack, tenant.uuid, `bystander-${randomBytes(3).toString('hex')}@example.com`);
+  const bystander = await signedInBrowser(
+    stack,
+    tenant.uuid,
+    `bystander-${randomBytes(3).toString('hex')}@example.com`,
+  );
   const bystanderCsrf = await bystander.csrfToken();
   const make = async () => {
     const response = await api('POST', `/backups/${tenant.backup.id}/links`, {
@@ -368,7 +351,7 @@ test("a link's creator is who made it, not their name: another member token with
 });
 
 test('the backup page offers Revoke on the links the viewer may revoke: by who made them, not by their name', async () => {
-  const creator = await signIn(stack, tenant.uuid, `renamed-${randomBytes(3).toString('hex')}@example.com`);
+  const creator = await signedInBrowser(stack, tenant.uuid, `renamed-${randomBytes(3).toString('hex')}@example.com`);
   const created = await api('POST', `/backups/${tenant.backup.id}/links`, {
     browser: creator,
     csrf: await creator.csrfToken(),
@@ -377,10 +360,10 @@ test('the backup page offers Revoke on the links the viewer may revoke: by who m
   assert.equal(created.status, 201);
   const link = (await created.json()) as CreatedLink;
   const namesake = `namesake-${randomBytes(3).toString('hex')}@example.com`;
-  const other = await signIn(stack, tenant.uuid, namesake);
+  const other = await signedInBrowser(stack, tenant.uuid, namesake);
   // The creator's Heroku email changed since; the link keeps the old name and who made it. The old
   // name now belongs to someone else.
-  await db.query('update download_links set created_by = $2 where id = $1', [link.id, namesake]);
+  await attributeDownloadLink(db, link.id, namesake);
   const revokeForm = `/backups/${tenant.backup.id}/links/${link.id}/revoke`;
   assert.ok(
     (await (await creator.request('GET', `/backups/${tenant.backup.id}`)).text()).includes(revokeForm),
@@ -461,27 +444,12 @@ test("another resource's backup cannot get a link, and its links cannot be liste
 });
 
 test('a backup that is not completed and verified gets no link', async () => {
-  const failed = await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: tenant.uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  });
-  await db.query(
-    `update backups set state = 'failed', failure_kind = 'dump_failed', failure_reason = 'test', finished_at = now() where id = $1`,
-    [failed!.id],
-  );
-  const pending = await insertBackup(db, {
-    id: randomUUID(),
-    resourceId: tenant.uuid,
-    trigger: 'manual',
-    format: 'default',
-    requestedBy: 'x',
-  });
+  const failed = await pendingBackupRow(db, tenant.uuid);
+  await forceFailed(db, failed.id, { kind: 'dump_failed', reason: 'test' });
+  const pending = await pendingBackupRow(db, tenant.uuid);
   for (const [backup, state] of [
-    [failed!, 'failed'],
-    [pending!, 'pending'],
+    [failed, 'failed'],
+    [pending, 'pending'],
   ] as const) {
     const response = await api('POST', `/backups/${backup.id}/links`, {
       browser: tenant.admin,
@@ -496,24 +464,24 @@ test('a backup that is not completed and verified gets no link', async () => {
   assert.equal(
     (
       await db.query('select count(*)::int as n from download_links where backup_id = any($1)', [
-        [failed!.id, pending!.id],
+        [failed.id, pending.id],
       ])
     ).rows[0].n,
     0,
   );
-  await db.query('delete from backups where id = any($1)', [[failed!.id, pending!.id]]);
+  await db.query('delete from backups where id = any($1)', [[failed.id, pending.id]]);
 });
 
 test('a link stops working when its backup is no longer verified', async () => {
   const ip = clientIp();
   const link = await createLink(tenant);
-  await db.query('update backups set verified_at = null where id = $1', [tenant.backup.id]);
+  await setVerifiedAt(db, tenant.backup.id, null);
   try {
     const response = await follow(link.url, { ip });
     assert.equal(response.status, 410);
     assert.equal(response.headers.get('content-disposition'), null);
   } finally {
-    await db.query('update backups set verified_at = $2 where id = $1', [tenant.backup.id, tenant.backup.verifiedAt]);
+    await setVerifiedAt(db, tenant.backup.id, tenant.backup.verifiedAt);
   }
   assert.equal((await follow(link.url, { ip, method: 'HEAD' })).status, 200, 'and works again once it is');
 });

@@ -2,10 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
+import { provisionedResource } from '../../support/factories.ts';
 import { withPartnerApi, AuthorizationUnavailableError } from '../../../src/heroku/partner-authorization.ts';
 
 // Short-lived tokens, so every use is inside the five-minute refresh margin and refreshing is exercised.
-const { app, sim } = await startStack({ sim: { accessTokenTtlSeconds: 120 } });
+const stack = await startStack({ sim: { accessTokenTtlSeconds: 120 } });
+const { app, sim } = stack;
 const db = app.runtime.pool;
 
 const authorization = (id: string) =>
@@ -16,17 +18,8 @@ const authorization = (id: string) =>
     )
     .then((r) => r.rows[0]);
 
-async function provisioned() {
-  const outcome = await sim.provision({ plan: 'standard' });
-  assert.equal(outcome.status, 200);
-  assert.equal(outcome.result, 'provisioned');
-  assert.deepEqual(outcome.violations, []);
-  await eventually(async () => (await authorization(outcome.uuid))?.status === 'active', { what: 'grant exchange' });
-  return outcome;
-}
-
 test('exchanges the provision grant exactly once, promptly, and learns the app', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   assert.equal(sim.log.tokenRequests({ addonId: outcome.uuid, grantType: 'authorization_code' }).length, 1);
   const row = await eventually(
     async () =>
@@ -41,7 +34,7 @@ test('exchanges the provision grant exactly once, promptly, and learns the app',
 });
 
 test('stores tokens only as ciphertext', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   const row = await authorization(outcome.uuid);
   assert.ok(!row.access_token_ciphertext.includes('HRKU-'));
   assert.ok(!row.refresh_token_ciphertext.includes('HRKU-'));
@@ -50,7 +43,7 @@ test('stores tokens only as ciphertext', async () => {
 });
 
 test('the simulator refuses a second exchange of the same code', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   const response = await fetch(new URL('/oauth/token', sim.url), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -64,7 +57,7 @@ test('the simulator refuses a second exchange of the same code', async () => {
 });
 
 test('refreshes a token about to expire before using it, and never calls with an expired one', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   const before = sim.log.tokenRequests({ addonId: outcome.uuid, grantType: 'refresh_token' }).length;
   const addon = await withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid));
   assert.equal(addon.id, outcome.uuid);
@@ -73,14 +66,14 @@ test('refreshes a token about to expire before using it, and never calls with an
 });
 
 test('refreshes and retries once when Heroku answers 401 to a token it expired early', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   sim.faults.expireAccessTokens(outcome.uuid);
   const addon = await withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid));
   assert.equal(addon.id, outcome.uuid);
 });
 
 test('serialises concurrent refreshes so every caller gets a working token', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   const results = await Promise.all(
     Array.from({ length: 5 }, () =>
       withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid)),
@@ -90,7 +83,7 @@ test('serialises concurrent refreshes so every caller gets a working token', asy
 });
 
 test('marks a revoked authorization and refuses to use it', async () => {
-  const outcome = await provisioned();
+  const { outcome } = await provisionedResource(stack);
   sim.faults.revokeAuthorization(outcome.uuid);
   await assert.rejects(
     withPartnerApi(app.runtime.partner, outcome.uuid, (api) => api.getAddon(outcome.uuid)),

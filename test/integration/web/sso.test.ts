@@ -2,23 +2,15 @@ import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, Browser } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
+import { provisionedResource, signedInBrowser } from '../../support/factories.ts';
 
-const { app, sim } = await startStack();
+const stack = await startStack();
+const { app, sim } = stack;
 const db = app.runtime.pool;
-
-async function provisioned(plan = 'standard') {
-  const outcome = await sim.provision({ plan });
-  assert.equal(outcome.result, 'provisioned');
-  await eventually(
-    async () => (await db.query('select app_name from resources where id = $1', [outcome.uuid])).rows[0]?.app_name,
-    { what: 'app name' },
-  );
-  return outcome;
-}
 
 describe('a valid sign-on', () => {
   test('redirects to the dashboard with an HttpOnly, SameSite=Lax session cookie', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     const browser = new Browser(app.url);
     const response = await browser.signIn(sim.ssoForm(uuid));
     assert.equal(response.status, 303);
@@ -30,9 +22,8 @@ describe('a valid sign-on', () => {
   });
 
   test('shows the resource on the dashboard: app, plan, state, and no backups yet', async () => {
-    const { uuid, addon } = await provisioned('premium');
-    const browser = new Browser(app.url);
-    await browser.signIn(sim.ssoForm(uuid));
+    const { uuid, addon } = await provisionedResource(stack, { plan: 'premium' });
+    const browser = await signedInBrowser(stack, uuid);
     const page = await browser.request('GET', '/dashboard');
     assert.equal(page.status, 200);
     const html = await page.text();
@@ -43,7 +34,7 @@ describe('a valid sign-on', () => {
   });
 
   test('makes the first user admin and later users members, remembered per user', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     const first = new Browser(app.url);
     await first.signIn(sim.ssoForm(uuid, { user: 'owner-' + uuid.slice(0, 6) + '@example.com' }));
     assert.match(await (await first.request('GET', '/dashboard')).text(), /· admin/, 'first');
@@ -62,7 +53,7 @@ describe('a valid sign-on', () => {
   });
 
   test('gives exactly one admin when two first users sign in at the same moment', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     await Promise.all(
       [1, 2, 3].map((n) =>
         new Browser(app.url).signIn(sim.ssoForm(uuid, { user: `racer${n}-${uuid.slice(0, 6)}@example.com` })),
@@ -76,9 +67,8 @@ describe('a valid sign-on', () => {
   });
 
   test('issues a new session id at sign-in, and the old session no longer works', async () => {
-    const { uuid } = await provisioned();
-    const browser = new Browser(app.url);
-    await browser.signIn(sim.ssoForm(uuid));
+    const { uuid } = await provisionedResource(stack);
+    const browser = await signedInBrowser(stack, uuid);
     const before = browser.cookies.get('big-backup.sid');
     await browser.signIn(sim.ssoForm(uuid, { user: 'second-' + uuid.slice(0, 6) + '@example.com' }));
     const afterLogin = browser.cookies.get('big-backup.sid');
@@ -89,13 +79,13 @@ describe('a valid sign-on', () => {
   });
 
   test('accepts a form with the user-scoped token only', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     const response = await new Browser(app.url).signIn(sim.ssoForm(uuid, { variant: 'user-scoped-only' }));
     assert.equal(response.status, 303);
   });
 
   test('records the sign-in in the audit log', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     await new Browser(app.url).signIn(sim.ssoForm(uuid));
     const events = await db.query(`select action from audit_events where resource_id = $1`, [uuid]);
     assert.ok(events.rows.some((e) => e.action === 'user.signed_in'));
@@ -105,7 +95,7 @@ describe('a valid sign-on', () => {
 describe('a refused sign-on', () => {
   for (const variant of ['bad-token', 'malformed', 'wrong-length', 'stale', 'future', 'other-resource'] as const) {
     test(`answers 403, not 500, for a ${variant} token and sets no session`, async () => {
-      const { uuid } = await provisioned();
+      const { uuid } = await provisionedResource(stack);
       const browser = new Browser(app.url);
       const response = await browser.signIn(sim.ssoForm(uuid, { variant }));
       assert.equal(response.status, 403);
@@ -115,7 +105,7 @@ describe('a refused sign-on', () => {
   }
 
   test('refuses a replay of a form that already signed someone in, whatever the case of its token', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     const form = sim.ssoForm(uuid);
     assert.equal((await new Browser(app.url).signIn(form)).status, 303);
     assert.equal((await new Browser(app.url).signIn(form)).status, 403);
@@ -127,7 +117,7 @@ describe('a refused sign-on', () => {
   });
 
   test('refuses a form with the resource token only, so a member cannot name the admin and sign in as them', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     const owner = sim.ssoForm(uuid).params;
     assert.equal(
       (await new Browser(app.url).signIn(sim.ssoForm(uuid))).status,
@@ -146,14 +136,14 @@ describe('a refused sign-on', () => {
   });
 
   test('refuses GET', async () => {
-    const { uuid } = await provisioned();
+    const { uuid } = await provisionedResource(stack);
     const query = new URLSearchParams(sim.ssoForm(uuid).params).toString();
     const response = await new Browser(app.url).request('GET', `/sso/login?${query}`);
     assert.equal(response.status, 405);
   });
 
   test('refuses an unknown resource', async () => {
-    const form = sim.ssoForm((await provisioned()).uuid);
+    const form = sim.ssoForm((await provisionedResource(stack)).uuid);
     const other = { ...form, params: { ...form.params, resource_id: crypto.randomUUID() } };
     assert.equal((await new Browser(app.url).signIn(other)).status, 403);
   });
@@ -173,9 +163,8 @@ describe('a refused sign-on', () => {
 
 describe('deprovision', () => {
   test("ends existing sessions and refuses new sign-ons, then purges the resource's data", async () => {
-    const { uuid } = await provisioned();
-    const browser = new Browser(app.url);
-    await browser.signIn(sim.ssoForm(uuid));
+    const { uuid } = await provisionedResource(stack);
+    const browser = await signedInBrowser(stack, uuid);
     assert.equal((await browser.request('GET', '/dashboard')).status, 200);
     const form = sim.ssoForm(uuid, { user: 'late-' + uuid.slice(0, 6) + '@example.com' });
     const outcome = await sim.deprovision(uuid);
@@ -204,9 +193,8 @@ describe('deprovision', () => {
 });
 
 test('sign-out destroys the session server-side', async () => {
-  const { uuid } = await provisioned();
-  const browser = new Browser(app.url);
-  await browser.signIn(sim.ssoForm(uuid));
+  const { uuid } = await provisionedResource(stack);
+  const browser = await signedInBrowser(stack, uuid);
   const sid = browser.cookies.get('big-backup.sid')!;
   const out = await browser.submit('/logout');
   assert.equal(out.status, 200);
@@ -216,9 +204,8 @@ test('sign-out destroys the session server-side', async () => {
 });
 
 test('refuses a cross-site sign-out post, and a same-origin one without the CSRF token', async () => {
-  const { uuid } = await provisioned();
-  const browser = new Browser(app.url);
-  await browser.signIn(sim.ssoForm(uuid));
+  const { uuid } = await provisionedResource(stack);
+  const browser = await signedInBrowser(stack, uuid);
   const _csrf = await browser.csrfToken();
   assert.equal(
     (await browser.request('POST', '/logout', { form: { _csrf }, headers: { origin: 'https://evil.example' } })).status,
@@ -238,7 +225,7 @@ test('refuses a cross-site sign-out post, and a same-origin one without the CSRF
 });
 
 test('never logs SSO tokens, the salt or session ids', async () => {
-  const { uuid } = await provisioned();
+  const { uuid } = await provisionedResource(stack);
   const form = sim.ssoForm(uuid);
   const browser = new Browser(app.url);
   await browser.signIn(form);
