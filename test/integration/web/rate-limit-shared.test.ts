@@ -1,17 +1,19 @@
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { Options } from 'express-rate-limit';
 import { startTestApp, testSecrets } from '../../support/app.ts';
-import { createTestDatabase } from '../../support/database.ts';
+import { cloneTemplateDatabase } from '../../support/database.ts';
 import { SSO_RATE_LIMIT } from '../../../src/http/sso/routes.ts';
 import { PgRateLimitStore } from '../../../src/http/rate-limit-store.ts';
 
 // Two web processes on one database, as two web dynos are.
-const databaseUrl = await createTestDatabase('ratelimit');
+const database = await cloneTemplateDatabase('ratelimit');
+const databaseUrl = database.url;
 const secrets = testSecrets();
 const first = await startTestApp(secrets, { databaseUrl });
 const second = await startTestApp(secrets, { databaseUrl });
+after(() => database.drop()); // added after the apps' own hooks, so it runs once both have stopped
 
 function signOn(url: string, client: string): Promise<Response> {
   return fetch(new URL('/sso/login', url), {
