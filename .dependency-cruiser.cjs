@@ -30,10 +30,10 @@ const LAYERS = [
     not: () => [TOP, ...lower('service')],
   },
   {
-    name: 'adapter', // repositories and adapters: our database, storage, queue, engine, Heroku client
+    name: 'adapter', // repositories and adapters: our database, storage, queue, engine, Heroku client, network guard
     path: [
       '[.]repo[.]ts$',
-      '^src/(db|storage|queue|engine)/',
+      '^src/(db|storage|queue|engine|net)/',
       '^src/heroku/(oauth-client|platform-api|connect-api)[.]ts$',
     ],
     not: () => [TOP],

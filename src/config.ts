@@ -74,6 +74,12 @@ const schema = z
       .max(86_399)
       .default(12 * 3600),
     FORK_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
+    // Lets customers' database URLs (and fork URLs) point at loopback and private addresses: for the
+    // embedded default and the tests, whose databases run on this machine. Refused in production.
+    ALLOW_PRIVATE_DATABASE_HOSTS: z
+      .enum(['true', 'false'], { error: 'ALLOW_PRIVATE_DATABASE_HOSTS must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true'),
   })
   .superRefine((config, context) => {
     // Production must say where archives go; silently writing them to a dyno's ephemeral disk loses them.
@@ -82,6 +88,15 @@ const schema = z
         code: 'custom',
         path: ['STORAGE_URL'],
         message: 'STORAGE_URL is required in production (s3://bucket/prefix)',
+      });
+    }
+    // A customer's URL could then reach our own network: the database, the metadata service's neighbours.
+    if (config.NODE_ENV === 'production' && config.ALLOW_PRIVATE_DATABASE_HOSTS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['ALLOW_PRIVATE_DATABASE_HOSTS'],
+        message:
+          "ALLOW_PRIVATE_DATABASE_HOSTS cannot be true in production: customers' database URLs would reach our own network",
       });
     }
     // One without the other boots fine and then fails every Heroku-source backup once its first

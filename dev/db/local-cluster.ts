@@ -36,6 +36,11 @@ export interface LocalClusterOptions {
   durable?: boolean;
   /** Remove the data folder when stopped. */
   removeOnStop?: boolean;
+  /**
+   * Serve TLS with a self-signed certificate (made at first start, kept in the data folder), as Heroku
+   * Postgres does: Heroku sources are dumped with `sslmode=require`, which a plain server refuses.
+   */
+  tls?: boolean;
   log?: (line: string) => void;
 }
 
@@ -103,6 +108,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     '-c',
     'log_min_messages=warning',
   ];
+  if (options.tls) settings.push(...tlsSettings(options.dataDir, owner));
   if (!options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const child = spawn(path.join(binDir, 'postgres'), settings, { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
   let exited = false;
@@ -137,6 +143,50 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       if (options.removeOnStop) rmSync(options.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A self-signed certificate for `localhost` and 127.0.0.1 in the data folder (made once; openssl is
+ * needed only then), and the settings that serve it. Clients that verify certificates fail, as they should.
+ */
+function tlsSettings(dataDir: string, owner: { uid: number; gid: number } | undefined): string[] {
+  const cert = path.join(dataDir, 'bb-server.crt');
+  const key = path.join(dataDir, 'bb-server.key');
+  if (!existsSync(cert) || !existsSync(key)) {
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '3650',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+        ],
+        { stdio: 'pipe' },
+      );
+    } catch (error) {
+      const stderr = ((error as { stderr?: Buffer }).stderr?.toString('utf8') ?? '').trim();
+      throw new Error(
+        `could not make the server's TLS certificate with openssl: ${stderr || (error as Error).message}`,
+      );
+    }
+    chmodSync(key, 0o600); // the server refuses a key others can read
+    if (owner) for (const file of [cert, key]) chownSync(file, owner.uid, owner.gid);
+  }
+  return ['-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`];
 }
 
 function runInitdb(binDir: string, args: string[], owner: { uid: number; gid: number } | undefined): void {

@@ -92,6 +92,8 @@ export async function startEmbeddedDefault(
     STORAGE_URL: pathToFileURL(path.join(dataDir, 'archives')).toString(),
     // The simulator's forks are ready in seconds; look at them often so the demo does not wait.
     FORK_POLL_INTERVAL_SECONDS: '1',
+    // The demo's databases and the simulator's forks live on the embedded cluster, on loopback.
+    ALLOW_PRIVATE_DATABASE_HOSTS: 'true',
     ...base,
     DATABASE_URL: databaseUrl,
   };

@@ -25,6 +25,8 @@ export async function startEmbeddedPostgres(
     dataDir: clusterDir,
     password,
     durable: true,
+    // The simulator's Heroku databases live here, and Heroku sources are dumped over TLS.
+    tls: true,
     ...(options.log ? { log: options.log } : {}),
   });
   const admin = new pg.Client(cluster.url);

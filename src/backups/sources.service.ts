@@ -1,5 +1,14 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { z } from 'zod';
+import type { Config } from '../config.ts';
+import {
+  connectProblem,
+  connectSource,
+  guardConnection,
+  parseDatabaseUrl,
+  type ConnectionParams,
+} from '../engine/index.ts';
+import { isBackupFailure } from '../shared/backup-failure.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { parseOr422 } from '../validate.ts';
 import { unprocessable } from '../errors.ts';
@@ -9,6 +18,7 @@ import { findSourceSetting, setDirectSource } from './sources.repo.ts';
 export interface SourcesDeps {
   pool: pg.Pool;
   secrets: SecretBox;
+  config: Pick<Config, 'ALLOW_PRIVATE_DATABASE_HOSTS'>;
 }
 
 const sourceInput = z
@@ -36,9 +46,10 @@ export async function describeSource(deps: Pick<SourcesDeps, 'pool'>, resourceId
 }
 
 /**
- * Sets a database URL given directly as the resource's source, after proving it works: a connection
- * is opened and `select version()` answered within 10 seconds, or the request is refused with 422 and
- * a reason that never repeats the URL. Stored sealed; audited without the URL.
+ * Sets a database URL given directly as the resource's source, after proving it works: the URL is
+ * parsed as strictly as for pg_dump, its host checked against the host policy, and a connection to the
+ * checked address must answer within 10 seconds; otherwise 422 with a reason that never repeats the
+ * URL, an address or the driver's text. Stored sealed; audited without the URL.
  */
 export async function setSourceUrl(
   deps: SourcesDeps,
@@ -47,7 +58,7 @@ export async function setSourceUrl(
   actor: { label: string; ip?: string | null },
 ) {
   const { url } = parseOr422(sourceInput, input ?? {});
-  const version = await checkConnection(url);
+  const version = await checkConnection(url, deps.config.ALLOW_PRIVATE_DATABASE_HOSTS);
   const { description } = await setDirectSource(deps.pool, deps.secrets, resourceId, url, actor.label);
   await recordAudit(deps.pool, {
     resourceId,
@@ -59,22 +70,40 @@ export async function setSourceUrl(
   return { kind: 'direct' as const, description, serverVersion: version };
 }
 
-async function checkConnection(url: string): Promise<string> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: 10_000,
-    query_timeout: 10_000,
-    application_name: 'big-backup check',
-  });
-  client.on('error', () => {});
+/** The server's version, reached exactly as a backup will reach it; every refusal is a 422. */
+async function checkConnection(url: string, allowPrivate: boolean): Promise<string> {
+  let connection: ConnectionParams;
   try {
-    await client.connect();
+    connection = await guardConnection(parseDatabaseUrl(url), { allowPrivate });
+  } catch (error) {
+    throw refusal(error);
+  }
+  let client: pg.Client;
+  try {
+    client = await connectSource(connection, {
+      timeoutMs: 10_000,
+      queryTimeoutMs: 10_000,
+      applicationName: 'big-backup check',
+    });
+  } catch (error) {
+    throw refusal(error);
+  }
+  try {
     const result = await client.query<{ version: string }>('show server_version');
     return result.rows[0]!.version;
   } catch (error) {
-    const message = (error as Error).message.replace(/postgres(ql)?:\/\/\S+/g, '[database URL]');
-    throw unprocessable(`big-backup could not connect to that database: ${message}`, 'source_unreachable', ['url']);
+    throw refusal(error);
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+function refusal(error: unknown): Error {
+  if (isBackupFailure(error, 'invalid_source', 'source_not_allowed'))
+    return unprocessable(error.message, error.kind, ['url']);
+  return unprocessable(
+    `big-backup could not connect to that database: ${connectProblem(error)}`,
+    'source_unreachable',
+    ['url'],
+  );
 }

@@ -41,6 +41,8 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
       format: args.format,
       signal: ctx.signal,
       stallTimeoutMs: args.stallTimeoutSeconds * 1000,
+      // The operator's own tool, run where they choose, with their own credentials: any host they can reach.
+      hosts: { allowPrivate: true },
       ...(pgBinDir ? { pgBinDir } : {}),
       key: () => {
         if (where === null) throw new Error('the key is chosen when the dump is planned');

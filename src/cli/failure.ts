@@ -32,6 +32,7 @@ const DUMP_HINTS: Record<string, string> = {
   connection_failed:
     'check the host, port, user, password and database name in the URL, and that this machine may connect to the server',
   invalid_source: 'expected postgres://user:password@host:port/database (or env:NAME naming a variable that holds one)',
+  source_not_allowed: 'big-backup never connects to link-local, multicast, unspecified or reserved addresses',
   dump_failed: 'run again with --verbose to see the whole pg_dump log',
   stalled: 'another session may hold a lock on that table, or the network stalled; --stall-timeout changes the limit',
 };

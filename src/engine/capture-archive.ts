@@ -11,6 +11,7 @@ import { isReadBackFailure } from './verification-failures.ts';
 import { startArchiveInspector } from './archive-inspector.ts';
 import type { DumpInspection } from './dump-inspection.ts';
 import { startZstdCheck } from './wrapper-check.ts';
+import type { HostPolicy } from '../net/host-guard.ts';
 
 /** Hooks through which the caller (the job, or the one-shot command) records each step. */
 export interface CaptureHooks {
@@ -32,6 +33,8 @@ export interface CaptureOptions extends CaptureHooks {
   stallTimeoutMs?: number;
   pgBinDir?: string;
   metadata?: Record<string, string>;
+  /** Which hosts may be dumped; default public hosts only. */
+  hosts?: HostPolicy;
 }
 
 /** A captured, stored and verified archive. */
@@ -55,6 +58,7 @@ export async function captureArchive(options: CaptureOptions): Promise<CapturedA
     format: options.format,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.pgBinDir ? { binDir: options.pgBinDir } : {}),
+    ...(options.hosts ? { hosts: options.hosts } : {}),
   });
   await options.onPlan?.(plan);
   const key = options.key(plan);

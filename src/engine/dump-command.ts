@@ -49,12 +49,11 @@ const ZSTD_IN_PG_DUMP_SINCE = 16;
 /** The PGBackups-compatible pg_dump invocation for one run: the format's flags, then the connection. */
 export function buildDumpCommand(input: DumpCommandInput): DumpCommand {
   const { connection, format } = input;
-  const argv = [
-    ...format.flags,
-    `--host=${connection.host}`,
-    `--port=${connection.port}`,
-    `--username=${connection.user}`,
-  ];
+  // With checked addresses, libpq connects to those (PGHOSTADDR) and uses the host name, repeated once
+  // per address, only for TLS and the password file: no second DNS lookup can lead elsewhere.
+  const addresses = connection.addresses ?? [];
+  const host = addresses.length > 1 ? addresses.map(() => connection.host).join(',') : connection.host;
+  const argv = [...format.flags, `--host=${host}`, `--port=${connection.port}`, `--username=${connection.user}`];
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     // English messages: the --verbose lines are parsed for the current table.
@@ -67,6 +66,7 @@ export function buildDumpCommand(input: DumpCommandInput): DumpCommand {
   // libpq expands a dbname holding "=" or a URI prefix into a connection string; PGDATABASE is never expanded.
   if (/=|^postgres(ql)?:\/\//i.test(connection.database)) env.PGDATABASE = connection.database;
   else argv.push(`--dbname=${connection.database}`);
+  if (addresses.length > 0) env.PGHOSTADDR = addresses.join(',');
   if (connection.sslmode) env.PGSSLMODE = connection.sslmode;
   // Lets the backend notice a killed pg_dump even while it waits on a lock (server setting since 14).
   if (input.serverMajor >= 14) env.PGOPTIONS = '-c client_connection_check_interval=10000';

@@ -2,7 +2,7 @@ import { BackupFailure, isBackupFailure, type DumpFailureKind, type FailureDetai
 
 /**
  * The dump's failures, as BackupFailures of these kinds:
- * - `version_mismatch`, `pg_dump_missing`, `invalid_source`: a retry cannot help;
+ * - `version_mismatch`, `pg_dump_missing`, `invalid_source`, `source_not_allowed`: a retry cannot help;
  * - `connection_failed`: retryable unless the server rejected the credentials or the database name;
  * - `dump_failed`: pg_dump exited non-zero or was killed by someone else (retryable);
  * - `canceled`: we were asked to stop (not a failure to retry);
@@ -13,6 +13,7 @@ const DUMP_KINDS: ReadonlySet<DumpFailureKind> = new Set([
   'version_mismatch',
   'pg_dump_missing',
   'invalid_source',
+  'source_not_allowed',
   'connection_failed',
   'dump_failed',
   'canceled',
@@ -54,9 +55,34 @@ export function invalidSource(reason: string): BackupFailure {
   return new BackupFailure('invalid_source', `the database URL is not usable: ${reason}`, { retryable: false });
 }
 
-/** The server could not be reached or refused us; `retryable` is false when it rejected the credentials or database. */
-export function connectionFailed(message: string, retryable: boolean, detail?: FailureDetail): BackupFailure {
-  return new BackupFailure('connection_failed', message, { retryable, ...(detail ? { detail } : {}) });
+/**
+ * The host is, or resolves to, an address the host policy refuses. The message is the same for every
+ * such address and names none of them: which private address a name resolves to is our network's map.
+ */
+export function sourceNotAllowed(cause: unknown): BackupFailure {
+  return new BackupFailure(
+    'source_not_allowed',
+    'the database host is not allowed: big-backup connects only to databases on the public internet, ' +
+      'never to loopback, private, link-local, multicast or other reserved addresses',
+    { retryable: false, cause },
+  );
+}
+
+/**
+ * The server could not be reached or refused us; `retryable` is false when it rejected the credentials
+ * or database. `cause` is the driver's error, for logs and for `connectProblem`.
+ */
+export function connectionFailed(
+  message: string,
+  retryable: boolean,
+  detail?: FailureDetail,
+  cause?: unknown,
+): BackupFailure {
+  return new BackupFailure('connection_failed', message, {
+    retryable,
+    ...(detail ? { detail } : {}),
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** pg_dump failed, could not start, or its stream broke. */

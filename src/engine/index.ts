@@ -11,6 +11,8 @@ export { isDumpFailure } from './dump-failures.ts';
 export { isVerificationFailure, isReadBackFailure } from './verification-failures.ts';
 export {
   directSource,
+  herokuSource,
+  requireTls,
   parseDatabaseUrl,
   describeConnection,
   type BackupSource,
@@ -18,6 +20,9 @@ export {
   type ResolvedSource,
   type SslMode,
 } from './source.ts';
+export { guardConnection, PUBLIC_HOSTS_ONLY } from './source-guard.ts';
+export { connectSource, connectProblem, type SourceClientOptions } from './source-client.ts';
+export type { HostPolicy } from '../net/host-guard.ts';
 export { probeServer, majorFromVersionNum, type ServerInfo } from './server-info.ts';
 export {
   selectPgBinaries,

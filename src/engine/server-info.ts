@@ -2,6 +2,7 @@ import pg from 'pg';
 import { canceled, connectionFailed, isDumpFailure } from './dump-failures.ts';
 import { redact } from '../shared/redact.ts';
 import { describeConnection, type ConnectionParams } from './source.ts';
+import { connectSource } from './source-client.ts';
 
 /** What a run needs to know about the server before it starts pg_dump. */
 export interface ServerInfo {
@@ -124,50 +125,6 @@ export function majorFromVersionNum(versionNum: number): number {
   return Math.floor(versionNum / 10_000) + Math.floor((versionNum % 10_000) / 100) / 10;
 }
 
-// SQLSTATEs after which a retry with the same credentials cannot succeed.
-const PERMANENT_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
-
 async function connect(connection: ConnectionParams, timeoutMs: number): Promise<pg.Client> {
-  const mode = connection.sslmode ?? 'prefer';
-  const attempts: Array<pg.ClientConfig['ssl']> =
-    mode === 'disable'
-      ? [false]
-      : mode === 'allow'
-        ? [false, { rejectUnauthorized: false }]
-        : mode === 'prefer'
-          ? [{ rejectUnauthorized: false }, false]
-          : mode === 'require'
-            ? [{ rejectUnauthorized: false }]
-            : mode === 'verify-ca'
-              ? [{ rejectUnauthorized: true, checkServerIdentity: () => undefined }]
-              : [{ rejectUnauthorized: true }];
-  let lastError: unknown;
-  for (const ssl of attempts) {
-    const client = new pg.Client({
-      host: connection.host,
-      port: connection.port,
-      database: connection.database,
-      user: connection.user,
-      password: connection.password.reveal(),
-      ssl,
-      connectionTimeoutMillis: timeoutMs,
-      statement_timeout: 60_000,
-      application_name: 'big-backup probe',
-    });
-    // A dropped connection rejects the statement in flight; unheard, its 'error' event would crash us.
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      lastError = error;
-      await client.end().catch(() => {});
-      // libpq's prefer/allow fall back to the other transport only when the server refuses it.
-      if (!/does not support SSL|SSL.*(off|required)|no pg_hba\.conf entry/i.test((error as Error).message)) break;
-    }
-  }
-  const code = (lastError as { code?: string }).code ?? '';
-  const permanent = PERMANENT_SQLSTATES.has(code);
-  const message = redact((lastError as Error).message, [connection.password.reveal()]);
-  throw connectionFailed(`could not connect to ${describeConnection(connection)}: ${message}`, !permanent);
+  return connectSource(connection, { timeoutMs, statementTimeoutMs: 60_000, applicationName: 'big-backup probe' });
 }

@@ -14,6 +14,12 @@ export interface ConnectionParams {
   user: string;
   password: Secret;
   sslmode?: SslMode;
+  /**
+   * The addresses `host` resolved to when the host policy checked it (`guardConnection`), in the order
+   * to try them. pg_dump and the probe connect to these (libpq's `hostaddr`) and use `host` only for
+   * TLS (SNI, certificate name) and the password file, so a second resolution cannot lead elsewhere.
+   */
+  addresses?: readonly string[];
 }
 
 /** A source resolved for one run. */
@@ -32,7 +38,10 @@ export interface BackupSource {
   resolve(signal?: AbortSignal): Promise<ResolvedSource>;
 }
 
-/** A source that is just a database URL (`postgres://user:password@host:port/db?sslmode=require`). */
+/**
+ * A source that is just a database URL (`postgres://user:password@host:port/db?sslmode=require`), as the
+ * customer gave it: its sslmode is theirs to choose (unset is libpq's `prefer`).
+ */
 export function directSource(databaseUrl: string): BackupSource {
   return {
     kind: 'direct',
@@ -41,6 +50,29 @@ export function directSource(databaseUrl: string): BackupSource {
       return { connection, description: describeConnection(connection) };
     },
   };
+}
+
+/**
+ * A URL Heroku handed us (an attachment's config var, a fork's URL). Heroku Postgres always speaks TLS,
+ * so anything less than `require` (no sslmode, `disable`, `allow`, `prefer`) becomes `require`: a
+ * connection that could fall back to plain text could be downgraded by anyone on the path.
+ */
+export function herokuSource(databaseUrl: string): BackupSource {
+  return {
+    kind: 'heroku',
+    async resolve() {
+      const connection = requireTls(parseDatabaseUrl(databaseUrl));
+      return { connection, description: describeConnection(connection) };
+    },
+  };
+}
+
+/** The connection with at least `sslmode=require`; `verify-ca` and `verify-full` stay as they are. */
+export function requireTls(connection: ConnectionParams): ConnectionParams {
+  const mode = connection.sslmode;
+  return mode === 'require' || mode === 'verify-ca' || mode === 'verify-full'
+    ? connection
+    : { ...connection, sslmode: 'require' };
 }
 
 /** Parses a postgres URL into connection parameters; errors never quote the URL. */

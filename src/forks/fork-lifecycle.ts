@@ -3,8 +3,18 @@ import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { Backup } from '../backups/backup.ts';
-import { findSourceSetting, openDirectSource } from '../backups/sources.repo.ts';
-import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../engine/index.ts';
+import { findSourceSetting, openDirectSource, type SourceSetting } from '../backups/sources.repo.ts';
+import { findResource } from '../resources/resources.repo.ts';
+import {
+  connectSource,
+  guardConnection,
+  herokuSource,
+  parseDatabaseUrl,
+  describeConnection,
+  requireTls,
+  type BackupSource,
+  type HostPolicy,
+} from '../engine/index.ts';
 import { redact } from '../shared/redact.ts';
 import { findConnection, type ConnectionRow } from '../heroku/connect-connections.repo.ts';
 import { ConnectionUnavailableError, withConnectApi, type ConnectDeps } from '../heroku/connect-authorization.ts';
@@ -31,6 +41,10 @@ export interface ForkSettings {
   pollIntervalMs: number;
 }
 
+/** How long an attempt waits for the add-on's app to be learned before it gives up (and is retried). */
+const APP_UNKNOWN_WAIT_MS = 60_000;
+const APP_UNKNOWN_POLL_MS = 500;
+
 export const DEFAULT_FORK_SETTINGS: ForkSettings = { readyTimeoutMs: 12 * 3600_000, pollIntervalMs: 5000 };
 const MAX_POLL_INTERVAL_MS = 60_000;
 
@@ -41,6 +55,8 @@ export interface SourceSessionDeps {
   secrets: SecretBox;
   connect?: ConnectDeps;
   forks?: ForkSettings;
+  /** Which hosts a source may point at; public ones only when absent. */
+  hosts?: HostPolicy;
 }
 
 /** The database one attempt dumps, and how it got there. */
@@ -176,7 +192,7 @@ export function openSourceSession(
     log(`${why}: dumping the database directly, as an admin allowed (no fork; production carries the load)`);
     await recordSourceMode(deps.pool, backup.id, token, 'direct-fallback');
     return {
-      source: directSource(url),
+      source: herokuSource(url),
       description: `${describeConnection(parseDatabaseUrl(url))} (${described}, direct)`,
       mode: 'direct-fallback',
     };
@@ -268,12 +284,12 @@ export function openSourceSession(
       let notReady = 'Heroku has not finished provisioning it';
       if (forkUrl !== undefined) {
         const connection = parseDatabaseUrl(forkUrl);
-        const why = await whyNotReady(forkUrl, connection.password.reveal());
+        const why = await whyNotReady(forkUrl, deps.hosts);
         if (why === null) {
           await recordForkReady(deps.pool, backup.id, fork.id);
           log(`fork ${fork.name} ready after ${Math.round((Date.now() - requestedAt) / 1000)} s`);
           return {
-            source: directSource(forkUrl),
+            source: herokuSource(forkUrl),
             description: `${describeConnection(connection)} (fork ${fork.name} of ${described})`,
             mode: 'fork',
           };
@@ -316,15 +332,40 @@ export function openSourceSession(
     return vars[`${attachmentName}_URL`] ?? undefined;
   }
 
+  /**
+   * No source yet. If Heroku is connected but the add-on's app is not known (the grant exchange job that
+   * learns it has not finished: a newcomer can connect and capture within seconds of provisioning), that
+   * job sets the app's default attachment as the source as soon as it can: wait for it, for a while.
+   */
+  async function awaitDefaultSource(): Promise<SourceSetting> {
+    const noSource = () =>
+      sourceFailed(
+        'no_source',
+        'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings',
+        false,
+      );
+    const resource = await findResource(deps.pool, backup.resourceId);
+    if (resource?.appName || !(await findConnection(deps.pool, backup.resourceId))) throw noSource();
+    log('waiting for Heroku to say which app this add-on is attached to');
+    const deadline = Date.now() + APP_UNKNOWN_WAIT_MS;
+    while (Date.now() < deadline) {
+      await sleep(APP_UNKNOWN_POLL_MS, undefined, { signal }).catch(() => {
+        throw signal.reason;
+      });
+      const setting = await findSourceSetting(deps.pool, backup.resourceId);
+      if (setting) return setting;
+    }
+    // Retryable: the app is learned by a job that retries on its own; the next attempt finds the source.
+    throw sourceFailed(
+      'no_source',
+      'Heroku has not yet said which app this add-on is attached to, so its database is not known; the backup will be retried',
+      true,
+    );
+  }
+
   return {
     async open() {
-      const setting = await findSourceSetting(deps.pool, backup.resourceId);
-      if (!setting)
-        throw sourceFailed(
-          'no_source',
-          'there is no database to back up yet: connect Heroku or give a database URL in the dashboard settings',
-          false,
-        );
+      const setting = (await findSourceSetting(deps.pool, backup.resourceId)) ?? (await awaitDefaultSource());
       if (setting.kind === 'direct') {
         await recordSourceMode(deps.pool, backup.id, token, 'direct');
         return {
@@ -395,22 +436,27 @@ export function toSourceFailure(error: unknown): unknown {
 
 /**
  * Null once the fork accepts connections and has left recovery (a fresh fork replays WAL first);
- * otherwise why not, with any password taken out.
+ * otherwise why not, with any password taken out. Reached as the dump will reach it: strictly parsed,
+ * its host checked (a refused host fails the attempt at once) and over TLS.
  */
-async function whyNotReady(url: string, password: string): Promise<string | null> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: 5000,
-    application_name: 'big-backup',
-  });
-  client.on('error', () => {});
+async function whyNotReady(url: string, hosts: HostPolicy | undefined): Promise<string | null> {
+  const parsed = requireTls(parseDatabaseUrl(url));
+  let client: pg.Client;
   try {
-    await client.connect();
+    client = await connectSource(await guardConnection(parsed, hosts), {
+      timeoutMs: 5000,
+      applicationName: 'big-backup',
+    });
+  } catch (error) {
+    if (isBackupFailure(error, 'source_not_allowed')) throw error;
+    // Starting up, DNS not there yet, credentials not active yet: all mean "not ready" for now.
+    return `connecting to it failed: ${redact((error as Error).message, [parsed.password.reveal()])}`;
+  }
+  try {
     const result = await client.query<{ recovering: boolean }>('select pg_is_in_recovery() as recovering');
     return result.rows[0]?.recovering === false ? null : "it is still replaying its source's history (in recovery)";
   } catch (error) {
-    // Starting up, DNS not there yet, credentials not active yet: all mean "not ready" for now.
-    return `connecting to it failed: ${redact((error as Error).message, [password])}`;
+    return `connecting to it failed: ${redact((error as Error).message, [parsed.password.reveal()])}`;
   } finally {
     await client.end().catch(() => {});
   }

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import type { PartnerAuthorizationDeps } from '../heroku/partner-authorization.ts';
 import type { ConnectDeps } from '../heroku/connect-authorization.ts';
 import type { ForkSettings } from '../forks/fork-lifecycle.ts';
+import type { HostPolicy } from '../engine/index.ts';
 
 /** What every job handler may use. */
 export interface JobDeps {
@@ -16,6 +17,8 @@ export interface JobDeps {
   store: ObjectStore;
   partner: PartnerAuthorizationDeps;
   backup: { stallTimeoutMs: number; pgBinDir?: string; cancelPollMs?: number };
+  /** Which hosts a source may point at (ALLOW_PRIVATE_DATABASE_HOSTS); public ones only when absent. */
+  hosts?: HostPolicy;
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
   connect?: ConnectDeps;
   forks?: ForkSettings;

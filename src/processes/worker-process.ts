@@ -32,6 +32,7 @@ export async function startWorker(
       secrets,
       store,
       connect: connectDeps({ pool, secrets }, config),
+      hosts: { allowPrivate: config.ALLOW_PRIVATE_DATABASE_HOSTS },
       forks: {
         readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000,
         pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,

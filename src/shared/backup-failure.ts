@@ -16,6 +16,8 @@ export type DumpFailureKind =
   | 'version_mismatch'
   | 'pg_dump_missing'
   | 'invalid_source'
+  /** The host is, or resolves to, an address big-backup never connects to (loopback, private, link-local...). */
+  | 'source_not_allowed'
   | 'connection_failed'
   | 'dump_failed'
   | 'canceled'

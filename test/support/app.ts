@@ -70,6 +70,8 @@ export async function startTestApp(
     HEROKU_API_URL: 'http://127.0.0.1:9',
     HEROKU_OAUTH_URL: 'http://127.0.0.1:9',
     STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-archives-'))).toString(),
+    // The tests' databases run on loopback.
+    ALLOW_PRIVATE_DATABASE_HOSTS: 'true',
     ...testSecrets(),
     ...env,
   });

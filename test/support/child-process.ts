@@ -35,29 +35,31 @@ export function runNpm(args: string[], env: Record<string, string>): RunningComm
     child,
     output: () => chunks.join(''),
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        // The whole group: npm and the node process it started.
-        try {
-          process.kill(-child.pid!, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
-        const timer = setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }, 20_000);
-        const code = await exited;
-        clearTimeout(timer);
-        return code;
-      }
-      return child.exitCode;
+      // The whole group: npm, the node process it started and what that started (the embedded PostgreSQL).
+      // npm exits as soon as it has passed the signal on, so stopping waits for the group to be gone, not
+      // for npm: a test that starts again right after must not meet the previous PostgreSQL.
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 20_000);
+      const code = await exited;
+      // Bounded: a process that outlives even SIGKILL (a zombie nobody reaps) must not hang the suite.
+      const deadline = Date.now() + 30_000;
+      while (signalGroup(child, 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      clearTimeout(timer);
+      return code;
     },
   };
   after(() => command.stop());
   return command;
+}
+
+/** Sends `signal` to the child's process group; false once the group has no process left. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-child.pid!, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: every process of the group has exited
+  }
 }
 
 /** Waits until `url` answers 200, failing early with the output if the process exits. */

@@ -10,7 +10,7 @@ import type { Queryable } from '../../src/db/pool.ts';
 import { findResource } from '../../src/resources/resources.repo.ts';
 import type { JobDeps } from '../../src/jobs/deps.ts';
 import { eventually, type TestApp } from './app.ts';
-import { seedSourceDatabase, startSourceServer, type SourceServer } from './seed-source.ts';
+import { LOOPBACK_ALLOWED, seedSourceDatabase, startSourceServer, type SourceServer } from './seed-source.ts';
 import { Browser, type Stack } from './stack.ts';
 
 // The states tests start from, built the way customers and Heroku reach them: the simulator provisions
@@ -190,8 +190,9 @@ export async function pendingBackupRow(pool: Queryable, resourceId: string, requ
 
 /**
  * What a job handler gets from the worker, for calling one directly: the test app's pool, queue, logger,
- * secrets and partner grant, plus `parts` (the object store, backup settings, the Connect grant). A
- * handler that needs a part left out fails on it, as it would in a misconfigured worker.
+ * secrets and partner grant, sources allowed on loopback (where the tests' servers are), plus `parts`
+ * (the object store, backup settings, the Connect grant). A handler that needs a part left out fails on
+ * it, as it would in a misconfigured worker.
  */
 export function jobDeps(app: TestApp, parts: Partial<JobDeps> = {}): JobDeps {
   return {
@@ -201,6 +202,7 @@ export function jobDeps(app: TestApp, parts: Partial<JobDeps> = {}): JobDeps {
     secrets: app.runtime.secrets,
     partner: app.runtime.partner,
     backup: { stallTimeoutMs: 60_000 },
+    hosts: LOOPBACK_ALLOWED,
     ...parts,
   } as JobDeps;
 }

@@ -8,6 +8,11 @@ import pg from 'pg';
 import { startLocalCluster, SYSTEM_PG15_BIN, type LocalCluster } from '../../dev/db/local-cluster.ts';
 import { parseDatabaseUrl, writePasswordFile } from '../../src/engine/index.ts';
 
+/** The host policy of tests that call the engine: their source servers run on loopback. */
+export const LOOPBACK_ALLOWED = { allowPrivate: true };
+/** `LOOPBACK_ALLOWED` as an option of prepareDump and startDump. */
+export const LOOPBACK_ALLOWED_OPTIONS = { hosts: LOOPBACK_ALLOWED };
+
 /** A throwaway source server for dump tests, with a password that exercises pgpass escaping. */
 export interface SourceServer {
   readonly cluster: LocalCluster;
@@ -20,14 +25,25 @@ export interface SourceServer {
 }
 
 /**
- * Starts a server for one test file. The password holds `:`, `\` and non-ASCII characters on purpose:
+ * Starts a server for one test file, serving TLS unless `tls: false`. The password holds `:`, `\` and non-ASCII characters on purpose:
  * they must survive the password file's escaping, and are easy to grep for in argv and logs.
  */
-export async function startSourceServer(binDir: string = SYSTEM_PG15_BIN): Promise<SourceServer> {
+export async function startSourceServer(
+  binDir: string = SYSTEM_PG15_BIN,
+  options: { tls?: boolean } = {},
+): Promise<SourceServer> {
   const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-dump-src-'));
   chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
   const password = `pw:${randomBytes(6).toString('hex')}\\é:secret`;
-  const cluster = await startLocalCluster({ binDir, dataDir: path.join(parent, 'data'), password, removeOnStop: true });
+  // TLS as on Heroku Postgres (self-signed): the simulator's forks live on this server and are dumped
+  // with sslmode=require. `tls: false` plays a server that cannot speak it.
+  const cluster = await startLocalCluster({
+    binDir,
+    dataDir: path.join(parent, 'data'),
+    password,
+    removeOnStop: true,
+    tls: options.tls ?? true,
+  });
   const url = (database: string) => {
     const parsed = new URL(cluster.url);
     parsed.pathname = '/' + encodeURIComponent(database);

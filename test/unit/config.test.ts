@@ -112,3 +112,17 @@ test('app.json asks a Heroku deploy for every variable production cannot start w
     assert.ok(provided, `app.json does not ask for ${name}`);
   }
 });
+
+test('private database hosts can be allowed in development and tests, never in production', () => {
+  assert.equal(loadConfig(valid).ALLOW_PRIVATE_DATABASE_HOSTS, false);
+  assert.equal(
+    loadConfig({ ...valid, NODE_ENV: 'development', ALLOW_PRIVATE_DATABASE_HOSTS: 'true' })
+      .ALLOW_PRIVATE_DATABASE_HOSTS,
+    true,
+  );
+  assert.throws(
+    () => loadConfig({ ...valid, ALLOW_PRIVATE_DATABASE_HOSTS: 'true' }),
+    /ALLOW_PRIVATE_DATABASE_HOSTS cannot be true in production/,
+  );
+  assert.throws(() => loadConfig({ ...valid, ALLOW_PRIVATE_DATABASE_HOSTS: 'yes' }), /must be true or false/);
+});

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { seededSourceServer } from '../../support/factories.ts';
-import { fingerprintDatabase, restoreArchive, listArchive } from '../../support/seed-source.ts';
+import { LOOPBACK_ALLOWED, fingerprintDatabase, restoreArchive, listArchive } from '../../support/seed-source.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { captureArchive, directSource, isVerificationFailure, verifyArchive } from '../../../src/engine/index.ts';
 import { startArchiveInspector } from '../../../src/engine/archive-inspector.ts';
@@ -26,6 +26,7 @@ for (const format of ['default', 'fast'] as const) {
     const logs: string[] = [];
     const captured = await captureArchive({
       source: directSource(source),
+      hosts: LOOPBACK_ALLOWED,
       store,
       format,
       key: (plan) => `tenants/t/${format}/attempt-1${plan.format.fileExtension}`,
@@ -50,6 +51,7 @@ for (const format of ['default', 'fast'] as const) {
 test('verification fails on one flipped byte and on a truncated object', async () => {
   const captured = await captureArchive({
     source: directSource(source),
+    hosts: LOOPBACK_ALLOWED,
     store,
     format: 'default',
     key: () => 'tenants/t/flip/attempt-1.dump',
@@ -96,6 +98,7 @@ test('a canceled capture leaves nothing in storage', async () => {
   const controller = new AbortController();
   const done = captureArchive({
     source: directSource(source),
+    hosts: LOOPBACK_ALLOWED,
     store,
     format: 'default',
     key: () => 'tenants/t/cancel/attempt-1.dump',
@@ -168,6 +171,7 @@ for (const format of ['default', 'fast'] as const) {
   test(`a ${format} capture proves the stored object holds the archive read through while dumping, and refuses one that does not`, async () => {
     const captured = await captureArchive({
       source: directSource(source),
+      hosts: LOOPBACK_ALLOWED,
       store,
       format,
       key: (plan) => `tenants/t/proof-${format}/attempt-1${plan.format.fileExtension}`,
@@ -198,6 +202,7 @@ test('a zstd-wrapped archive whose frame checksum does not match what was read t
   const zlib = await import('node:zlib');
   const captured = await captureArchive({
     source: directSource(source),
+    hosts: LOOPBACK_ALLOWED,
     store,
     format: 'fast',
     key: () => 'tenants/t/checksum/attempt-1.dump.zst',
@@ -271,6 +276,7 @@ test('verification after a zstd check decodes only the head, and refuses a check
   const zlib = await import('node:zlib');
   const captured = await captureArchive({
     source: directSource(source),
+    hosts: LOOPBACK_ALLOWED,
     store,
     format: 'fast',
     key: () => 'tenants/t/head-only/attempt-1.dump.zst',
@@ -317,6 +323,7 @@ test('a read-back that fails leaves no pg_restore running', async () => {
     const s3Store = await openObjectStore(s3.url('readback'), s3.env);
     const captured = await captureArchive({
       source: directSource(source),
+      hosts: LOOPBACK_ALLOWED,
       store: s3Store,
       format: 'default',
       key: () => 'tenants/t/readback/attempt-1.dump',
@@ -343,6 +350,7 @@ test('a read-back that fails leaves no pg_restore running', async () => {
 test('a pg_restore that cannot start fails verification with the reason, instead of crashing or hanging', async () => {
   const captured = await captureArchive({
     source: directSource(source),
+    hosts: LOOPBACK_ALLOWED,
     store,
     format: 'default',
     key: () => 'tenants/t/nobin/attempt-1.dump',
@@ -368,6 +376,7 @@ for (const [what, suffix] of [
       const logs: string[] = [];
       const captured = await captureArchive({
         source: directSource(source),
+        hosts: LOOPBACK_ALLOWED,
         store: s3Store,
         format: 'default',
         key: () => 'tenants/t/flaky-read/attempt-1.dump',

@@ -36,6 +36,7 @@ function spawnWorker() {
     HEROKU_API_URL: sim.url,
     HEROKU_OAUTH_URL: sim.url,
     LOG_LEVEL: 'info',
+    ALLOW_PRIVATE_DATABASE_HOSTS: 'true',
   };
   const child = spawn(process.execPath, ['src/bin/worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

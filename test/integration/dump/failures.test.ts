@@ -15,7 +15,12 @@ import {
 } from '../../../src/engine/index.ts';
 import { Secret } from '../../../src/shared/redact.ts';
 import type { BackupFailure } from '../../../src/shared/backup-failure.ts';
-import { startSourceServer, seedSourceDatabase, type SourceServer } from '../../support/seed-source.ts';
+import {
+  LOOPBACK_ALLOWED_OPTIONS,
+  startSourceServer,
+  seedSourceDatabase,
+  type SourceServer,
+} from '../../support/seed-source.ts';
 
 let server: SourceServer;
 let sourceUrl: string;
@@ -43,6 +48,7 @@ async function waitFor(what: string, predicate: () => boolean | Promise<boolean>
 /** Starts a dump nobody reads, and waits until pg_dump is blocked copying `public.big`. */
 async function startBlockedDump(options: { signal?: AbortSignal; logs?: string[] } = {}): Promise<DumpRun> {
   const run = await startDump(directSource(sourceUrl), {
+    ...LOOPBACK_ALLOWED_OPTIONS,
     tmpDir,
     signal: options.signal,
     onLog: (line) => options.logs?.push(line),
@@ -100,7 +106,7 @@ test('a wrong password fails within seconds, before and inside pg_dump, and neve
   const wrongUrl = new URL(sourceUrl);
   wrongUrl.password = 'wrong-password-1234';
   const started = Date.now();
-  await assert.rejects(prepareDump(directSource(wrongUrl.toString())), (error: unknown) => {
+  await assert.rejects(prepareDump(directSource(wrongUrl.toString()), LOOPBACK_ALLOWED_OPTIONS), (error: unknown) => {
     assert.ok(isDumpFailure(error));
     assert.equal(error.kind, 'connection_failed');
     assert.equal(error.retryable, false);
@@ -110,7 +116,7 @@ test('a wrong password fails within seconds, before and inside pg_dump, and neve
   });
 
   // pg_dump itself, with -w and a password file holding the wrong password.
-  const plan = await prepareDump(directSource(sourceUrl));
+  const plan = await prepareDump(directSource(sourceUrl), LOOPBACK_ALLOWED_OPTIONS);
   const run = await runDump(
     { ...plan, connection: { ...plan.connection, password: new Secret('wrong-password-1234') } },
     { tmpDir },
@@ -187,7 +193,12 @@ test('a consumer that destroys the stream stops pg_dump', async () => {
 
 test('when storage takes no bytes, the watchdog stops the dump and names storage, not pg_dump', async () => {
   // Nobody reads the archive: pg_dump fills the pipe (or finishes) and then waits on the consumer.
-  const run = await startDump(directSource(sourceUrl), { tmpDir, stallTimeoutMs: 1500, coalesceBytes: 4096 });
+  const run = await startDump(directSource(sourceUrl), {
+    ...LOOPBACK_ALLOWED_OPTIONS,
+    tmpDir,
+    stallTimeoutMs: 1500,
+    coalesceBytes: 4096,
+  });
   await assert.rejects(run.done, (error: unknown) => {
     assert.ok(isDumpFailure(error));
     assert.equal(error.kind, 'stalled');
@@ -206,7 +217,7 @@ test('the watchdog stops a dump blocked on a lock, and the password stays out of
     await locker.query('begin');
     await locker.query('lock table public.customers in access exclusive mode');
     const started = Date.now();
-    const run = await startDump(directSource(sourceUrl), { tmpDir, stallTimeoutMs: 1500 });
+    const run = await startDump(directSource(sourceUrl), { ...LOOPBACK_ALLOWED_OPTIONS, tmpDir, stallTimeoutMs: 1500 });
     const streamError = drain(run.stdout);
 
     const cmdline = readFileSync(`/proc/${run.pid}/cmdline`, 'utf8').split('\0');

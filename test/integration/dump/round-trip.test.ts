@@ -8,6 +8,7 @@ import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { startDump, directSource, type DumpFormat, type DumpProgress } from '../../../src/engine/index.ts';
 import {
+  LOOPBACK_ALLOWED_OPTIONS,
   startSourceServer,
   seedSourceDatabase,
   fingerprintDatabase,
@@ -43,6 +44,7 @@ for (const format of ['default', 'fast'] as const satisfies readonly DumpFormat[
     const logs: string[] = [];
     const progress: DumpProgress[] = [];
     const run = await startDump(directSource(sourceUrl), {
+      ...LOOPBACK_ALLOWED_OPTIONS,
       format,
       tmpDir,
       onLog: (line) => logs.push(line),

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalCluster, embeddedBinDir, type LocalCluster } from '../../../dev/db/local-cluster.ts';
+import { LOOPBACK_ALLOWED_OPTIONS } from '../../support/seed-source.ts';
 import {
   prepareDump,
   runDump,
@@ -40,7 +41,7 @@ after(async () => {
 
 test('a PostgreSQL 17 server is refused at once, naming both versions and what to install', { skip }, async () => {
   const started = Date.now();
-  await assert.rejects(prepareDump(directSource(cluster.url)), (error: unknown) => {
+  await assert.rejects(prepareDump(directSource(cluster.url), LOOPBACK_ALLOWED_OPTIONS), (error: unknown) => {
     assert.ok(isDumpFailure(error));
     assert.equal(error.kind, 'version_mismatch');
     assert.equal(error.retryable, false);

@@ -469,6 +469,7 @@ async function nextAttemptOpens(backupId: string): Promise<string[]> {
       secrets: app.runtime.secrets,
       connect: connectDeps({ pool: db, secrets: app.runtime.secrets }, app.config),
       forks: { readyTimeoutMs: 1500, pollIntervalMs: 100 },
+      hosts: { allowPrivate: true },
     },
     {
       backup: attempt.backup,
