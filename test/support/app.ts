@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/processes/runtime.ts';
 import { startWeb } from '../../src/processes/web-process.ts';
 import { startWorker } from '../../src/processes/worker-process.ts';
+import type { RateLimits } from '../../src/http/rate-limits.ts';
 import { cloneTemplateDatabase } from './database.ts';
 import { freePort } from '../../dev/db/local-cluster.ts';
 
@@ -56,7 +57,7 @@ export interface TestApp {
  */
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { nowSeconds?: () => number; databaseUrl?: string; port?: number } = {},
+  options: { nowSeconds?: () => number; databaseUrl?: string; port?: number; rateLimits?: RateLimits } = {},
 ): Promise<TestApp> {
   // A database of its own unless given one, dropped once the app has stopped (see cloneTemplateDatabase).
   const ownDatabase = options.databaseUrl ? undefined : await cloneTemplateDatabase('app');
@@ -82,6 +83,7 @@ export async function startTestApp(
     port,
     host: '127.0.0.1',
     ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
   });
   const url = `http://127.0.0.1:${web.port}`;
   const stops: Array<() => Promise<void>> = [() => web.stop()];
