@@ -111,9 +111,12 @@ export async function cancelBackup(
   if (!backup) throw notFound('backup');
   if (!(await requestCancel(deps.pool, resourceId, backupId)))
     throw conflict(`backup ${backup.name} has already finished`);
-  if (backup.state === 'pending') {
+  // Read again after asking: an attempt that failed retryably meanwhile left the backup pending, and
+  // the flag alone would wait for the retry (minutes to an hour away) to be noticed.
+  const now = (await findResourceBackup(deps.pool, resourceId, backupId)) ?? backup;
+  if (now.state === 'pending') {
     const reason =
-      backup.attempt === 0
+      now.attempt === 0
         ? `canceled by ${requestedBy} before it started`
         : `canceled by ${requestedBy} while waiting to retry`;
     if (await cancelPending(deps.pool, backupId, reason)) {

@@ -10,6 +10,7 @@ import {
   markCompleted,
   markFailed,
   markCanceled,
+  cancelPending,
   cancelRequested,
 } from '../backups/backups.repo.ts';
 import { appendLogs } from '../backups/backup-logs.repo.ts';
@@ -221,6 +222,11 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     const final = !failure.retryable || job.retryCount >= retries;
     await markFailed(deps.pool, backupId, token, { kind: failure.kind, reason: sanitize(failure), final });
     logger.warn({ err: failure, kind: failure.kind, final }, 'backup attempt failed');
+    // A cancel that came in between the check above and this write was not seen by either side (the
+    // canceller found the backup running): look again now that it is pending, and end it here.
+    if (!final && (await cancelRequested(deps.pool, backupId).catch(() => false))) {
+      if (await cancelPending(deps.pool, backupId, 'canceled on request while waiting to retry')) return;
+    }
     // Thrown, pg-boss retries it (or, past the queue's own limit, dead-letters it); returned, it is done.
     if (failure.retryable && (!final || job.retryCount >= queueLimit)) throw error;
   } finally {
