@@ -2,7 +2,8 @@ import type { Queryable } from '../db/pool.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { directSource, parseDatabaseUrl, describeConnection, type BackupSource } from '../engine/index.ts';
 
-const SEALED_URL = 'backup_sources.url';
+/** The sealed column's name: part of each ciphertext's authenticated data. */
+export const SEALED_URL = 'backup_sources.url';
 
 /** Stores a database URL the customer gave as the resource's source; the URL is sealed, never stored plain. */
 export async function setDirectSource(

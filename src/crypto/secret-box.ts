@@ -11,6 +11,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 export class SecretBox {
   readonly #keys: Map<string, Buffer>;
   readonly #currentId: string;
+  /** Every configured key's id, in ENCRYPTION_KEY's order: the first seals. */
+  readonly keyIds: readonly string[];
 
   constructor(base64Keys: string[]) {
     if (base64Keys.length === 0) throw new Error('SecretBox needs at least one key');
@@ -21,6 +23,12 @@ export class SecretBox {
       this.#keys.set(keyId(key), key);
     }
     this.#currentId = keyId(Buffer.from(base64Keys[0]!, 'base64'));
+    this.keyIds = base64Keys.map((encoded) => keyId(Buffer.from(encoded, 'base64')));
+  }
+
+  /** The id of the key that seals: values whose id differs need re-sealing. */
+  get currentKeyId(): string {
+    return this.#currentId;
   }
 
   /** Seals `plaintext` for one owner (e.g. a resource id) and purpose (e.g. a column name). */
@@ -58,6 +66,11 @@ export class SecretBox {
   /** True when the value was sealed by a key other than the current one and should be re-sealed. */
   needsRotation(sealed: string): boolean {
     return sealed.split('.')[1] !== this.#currentId;
+  }
+
+  /** Opens a value under whichever configured key sealed it and seals it again under the current key. */
+  reseal(sealed: string, owner: string, purpose: string): string {
+    return this.seal(this.open(sealed, owner, purpose), owner, purpose);
   }
 }
 

@@ -12,6 +12,7 @@ import { connectRoutes } from './connect/routes.ts';
 import { apiRoutes } from './api/router.ts';
 import { downloadRoutes } from './links/download-routes.ts';
 import { csrfProtection } from './middleware/csrf.ts';
+import { dashboardWriteLimits, RATE_LIMITS } from './rate-limits.ts';
 import { errorHandler } from './error-handler.ts';
 import { notFound } from '../errors.ts';
 import { ping } from '../db/pool.ts';
@@ -62,8 +63,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(sessions.middleware);
   app.use(ssoRoutes(sessions.passport, { secureCookies: secure, db: deps.pool }));
   app.use('/api/v1', apiRoutes(deps));
-  // Every page route below: form bodies parsed once, and CSRF-checked when they change something.
-  app.use(urlencoded({ extended: false, limit: '16kb' }), csrfProtection);
+  // Every page route below: writes rate-limited, form bodies parsed once, and CSRF-checked when they change something.
+  app.use(
+    ...dashboardWriteLimits(deps.pool, deps.rateLimits ?? RATE_LIMITS),
+    urlencoded({ extended: false, limit: '16kb' }),
+    csrfProtection,
+  );
   app.use(dashboardRoutes(deps));
   app.use(connectRoutes(deps));
 

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import type { RateLimits } from './rate-limits.ts';
 
 /** What the web application needs; built by bin/web.ts (or a test) and passed in, never imported. */
 export interface AppDeps {
@@ -17,4 +18,6 @@ export interface AppDeps {
   store: ObjectStore;
   /** Clock in seconds, replaceable in tests of SSO time windows. */
   nowSeconds?: () => number;
+  /** Limits on the API and dashboard writes; RATE_LIMITS unless a test passes smaller ones. */
+  rateLimits?: RateLimits;
 }

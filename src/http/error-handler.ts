@@ -7,6 +7,7 @@ const PAGE_TITLES: Readonly<Record<number, string>> = {
   // Everyone arrives through Heroku's single sign-on; there is no other way in.
   401: 'Sign in from Heroku',
   404: 'Not found',
+  429: 'Too many requests',
 };
 
 /** JSON for machines (Heroku, the API), a readable page for people. */

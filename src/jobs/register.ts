@@ -9,6 +9,8 @@ import { backupScheduled } from './backup-scheduled.ts';
 import { backupPrune } from './backup-prune.ts';
 import { destroyFork } from './destroy-fork.ts';
 import { forkJanitor } from './fork-janitor.ts';
+import { resealSecrets } from './reseal-secrets.ts';
+import { sendJob } from '../queue/send.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
@@ -23,6 +25,7 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   purgeResource,
   destroyFork,
   forkJanitor,
+  resealSecrets,
 };
 
 /** The registered handlers, as the worker's shutdown needs them. */
@@ -95,5 +98,8 @@ export async function registerJobs(
   // Upserts by name and key, so every worker may say it at start-up; pg-boss sends one job per tick.
   await boss.schedule(QUEUES.backupJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.forkJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
+  await boss.schedule(QUEUES.resealSecrets.name, '40 3 * * *', {}, { key: 'daily' });
+  // A new ENCRYPTION_KEY is a config change, which restarts every dyno: re-seal under it at once.
+  await sendJob(boss, 'resealSecrets', {});
   return { interrupt: () => stopping.abort(new Error('the worker is shutting down')) };
 }

@@ -5,6 +5,7 @@ import { createBoss } from '../queue/boss.ts';
 import { createApp } from '../http/app.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
 import type { Runtime } from './runtime.ts';
 
 /** A running web process. */
@@ -25,7 +26,7 @@ const DRAIN_MS = 20_000;
  */
 export async function startWeb(
   runtime: Runtime,
-  options: { port?: number; host?: string; nowSeconds?: () => number; drainMs?: number } = {},
+  options: { port?: number; host?: string; nowSeconds?: () => number; drainMs?: number; rateLimits?: RateLimits } = {},
 ): Promise<WebProcess> {
   const { config, logger, pool, secrets } = runtime;
   const store = await openObjectStore(storageUrl(config), config.AWS);
@@ -40,6 +41,7 @@ export async function startWeb(
     secrets,
     store,
     ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
   });
   // Express 5 hands a listen failure (EADDRINUSE) to this callback rather than throwing it.
   const server = await new Promise<Server>((resolve, reject) => {

@@ -64,6 +64,12 @@ export const QUEUES = {
     // Scheduled every 10 minutes; one at a time across all workers.
     options: { policy: 'singleton', retryLimit: 1, retryDelay: 60, expireInSeconds: 1800 },
   },
+  resealSecrets: {
+    name: 'reseal-secrets',
+    payload: z.object({}).loose(),
+    // Sent at every worker start and scheduled daily; one at a time across all workers; idempotent.
+    options: { policy: 'singleton', retryLimit: 3, retryDelay: 60, retryBackoff: true, expireInSeconds: 1800 },
+  },
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),

@@ -7,19 +7,19 @@ import { Transform, pipeline } from 'node:stream';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startStack } from '../support/stack.ts';
 import { eventually } from '../support/app.ts';
-import { launchChromium, SCREENSHOTS } from '../support/chromium.ts';
-import { startSourceServer, seedSourceDatabase, addBigTable } from '../support/seed-source.ts';
+import { launchChromium, SCREENSHOTS, signInPage } from '../support/chromium.ts';
+import { provisionedResource, seededSourceServer } from '../support/factories.ts';
+import { addBigTable } from '../support/seed-source.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
 import { findBackup } from '../../src/backups/backups.repo.ts';
 
 // The dashboard as a customer uses it, in headless Chromium: sign in through Heroku's SSO form, capture,
 // watch the backup page update itself while pg_dump runs, search the contents, download through a link
 // and check its digest, schedule in another time zone, revoke the link, and cancel a running backup.
-const { app, sim } = await startStack();
+const stack = await startStack();
+const { app } = stack;
 const db = app.runtime.pool;
-const server = await startSourceServer();
-after(() => server.stop());
-await seedSourceDatabase(server, 'shop');
+const { server } = await seededSourceServer();
 // Three tables of ~8 MB each, read through a proxy that passes 3 MB/s from the server: the dump lasts
 // several seconds and moves from table to table, so both the progress bar and the log move while we watch.
 await addBigTable(server, 'shop', 80_000);
@@ -33,11 +33,7 @@ const sourceUrl = new URL(server.url('shop'));
 sourceUrl.port = String(proxy.port);
 
 const chromium = await launchChromium();
-const { uuid } = await sim.provision({ plan: 'standard' });
-await eventually(
-  async () => (await db.query('select app_name from resources where id = $1', [uuid])).rows[0]?.app_name,
-  { what: 'app name' },
-);
+const { uuid } = await provisionedResource(stack);
 await setDirectSource(db, app.runtime.secrets, uuid, sourceUrl.toString(), 'admin@example.com');
 // A zone other than the one the schedule is set in, so the page must not simply echo the browser's.
 const BROWSER_ZONE = 'America/New_York';
@@ -290,34 +286,13 @@ test('canceling a running backup asks first: dismissing keeps it running, accept
   await page.close();
 });
 
-let lastSignInSecond = 0;
-
-/** A page signed in the way Heroku's dashboard does it: its SSO page auto-posts a form to our sso_url. */
+/** A page signed in to the resource's dashboard, collecting console errors. */
 async function signedInPage(browserContext: BrowserContext): Promise<Page> {
   const page = await browserContext.newPage();
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
   });
-  // Heroku's token is a digest of the resource, the salt and the second: two sign-ins within one second
-  // would post the same token, which the app refuses as a replay, as it should.
-  while (Math.floor(Date.now() / 1000) === lastSignInSecond) await new Promise((resolve) => setTimeout(resolve, 50));
-  lastSignInSecond = Math.floor(Date.now() / 1000);
-  const form = sim.ssoForm(uuid, { timestamp: lastSignInSecond });
-  const attribute = (value: string) => value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
-  await page.setContent(
-    `<form method="post" action="${app.url}/sso/login">${Object.entries(form.params)
-      .map(([k, v]) => `<input type="hidden" name="${attribute(k)}" value="${attribute(v)}">`)
-      .join('')}</form>`,
-  );
-  await Promise.all([
-    page.waitForURL(`${app.url}/dashboard`, { timeout: 15_000 }).catch((error: Error) => {
-      throw new Error(
-        `${error.message}\nthe app logged: ${app.logs.lines.filter((l) => l.includes('single sign-on')).join('\n')}`,
-      );
-    }),
-    page.locator('form').evaluate((f) => (f as unknown as { submit(): void }).submit()),
-  ]);
-  await page.getByRole('heading', { level: 1 }).waitFor();
+  await signInPage(stack, page, uuid);
   return page;
 }
 

@@ -2,11 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startStack } from '../support/stack.ts';
-import { launchChromium, SCREENSHOTS } from '../support/chromium.ts';
+import { launchChromium, SCREENSHOTS, signInPage } from '../support/chromium.ts';
 
 // Heroku's SSO is a cross-site form post (here from a page with an opaque origin), so this checks in a
 // real browser that the SameSite=Lax session cookie is set by it and sent on the redirect that follows.
-const { app, sim } = await startStack();
+const stack = await startStack();
+const { app, sim } = stack;
 const appUrl = app.url;
 const browser = await launchChromium();
 
@@ -19,17 +20,7 @@ test("a person arriving by Heroku's cross-site SSO form post lands signed in on 
   });
   const outcome = await sim.provision({ plan: 'premium' });
   // The simulator's SSO page auto-posts the form to the provider's sso_url.
-  const form = sim.ssoForm(outcome.uuid);
-  await page.setContent(
-    `<form method="post" action="${appUrl}/sso/login">${Object.entries(form.params)
-      .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`)
-      .join('')}</form>`,
-  );
-  await Promise.all([
-    page.waitForURL(`${appUrl}/dashboard`),
-    page.locator('form').evaluate((form) => (form as unknown as { submit(): void }).submit()),
-  ]);
-  await page.getByRole('heading', { level: 1 }).waitFor();
+  await signInPage(stack, page, outcome.uuid);
   assert.match(await page.locator('main').innerText(), /Premium/);
   assert.match(await page.locator('main').innerText(), /No backups exist yet/);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-after-sso.png'), fullPage: true });

@@ -11,7 +11,8 @@ import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/processes/runtime.ts';
 import { startWeb } from '../../src/processes/web-process.ts';
 import { startWorker } from '../../src/processes/worker-process.ts';
-import { createTestDatabase } from './database.ts';
+import type { RateLimits } from '../../src/http/rate-limits.ts';
+import { cloneTemplateDatabase } from './database.ts';
 import { freePort } from '../../dev/db/local-cluster.ts';
 
 /** Secrets for one test app; random so no test can pass by accident on a constant. */
@@ -56,9 +57,11 @@ export interface TestApp {
  */
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { nowSeconds?: () => number; databaseUrl?: string; port?: number } = {},
+  options: { nowSeconds?: () => number; databaseUrl?: string; port?: number; rateLimits?: RateLimits } = {},
 ): Promise<TestApp> {
-  const databaseUrl = options.databaseUrl ?? (await createTestDatabase('app'));
+  // A database of its own unless given one, dropped once the app has stopped (see cloneTemplateDatabase).
+  const ownDatabase = options.databaseUrl ? undefined : await cloneTemplateDatabase('app');
+  const databaseUrl = options.databaseUrl ?? ownDatabase!.url;
   const port = options.port ?? (await freePort());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -80,6 +83,7 @@ export async function startTestApp(
     port,
     host: '127.0.0.1',
     ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
   });
   const url = `http://127.0.0.1:${web.port}`;
   const stops: Array<() => Promise<void>> = [() => web.stop()];
@@ -98,6 +102,7 @@ export async function startTestApp(
       stopping ??= (async () => {
         for (const stop of stops.splice(0)) await stop();
         await runtime.pool.end();
+        await ownDatabase?.drop();
       })();
       return stopping;
     },

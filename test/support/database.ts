@@ -25,6 +25,18 @@ export function databaseUrl(name: string, base: string = testServerUrl()): strin
  * ends. Cloning needs the template to have no open connections, which holds: only setup touches it.
  */
 export async function createTestDatabase(label = 'db'): Promise<string> {
+  const database = await cloneTemplateDatabase(label);
+  after(() => database.drop());
+  return database.url;
+}
+
+/**
+ * Clones the migrated template into a fresh database that the caller drops. startTestApp drops its
+ * database only after the app has stopped: `after` hooks run in the order they were added, and a
+ * database dropped (with force) while the app still runs makes its queue reconnect to a database that
+ * no longer exists, an error that surfaces after the file's tests and fails the file.
+ */
+export async function cloneTemplateDatabase(label = 'db'): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `bb_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client(testServerUrl());
   await admin.connect();
@@ -33,11 +45,13 @@ export async function createTestDatabase(label = 'db'): Promise<string> {
   } finally {
     await admin.end();
   }
-  after(async () => {
-    const client = new pg.Client(testServerUrl());
-    await client.connect();
-    await client.query(`drop database if exists ${name} with (force)`).catch(() => {});
-    await client.end();
-  });
-  return databaseUrl(name);
+  return {
+    url: databaseUrl(name),
+    async drop() {
+      const client = new pg.Client(testServerUrl());
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`).catch(() => {});
+      await client.end();
+    },
+  };
 }

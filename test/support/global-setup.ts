@@ -10,15 +10,19 @@ import {
   type LocalCluster,
 } from '../../dev/db/local-cluster.ts';
 import { migrateEverything } from '../../src/processes/release.ts';
+import { checkCheckoutUnchanged, recordCheckout } from './checkout-guard.ts';
 import { TEMPLATE_DATABASE } from './database.ts';
 
 let cluster: LocalCluster | undefined;
 
 /**
  * Starts one throwaway PostgreSQL server for the whole run and migrates a template database once;
- * each test file clones the template (see database.ts), which takes milliseconds.
+ * each test file clones the template (see database.ts), which takes milliseconds. The integration and
+ * browser runs use it; the unit run uses unit-setup.ts, which starts nothing. Both check that the run
+ * leaves the checkout as it found it (checkout-guard.ts).
  */
 export async function globalSetup(): Promise<void> {
+  recordCheckout();
   const binDir = hasPostgresBinaries(SYSTEM_PG15_BIN) ? SYSTEM_PG15_BIN : await embeddedBinDir();
   const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-test-pg-'));
   chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
@@ -39,7 +43,11 @@ export async function globalSetup(): Promise<void> {
 }
 
 export async function globalTeardown(): Promise<void> {
-  await cluster?.stop();
+  try {
+    await cluster?.stop();
+  } finally {
+    checkCheckoutUnchanged();
+  }
 }
 
 function withDatabase(url: string, database: string): string {

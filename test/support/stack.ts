@@ -2,6 +2,7 @@ import { after } from 'node:test';
 import { startHerokuSimulator, type HerokuSimulator, type HerokuSimulatorOptions } from '../../dev/simulator/index.ts';
 import { freePort } from '../../dev/db/local-cluster.ts';
 import { startTestApp, testSecrets, type TestApp } from './app.ts';
+import type { RateLimits } from '../../src/http/rate-limits.ts';
 
 /** Our app and the Heroku simulator, pointed at each other. */
 export interface Stack {
@@ -20,6 +21,8 @@ export async function startStack(
     sim?: Partial<HerokuSimulatorOptions>;
     env?: Record<string, string>;
     nowSeconds?: () => number;
+    /** Smaller limits than production's, for tests of the limits themselves. */
+    rateLimits?: RateLimits;
   } = {},
 ): Promise<Stack> {
   const secrets = testSecrets();
@@ -39,7 +42,11 @@ export async function startStack(
   after(() => sim.stop());
   const app = await startTestApp(
     { ...secrets, HEROKU_API_URL: sim.url, HEROKU_OAUTH_URL: sim.url, PUBLIC_URL: publicUrl, ...options.env },
-    { port, ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}) },
+    {
+      port,
+      ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+      ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    },
   );
   if (options.worker !== false) await app.startWorker();
   return { app, sim, secrets };

@@ -42,6 +42,19 @@ test('opens values sealed by an older key after rotation and flags them for re-s
   assert.equal(rotated.needsRotation(rotated.seal('token', 'r', 'c')), false);
 });
 
+test('re-seals a value under the newest key, and names every configured key in order', () => {
+  const [oldKey, newKey] = [key(), key()];
+  const sealedBefore = new SecretBox([oldKey]).seal('token', 'r', 'c');
+  const rotated = new SecretBox([newKey, oldKey]);
+  assert.equal(rotated.keyIds.length, 2);
+  assert.equal(rotated.keyIds[0], rotated.currentKeyId);
+  assert.equal(sealedBefore.split('.')[1], rotated.keyIds[1]);
+  const resealed = rotated.reseal(sealedBefore, 'r', 'c');
+  assert.equal(rotated.needsRotation(resealed), false);
+  assert.equal(new SecretBox([newKey]).open(resealed, 'r', 'c'), 'token', 'opens once the old key is gone');
+  assert.throws(() => rotated.reseal(sealedBefore, 'other-owner', 'c'), /failed authentication/);
+});
+
 test('says which key is missing when a value was sealed by a key no longer configured', () => {
   const sealed = new SecretBox([key()]).seal('token', 'r', 'c');
   assert.throws(() => new SecretBox([key()]).open(sealed, 'r', 'c'), /unknown key/);

@@ -2,6 +2,7 @@ import { Router, json } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { apiAuthentication } from '../middleware/api-auth.ts';
 import { csrfProtection } from '../middleware/csrf.ts';
+import { apiAddressLimit, apiResourceLimit, RATE_LIMITS } from '../rate-limits.ts';
 import { notFound } from '../../errors.ts';
 import { tokensApi } from './tokens-api.ts';
 import { linksApi } from './links-api.ts';
@@ -10,12 +11,21 @@ import { settingsApi } from './settings-api.ts';
 
 /**
  * The JSON API under `/api/v1`, for scripts and CI ("back up before this deploy"). The dashboard's pages
- * call the same service functions, so the two cannot drift. Errors are `{ code, message, fields? }`.
+ * call the same service functions, so the two cannot drift. Errors are `{ code, message, fields? }`;
+ * past a rate limit (rate-limits.ts) 429 `rate_limited` with Retry-After.
  * Each area adds its router to the list below.
  */
 export function apiRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.use(json({ limit: '64kb' }), apiAuthentication(deps), csrfProtection);
+  const limits = deps.rateLimits ?? RATE_LIMITS;
+  // Per address before anything else (wrong tokens count too), per add-on once the caller is known.
+  router.use(
+    apiAddressLimit(deps.pool, limits),
+    json({ limit: '64kb' }),
+    apiAuthentication(deps),
+    apiResourceLimit(deps.pool, limits),
+    csrfProtection,
+  );
   router.get('/me', (req, res) => {
     const { resource, user } = req.viewer;
     res.json({

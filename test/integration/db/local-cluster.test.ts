@@ -1,0 +1,55 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startLocalCluster } from '../../../dev/db/local-cluster.ts';
+
+test(
+  'explains, instead of failing in initdb, when the postgres user cannot reach the data folder',
+  { skip: process.getuid?.() !== 0 && 'only as root' },
+  async () => {
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-closed-'));
+    chmodSync(parent, 0o700);
+    await assert.rejects(
+      startLocalCluster({
+        binDir: process.env.BB_TEST_PG_BIN!,
+        dataDir: path.join(parent, 'data'),
+        password: 'x',
+        removeOnStop: true,
+      }),
+      /"postgres" user, which cannot enter .*bb-closed-.*chmod o\+x/,
+    );
+  },
+);
+
+test(
+  'runs binaries that sit where the postgres user cannot reach them, through a shared copy',
+  { skip: process.getuid?.() !== 0 && 'only as root' },
+  async () => {
+    const { cpSync } = await import('node:fs');
+    const { embeddedBinDir } = await import('../../../dev/db/local-cluster.ts');
+    // Like a checkout in a root home or a mktemp clone: the installation sits in a 0700 folder.
+    const privateDir = mkdtempSync(path.join(os.tmpdir(), 'bb-private-'));
+    chmodSync(privateDir, 0o700);
+    const installation = path.join(privateDir, 'native');
+    cpSync(path.dirname(await embeddedBinDir()), installation, { recursive: true, verbatimSymlinks: true });
+    const dataParent = mkdtempSync(path.join(os.tmpdir(), 'bb-open-'));
+    chmodSync(dataParent, 0o755);
+    const cluster = await startLocalCluster({
+      binDir: path.join(installation, 'bin'),
+      dataDir: path.join(dataParent, 'data'),
+      password: 'x',
+      removeOnStop: true,
+    });
+    try {
+      const pg = (await import('pg')).default;
+      const client = new pg.Client(cluster.url);
+      await client.connect();
+      assert.match((await client.query('show server_version')).rows[0].server_version, /^\d+/);
+      await client.end();
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
