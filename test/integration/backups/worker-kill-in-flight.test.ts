@@ -223,8 +223,8 @@ test('SIGKILL with parts in flight: another worker completes one verified object
     [`tenants/${resourceId}/${requested.id}/attempt-1.dump`],
   );
 
-  // Another worker takes over once pg-boss notices the missing heartbeat; a supervisor that checks
-  // every second stands in for a minute of wall time.
+  // Another worker takes over once pg-boss notices the missing heartbeat; a supervisor that supervises
+  // and monitors (where heartbeats are checked) every second stands in for a minute of wall time.
   const supervisor = new PgBoss({
     connectionString: app.config.DATABASE_URL,
     schema: BOSS_SCHEMA,
@@ -232,6 +232,7 @@ test('SIGKILL with parts in flight: another worker completes one verified object
     supervise: true,
     schedule: false,
     superviseIntervalSeconds: 1,
+    monitorIntervalSeconds: 1,
   });
   supervisor.on('error', () => {});
   await supervisor.start();
