@@ -51,6 +51,8 @@ export interface S3Faults {
   afterComplete?: 'delete' | 'truncate';
   /** CompleteMultipartUpload answers 200 with an error document, completing nothing. */
   completeAnswersErrorIn200?: boolean;
+  /** A PutObject of a key ending in `.manifest.json` answers 200 but keeps nothing: the digest goes missing. */
+  dropManifests?: boolean;
   /** Store and echo `x-amz-server-side-encryption*` headers like AWS (plain s3rver ignores them). */
   honourSse?: boolean;
   /** With honourSse: answer with this KMS key id instead of the requested one. */
@@ -224,8 +226,12 @@ function testMiddleware(
           return await next();
         case 'CompleteMultipartUpload':
           return await complete(ctx, next, { directory, bucket, key, uploadsDir, uploadId, faults, encryption });
-        case 'CreateMultipartUpload':
         case 'PutObject':
+          if (faults.dropManifests && key.endsWith('.manifest.json')) return await drainThenAnswer(ctx, 200);
+          await next();
+          if (faults.honourSse && ctx.status === 200) rememberSse(ctx, encryption, `${bucket}/${key}`, faults);
+          return;
+        case 'CreateMultipartUpload':
         case 'CopyObject':
           await next();
           if (faults.honourSse && ctx.status === 200) rememberSse(ctx, encryption, `${bucket}/${key}`, faults);
@@ -387,6 +393,16 @@ async function drainThenError(ctx: KoaContext, status: number, code: string): Pr
     /* discard */
   }
   errorResponse(ctx, status, code);
+}
+
+/** Reads the body, keeps none of it, and answers success as if it had been stored. */
+async function drainThenAnswer(ctx: KoaContext, status: number): Promise<void> {
+  for await (const _ of ctx.req) {
+    /* discard */
+  }
+  ctx.status = status;
+  ctx.set('ETag', '"d41d8cd98f00b204e9800998ecf8427e"');
+  ctx.body = '';
 }
 
 function errorResponse(ctx: KoaContext, status: number, code: string): void {
