@@ -2,6 +2,7 @@ import { Router, json } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { apiAuthentication } from '../middleware/api-auth.ts';
 import { csrfProtection } from '../middleware/csrf.ts';
+import { sameOrigin } from '../middleware/same-origin.ts';
 import { notFound } from '../../errors.ts';
 import { tokensApi } from './tokens-api.ts';
 import { linksApi } from './links-api.ts';
@@ -15,7 +16,15 @@ import { settingsApi } from './settings-api.ts';
  */
 export function apiRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.use(json({ limit: '64kb' }), apiAuthentication(deps), csrfProtection);
+  // A session-authenticated call rides on the browser's cookie, so it must come from our own pages; a
+  // script's API token is no cookie another site could ride on (and scripts send no Origin).
+  const fromOurPages = sameOrigin(deps.config.PUBLIC_URL);
+  router.use(
+    json({ limit: '64kb' }),
+    apiAuthentication(deps),
+    (req, res, next) => (req.apiToken ? next() : fromOurPages(req, res, next)),
+    csrfProtection,
+  );
   router.get('/me', (req, res) => {
     const { resource, user } = req.viewer;
     res.json({
