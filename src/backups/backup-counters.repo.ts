@@ -10,3 +10,8 @@ export async function nextBackupNumber(db: Queryable, resourceId: string, trigge
   );
   return counter.rows[0]!.last_number;
 }
+
+/** Forgets a purged resource's backup numbering. */
+export async function deleteBackupCounters(db: Queryable, resourceId: string): Promise<void> {
+  await db.query('delete from backup_counters where resource_id = $1', [resourceId]);
+}

@@ -404,6 +404,12 @@ export async function deleteBackup(db: Queryable, resourceId: string, id: string
 }
 
 /** Deletes every backup row of a resource (purge). */
+/** Every backup id of a resource, whatever its state (for forgetting the jobs that name them). */
+export async function listResourceBackupIds(db: Queryable, resourceId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>('select id from backups where resource_id = $1', [resourceId]);
+  return rows.map((row) => row.id);
+}
+
 export async function deleteResourceBackups(db: Queryable, resourceId: string): Promise<void> {
   await db.query('delete from backups where resource_id = $1', [resourceId]);
 }

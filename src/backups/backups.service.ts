@@ -21,6 +21,7 @@ import { logsAfter, LOG_PAGE } from './backup-logs.repo.ts';
 import { parseOr422 } from '../validate.ts';
 import { z } from 'zod';
 import { QUEUES } from '../queue/queues.ts';
+import { findBackupDeadLetter, type DeadLetter } from '../queue/dead-letters.ts';
 import type { Backup, BackupFormat, BackupTrigger } from './backup.ts';
 
 export interface BackupsDeps {
@@ -184,6 +185,19 @@ export async function getBackupDetail(
   // A full page after a line id means the reader is behind: more lines are there to fetch at once.
   const logsMore = (options.logsAfter ?? 0) > 0 && logs.length === LOG_PAGE;
   return { backup, events, logs, logsMore, contents: contents ?? null };
+}
+
+/**
+ * Whether the queue gave up on a failed backup after its last retry (its job is in the dead-letter
+ * queue), with how many attempts it made. Only a failed backup can have one.
+ */
+export async function backupGaveUp(
+  deps: Pick<BackupsDeps, 'boss'>,
+  backup: Backup,
+): Promise<(DeadLetter & { attempts: number }) | null> {
+  if (backup.state !== 'failed') return null;
+  const deadLetter = await findBackupDeadLetter(deps.boss, backup.id);
+  return deadLetter && { ...deadLetter, attempts: backup.attempt };
 }
 
 const captureInput = z

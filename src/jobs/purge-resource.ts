@@ -10,7 +10,10 @@ import { rememberPurgedLinks } from '../links/links.repo.ts';
 import { QUEUES } from '../queue/queues.ts';
 import { deleteSchedule } from '../backups/schedules.repo.ts';
 import { deleteSource } from '../backups/sources.repo.ts';
-import { deleteResourceBackups, hasRunningAttempt } from '../backups/backups.repo.ts';
+import { deleteResourceBackups, hasRunningAttempt, listResourceBackupIds } from '../backups/backups.repo.ts';
+import { deleteBackupCounters } from '../backups/backup-counters.repo.ts';
+import { deleteResourceWindows } from '../rate-limits/rate-limit-hits.repo.ts';
+import { forgetResourceJobs } from '../queue/forget-jobs.ts';
 import { listResourceForkIntents, listResourceLiveForks } from '../forks/forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
@@ -18,7 +21,7 @@ import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 
 /**
  * Removes what a deprovisioned resource left with us: its schedule, every archive and backup, its source,
- * API tokens, download links, people, sessions and audit trail. The resource row stays as a tombstone
+ * API tokens, download links, people, sessions, audit trail, and the finished job rows that name it. The resource row stays as a tombstone
  * so repeated Heroku calls stay idempotent, with a digest of each removed link's token (so the link
  * answers 410). Safe to run twice (a purge interrupted half-way finishes on the retry).
  */
@@ -59,10 +62,17 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   for (const object of await deps.store.list(`tenants/${resourceId}/`)) await deps.store.delete(object.key);
   for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`))
     await deps.store.abortIncompleteUpload(upload);
+  // Job rows naming the resource or its backups would outlive it by pg-boss's retention. Before the
+  // rows go, so a purge that fails here finds the backup ids again on its retry.
+  const backupIds = await listResourceBackupIds(deps.pool, resourceId);
+  const forgotten = await forgetResourceJobs(deps.boss, resourceId, backupIds);
+  deps.logger.debug({ resourceId, forgotten }, 'forgot finished jobs of the purged resource');
   await withTransaction(deps.pool, async (tx) => {
     // Links go with their backups; the tombstone remembers them so they answer 410, not 404.
     await rememberPurgedLinks(tx, resourceId);
     await deleteResourceBackups(tx, resourceId);
+    await deleteBackupCounters(tx, resourceId);
+    await deleteResourceWindows(tx, resourceId);
     await deleteSchedule(tx, resourceId);
     await deleteSource(tx, resourceId);
     await deleteConnection(tx, resourceId);

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import type { PgBoss } from 'pg-boss';
 import { createBoss } from '../queue/boss.ts';
 import { createApp } from '../http/app.ts';
@@ -11,6 +12,8 @@ import type { Runtime } from './runtime.ts';
 /** A running web process. */
 export interface WebProcess {
   server: Server;
+  /** The Express application being served (its router stack lists every route). */
+  app: Express;
   /** The web's send-only pg-boss. */
   boss: PgBoss;
   port: number;
@@ -60,6 +63,7 @@ export async function startWeb(
   logger.info({ port }, 'web listening');
   return {
     server,
+    app,
     port,
     boss,
     async stop() {

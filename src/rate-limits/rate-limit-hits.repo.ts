@@ -45,3 +45,13 @@ export async function deleteEndedWindows(db: Queryable, prefix: string): Promise
     `${prefix.replace(/[\\%_]/g, '\\$&')}%`,
   ]);
 }
+
+/**
+ * Deletes every window keyed on one add-on (`api-resource:<id>`, `writes-resource:<id>`): its id must not
+ * outlive the purge, even for the minute a window lasts.
+ */
+export async function deleteResourceWindows(db: Queryable, resourceId: string): Promise<void> {
+  await db.query("delete from rate_limit_hits where key in ('api-resource:' || $1, 'writes-resource:' || $1)", [
+    resourceId,
+  ]);
+}

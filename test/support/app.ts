@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
+import type { Express } from 'express';
 import type { PgBoss } from 'pg-boss';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -44,6 +45,8 @@ export interface TestApp {
   runtime: Runtime;
   /** The web process's send-only pg-boss, for calling services as the web process does. */
   boss: PgBoss;
+  /** The Express application the web process serves. */
+  express: Express;
   logs: LogCapture;
   /** Starts the worker (jobs) in this process. */
   startWorker(): Promise<void>;
@@ -94,6 +97,7 @@ export async function startTestApp(
     runtime,
     logs,
     boss: web.boss,
+    express: web.app,
     async startWorker() {
       const worker = await startWorker(runtime, { pollingIntervalSeconds: 0.5, cancelPollMs: 250 });
       stops.unshift(() => worker.stop());

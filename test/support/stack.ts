@@ -127,8 +127,12 @@ export interface ApiAuth {
 export function apiCall(baseUrl: string, method: string, path: string, options: ApiAuth = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.browser?.cookies.size)
+  if (options.browser?.cookies.size) {
     headers.cookie = [...options.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    // As the browser sends them for the dashboard's own scripts.
+    headers.origin = new URL(baseUrl).origin;
+    headers['sec-fetch-site'] = 'same-origin';
+  }
   if (options.csrf) headers['x-csrf-token'] = options.csrf;
   if (options.ip) headers['x-forwarded-for'] = options.ip;
   if (options.body !== undefined) headers['content-type'] = 'application/json';

@@ -3,6 +3,7 @@ import type { AppDeps } from '../deps.ts';
 import { apiAuthentication } from '../middleware/api-auth.ts';
 import { csrfProtection } from '../middleware/csrf.ts';
 import { apiAddressLimit, apiResourceLimit, RATE_LIMITS } from '../rate-limits.ts';
+import { sameOrigin } from '../middleware/same-origin.ts';
 import { notFound } from '../../errors.ts';
 import { tokensApi } from './tokens-api.ts';
 import { linksApi } from './links-api.ts';
@@ -18,12 +19,16 @@ import { settingsApi } from './settings-api.ts';
 export function apiRoutes(deps: AppDeps): Router {
   const router = Router();
   const limits = deps.rateLimits ?? RATE_LIMITS;
+  // A session-authenticated call rides on the browser's cookie, so it must come from our own pages; a
+  // script's API token is no cookie another site could ride on (and scripts send no Origin).
+  const fromOurPages = sameOrigin(deps.config.PUBLIC_URL);
   // Per address before anything else (wrong tokens count too), per add-on once the caller is known.
   router.use(
     apiAddressLimit(deps.pool, limits),
     json({ limit: '64kb' }),
     apiAuthentication(deps),
     apiResourceLimit(deps.pool, limits),
+    (req, res, next) => (req.apiToken ? next() : fromOurPages(req, res, next)),
     csrfProtection,
   );
   router.get('/me', (req, res) => {

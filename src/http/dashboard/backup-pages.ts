@@ -7,6 +7,7 @@ import {
   cancelBackup,
   captureNow,
   getBackupDetail,
+  backupGaveUp,
   listBackups,
   ALREADY_RUNNING,
 } from '../../backups/backups.service.ts';
@@ -85,6 +86,7 @@ export function backupPages(deps: AppDeps): Router {
     const { resource, user } = req.viewer;
     const viewer = actorOf(req);
     const detail = await getBackupDetail(deps, resource.id, req.params.id as string);
+    const gaveUp = await backupGaveUp(deps, detail.backup);
     const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
     const entries = detail.contents?.entries ?? [];
     const needle = q.toLowerCase();
@@ -112,6 +114,7 @@ export function backupPages(deps: AppDeps): Router {
         revocable: mayRevoke(l, viewer),
       })),
       link: extra.link,
+      gaveUp,
       now: new Date(),
     });
   }

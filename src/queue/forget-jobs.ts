@@ -1,0 +1,31 @@
+import type { PgBoss } from 'pg-boss';
+import { QUEUES, deadLetterName } from './queues.ts';
+
+/**
+ * Deletes the finished job rows (and dead letters) that name a purged resource or one of its backups.
+ * pg-boss would keep them for its retention period (days), each payload naming the resource; after a
+ * purge nothing of it should outlive the tombstone. Jobs still active are left alone: the purge's own
+ * job is one of them, and it names only the resource id the tombstone keeps anyway.
+ */
+export async function forgetResourceJobs(boss: PgBoss, resourceId: string, backupIds: string[]): Promise<number> {
+  const searches: Array<{ name: string; data: object }> = [];
+  for (const queue of Object.values(QUEUES)) {
+    const names = [queue.name, deadLetterName(queue.name)];
+    const shape = queue.payload.shape as Record<string, unknown>;
+    for (const name of names) {
+      if ('resourceId' in shape) searches.push({ name, data: { resourceId } });
+      if ('backupId' in shape) for (const backupId of backupIds) searches.push({ name, data: { backupId } });
+    }
+  }
+  let forgotten = 0;
+  for (const { name, data } of searches) {
+    const finished = (await boss.findJobs(name, { data })).filter((job) => job.state !== 'active');
+    if (finished.length === 0) continue;
+    await boss.deleteJob(
+      name,
+      finished.map((job) => job.id),
+    );
+    forgotten += finished.length;
+  }
+  return forgotten;
+}
