@@ -27,8 +27,11 @@ const MAGIC = 'PGDMP';
 const FORMAT_CUSTOM = 1;
 /** The newest archive version whose layout this reader knows: 1.16 (pg_dump 17 and 18). */
 const NEWEST_KNOWN = version(1, 16, 0);
-/** The oldest it reads: 1.12 (pg_dump 9.5); every supported server major's pg_dump writes a newer one. */
-const OLDEST_KNOWN = version(1, 12, 0);
+/**
+ * The oldest it reads: 1.14 (pg_dump 12), the first with the table access method field every entry
+ * here is read with; every supported server major's pg_dump writes 1.14 or newer.
+ */
+const OLDEST_KNOWN = version(1, 14, 0);
 
 function version(major: number, minor: number, revision: number): number {
   return (major * 256 + minor) * 256 + revision;

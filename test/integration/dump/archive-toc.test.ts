@@ -58,6 +58,9 @@ test('gives up, and the listing is used, for what is not a readable archive', ()
   const newer = Buffer.from(archive);
   newer[6] = 99; // archive version 1.99
   assert.equal(read(4096, newer).entries(), null, 'a version it does not know');
+  const older = Buffer.from(archive);
+  older[6] = 13; // archive version 1.13: no table access method field, a layout it does not read
+  assert.equal(read(4096, older).entries(), null, 'a version older than the layout it reads');
   assert.deepEqual(archiveContents(null, listing), parseContents(listing));
 });
 
