@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runMark } from './leftover-guard.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -22,6 +23,7 @@ export function runNpm(args: string[], env: Record<string, string>): RunningComm
     env: {
       PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
       HOME: process.env.HOME ?? '/root',
+      ...runMark(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

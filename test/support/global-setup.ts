@@ -11,6 +11,7 @@ import {
 } from '../../dev/db/local-cluster.ts';
 import { migrateEverything } from '../../src/processes/release.ts';
 import { checkCheckoutUnchanged, recordCheckout } from './checkout-guard.ts';
+import { checkNothingLeftRunning, markRun } from './leftover-guard.ts';
 import { TEMPLATE_DATABASE } from './database.ts';
 
 let cluster: LocalCluster | undefined;
@@ -19,10 +20,12 @@ let cluster: LocalCluster | undefined;
  * Starts one throwaway PostgreSQL server for the whole run and migrates a template database once;
  * each test file clones the template (see database.ts), which takes milliseconds. The integration and
  * browser runs use it; the unit run uses unit-setup.ts, which starts nothing. Both check that the run
- * leaves the checkout as it found it (checkout-guard.ts).
+ * leaves the checkout as it found it (checkout-guard.ts), and the integration and browser runs that no
+ * process they started outlives them (leftover-guard.ts).
  */
 export async function globalSetup(): Promise<void> {
   recordCheckout();
+  markRun();
   const binDir = hasPostgresBinaries(SYSTEM_PG15_BIN) ? SYSTEM_PG15_BIN : await embeddedBinDir();
   const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-test-pg-'));
   chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
@@ -47,6 +50,7 @@ export async function globalTeardown(): Promise<void> {
     await cluster?.stop();
   } finally {
     checkCheckoutUnchanged();
+    await checkNothingLeftRunning();
   }
 }
 

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// Every server and process a test starts is stopped when its file ends, pass or fail. The global setup
+// marks the run: an environment variable that every process the tests start inherits (PostgreSQL servers,
+// npm start and what it starts, worker processes), and that no other run on the machine carries. The global
+// teardown, once every test file has ended and the shared server has stopped, looks for processes still
+// carrying the mark and fails the run, naming them (and stops them, so one leak does not pile up).
+
+const MARK = 'BB_TEST_RUN';
+
+/** Called by a global setup, before anything starts: the mark the run's processes will carry. */
+export function markRun(): void {
+  process.env[MARK] = randomUUID();
+}
+
+/** The environment entry that marks this run's processes, for a test that starts a process with its own env. */
+export function runMark(): Record<string, string> {
+  const value = process.env[MARK];
+  return value ? { [MARK]: value } : {};
+}
+
+/** Processes (other than this one) whose environment carries this run's mark, with their command lines. */
+export function markedProcesses(): Array<{ pid: number; command: string }> {
+  const value = process.env[MARK];
+  if (!value) return [];
+  const needle = `${MARK}=${value}\0`;
+  const found: Array<{ pid: number; command: string }> = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return []; // no /proc (not Linux): nothing to look at
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').includes(needle)) continue;
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      found.push({ pid, command });
+    } catch {
+      /* gone meanwhile, or not ours to read */
+    }
+  }
+  return found;
+}
+
+/** Called by a global teardown: fails the run (exit code 1) when a process the tests started outlived them. */
+export async function checkNothingLeftRunning(graceMs = 5000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  let left = markedProcesses();
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(200); // a server told to stop a moment ago may still be on its way out
+    left = markedProcesses();
+  }
+  if (left.length === 0) return;
+  // Thrown errors from a global teardown set the exit code but are not printed; say it ourselves.
+  process.stderr.write(
+    `\nThe tests left processes running (stop every server and process a test starts when its file ends):\n` +
+      left.map(({ pid, command }) => `  ${pid} ${command.slice(0, 200)}\n`).join(''),
+  );
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  process.exitCode = 1;
+}
