@@ -14,6 +14,9 @@
  *  6. Failed and canceled backups count for nothing; they stay visible for
  *     FAILED_BACKUP_VISIBLE_MS after they ended, then are deleted.
  *  7. Pending, running and verifying backups are never touched.
+ *  8. A completed backup awaiting re-verification (its manifest sidecar was lost, so the archive
+ *     can no longer be proven) is always kept, but counts for nothing: it is not the newest
+ *     verified backup and takes no place in any "keep N", so the older provable ones stay.
  * Backups are dated by when they started (pg_dump's snapshot), ties broken by id, so the result
  * does not depend on input order; running it again on the survivors with the same `now` deletes
  * nothing more, since every kept representative is still the newest of its period.
@@ -30,7 +33,7 @@ export const FAILED_BACKUP_VISIBLE_MS = 7 * 86_400_000;
 /** The fields retention reads; pass Backup rows straight in. */
 export type RetentionBackup = Pick<
   Backup,
-  'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt'
+  'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt' | 'reverificationRequestedAt'
 > & {
   /** The attempt's database fork, if it made one: while it stands, the row is its only record. */
   fork?: { destroyedAt: Date | null } | null;
@@ -47,7 +50,16 @@ export interface RetentionInput {
 
 /** Why a backup is kept. */
 export type KeepRule =
-  'newest' | 'manual' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'unfinished' | 'recent-failure' | 'fork-standing';
+  | 'newest'
+  | 'manual'
+  | 'hourly'
+  | 'daily'
+  | 'weekly'
+  | 'monthly'
+  | 'unfinished'
+  | 'recent-failure'
+  | 'fork-standing'
+  | 'awaiting-reverification';
 
 /** One reason a backup is kept, in words for the dashboard. */
 export interface KeepReason {
@@ -91,7 +103,8 @@ const TIERS: readonly { rule: 'hourly' | 'daily' | 'weekly' | 'monthly'; period:
 /** Applies the retention rules above to one resource's backups. */
 export function decideRetention({ backups, retention, timeZone, now }: RetentionInput): RetentionDecision {
   const sorted = [...backups].sort(newestFirst);
-  const completed = sorted.filter((b) => b.state === 'completed');
+  // Only backups that can still be proven count; one awaiting re-verification is kept below, on its own.
+  const completed = sorted.filter((b) => b.state === 'completed' && !b.reverificationRequestedAt);
   const reasons = new Map<string, KeepReason[]>();
   const keep = (id: string, reason: KeepReason) => reasons.set(id, [...(reasons.get(id) ?? []), reason]);
 
@@ -132,6 +145,16 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
       decision.keep.push({
         id: b.id,
         reasons: [{ rule: 'unfinished', text: `still ${b.state}; retention never touches an unfinished backup` }],
+      });
+    } else if (b.state === 'completed' && b.reverificationRequestedAt) {
+      decision.keep.push({
+        id: b.id,
+        reasons: [
+          {
+            rule: 'awaiting-reverification',
+            text: 'awaiting re-verification; never deleted, and not counted until it is proven again',
+          },
+        ],
       });
     } else if (((b.fork && b.fork.destroyedAt === null) || b.forkIntentAt) && !reasons.has(b.id)) {
       // The fork janitor finds forks to destroy through this row; deleting it would leave a billed database nobody knows of.

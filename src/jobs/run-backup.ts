@@ -20,6 +20,7 @@ import { findPlan } from '../resources/plans.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { createLogBuffer } from '../backups/log-buffer.ts';
 import { sendJob } from '../queue/send.ts';
+import { deadLetterBackupJob } from '../queue/dead-letters.ts';
 import { createThroughputSamples } from '../backups/throughput-samples.ts';
 import { isBackupFailure, toBackupFailure, type BackupFailure } from '../shared/backup-failure.ts';
 import {
@@ -229,6 +230,12 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     }
     // Thrown, pg-boss retries it (or, past the queue's own limit, dead-letters it); returned, it is done.
     if (failure.retryable && (!final || job.retryCount >= queueLimit)) throw error;
+    // Final on its own smaller budget (too_slow): returned, so dead-letter it here, as pg-boss would have.
+    if (failure.retryable && final) {
+      await deadLetterBackupJob(deps.boss, backupId).catch((err: unknown) => {
+        logger.error({ err }, 'could not dead-letter a backup job that ran out of retries');
+      });
+    }
   } finally {
     await sourceSession.close();
     clearInterval(watcher);

@@ -52,8 +52,24 @@ export function hashLinkToken(token: string): string {
 }
 
 /** Only completed backups whose read-back verification passed may leave the building. */
-export function isDownloadable(backup: Pick<Backup, 'state' | 'verifiedAt' | 'objectKey'>): boolean {
-  return backup.state === 'completed' && backup.verifiedAt !== null && backup.objectKey !== null;
+export function isDownloadable(
+  backup: Pick<Backup, 'state' | 'verifiedAt' | 'objectKey' | 'reverificationRequestedAt'>,
+): boolean {
+  return (
+    backup.state === 'completed' &&
+    backup.verifiedAt !== null &&
+    backup.objectKey !== null &&
+    !backup.reverificationRequestedAt
+  );
+}
+
+/** Why a backup cannot be downloaded, for the 409 when someone asks for a link to it. */
+function notDownloadableReason(backup: Backup): string {
+  if (backup.state !== 'completed') return `is ${backup.state}`;
+  if (backup.reverificationRequestedAt) {
+    return `awaits re-verification (${backup.reverificationReason ?? 'its archive can no longer be proven'})`;
+  }
+  return 'is not verified';
 }
 
 /** `<app>-<b001>-<YYYYMMDD>.dump` (or `.dump.zst` for the fast format), from the backup's start date in UTC. */
@@ -83,7 +99,7 @@ export async function createDownloadLink(
     throw new AppError(
       'backup_not_downloadable',
       409,
-      `Backup ${backup.name} is ${backup.state === 'completed' ? 'not verified' : backup.state}; only completed, verified backups can be downloaded.`,
+      `Backup ${backup.name} ${notDownloadableReason(backup)}; only completed, verified backups can be downloaded.`,
     );
   }
   const resource = await findResource(deps.pool, actor.resourceId);
@@ -185,6 +201,9 @@ export async function resolveLink(pool: pg.Pool, token: string): Promise<Resolve
     findResourceBackup(pool, link.resourceId, link.backupId),
     findResource(pool, link.resourceId),
   ]);
+  if (backup?.state === 'completed' && backup.reverificationRequestedAt) {
+    throw gone('The backup behind this link awaits re-verification and cannot be downloaded until then.');
+  }
   if (!backup || !resource || !isDownloadable(backup) || backup.bytes === null || backup.sha256 === null) {
     throw gone('The backup behind this link is no longer available.');
   }

@@ -12,3 +12,12 @@ export async function findBackupDeadLetter(boss: PgBoss, backupId: string): Prom
   const [job] = await boss.findJobs(deadLetterName(QUEUES.backup.name), { data: { backupId } });
   return job ? { jobId: job.id, at: job.createdOn } : null;
 }
+
+/**
+ * Puts a backup's job in the dead-letter queue by hand, as pg-boss does when a job runs out of the
+ * queue's retries: for a failure whose own, smaller retry budget ran out first (the handler returns
+ * then, and pg-boss would record the job as completed and leave no trace of giving up).
+ */
+export async function deadLetterBackupJob(boss: PgBoss, backupId: string): Promise<void> {
+  await boss.send(deadLetterName(QUEUES.backup.name), { backupId });
+}

@@ -463,3 +463,30 @@ test('names only the scheduled tiers a plan keeps, joined as a sentence', () => 
   assert.equal(scheduledTiersText({ ...NONE, monthly: 3 }), '3 months');
   assert.equal(scheduledTiersText(NONE), null);
 });
+
+// --- backups awaiting re-verification -------------------------------------------------------
+
+test('keeps a backup awaiting re-verification without letting it stand in for the older provable one', () => {
+  const flagged = {
+    ...backup('m-new', 'manual', 'completed', '2026-03-02T00:00Z'),
+    reverificationRequestedAt: new Date('2026-03-03T00:00Z'),
+  };
+  const decision = decide(
+    [flagged, backup('m-old', 'manual', 'completed', '2026-03-01T00:00Z')],
+    { manual: 1 },
+    '2026-03-04T00:00Z',
+  );
+  assert.deepEqual(deletedIds(decision), []);
+  assert.deepEqual(rulesOf(decision, 'm-old'), ['newest', 'manual']);
+  assert.deepEqual(rulesOf(decision, 'm-new'), ['awaiting-reverification']);
+});
+
+test('keeps a backup awaiting re-verification even when it is the only completed one and the plan keeps nothing', () => {
+  const flagged = {
+    ...backup('s1', 'scheduled', 'completed', '2026-03-02T00:00Z'),
+    reverificationRequestedAt: new Date('2026-03-03T00:00Z'),
+  };
+  const decision = decide([flagged], NONE, '2027-01-01T00:00Z');
+  assert.deepEqual(rulesOf(decision, 's1'), ['awaiting-reverification']);
+  assert.deepEqual(deletedIds(decision), []);
+});

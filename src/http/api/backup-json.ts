@@ -38,7 +38,11 @@ export function backupJson(backup: Backup) {
     verification: backup.verifiedAt
       ? { verified_at: iso(backup.verifiedAt), table_count: backup.tableCount, toc_entries: backup.tocEntries }
       : null,
-    downloadable: backup.state === 'completed' && backup.verifiedAt !== null,
+    // Its manifest was lost: kept, but neither downloadable nor counted until it is proven again.
+    needs_reverification: backup.reverificationRequestedAt
+      ? { since: iso(backup.reverificationRequestedAt), reason: backup.reverificationReason ?? null }
+      : null,
+    downloadable: backup.state === 'completed' && backup.verifiedAt !== null && !backup.reverificationRequestedAt,
     fork: backup.fork
       ? {
           name: backup.fork.addonName,

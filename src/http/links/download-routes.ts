@@ -51,10 +51,21 @@ export function downloadRoutes(deps: AppDeps): Router {
   return router;
 }
 
-/** The object must still be there, and be the bytes the backup vouches for; never serve anything else. */
+/**
+ * The object must still be there, sealed, and be the bytes the backup vouches for; never serve anything
+ * else. A completed backup's archive is always sealed: one whose manifest is gone can no longer be proven
+ * (the janitor marks it for re-verification), so it is not served on its size alone.
+ */
 async function assertStored(deps: AppDeps, req: Request, { backup }: ResolvedLink): Promise<void> {
   const info = await deps.store.head(backup.objectKey);
-  if (info && info.bytes === backup.bytes && (!info.manifest || info.manifest.sha256 === backup.sha256)) return;
+  if (info && info.bytes === backup.bytes && info.manifest && info.manifest.sha256 === backup.sha256) return;
+  if (info && info.bytes === backup.bytes && !info.manifest) {
+    req.log.error(
+      { backupId: backup.id, found: { bytes: info.bytes, sealed: false } },
+      'a download link leads to an archive whose manifest is missing; not served until it is re-verified',
+    );
+    throw gone('The backup behind this link awaits re-verification and cannot be downloaded until then.');
+  }
   req.log.error(
     { backupId: backup.id, found: info ? { bytes: info.bytes, sealed: info.manifest !== null } : null },
     'a download link leads to a missing or different archive',

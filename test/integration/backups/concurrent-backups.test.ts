@@ -1,7 +1,7 @@
 import test, { after } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { startStack } from '../../support/stack.ts';
+import { startStack, Browser } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
 import { startS3Server } from '../../support/s3-server.ts';
 import { startSourceServer, seedSourceDatabase, addBigTable, LOOPBACK_ALLOWED } from '../../support/seed-source.ts';
@@ -14,6 +14,7 @@ import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { runBackup } from '../../../src/jobs/run-backup.ts';
 import type { JobDeps } from '../../../src/jobs/deps.ts';
 import { AppError } from '../../../src/errors.ts';
+import { QUEUES, deadLetterName } from '../../../src/queue/queues.ts';
 import type { Backup } from '../../../src/backups/backup.ts';
 
 // One worker process runs several backups at once (BACKUP_CONCURRENCY), never two of one resource, and
@@ -128,7 +129,7 @@ test('no resource ever had two attempts running at once, while backups did overl
   assert.ok(Math.max(...overlaps.map((seen) => seen.length)) >= 2, 'backups ran side by side');
 });
 
-test('a source slower than the throughput floor fails as too_slow, is retried once, and leaves nothing', async () => {
+test('a source slower than the throughput floor fails as too_slow, is retried once, dead-lettered, and leaves nothing', async () => {
   const resourceId = await addon('tenant-slow');
   // The row without a queued job, so the test runs its attempts itself, with a floor this source cannot reach.
   const backup = (await insertBackup(db, {
@@ -172,6 +173,18 @@ test('a source slower than the throughput floor fails as too_slow, is retried on
   const second = (await findBackup(db, backup.id))!;
   assert.equal(second.state, 'failed', 'the retry failed the same way, and that is final');
   assert.equal(second.failureKind, 'too_slow');
+  // Its own retry budget ran out before the queue's: the handler returned, so pg-boss would count the
+  // job completed; it must still leave the dead-letter record a queue-exhausted failure leaves.
+  const deadLetters = await db.query<{ n: number }>(
+    `select count(*)::int as n from pgboss.job where name = $1 and data->>'backupId' = $2`,
+    [deadLetterName(QUEUES.backup.name), backup.id],
+  );
+  assert.equal(deadLetters.rows[0]!.n, 1, 'one dead-letter record');
+  const browser = new Browser(app.url);
+  assert.equal((await browser.signIn(sim.ssoForm(resourceId))).status, 303);
+  const html = await (await browser.request('GET', `/backups/${backup.id}`)).text();
+  assert.match(html, new RegExp(`Gave up after ${second.attempt} attempts`));
+  assert.equal(second.attempt, 2);
   assert.deepEqual(await store.list(`tenants/${resourceId}/`), [], 'no object');
   assert.deepEqual(await store.listIncompleteUploads(`tenants/${resourceId}/`), [], 'no open multipart upload');
 });

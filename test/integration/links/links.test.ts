@@ -1,6 +1,9 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startStack, Browser, apiCall, type ApiAuth, type Stack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
 import {
@@ -16,6 +19,8 @@ import {
 } from '../../support/factories.ts';
 import { startS3Server } from '../../support/s3-server.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
+import { markNeedsReverification } from '../../../src/backups/backups.repo.ts';
+import { MANIFEST_SUFFIX } from '../../../src/storage/keys.ts';
 import type { Backup } from '../../../src/backups/backup.ts';
 
 // Download links end to end: web + worker + simulator on a fresh database, real backups of a real
@@ -642,4 +647,67 @@ test('on S3 a link 302s to a presigned GET of at most five minutes that download
   ).rows[0];
   assert.equal(used.detail.via, 'presigned');
   assert.ok(!s3Stack.app.logs.text().includes('X-Amz-Signature'), 'the presigned URL is not logged');
+});
+
+test('a backup awaiting re-verification gets no link, its links stop working, and its page, list and API say so', async () => {
+  const flagged = await tenantWithBackup();
+  const ip = clientIp();
+  const earlier = await createLink(flagged, {}, ip);
+  const reason = 'its manifest sidecar is missing from storage';
+  assert.equal(await markNeedsReverification(db, flagged.backup.id, reason), true);
+
+  const refused = await api('POST', `/backups/${flagged.backup.id}/links`, {
+    browser: flagged.admin,
+    csrf: flagged.adminCsrf,
+    body: {},
+    ip,
+  });
+  assert.equal(refused.status, 409);
+  const problem = (await refused.json()) as { code: string; message: string };
+  assert.equal(problem.code, 'backup_not_downloadable');
+  assert.match(problem.message, /awaits re-verification/);
+  assert.equal(
+    (await db.query('select count(*)::int as n from download_links where backup_id = $1', [flagged.backup.id])).rows[0]
+      .n,
+    1,
+    'only the link made before the flag',
+  );
+  const followed = await follow(earlier.url, { ip });
+  assert.equal(followed.status, 410);
+  assert.equal(followed.headers.get('content-disposition'), null);
+
+  const shown = (await (await api('GET', `/backups/${flagged.backup.id}`, { browser: flagged.admin, ip })).json()) as {
+    downloadable: boolean;
+    needs_reverification: { since: string; reason: string } | null;
+  };
+  assert.equal(shown.downloadable, false);
+  assert.equal(shown.needs_reverification?.reason, reason);
+  assert.ok(Date.parse(shown.needs_reverification.since) > Date.now() - 60_000);
+  const plain = (await (await api('GET', `/backups/${tenant.backup.id}`, { browser: tenant.admin, ip })).json()) as {
+    needs_reverification: unknown;
+  };
+  assert.equal(plain.needs_reverification, null);
+
+  const page = await (await flagged.admin.request('GET', `/backups/${flagged.backup.id}`)).text();
+  assert.match(page, /id="needs-reverification"[^>]*>[^<]*<strong>Awaiting re-verification/);
+  assert.ok(page.includes(reason), 'the page gives the reason');
+  assert.ok(!page.includes('id="restore"'), 'and offers no download');
+  const list = await (await flagged.admin.request('GET', '/dashboard')).text();
+  assert.match(
+    list,
+    /data-state="completed"[^>]*>[^<]*<\/span>\s*<span class="badge badge-reverify"[^>]*>awaiting re-verification/,
+  );
+});
+
+test('a link does not serve an archive whose manifest is lost, even before the janitor marks it, though its size matches', async () => {
+  const unsealed = await tenantWithBackup();
+  const ip = clientIp();
+  const link = await createLink(unsealed, {}, ip);
+  const root = fileURLToPath(app.config.STORAGE_URL!);
+  await rm(path.join(root, ...unsealed.backup.objectKey!.split('/')) + MANIFEST_SUFFIX);
+  for (const method of ['GET', 'HEAD']) {
+    const response = await follow(link.url, { ip, method });
+    assert.equal(response.status, 410, method);
+    assert.equal(response.headers.get('content-disposition'), null, method);
+  }
 });
