@@ -370,7 +370,8 @@ export async function findBackupContents(
 /** When the resource's newest verified backup was verified, if any. */
 export async function newestVerifiedAt(db: Queryable, resourceId: string): Promise<Date | null> {
   const result = await db.query<{ at: Date | null }>(
-    `select max(verified_at) as at from backups where resource_id = $1 and state = 'completed'`,
+    `select max(verified_at) as at from backups
+     where resource_id = $1 and state = 'completed' and reverification_requested_at is null`,
     [resourceId],
   );
   return result.rows[0]?.at ?? null;

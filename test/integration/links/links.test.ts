@@ -687,6 +687,10 @@ test('a backup awaiting re-verification gets no link, its links stop working, an
     needs_reverification: unknown;
   };
   assert.equal(plain.needs_reverification, null);
+  const listed = (await (await api('GET', '/backups', { browser: flagged.admin, ip })).json()) as {
+    freshness: { newest_verified_at: string | null };
+  };
+  assert.equal(listed.freshness.newest_verified_at, null, 'a flagged backup is not the newest verified one');
 
   const page = await (await flagged.admin.request('GET', `/backups/${flagged.backup.id}`)).text();
   assert.match(page, /id="needs-reverification"[^>]*>[^<]*<strong>Awaiting re-verification/);
