@@ -1,15 +1,14 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
-import { Transform, pipeline } from 'node:stream';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startStack } from '../support/stack.ts';
 import { eventually } from '../support/app.ts';
 import { launchChromium, SCREENSHOTS, signInPage } from '../support/chromium.ts';
 import { provisionedResource, seededSourceServer } from '../support/factories.ts';
 import { addBigTable } from '../support/seed-source.ts';
+import { startThrottlingProxy } from '../support/throttling-proxy.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
 import { findBackup } from '../../src/backups/backups.repo.ts';
 
@@ -302,43 +301,4 @@ function shot(page: Page, name: string): Promise<Buffer> {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * A TCP proxy in front of the source server that passes at most `bytesPerSecond` from the server to each
- * client, so a small database dumps slowly enough to be watched; nothing in the product is slowed.
- */
-async function startThrottlingProxy(
-  targetPort: number,
-  bytesPerSecond: number,
-): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const proxyServer = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    const throttle = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
-      },
-    });
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.pipe(upstream);
-    pipeline(upstream, throttle, client, () => {
-      client.destroy();
-      upstream.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => proxyServer.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (proxyServer.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        proxyServer.close(() => resolve());
-      }),
-  };
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { startStack, Browser } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
 import { startS3Server } from '../../support/s3-server.ts';
-import { startSourceServer, seedSourceDatabase, addBigTable, LOOPBACK_ALLOWED } from '../../support/seed-source.ts';
+import { startSourceServer, seedSourceDatabase, addBigTable } from '../../support/seed-source.ts';
+import { jobDeps } from '../../support/factories.ts';
 import { startThrottlingProxy } from '../../support/throttling-proxy.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
@@ -12,7 +13,6 @@ import { findBackup, insertBackup } from '../../../src/backups/backups.repo.ts';
 import { findResource } from '../../../src/resources/resources.repo.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { runBackup } from '../../../src/jobs/run-backup.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 import { AppError } from '../../../src/errors.ts';
 import { QUEUES, deadLetterName } from '../../../src/queue/queues.ts';
 import type { Backup } from '../../../src/backups/backup.ts';
@@ -139,20 +139,14 @@ test('a source slower than the throughput floor fails as too_slow, is retried on
     format: 'default',
     requestedBy: 'x',
   }))!;
-  const deps: JobDeps = {
-    pool: db,
-    boss: app.boss,
-    logger: app.runtime.logger,
-    secrets: app.runtime.secrets,
+  const deps = jobDeps(app, {
     store,
-    partner: app.runtime.partner,
-    hosts: LOOPBACK_ALLOWED,
     backup: {
       stallTimeoutMs: 60_000,
       cancelPollMs: 250,
       minThroughput: { bytesPerSecond: 8 * 1024 * 1024, windowMs: 3000 },
     },
-  };
+  });
   const job = (retryCount: number) => ({
     id: 'job',
     signal: new AbortController().signal,

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startStack } from '../../support/stack.ts';
 import { startS3Server } from '../../support/s3-server.ts';
-import { startSourceServer, seedSourceDatabase, addBigTable, LOOPBACK_ALLOWED } from '../../support/seed-source.ts';
+import { startSourceServer, seedSourceDatabase, addBigTable } from '../../support/seed-source.ts';
+import { jobDeps } from '../../support/factories.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
 import { findBackup, insertBackup } from '../../../src/backups/backups.repo.ts';
 import { findResource } from '../../../src/resources/resources.repo.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { runBackup } from '../../../src/jobs/run-backup.ts';
-import type { JobDeps } from '../../../src/jobs/deps.ts';
 import { PLANS, type Plan, type PlanCatalogue } from '../../../src/resources/plans.ts';
 
 // The plan's limits hold for every backup, not only at a plan change: a database over the plan's size
@@ -46,17 +46,7 @@ async function attempt(plans: PlanCatalogue) {
     format: 'default',
     requestedBy: 'x',
   }))!;
-  const deps: JobDeps = {
-    pool: db,
-    boss: app.boss,
-    logger: app.runtime.logger,
-    secrets: app.runtime.secrets,
-    store,
-    partner: app.runtime.partner,
-    hosts: LOOPBACK_ALLOWED,
-    backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 },
-    plans,
-  };
+  const deps = jobDeps(app, { store, backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 }, plans });
   const run = () =>
     runBackup(
       deps,
