@@ -122,12 +122,16 @@ export async function cancelBackup(
         : `canceled by ${requestedBy} while waiting to retry`;
     if (await cancelPending(deps.pool, backupId, reason)) {
       // Its job (waiting to start, or to retry after a failed attempt) holds the resource's one queued
-      // slot; cancel it so the next capture is not refused until the retry would have come round.
-      const waiting = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId }, queued: true });
-      if (waiting.length > 0)
+      // slot; cancel it so the next capture is not refused until the retry would have come round. The
+      // job may still be active: a failed attempt writes the backup back to pending a moment before its
+      // handler returns and pg-boss queues the retry. No attempt runs now (the row is pending), and
+      // pg-boss settles only active jobs, so canceling it there is safe and keeps the retry from coming.
+      const jobs = await deps.boss.findJobs(QUEUES.backup.name, { data: { backupId } });
+      const open = jobs.filter((job) => UNSETTLED_JOB_STATES.includes(job.state));
+      if (open.length > 0)
         await deps.boss.cancel(
           QUEUES.backup.name,
-          waiting.map((job) => job.id),
+          open.map((job) => job.id),
         );
     }
   }
@@ -140,6 +144,9 @@ export async function cancelBackup(
   });
   return (await findResourceBackup(deps.pool, resourceId, backupId))!;
 }
+
+/** pg-boss job states before a job is settled (completed, canceled or failed). */
+const UNSETTLED_JOB_STATES: readonly string[] = ['created', 'retry', 'active'];
 
 /** Backups per page on the dashboard and in the API. */
 export const PAGE_SIZE = 50;

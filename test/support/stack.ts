@@ -84,7 +84,7 @@ export class Browser {
       if (/expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name!.trim());
       else this.cookies.set(name!.trim(), value.join('='));
     }
-    return response;
+    return whole(response);
   }
 
   /** The session's CSRF token, read from a dashboard page's `<meta name="csrf-token">`. */
@@ -140,5 +140,21 @@ export function apiCall(baseUrl: string, method: string, path: string, options: 
     method,
     headers,
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  }).then(whole);
+}
+
+/**
+ * The response once its last byte arrived, as a browser finishes loading a page. fetch resolves at the
+ * headers, but express-session stores a session's new expiry (a rolling session's touch) while the last
+ * byte is held back: a test that went on at the status alone raced that write, so an expiry it backdated
+ * next could be overwritten by the request before it.
+ */
+async function whole(response: Response): Promise<Response> {
+  const body = await response.arrayBuffer();
+  const empty = [101, 204, 205, 304].includes(response.status);
+  return new Response(empty ? null : body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
   });
 }

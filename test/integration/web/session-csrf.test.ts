@@ -130,12 +130,17 @@ const CROSS_SITE_BY_DESIGN = [
   'ALL /sso/login',
 ];
 
-/** Everything in our database a request could change, except the session and rate-limit bookkeeping. */
+/**
+ * Everything in our database a request could change, as digests, except the session and rate-limit
+ * bookkeeping and pg-boss's own (its instance row, queue counters, statistics), which its maintenance
+ * writes on its own clock, requests or not.
+ */
 async function snapshot(): Promise<Record<string, string>> {
   const tables = (
     await db.query<{ schema: string; name: string }>(
       `select table_schema as schema, table_name as name from information_schema.tables
-        where table_type = 'BASE TABLE' and table_schema in ('public', 'pgboss')
+        where table_type = 'BASE TABLE'
+          and (table_schema = 'public' or (table_schema = 'pgboss' and table_name like 'job%'))
           and table_name not in ('sessions', 'rate_limit_hits')
         order by 1, 2`,
     )
