@@ -15,16 +15,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 // there; the teardown fails the run if anything is left in it, naming what, and then removes the root.
 
 const MARK = 'BB_TEST_RUN';
+const TEMP_ROOT = 'BB_TEST_TMP_ROOT';
 
 /** Called by a global setup, before anything starts: the mark the run's processes will carry. */
 export function markRun(): void {
   process.env[MARK] = randomUUID();
 }
 
-/** The environment entry that marks this run's processes, for a test that starts a process with its own env. */
+/**
+ * The environment entries that mark this run's processes, for a test that starts a process with its own
+ * env: the mark, and TMPDIR pointing at the run's temporary root (so what the process leaves is seen).
+ */
 export function runMark(): Record<string, string> {
   const value = process.env[MARK];
-  return value ? { [MARK]: value } : {};
+  const root = process.env[TEMP_ROOT];
+  return { ...(value ? { [MARK]: value } : {}), ...(root ? { TMPDIR: root } : {}) };
 }
 
 /** Processes (other than this one) whose environment carries this run's mark, with their command lines. */
@@ -77,8 +82,6 @@ export async function checkNothingLeftRunning(graceMs = 5000): Promise<void> {
   process.exitCode = 1;
 }
 
-const TEMP_ROOT = 'BB_TEST_TMP_ROOT';
-
 /**
  * Called by a global setup before anything starts: a fresh folder under the machine's temporary folder
  * becomes the run's TMPDIR (inherited by every test file and process the run starts). It is enterable by
@@ -92,12 +95,20 @@ export function makeRunTemporaryRoot(): string {
   return root;
 }
 
+/**
+ * Caches that tools keep in the temporary folder on purpose, shared between runs, not left by a test:
+ * Node's module compile cache (npm turns it on for itself).
+ */
+const TOOL_CACHES = new Set(['node-compile-cache']);
+
 /** What the run's tests left in its temporary root, by name. */
 export function leftoverFolders(): string[] {
   const root = process.env[TEMP_ROOT];
   if (!root) return [];
   try {
-    return readdirSync(root).sort();
+    return readdirSync(root)
+      .filter((name) => !TOOL_CACHES.has(name))
+      .sort();
   } catch {
     return [];
   }
