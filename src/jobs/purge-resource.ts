@@ -59,7 +59,13 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
     }
   }
   // Archives first: rows can be rebuilt from nothing, objects left behind would be customer data we keep.
-  for (const object of await deps.store.list(`tenants/${resourceId}/`)) await deps.store.delete(object.key);
+  // On a versioned bucket a plain delete only hides an archive behind a marker: purge every version.
+  const purged = await deps.store.purge(`tenants/${resourceId}/`);
+  if (!purged.everyVersion)
+    deps.logger.warn(
+      { resourceId, removed: purged.removed, store: deps.store.location },
+      'the store cannot list object versions: deleted current objects only; older versions, if the bucket keeps them, remain',
+    );
   for (const upload of await deps.store.listIncompleteUploads(`tenants/${resourceId}/`))
     await deps.store.abortIncompleteUpload(upload);
   // Job rows naming the resource or its backups would outlive it by pg-boss's retention. Before the

@@ -8,6 +8,7 @@ import { parseManifest } from './manifest.ts';
 import type {
   IncompleteUpload,
   ListedObject,
+  PurgeResult,
   ObjectInfo,
   ObjectStore,
   ReadOptions,
@@ -103,6 +104,13 @@ export class FileObjectStore implements ObjectStore {
     } catch (error) {
       throw asStorageFailure(error, 'store_failed', `could not delete ${key}`);
     }
+  }
+
+  async purge(prefix: string): Promise<PurgeResult> {
+    // A folder keeps no versions: deleting every object (with its manifest) is all there is.
+    const objects = await this.list(prefix);
+    for (const object of objects) await this.delete(object.key);
+    return { removed: objects.length, everyVersion: true };
   }
 
   async list(prefix: string): Promise<ListedObject[]> {

@@ -49,6 +49,13 @@ export interface ObjectStore {
   list(prefix: string): Promise<ListedObject[]>;
 
   /**
+   * Removes for good every object and manifest whose key starts with `prefix` and, on a bucket that keeps
+   * versions, every older version and delete marker under it. A store that cannot list versions
+   * (no ListObjectVersions) has its current objects deleted, and says so in the result.
+   */
+  purge(prefix: string): Promise<PurgeResult>;
+
+  /**
    * Uploads that were started and never completed or aborted, under `prefix`: open multipart
    * uploads on S3, leftover temporary files on disk. Uploads still running are listed too; the
    * janitor must only abort those older than the longest possible attempt.
@@ -114,6 +121,16 @@ export interface ListedObject {
   lastModified: Date;
   /** Whether a manifest exists beside it. Unsealed objects are leftovers of failed attempts. */
   sealed: boolean;
+}
+
+export interface PurgeResult {
+  /** Objects, manifests, versions and delete markers removed. */
+  removed: number;
+  /**
+   * False when the store could not list object versions, so only current objects were deleted: on a
+   * versioned bucket, older versions may remain (the caller logs it).
+   */
+  everyVersion: boolean;
 }
 
 export interface IncompleteUpload {

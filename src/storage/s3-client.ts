@@ -64,3 +64,14 @@ export function isS3NotFound(error: unknown): boolean {
     e?.$metadata?.httpStatusCode === 404
   );
 }
+
+/** The store does not offer this operation (S3-compatible stores answer 501 NotImplemented or 405). */
+export function isS3NotImplemented(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return (
+    e?.name === 'NotImplemented' ||
+    e?.name === 'MethodNotAllowed' ||
+    e?.$metadata?.httpStatusCode === 501 ||
+    e?.$metadata?.httpStatusCode === 405
+  );
+}

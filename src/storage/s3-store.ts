@@ -1,10 +1,13 @@
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  type ObjectIdentifier,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -15,6 +18,7 @@ import { parseManifest, type ObjectManifest } from './manifest.ts';
 import type {
   IncompleteUpload,
   ListedObject,
+  PurgeResult,
   ObjectInfo,
   ObjectStore,
   PresignOptions,
@@ -22,10 +26,13 @@ import type {
   UploadOptions,
   UploadResult,
 } from './object-store.ts';
-import { createS3Client, isS3NotFound } from './s3-client.ts';
+import { createS3Client, isS3NotFound, isS3NotImplemented } from './s3-client.ts';
 import { uploadToS3 } from './s3-upload.ts';
 import type { S3Settings } from './storage-url.ts';
 import { assertValidExpiry, assertValidRange, attachmentDisposition } from './validate.ts';
+
+/** DeleteObjects takes at most 1,000 keys a request. */
+const DELETE_BATCH = 1000;
 
 /** The S3 driver: any S3-compatible store, keys stored under the URL's prefix. */
 export class S3ObjectStore implements ObjectStore {
@@ -151,6 +158,77 @@ export class S3ObjectStore implements ObjectStore {
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return [...found.values()].map((item) => ({ ...item, sealed: sealed.has(item.key) }));
+  }
+
+  async purge(prefix: string): Promise<PurgeResult> {
+    assertValidPrefix(prefix);
+    let versions: ObjectIdentifier[];
+    try {
+      versions = await this.#listVersions(this.#full(prefix));
+    } catch (error) {
+      if (!isS3NotImplemented(error))
+        throw asStorageFailure(error, 'store_failed', `could not list the versions under ${prefix}`);
+      // A store without ListObjectVersions: delete what is current (an unversioned store keeps nothing else).
+      const objects = await this.list(prefix);
+      for (const object of objects) await this.delete(object.key);
+      return { removed: objects.length, everyVersion: false };
+    }
+    // Manifests first, as in `delete`: a purge cut short never leaves a manifest vouching for bytes that are gone.
+    versions.sort((a, b) => Number(b.Key!.endsWith(MANIFEST_SUFFIX)) - Number(a.Key!.endsWith(MANIFEST_SUFFIX)));
+    for (let start = 0; start < versions.length; start += DELETE_BATCH)
+      await this.#deleteVersions(versions.slice(start, start + DELETE_BATCH));
+    return { removed: versions.length, everyVersion: true };
+  }
+
+  /** Every object version and delete marker under a full prefix (on an unversioned bucket: version "null"). */
+  async #listVersions(fullPrefix: string): Promise<ObjectIdentifier[]> {
+    const found: ObjectIdentifier[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await this.#client.send(
+        new ListObjectVersionsCommand({
+          Bucket: this.#settings.bucket,
+          Prefix: fullPrefix,
+          ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+          ...(versionIdMarker === undefined ? {} : { VersionIdMarker: versionIdMarker }),
+        }),
+      );
+      for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])])
+        if (entry.Key !== undefined) found.push({ Key: entry.Key, VersionId: entry.VersionId ?? 'null' });
+      const more = page.IsTruncated === true;
+      keyMarker = more ? page.NextKeyMarker : undefined;
+      versionIdMarker = more ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker !== undefined);
+    return found;
+  }
+
+  /** Deletes these versions for good (DeleteObjects, or one by one on a store without it). */
+  async #deleteVersions(versions: ObjectIdentifier[]): Promise<void> {
+    let answer;
+    try {
+      answer = await this.#client.send(
+        new DeleteObjectsCommand({ Bucket: this.#settings.bucket, Delete: { Objects: versions, Quiet: true } }),
+      );
+    } catch (error) {
+      if (!isS3NotImplemented(error)) throw asStorageFailure(error, 'store_failed', 'could not delete object versions');
+      for (const version of versions) {
+        try {
+          await this.#client.send(new DeleteObjectCommand({ Bucket: this.#settings.bucket, ...version }));
+        } catch (single) {
+          if (!isS3NotFound(single))
+            throw asStorageFailure(single, 'store_failed', 'could not delete an object version');
+        }
+      }
+      return;
+    }
+    // DeleteObjects answers 200 and lists per-object failures in the body.
+    const failed = (answer.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey' && e.Code !== 'NoSuchVersion');
+    if (failed.length > 0)
+      throw storageFailed(
+        'store_failed',
+        `could not delete ${failed.length} object versions (${[...new Set(failed.map((e) => e.Code))].join(', ')})`,
+      );
   }
 
   async listIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -66,6 +66,8 @@ export async function startTestApp(
   const ownDatabase = options.databaseUrl ? undefined : await cloneTemplateDatabase('app');
   const databaseUrl = options.databaseUrl ?? ownDatabase!.url;
   const port = options.port ?? (await freePort());
+  // A folder of archives of its own unless the test names a store, removed once the app has stopped.
+  const archives = env.STORAGE_URL ? undefined : mkdtempSync(path.join(os.tmpdir(), 'bb-archives-'));
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
@@ -73,7 +75,7 @@ export async function startTestApp(
     LOG_LEVEL: 'debug',
     HEROKU_API_URL: 'http://127.0.0.1:9',
     HEROKU_OAUTH_URL: 'http://127.0.0.1:9',
-    STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-archives-'))).toString(),
+    ...(archives ? { STORAGE_URL: pathToFileURL(archives).toString() } : {}),
     // The tests' databases run on loopback.
     ALLOW_PRIVATE_DATABASE_HOSTS: 'true',
     ...testSecrets(),
@@ -107,6 +109,7 @@ export async function startTestApp(
         for (const stop of stops.splice(0)) await stop();
         await runtime.pool.end();
         await ownDatabase?.drop();
+        if (archives) rmSync(archives, { recursive: true, force: true });
       })();
       return stopping;
     },

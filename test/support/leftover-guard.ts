@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // Every server and process a test starts is stopped when its file ends, pass or fail. The global setup
@@ -7,18 +9,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 // npm start and what it starts, worker processes), and that no other run on the machine carries. The global
 // teardown, once every test file has ended and the shared server has stopped, looks for processes still
 // carrying the mark and fails the run, naming them (and stops them, so one leak does not pile up).
+//
+// The same goes for temporary folders. The global setup gives the run a temporary root of its own and
+// points TMPDIR at it, so every `mkdtemp(os.tmpdir())` of the tests and of the processes they start lands
+// there; the teardown fails the run if anything is left in it, naming what, and then removes the root.
 
 const MARK = 'BB_TEST_RUN';
+const TEMP_ROOT = 'BB_TEST_TMP_ROOT';
 
 /** Called by a global setup, before anything starts: the mark the run's processes will carry. */
 export function markRun(): void {
   process.env[MARK] = randomUUID();
 }
 
-/** The environment entry that marks this run's processes, for a test that starts a process with its own env. */
+/**
+ * The environment entries that mark this run's processes, for a test that starts a process with its own
+ * env: the mark, and TMPDIR pointing at the run's temporary root (so what the process leaves is seen).
+ */
 export function runMark(): Record<string, string> {
   const value = process.env[MARK];
-  return value ? { [MARK]: value } : {};
+  const root = process.env[TEMP_ROOT];
+  return { ...(value ? { [MARK]: value } : {}), ...(root ? { TMPDIR: root } : {}) };
 }
 
 /** Processes (other than this one) whose environment carries this run's mark, with their command lines. */
@@ -69,4 +80,54 @@ export async function checkNothingLeftRunning(graceMs = 5000): Promise<void> {
     }
   }
   process.exitCode = 1;
+}
+
+/**
+ * Called by a global setup before anything starts: a fresh folder under the machine's temporary folder
+ * becomes the run's TMPDIR (inherited by every test file and process the run starts). It is enterable by
+ * others (0755) because PostgreSQL servers run as the postgres user with their data folders inside it.
+ */
+export function makeRunTemporaryRoot(): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'bb-test-run-'));
+  chmodSync(root, 0o755);
+  process.env[TEMP_ROOT] = root;
+  process.env.TMPDIR = root;
+  return root;
+}
+
+/**
+ * Caches that tools keep in the temporary folder on purpose, shared between runs, not left by a test:
+ * Node's module compile cache (npm turns it on for itself).
+ */
+const TOOL_CACHES = new Set(['node-compile-cache']);
+
+/** What the run's tests left in its temporary root, by name. */
+export function leftoverFolders(): string[] {
+  const root = process.env[TEMP_ROOT];
+  if (!root) return [];
+  try {
+    return readdirSync(root)
+      .filter((name) => !TOOL_CACHES.has(name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Called by a global teardown, after every test file has ended and every process has stopped: fails the
+ * run (exit code 1) when a test left anything in the run's temporary root, naming it; then removes the root.
+ */
+export function checkNoFoldersLeft(): void {
+  const root = process.env[TEMP_ROOT];
+  if (!root) return;
+  const left = leftoverFolders();
+  if (left.length > 0) {
+    process.stderr.write(
+      `\nThe tests left temporary folders behind (remove every folder a test creates when its file ends):\n` +
+        left.map((name) => `  ${path.join(root, name)}\n`).join(''),
+    );
+    process.exitCode = 1;
+  }
+  rmSync(root, { recursive: true, force: true });
 }

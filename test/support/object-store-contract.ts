@@ -116,6 +116,21 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       assert.deepEqual(await store.list('gone/'), []);
     });
 
+    test('purges every object and manifest under a prefix, and nothing beside it', async () => {
+      await store.upload('purged/a/1.dump', Readable.from([Buffer.from('one')]));
+      await store.upload('purged/a/deeper/2.dump', Readable.from([Buffer.from('two')]));
+      await store.upload('purged/ab/3.dump', Readable.from([Buffer.from('beside')]));
+      const result = await store.purge('purged/a/');
+      assert.ok(result.removed >= 2, `removed ${result.removed}`);
+      assert.deepEqual(await store.list('purged/a/'), []);
+      assert.equal(await store.head('purged/a/1.dump'), null);
+      assert.deepEqual(
+        (await store.list('purged/')).map((o) => o.key),
+        ['purged/ab/3.dump'],
+      );
+      assert.deepEqual(await store.purge('purged/a/'), { removed: 0, everyVersion: result.everyVersion });
+    });
+
     test('reads byte ranges, inclusive at both ends', async () => {
       const content = knownBytes(3 * MiB);
       await store.upload('ranges/1.dump', Readable.from([content]));

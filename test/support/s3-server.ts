@@ -11,6 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { BucketVersioning, deleteObjectsEntries, deleteResultXml, type S3rverStore } from './s3-versioning.ts';
 
 /**
  * An S3-protocol server on loopback for the storage tests: s3rver 3.7.1 plus one Koa middleware,
@@ -20,7 +21,9 @@ import { fileURLToPath } from 'node:url';
  * - answers NoSuchUpload / InvalidPart instead of letting s3rver crash on a CompleteMultipartUpload
  *   that names an unknown upload or part, or resurrect an aborted upload on a late UploadPart;
  * - can echo server-side-encryption headers like AWS does (s3rver ignores them);
- * - injects faults (see S3Faults) and records every request for assertions.
+ * - injects faults (see S3Faults) and records every request for assertions;
+ * - with `versioning: true`, emulates bucket versioning (see s3-versioning.ts); without it, the server
+ *   has none and answers ListObjectVersions with MethodNotAllowed, like a store that lacks it.
  */
 export interface TestS3Server {
   readonly endpoint: string;
@@ -83,6 +86,7 @@ interface KoaContext {
 type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 interface S3rverInstance {
   middleware: Middleware[];
+  store: S3rverStore;
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
 }
@@ -90,7 +94,10 @@ type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstanc
 
 const SSE_HEADERS = ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-aws-kms-key-id'] as const;
 
-export async function startS3Server(bucket = 'big-backup-test'): Promise<TestS3Server> {
+export async function startS3Server(
+  bucket = 'big-backup-test',
+  options: { versioning?: boolean } = {},
+): Promise<TestS3Server> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
   const directory = mkdtempSync(path.join(os.tmpdir(), 'bb-s3rver-'));
   const requests: RecordedRequest[] = [];
@@ -103,7 +110,8 @@ export async function startS3Server(bucket = 'big-backup-test'): Promise<TestS3S
     directory,
     configureBuckets: [{ name: bucket }],
   });
-  server.middleware.unshift(testMiddleware(directory, requests, encryption, state));
+  const versioning = options.versioning ? new BucketVersioning(server.store) : undefined;
+  server.middleware.unshift(testMiddleware(directory, requests, encryption, state, versioning));
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
@@ -197,6 +205,7 @@ function testMiddleware(
   requests: RecordedRequest[],
   encryption: Map<string, Record<string, string>>,
   state: { faults: S3Faults },
+  versioning?: BucketVersioning,
 ): Middleware {
   return async (ctx, next) => {
     const [bucket = '', ...rest] = ctx.path.split('/').slice(1).map(decodeURIComponent);
@@ -215,6 +224,10 @@ function testMiddleware(
     const uploadId = typeof ctx.query.uploadId === 'string' ? ctx.query.uploadId : '';
     const faults = state.faults;
     try {
+      if (versioning) {
+        const handled = await versioned(ctx, next, versioning, operation, bucket, key);
+        if (handled) return;
+      }
       switch (operation) {
         case 'ListMultipartUploads':
           return await listUploads(ctx, bucket, uploadsDir);
@@ -258,6 +271,14 @@ function testMiddleware(
       }
     } finally {
       record.status = ctx.status;
+      if (
+        versioning &&
+        ctx.status === 200 &&
+        ['PutObject', 'CopyObject', 'CompleteMultipartUpload'].includes(operation)
+      ) {
+        const versionId = await versioning.afterWrite(bucket, key);
+        if (versionId) ctx.set('x-amz-version-id', versionId);
+      }
     }
   };
 }
@@ -266,6 +287,9 @@ function classify(ctx: KoaContext, key: string): string {
   const has = (name: string): boolean => name in ctx.query;
   if (key === '') {
     if (ctx.method === 'GET' && has('uploads')) return 'ListMultipartUploads';
+    if (ctx.method === 'GET' && has('versions')) return 'ListObjectVersions';
+    if (has('versioning')) return ctx.method === 'PUT' ? 'PutBucketVersioning' : 'GetBucketVersioning';
+    if (ctx.method === 'POST' && has('delete')) return 'DeleteObjects';
     return `${ctx.method} bucket`;
   }
   switch (ctx.method) {
@@ -283,6 +307,83 @@ function classify(ctx: KoaContext, key: string): string {
     default:
       return `${ctx.method} object`;
   }
+}
+
+/**
+ * The versioning routes, and writes and deletes on a versioned bucket. True when the request was
+ * answered here; false to go on to the other routes (and s3rver).
+ */
+async function versioned(
+  ctx: KoaContext,
+  next: () => Promise<void>,
+  versioning: BucketVersioning,
+  operation: string,
+  bucket: string,
+  key: string,
+): Promise<boolean> {
+  const versionId = typeof ctx.query.versionId === 'string' ? ctx.query.versionId : undefined;
+  switch (operation) {
+    case 'PutBucketVersioning':
+      if (!versioning.setStatus(bucket, await readBody(ctx.req))) errorResponse(ctx, 400, 'MalformedXML');
+      else answer(ctx, 200, '');
+      return true;
+    case 'GetBucketVersioning':
+      answer(ctx, 200, versioning.statusXml(bucket));
+      return true;
+    case 'ListObjectVersions':
+      answer(ctx, 200, await versioning.listXml(bucket, ctx.query));
+      return true;
+    case 'DeleteObjects': {
+      const body = await readBody(ctx.req);
+      const deleted = [];
+      for (const entry of deleteObjectsEntries(body)) {
+        const outcome =
+          entry.versionId !== undefined
+            ? await versioning.deleteVersion(bucket, entry.key, entry.versionId)
+            : versioning.enabled(bucket)
+              ? await versioning.addDeleteMarker(bucket, entry.key)
+              : await plainDelete(versioning, bucket, entry.key);
+        deleted.push({
+          key: entry.key,
+          ...(entry.versionId === undefined ? {} : { requested: entry.versionId }),
+          outcome,
+        });
+      }
+      answer(ctx, 200, deleteResultXml(deleted, /<Quiet>\s*true\s*<\/Quiet>/.test(body)));
+      return true;
+    }
+    case 'DeleteObject': {
+      if (versionId === undefined && !versioning.enabled(bucket)) return false;
+      const outcome =
+        versionId !== undefined
+          ? await versioning.deleteVersion(bucket, key, versionId)
+          : await versioning.addDeleteMarker(bucket, key);
+      answer(ctx, 204, null);
+      ctx.set('x-amz-version-id', outcome.versionId);
+      if (outcome.deleteMarker) ctx.set('x-amz-delete-marker', 'true');
+      return true;
+    }
+    case 'PutObject':
+    case 'CopyObject':
+    case 'CompleteMultipartUpload': {
+      if (!versioning.enabled(bucket)) return false;
+      // The other routes answer; around them, the replaced object is kept and the new one gets an id.
+      await versioning.beforeWrite(bucket, key);
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+async function plainDelete(versioning: BucketVersioning, bucket: string, key: string) {
+  return versioning.deleteVersion(bucket, key, 'null');
+}
+
+function answer(ctx: KoaContext, status: number, body: string | null): void {
+  ctx.status = status;
+  if (body !== null && body !== '') ctx.type = 'application/xml';
+  ctx.body = body === '' ? null : body;
 }
 
 async function listUploads(ctx: KoaContext, bucket: string, uploadsDir: string): Promise<void> {

@@ -1,6 +1,6 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { seededSourceServer } from '../../support/factories.ts';
@@ -13,7 +13,10 @@ import { startS3Server } from '../../support/s3-server.ts';
 const { server, sourceUrl: source } = await seededSourceServer();
 const root = mkdtempSync(path.join(os.tmpdir(), 'bb-capture-'));
 const store = await openObjectStore(`file://${root}`, {});
-after(() => store.close());
+after(async () => {
+  await store.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 async function readStored(key: string): Promise<Buffer> {
   const chunks: Buffer[] = [];

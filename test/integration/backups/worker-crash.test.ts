@@ -2,11 +2,14 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { startStack } from '../../support/stack.ts';
+import { runMark } from '../../support/leftover-guard.ts';
 import { eventually } from '../../support/app.ts';
 import { backupIn, seededSourceServer } from '../../support/factories.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
@@ -25,7 +28,12 @@ const db = app.runtime.pool;
 const { server, sourceUrl } = await seededSourceServer('crashy');
 
 function spawnWorker() {
+  // A temporary folder of its own: a worker killed with SIGKILL cannot remove its password file's folder
+  // (a lost dyno's disk goes with it), so the test removes it once the process is gone.
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'bb-worker-'));
   const env: Record<string, string> = {
+    ...runMark(),
+    TMPDIR: tmpDir,
     PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
     HOME: process.env.HOME ?? '/root',
     NODE_ENV: 'test',
@@ -46,8 +54,13 @@ function spawnWorker() {
   child.stderr.on('data', (c: Buffer) => {
     output += c.toString();
   });
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  const exited = once(child, 'exit');
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(tmpDir, { recursive: true, force: true });
   });
   return { child, output: () => output };
 }

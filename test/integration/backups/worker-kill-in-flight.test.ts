@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PgBoss } from 'pg-boss';
 import { startStack } from '../../support/stack.ts';
+import { runMark } from '../../support/leftover-guard.ts';
 import { eventually } from '../../support/app.ts';
 import { startS3Server } from '../../support/s3-server.ts';
 import { startSourceServer, seedSourceDatabase, addBigTable } from '../../support/seed-source.ts';
@@ -43,7 +45,12 @@ after(() => proxy.close());
 const slowSource = proxy.url(server.url('shop'));
 
 function spawnWorker() {
+  // A temporary folder of its own: a worker killed with SIGKILL cannot remove its password file's folder
+  // (a lost dyno's disk goes with it), so the test removes it once the process is gone.
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'bb-worker-'));
   const env: Record<string, string> = {
+    ...runMark(),
+    TMPDIR: tmpDir,
     PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
     HOME: process.env.HOME ?? '/root',
     NODE_ENV: 'test',
@@ -71,6 +78,7 @@ function spawnWorker() {
       child.kill('SIGKILL');
       await exited;
     }
+    rmSync(tmpDir, { recursive: true, force: true });
   });
   return { child, exited, output: () => output };
 }

@@ -2,7 +2,7 @@ import test from 'node:test';
 import { once } from 'node:events';
 import net from 'node:net';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, readFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, statSync, readFileSync, chmodSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../dev/db/local-cluster.ts';
@@ -20,6 +20,10 @@ const server = runNpm(['start'], {
   SIM_PORT: String(simPort),
   BIG_BACKUP_DATA_DIR: dataDir,
   BIG_BACKUP_DEMO_DATA_MB: '10',
+});
+test.after(async () => {
+  await server.stop(); // the embedded server's files go with its folder, once it has stopped
+  rmSync(parent, { recursive: true, force: true });
 });
 await waitForHttp(`http://localhost:${port}/healthz`, server, 90_000);
 

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,7 @@ const sim = await startHerokuSimulator({
   oauthClientSecret: secrets.HEROKU_OAUTH_CLIENT_SECRET,
 });
 test.after(() => sim.stop());
+const archives = mkdtempSync(path.join(os.tmpdir(), 'bb-blackbox-archives-'));
 const server = runNpm(['start'], {
   PORT: String(port),
   DATABASE_URL: await createTestDatabase('blackbox'),
@@ -34,7 +35,11 @@ const server = runNpm(['start'], {
   HEROKU_API_URL: sim.url,
   HEROKU_OAUTH_URL: sim.url,
   ...secrets,
-  STORAGE_URL: pathToFileURL(mkdtempSync(path.join(os.tmpdir(), 'bb-blackbox-archives-'))).toString(),
+  STORAGE_URL: pathToFileURL(archives).toString(),
+});
+test.after(async () => {
+  await server.stop();
+  rmSync(archives, { recursive: true, force: true });
 });
 await waitForHttp(`${baseUrl}/healthz`, server);
 

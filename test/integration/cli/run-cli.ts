@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runMark } from '../../support/leftover-guard.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The bin itself, run through its shebang as `npx big-backup` runs it. */
@@ -38,6 +39,7 @@ export function cliEnv(env: Record<string, string> = {}): Record<string, string>
   return {
     PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
     HOME: process.env.HOME ?? '/root',
+    ...runMark(),
     ...env,
   };
 }

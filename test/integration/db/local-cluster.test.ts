@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, chmodSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, chmodSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalCluster } from '../../../dev/db/local-cluster.ts';
@@ -11,15 +12,19 @@ test(
   async () => {
     const parent = mkdtempSync(path.join(os.tmpdir(), 'bb-closed-'));
     chmodSync(parent, 0o700);
-    await assert.rejects(
-      startLocalCluster({
-        binDir: process.env.BB_TEST_PG_BIN!,
-        dataDir: path.join(parent, 'data'),
-        password: 'x',
-        removeOnStop: true,
-      }),
-      /"postgres" user, which cannot enter .*bb-closed-.*chmod o\+x/,
-    );
+    try {
+      await assert.rejects(
+        startLocalCluster({
+          binDir: process.env.BB_TEST_PG_BIN!,
+          dataDir: path.join(parent, 'data'),
+          password: 'x',
+          removeOnStop: true,
+        }),
+        /"postgres" user, which cannot enter .*bb-closed-.*chmod o\+x/,
+      );
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   },
 );
 
@@ -50,6 +55,10 @@ test(
       await client.end();
     } finally {
       await cluster.stop();
+      // The shared copy is named for the installation it copies, which only this test uses.
+      const copy = `big-backup-postgres-${createHash('sha256').update(realpathSync(installation)).digest('hex').slice(0, 12)}`;
+      for (const folder of [path.join(os.tmpdir(), copy), privateDir, dataParent])
+        rmSync(folder, { recursive: true, force: true });
     }
   },
 );

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListObjectsV2Command, ListObjectVersionsCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  ListMultipartUploadsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { startStack, Browser, apiCall, type Stack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
 import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
@@ -214,8 +221,10 @@ test('on S3: after the purge no table holds anything of the resource, and the bu
     uploads.filter((u) => u.Key?.includes(uuid)),
     [],
   );
-  // Versions, where a bucket keeps them, must be gone too. The test server has no versioning and says
-  // so (s3rver answers MethodNotAllowed), so it keeps none; any other error fails this check.
+  // Versions, where a bucket keeps them, must be gone too. This test server has no versioning and says
+  // so (s3rver answers MethodNotAllowed), so it keeps none; any other error fails this check. The purge
+  // fell back to plain deletes, and said so.
+  assert.match(on.app.logs.text(), /cannot list object versions: deleted current objects only/);
   const versions = await client.send(new ListObjectVersionsCommand({ Bucket: s3.bucket })).then(
     (listed) => [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].map((v) => v.Key!),
     (error: Error) => {
@@ -227,4 +236,46 @@ test('on S3: after the purge no table holds anything of the resource, and the bu
     versions.filter((k) => k.includes(uuid)),
     [],
   );
+});
+
+// On a bucket that keeps versions, deleting an object only hides it behind a delete marker: the archive
+// would stay in the bucket, billed and readable by version id. The purge must remove every version and
+// marker under the resource's prefix. The test server emulates S3 versioning (s3rver has none).
+const versionedS3 = await startS3Server('big-backup-versioned', { versioning: true });
+after(() => versionedS3.close());
+await versionedS3
+  .client()
+  .send(new PutBucketVersioningCommand({ Bucket: versionedS3.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+const onVersionedS3 = await startStack({ env: { STORAGE_URL: versionedS3.url('archives'), ...versionedS3.env } });
+
+test('on a versioned S3 bucket: after the purge no version or delete marker is left under its prefix', async () => {
+  const on = onVersionedS3;
+  const { uuid } = await busyTenant(on);
+  const client = versionedS3.client();
+  const prefix = `archives/tenants/${uuid}/`;
+  const versionsLeft = async () => {
+    const listed = await client.send(new ListObjectVersionsCommand({ Bucket: versionedS3.bucket, Prefix: prefix }));
+    return [
+      ...(listed.Versions ?? []).map((v) => `version ${v.Key} ${v.VersionId}`),
+      ...(listed.DeleteMarkers ?? []).map((m) => `delete marker ${m.Key} ${m.VersionId}`),
+    ];
+  };
+  // Older versions and a delete marker, as a rewritten key and a removed leftover leave them.
+  const leftover = `${prefix}leftover.dump`;
+  for (const body of ['first', 'second'])
+    await client.send(new PutObjectCommand({ Bucket: versionedS3.bucket, Key: leftover, Body: body }));
+  await client.send(new DeleteObjectCommand({ Bucket: versionedS3.bucket, Key: leftover }));
+  const stored = await versionsLeft();
+  assert.ok(
+    stored.some((v) => v.startsWith('delete marker')),
+    'a delete marker was stored',
+  );
+  assert.ok(
+    stored.filter((v) => v.includes('.dump')).length >= 3,
+    `archives and older versions stored: ${stored.join(', ')}`,
+  );
+  const before = await everyRow(on);
+  await deprovisionAndPurge(on, uuid);
+  await assertNothingLeftInDatabase(on, uuid, before);
+  assert.deepEqual(await versionsLeft(), []);
 });
