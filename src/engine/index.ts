@@ -56,3 +56,27 @@ export async function startDump(
   const plan = await prepareDump(source, options);
   return runDump(plan, options);
 }
+export {
+  ArchiveHeadReader,
+  ArchiveHeadError,
+  parseArchiveHead,
+  writeArchiveHead,
+  dataEntries,
+  archiveEncoding,
+  archiveCompression,
+  type ArchiveHead,
+  type ArchiveHeader,
+  type HeadEntry,
+  type DataEntry,
+  type ArchiveCompression,
+} from './sharded/archive-head.ts';
+export { adler32, adler32Combine } from './sharded/adler32.ts';
+export {
+  createPieceDeflate,
+  createLargeObjectDeflate,
+  PieceDeflate,
+  type PieceDeflateOptions,
+} from './sharded/piece-deflate.ts';
+export { MAX_CHUNK_BYTES } from './sharded/archive-chunks.ts';
+export { layoutArchive, AssemblyError, COPY_TERMINATOR, zlibHeader, type ArchiveLayout } from './sharded/assembly.ts';
+export { assembleShardedArchive, type AssembleOptions } from './sharded/assemble-archive.ts';
