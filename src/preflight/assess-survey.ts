@@ -276,7 +276,14 @@ function expectedDuration(input: AssessmentInput): Finding[] {
   const title = `Expected backup duration: ${formatDuration(estimate.seconds)} ${basis}; the ${input.plan.title} plan allows ${estimate.limitHours} h`;
   const sharded = `the sharded capture (${estimate.sharded.pieces} pieces at once on ${input.plan.title}) is expected to take about ${formatDuration(estimate.sharded.seconds)}`;
   if (estimate.seconds <= NEAR_TIME_LIMIT * limitSeconds)
-    return [{ code: 'expected_duration', severity: 'info', title, advice: 'Nothing to do.' }];
+    return [
+      {
+        code: 'expected_duration',
+        severity: 'info',
+        title,
+        advice: `Nothing to do: one stream fits well within ${estimate.limitHours} h. The report before each backup updates this estimate as the database grows.`,
+      },
+    ];
   const fits = estimate.sharded.seconds <= limitSeconds;
   const upgrade = upgradeFor(input.plan, server.databaseBytes, input.plans);
   if (estimate.seconds <= limitSeconds)
