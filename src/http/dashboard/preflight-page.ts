@@ -2,9 +2,9 @@ import { Router } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { requireSession } from '../middleware/require-session.ts';
 import { sameOrigin } from '../middleware/same-origin.ts';
-import { AppError, forbidden } from '../../errors.ts';
+import { AppError, forbidden, notFound } from '../../errors.ts';
 import { checkResource } from '../../preflight/preflight.service.ts';
-import { findLatestReport } from '../../preflight/preflight.repo.ts';
+import { findBackupReport, findLatestReport } from '../../preflight/preflight.repo.ts';
 import { bySeverity, countsLine, worstSeverity, type PreflightReport } from '../../preflight/finding.ts';
 import { webPreflightDeps } from '../preflight-deps.ts';
 
@@ -21,9 +21,20 @@ const TRIGGERS: Record<PreflightReport['trigger'], string> = {
   on_demand: 'on request',
 };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The report taken inside one backup of this resource, if any (an id of another resource's backup finds none). */
+async function backupReport(deps: AppDeps, resourceId: string, backupId: unknown) {
+  if (typeof backupId !== 'string' || !UUID.test(backupId)) return undefined;
+  const report = await findBackupReport(deps.pool, backupId);
+  return report?.resourceId === resourceId ? report : undefined;
+}
+
 /**
- * The pre-flight risk report page, its "Check now" button, and the report's one-line summary on the
- * dashboard (set as `res.locals.preflight` for GET /dashboard, which the backups list then renders).
+ * The pre-flight risk report page (the newest report, or with `?backup=<id>` the one taken inside that
+ * backup), its "Check now" button, and one-line summaries: on the dashboard of the newest report, on a
+ * backup's page of its own (set as `res.locals.preflight` / `res.locals.backupPreflight` for those
+ * GETs, which the backup pages then render).
  */
 export function preflightPage(deps: AppDeps): Router {
   const router = Router();
@@ -35,9 +46,19 @@ export function preflightPage(deps: AppDeps): Router {
     next();
   });
 
+  router.get('/backups/:id', requireSession, async (req, res, next) => {
+    const report = await backupReport(deps, req.viewer.resource.id, req.params.id);
+    res.locals.backupPreflight = preflightSummary(report);
+    next();
+  });
+
   async function render(req: import('express').Request, res: import('express').Response, error?: string) {
     const { resource, user } = req.viewer;
-    const report = await findLatestReport(deps.pool, resource.id);
+    const forBackup = req.method === 'GET' && req.query.backup !== undefined;
+    const report = forBackup
+      ? await backupReport(deps, resource.id, req.query.backup)
+      : await findLatestReport(deps.pool, resource.id);
+    if (forBackup && !report) throw notFound('pre-flight report of that backup');
     res.render('preflight', {
       title: `Pre-flight report · ${resource.appName ?? resource.name} · big-backup`,
       resource,

@@ -1,7 +1,7 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../../support/stack.ts';
-import { backupIn, resourceWithDirectSource } from '../../support/factories.ts';
+import { backupIn, resourceWithDirectSource, signedInBrowser } from '../../support/factories.ts';
 import { startSourceServer, seedSourceDatabase } from '../../support/seed-source.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { tailLogs } from '../../../src/backups/backup-logs.repo.ts';
@@ -58,6 +58,19 @@ test('each backup stores a pre-flight report of the database it dumps and sums i
   assert.ok(report.findings.some((f) => f.code === 'database_size'));
   assert.ok(!report.findings.some((f) => f.code === 'survey_incomplete'));
   assert.match(log, /pre-flight: no warnings/);
+
+  // The backup's page sums it up and links to it; the report page shows that backup's report, to this
+  // resource's users only.
+  const browser = await signedInBrowser(stack, done.resourceId);
+  const page = await (await browser.request('GET', `/backups/${done.id}`)).text();
+  assert.match(page, /pre-flight<\/span>\s*no warnings on the database this backup dumped/);
+  assert.match(page, new RegExp(`<a href="/preflight\\?backup=${done.id}">see the report</a>`));
+  const reportPage = await (await browser.request('GET', `/preflight?backup=${done.id}`)).text();
+  assert.match(reportPage, /before a backup, on the database it dumped/);
+  assert.match(reportPage, /data-code="database_size"/);
+  const other = await signedInBrowser(stack, await resourceWithDirectSource(stack, seededUrl));
+  assert.equal((await other.request('GET', `/preflight?backup=${done.id}`)).status, 404);
+  assert.equal((await other.request('GET', '/preflight?backup=not-a-uuid')).status, 404);
 });
 
 test('a catalog query that fails costs that part of the report, never the backup', async () => {
