@@ -24,7 +24,7 @@ const LAYERS = [
     name: 'service',
     path: [
       '[.]service[.]ts$',
-      '^src/(api-tokens|audit|backups|connect|forks|heroku|links|provisioning|resources|sso|users)/',
+      '^src/(api-tokens|audit|backups|connect|forks|heroku|links|preflight|provisioning|resources|sso|users)/',
     ],
     // Whatever the lower layers name in these folders is theirs.
     not: () => [TOP, ...lower('service')],
@@ -46,6 +46,7 @@ const LAYERS = [
       '^src/users/actor[.]ts$',
       '^src/sso/sso-token[.]ts$',
       '^src/forks/errors[.]ts$',
+      '^src/preflight/(finding|duration-estimate)[.]ts$',
     ],
     not: () => [TOP],
   },

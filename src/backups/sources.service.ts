@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import {
@@ -14,9 +15,11 @@ import { parseOr422 } from '../validate.ts';
 import { unprocessable } from '../errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { findSourceSetting, setDirectSource } from './sources.repo.ts';
+import { sendJob } from '../queue/send.ts';
 
 export interface SourcesDeps {
   pool: pg.Pool;
+  boss: PgBoss;
   secrets: SecretBox;
   config: Pick<Config, 'ALLOW_PRIVATE_DATABASE_HOSTS'>;
 }
@@ -49,7 +52,8 @@ export async function describeSource(deps: Pick<SourcesDeps, 'pool'>, resourceId
  * Sets a database URL given directly as the resource's source, after proving it works: the URL is
  * parsed as strictly as for pg_dump, its host checked against the host policy, and a connection to the
  * checked address must answer within 10 seconds; otherwise 422 with a reason that never repeats the
- * URL, an address or the driver's text. Stored sealed; audited without the URL.
+ * URL, an address or the driver's text. Stored sealed; audited without the URL; a pre-flight report
+ * of it is queued.
  */
 export async function setSourceUrl(
   deps: SourcesDeps,
@@ -67,6 +71,8 @@ export async function setSourceUrl(
     detail: { kind: 'direct', description, version },
     ip: actor.ip ?? null,
   });
+  // The pre-flight risk report of the new source, computed by a worker.
+  await sendJob(deps.boss, 'preflight', { resourceId, trigger: 'source_set' });
   return { kind: 'direct' as const, description, serverVersion: version };
 }
 

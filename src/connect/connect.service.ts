@@ -80,16 +80,16 @@ export async function finishConnect(
  * Once the resource is both connected and knows its app, and has no source yet, backs up the attachment
  * named at provision (default DATABASE) of the app the add-on is attached to. Connecting and learning
  * the app (the grant exchange job) happen in either order: each calls this after its own write, so
- * whichever comes second sees both and sets the source.
+ * whichever comes second sees both and sets the source. True when this call set it.
  */
 export async function adoptDefaultSource(
   deps: Pick<ConnectDeps, 'pool'>,
   resourceId: string,
   actor: string,
-): Promise<void> {
+): Promise<boolean> {
   const resource = await findResource(deps.pool, resourceId);
-  if (!resource?.appName || !(await findConnection(deps.pool, resourceId))) return;
-  await adoptHerokuSource(
+  if (!resource?.appName || !(await findConnection(deps.pool, resourceId))) return false;
+  return adoptHerokuSource(
     deps.pool,
     resourceId,
     { appName: resource.appName, attachmentName: resource.databaseAttachment },

@@ -47,6 +47,14 @@ export {
 export type { DumpProgress } from './progress.ts';
 export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedArchive } from './capture-archive.ts';
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+export {
+  surveyDatabase,
+  type DatabaseSurvey,
+  type SurveyedRole,
+  type SurveyedTable,
+  type SurveyOptions,
+  type SurveySection,
+} from './catalog-survey.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */
 export async function startDump(

@@ -4,6 +4,7 @@ import { exchangeProvisionGrant, withPartnerApi } from '../heroku/partner-author
 import { findResource, updateResourceApp } from '../resources/resources.repo.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
 import { adoptDefaultSource } from '../connect/connect.service.ts';
+import { sendJob } from '../queue/send.ts';
 
 /**
  * Exchanges the provision grant for partner tokens, then learns which app the add-on belongs to
@@ -27,5 +28,6 @@ export async function exchangeGrant(deps: JobDeps, { resourceId }: Payload<'exch
     deps.logger.info({ resourceId, appName: addon.app.name }, "learned the add-on's app");
   }
   // An admin may have connected Heroku before the app was known: the default source waited for it.
-  await adoptDefaultSource(deps, resourceId, 'system');
+  if (await adoptDefaultSource(deps, resourceId, 'system'))
+    await sendJob(deps.boss, 'preflight', { resourceId, trigger: 'connected' });
 }

@@ -16,6 +16,7 @@ import { deleteResourceWindows } from '../rate-limits/rate-limit-hits.repo.ts';
 import { forgetResourceJobs } from '../queue/forget-jobs.ts';
 import { listResourceForkIntents, listResourceLiveForks } from '../forks/forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts';
+import { deleteResourceReports } from '../preflight/preflight.repo.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
 import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 
@@ -82,6 +83,7 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
     await deleteSchedule(tx, resourceId);
     await deleteSource(tx, resourceId);
     await deleteConnection(tx, resourceId);
+    await deleteResourceReports(tx, resourceId);
     await wipeAuthorization(tx, resourceId);
     await deleteResourceSessions(tx, resourceId);
     await deleteResourceApiTokens(tx, resourceId);

@@ -10,6 +10,7 @@ import { backupPrune } from './backup-prune.ts';
 import { destroyFork } from './destroy-fork.ts';
 import { forkJanitor } from './fork-janitor.ts';
 import { resealSecrets } from './reseal-secrets.ts';
+import { preflight } from './preflight.ts';
 import { sendJob } from '../queue/send.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
@@ -26,6 +27,7 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   destroyFork,
   forkJanitor,
   resealSecrets,
+  preflight,
 };
 
 /** The registered handlers, as the worker's shutdown needs them. */

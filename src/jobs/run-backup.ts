@@ -31,6 +31,7 @@ import {
   timedOut,
 } from './attempt-failures.ts';
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
+import { preflightBeforeBackup } from './backup-preflight.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -105,6 +106,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     await fenced(recordAttemptFacts(deps.pool, backupId, token, { phase: 'resolving' }));
     const source = await sourceSession.open();
     logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
+    await preflightBeforeBackup(deps, { backup, source, log: (line) => logs.add(line), logger });
     const captured = await captureArchive({
       source: source.source,
       store: deps.store,

@@ -70,6 +70,13 @@ export const QUEUES = {
     // Sent at every worker start and scheduled daily; one at a time across all workers; idempotent.
     options: { policy: 'singleton', retryLimit: 3, retryDelay: 60, retryBackoff: true, expireInSeconds: 1800 },
   },
+  preflight: {
+    name: 'preflight',
+    payload: z.object({ resourceId: z.guid(), trigger: z.enum(['source_set', 'connected']) }),
+    // The pre-flight risk report when a source is set or connected (preflight.service.ts): catalog
+    // queries only, seconds; a source that cannot be reached gives a report saying so, not a retry.
+    options: { retryLimit: 2, retryDelay: 30, retryBackoff: true, expireInSeconds: 300 },
+  },
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),

@@ -16,6 +16,7 @@ import {
   loadConnectionView,
   newConnectState,
 } from '../../connect/connect.service.ts';
+import { sendJob } from '../../queue/send.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -119,6 +120,8 @@ export function connectRoutes(deps: AppDeps): Router {
     try {
       const outcome = await finishConnect(connect, resource, code, user.email);
       req.log.info({ resourceId: resource.id }, 'heroku account connected');
+      // The pre-flight risk report of the database just connected (skipped by the job if none is chosen yet).
+      await sendJob(deps.boss, 'preflight', { resourceId: resource.id, trigger: 'connected' });
       res.redirect(303, `/settings/heroku?notice=${outcome.scratchApp ? 'connected' : 'connected-no-app'}`);
     } catch (error) {
       if (error instanceof OAuthRejectedError || error instanceof ConnectionUnavailableError) {
@@ -150,6 +153,8 @@ export function connectRoutes(deps: AppDeps): Router {
       },
       req.viewer.user.email,
     );
+    if (form.attachment)
+      await sendJob(deps.boss, 'preflight', { resourceId: req.viewer.resource.id, trigger: 'source_set' });
     res.redirect(303, '/settings/heroku?notice=saved');
   });
 
