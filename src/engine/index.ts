@@ -58,3 +58,17 @@ export async function startDump(
   const plan = await prepareDump(source, options);
   return runDump(plan, options);
 }
+export {
+  ArchiveHeadReader,
+  ArchiveHeadError,
+  parseArchiveHead,
+  writeArchiveHead,
+  dataEntries,
+  archiveEncoding,
+  archiveCompression,
+  type ArchiveHead,
+  type ArchiveHeader,
+  type HeadEntry,
+  type DataEntry,
+  type ArchiveCompression,
+} from './sharded/archive-head.ts';
