@@ -6,7 +6,14 @@ import type { BackupSource } from '../source.ts';
 import { connectSource } from '../source-client.ts';
 import type { HostPolicy } from '../../net/host-guard.ts';
 import { redact } from '../../shared/redact.ts';
-import { PipeHeadReader, type HeadEntry, type PipeHead } from './pipe-head.ts';
+import {
+  ArchiveHeadReader,
+  archiveCompression,
+  archiveEncoding,
+  dataEntries,
+  type ArchiveHead,
+  type DataEntry,
+} from './archive-head.ts';
 import type { PlannedPiece, ShardPlan } from './types.ts';
 
 /** Options of `planShardedCapture`. */
@@ -50,12 +57,12 @@ export async function planShardedCapture(
     splitSizeBytes: options.splitSizeBytes,
     compressionLevel: Number(dump.format.pgDumpCompression) || 0,
   };
-  const single = (modeReason: string, head?: PipeHead, encoding = ''): { plan: ShardPlan; dump: DumpPlan } => ({
+  const single = (modeReason: string, head?: HeadBytes, encoding = ''): { plan: ShardPlan; dump: DumpPlan } => ({
     plan: {
       mode: 'single',
       modeReason,
       headBase64: head ? head.bytes.toString('base64') : '',
-      archiveVersion: head ? `${head.version.major}.${head.version.minor}` : '',
+      archiveVersion: head ? head.head.header.version : '',
       encoding,
       ...base,
       pieces: [],
@@ -68,16 +75,14 @@ export async function planShardedCapture(
     return single(`the ${options.format} format's compression cannot be joined from pieces yet`);
 
   const head = await readHeadFromPgDump(dump, options.signal);
-  const encoding = encodingOf(head.entries);
-  const version = `${head.version.major}.${head.version.minor}`;
-  if (head.compression.algorithm !== 'gzip')
-    return single(
-      `the archive's compression (${head.compression.algorithm}) cannot be joined from pieces`,
-      head,
-      encoding,
-    );
-  const blobs = head.entries.filter((e) => e.desc === 'BLOBS' && e.dataState !== 3);
-  if (head.version.minor >= 16 && blobs.length > 0)
+  const encoding = archiveEncoding(head.head);
+  const version = head.head.header.version;
+  const compression = archiveCompression(head.head);
+  if (compression.algorithm !== 'gzip')
+    return single(`the archive's compression (${compression.algorithm}) cannot be joined from pieces`, head, encoding);
+  const data = dataEntries(head.head);
+  const blobs = data.filter((e) => e.kind === 'large_objects');
+  if (head.head.header.versionMinor >= 16 && blobs.length > 0)
     return single(
       `large objects in an archive of version ${version} come in several groups, which pieces do not dump yet`,
       head,
@@ -86,7 +91,7 @@ export async function planShardedCapture(
   if (blobs.length > 1)
     return single(`the archive has ${blobs.length} large-object entries, which pieces do not dump yet`, head, encoding);
 
-  const pieces = await cutIntoPieces(dump, head.entries, options);
+  const pieces = await cutIntoPieces(dump, data, options);
   const tables = new Set(pieces.filter((p) => p.kind === 'table').map((p) => p.dumpId)).size;
   const split = new Set(pieces.filter((p) => p.parts > 1).map((p) => p.dumpId)).size;
   const splitNote =
@@ -104,31 +109,26 @@ export async function planShardedCapture(
       archiveVersion: version,
       encoding,
       ...base,
-      compressionLevel: head.compression.level ?? base.compressionLevel,
+      // -1 is zlib's default level; 1.15+ archives do not record the level, which our flags chose.
+      compressionLevel: compression.level === -1 ? 6 : (compression.level ?? base.compressionLevel),
       pieces,
     },
     dump,
   };
 }
 
-/** The dump's client encoding from the ENCODING entry (`SET client_encoding = 'UTF8';`). */
-function encodingOf(entries: HeadEntry[]): string {
-  const defn = entries.find((e) => e.desc === 'ENCODING')?.defn ?? '';
-  const match = /client_encoding\s*=\s*'([^']+)'/i.exec(defn);
-  if (!match) throw dumpFailed('the archive names no client encoding (no ENCODING entry)', { retryable: false });
-  return match[1]!;
-}
-
 /**
  * Runs pg_dump with the plan's flags, reads its output up to the end of the table of contents, then
  * stops it (its whole process group) and waits until it has exited.
  */
-async function readHeadFromPgDump(dump: DumpPlan, signal?: AbortSignal): Promise<PipeHead> {
+async function readHeadFromPgDump(dump: DumpPlan, signal?: AbortSignal): Promise<HeadBytes> {
   const run = await runDump(dump, { ...(signal ? { signal } : {}) });
-  const reader = new PipeHeadReader();
-  let head: PipeHead | null = null;
+  const reader = new ArchiveHeadReader();
+  let head: ArchiveHead | null = null;
+  const chunks: Buffer[] = [];
   try {
     for await (const chunk of run.stdout) {
+      chunks.push(chunk as Buffer);
       head = reader.push(chunk as Buffer);
       if (head) break;
     }
@@ -146,7 +146,13 @@ async function readHeadFromPgDump(dump: DumpPlan, signal?: AbortSignal): Promise
   }
   if (signal?.aborted) throw canceled();
   if (!head) throw dumpFailed('pg_dump ended before the end of its table of contents', { retryable: true });
-  return head;
+  return { head, bytes: Buffer.concat(chunks).subarray(0, head.bytes) };
+}
+
+/** The parsed head and its exact bytes. */
+interface HeadBytes {
+  head: ArchiveHead;
+  bytes: Buffer;
 }
 
 interface RelationSize {
@@ -155,23 +161,15 @@ interface RelationSize {
 }
 
 /** One piece per TABLE DATA entry (large ones cut into ctid ranges), one for the large objects; largest first. */
-async function cutIntoPieces(
-  dump: DumpPlan,
-  entries: HeadEntry[],
-  options: PlanShardedOptions,
-): Promise<PlannedPiece[]> {
-  const data = entries.filter((e) => e.dataState !== 3 && (e.desc === 'TABLE DATA' || e.desc === 'BLOBS'));
-  const unknown = entries.find((e) => e.dataState !== 3 && e.desc !== 'TABLE DATA' && e.desc !== 'BLOBS');
-  if (unknown)
-    throw dumpFailed(`the archive has data of a kind pieces do not dump: ${unknown.desc}`, { retryable: false });
+async function cutIntoPieces(dump: DumpPlan, data: DataEntry[], options: PlanShardedOptions): Promise<PlannedPiece[]> {
   const { sizes, blockSize, largeObjectBytes } = await readSizes(
     dump,
-    data.filter((e) => e.desc === 'TABLE DATA').map((e) => e.oid),
+    data.filter((e) => e.kind === 'table').map((e) => e.oid),
     options.signal,
   );
   const pieces: PlannedPiece[] = [];
   for (const entry of data) {
-    if (entry.desc === 'BLOBS') {
+    if (entry.kind === 'large_objects') {
       pieces.push({
         no: pieces.length,
         dumpId: entry.dumpId,
