@@ -72,3 +72,11 @@ export {
   type DataEntry,
   type ArchiveCompression,
 } from './sharded/archive-head.ts';
+export { adler32, adler32Combine } from './sharded/adler32.ts';
+export {
+  createPieceDeflate,
+  createLargeObjectDeflate,
+  PieceDeflate,
+  type PieceDeflateOptions,
+} from './sharded/piece-deflate.ts';
+export { MAX_CHUNK_BYTES } from './sharded/archive-chunks.ts';
