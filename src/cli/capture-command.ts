@@ -12,6 +12,7 @@ import { locate, restoreCommands, summarize, type ArchiveLocation, type ArchiveR
 
 /** `big-backup capture`: the engine's dump → storage → verification, once, outside the queue. */
 export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<number> {
+  if (args.parallel > 1) return (await import('./sharded-capture-command.ts')).runShardedCapture(args, ctx);
   const reporter = createReporter(ctx.stderr, chooseMode(ctx.stderr, args));
   const secrets: string[] = [];
   let store: ObjectStore | null = null;
@@ -119,7 +120,7 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
 }
 
 /** The database URL, from the environment for `env:NAME` so that it never has to be in argv. */
-function sourceUrl(source: SourceArg, env: CliContext['env']): string {
+export function sourceUrl(source: SourceArg, env: CliContext['env']): string {
   if (source.kind === 'url') return source.url;
   const value = env[source.name];
   if (value === undefined || value.trim() === '')
