@@ -2,7 +2,7 @@ import { captureSharded, directSource, parseDatabaseUrl } from '../engine/index.
 import { assertValidKey } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { CaptureArgs } from './args.ts';
-import { defaultKey, sourceUrl } from './capture-command.ts';
+import { defaultKey, sourceUrl } from './capture-inputs.ts';
 import { reportFailure, type CliContext } from './context.ts';
 import { CliFailure, EXIT } from './failure.ts';
 import { dumpState, formatBytes } from './progress-bar.ts';
