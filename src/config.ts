@@ -77,6 +77,13 @@ const schema = z
       .min(0)
       .default(256 * 1024),
     BACKUP_MIN_THROUGHPUT_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_399).default(600),
+    // Bytes of stored archives the rolling re-check reads per hour, at most (issue 15): every archive is
+    // read again at least every 30 days, the newest verified one weekly. 0 turns the rolling pass off.
+    RECHECK_BYTES_PER_HOUR: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 ** 3),
     // Our own Heroku OAuth client for "Connect Heroku" (scope write-protected); without it the dashboard
     // explains that connecting is not configured.
     HEROKU_CONNECT_CLIENT_ID: z.string().trim().min(1).optional(),

@@ -17,6 +17,9 @@
  *  8. A completed backup awaiting re-verification (its manifest sidecar was lost, so the archive
  *     can no longer be proven) is always kept, but counts for nothing: it is not the newest
  *     verified backup and takes no place in any "keep N", so the older provable ones stay.
+ *  9. A corrupt backup (a re-check found its stored archive changed or gone) counts for nothing,
+ *     like a failure: the verified one before it becomes the newest, and it stays listed for
+ *     FAILED_BACKUP_VISIBLE_MS after it was found corrupt, then is deleted.
  * Backups are dated by when they started (pg_dump's snapshot), ties broken by id, so the result
  * does not depend on input order; running it again on the survivors with the same `now` deletes
  * nothing more, since every kept representative is still the newest of its period.
@@ -33,7 +36,15 @@ export const FAILED_BACKUP_VISIBLE_MS = 7 * 86_400_000;
 /** The fields retention reads; pass Backup rows straight in. */
 export type RetentionBackup = Pick<
   Backup,
-  'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt' | 'reverificationRequestedAt'
+  | 'id'
+  | 'trigger'
+  | 'state'
+  | 'createdAt'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'forkIntentAt'
+  | 'reverificationRequestedAt'
+  | 'corruptAt'
 > & {
   /** The attempt's database fork, if it made one: while it stands, the row is its only record. */
   fork?: { destroyedAt: Date | null } | null;
@@ -58,6 +69,7 @@ export type KeepRule =
   | 'monthly'
   | 'unfinished'
   | 'recent-failure'
+  | 'recent-corruption'
   | 'fork-standing'
   | 'awaiting-reverification';
 
@@ -72,7 +84,7 @@ export interface KeepReason {
 }
 
 /** Why a backup is deleted. */
-export type DeleteRule = 'manual-over-count' | 'scheduled-outside-tiers' | 'failure-expired';
+export type DeleteRule = 'manual-over-count' | 'scheduled-outside-tiers' | 'failure-expired' | 'corruption-expired';
 
 /** A kept backup with every rule that keeps it. */
 export interface KeptBackup {
@@ -164,6 +176,27 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
           { rule: 'fork-standing', text: 'its database fork is not destroyed yet, and this row is its only record' },
         ],
       });
+    } else if (b.state === 'corrupt') {
+      const found = b.corruptAt ?? b.finishedAt ?? b.createdAt;
+      const until = new Date(found.getTime() + FAILED_BACKUP_VISIBLE_MS);
+      if (now.getTime() >= until.getTime()) {
+        decision.delete.push({
+          id: b.id,
+          rule: 'corruption-expired',
+          reason: `found corrupt ${found.toISOString()}; corrupt backups stay listed for ${FAILED_BACKUP_VISIBLE_MS / 86_400_000} days`,
+        });
+      } else {
+        decision.keep.push({
+          id: b.id,
+          reasons: [
+            {
+              rule: 'recent-corruption',
+              until,
+              text: `its stored archive failed a re-check; listed until ${until.toISOString()}, never counted`,
+            },
+          ],
+        });
+      }
     } else if (b.state === 'failed' || b.state === 'canceled') {
       const ended = b.finishedAt ?? b.startedAt ?? b.createdAt;
       const until = new Date(ended.getTime() + FAILED_BACKUP_VISIBLE_MS);

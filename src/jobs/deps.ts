@@ -31,6 +31,8 @@ export interface JobDeps {
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
   connect?: ConnectDeps;
   forks?: ForkSettings;
+  /** Stored archives re-read over time (RECHECK_BYTES_PER_HOUR); DEFAULT_RECHECK_BYTES_PER_HOUR when absent. */
+  recheck?: { bytesPerHour: number };
 }
 
 /** The pg-boss job a handler is running. */

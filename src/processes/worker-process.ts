@@ -33,6 +33,7 @@ export async function startWorker(
       store,
       connect: connectDeps({ pool, secrets }, config),
       hosts: { allowPrivate: config.ALLOW_PRIVATE_DATABASE_HOSTS },
+      recheck: { bytesPerHour: config.RECHECK_BYTES_PER_HOUR },
       forks: {
         readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000,
         pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,

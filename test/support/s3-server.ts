@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -35,6 +35,10 @@ export interface TestS3Server {
   url(prefix: string, options?: Record<string, string>): string;
   /** A plain SDK client for looking behind the store's back. */
   client(): S3Client;
+  /** The file s3rver keeps an object's bytes in (`key` as stored, the store's prefix included), for damaging it behind the store's back. */
+  objectFile(key: string): string;
+  /** Flips one bit of the stored object's middle byte, as silent corruption in the store would. */
+  flipByte(key: string): Promise<void>;
   /** Clears faults and the request log. */
   reset(): void;
   close(): Promise<void>;
@@ -131,6 +135,13 @@ export async function startS3Server(bucket = 'big-backup-test'): Promise<TestS3S
       });
       clients.push(client);
       return client;
+    },
+    objectFile: (key) => objectFile(directory, bucket, key),
+    async flipByte(key) {
+      const file = objectFile(directory, bucket, key);
+      const bytes = await readFile(file);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+      await writeFile(file, bytes);
     },
     reset() {
       state.faults = {};
@@ -337,10 +348,15 @@ async function complete(ctx: KoaContext, next: () => Promise<void>, c: CompleteC
     c.encryption.set(`${c.bucket}/${c.key}`, sse);
     echoSse(ctx, sse);
   }
-  const segments = c.key.split('/');
-  const object = path.join(c.directory, c.bucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
+  const object = objectFile(c.directory, c.bucket, c.key);
   if (c.faults.afterComplete === 'delete') await rm(object, { force: true });
   if (c.faults.afterComplete === 'truncate') await truncate(object, Math.max(0, (await stat(object)).size - 1));
+}
+
+/** Where s3rver keeps an object's bytes. */
+function objectFile(directory: string, bucket: string, key: string): string {
+  const segments = key.split('/');
+  return path.join(directory, bucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
 }
 
 async function uploadExists(uploadsDir: string, uploadId: string, key: string): Promise<boolean> {
