@@ -56,3 +56,7 @@ export async function startDump(
   const plan = await prepareDump(source, options);
   return runDump(plan, options);
 }
+export { fingerprintDatabase, type DatabaseFingerprint, type SchemaObjectKind } from './database-fingerprint.ts';
+export { compareFingerprints, type DrillComparison, type DrillDifference } from './compare-fingerprints.ts';
+export { restoreArchive, type RestoreArchiveOptions, type RestoredArchive } from './restore-archive.ts';
+export { runRestoreDrill, type RestoreDrillOptions, type RestoreDrillResult } from './restore-drill.ts';
