@@ -17,6 +17,8 @@
  *  8. A completed backup awaiting re-verification (its manifest sidecar was lost, so the archive
  *     can no longer be proven) is always kept, but counts for nothing: it is not the newest
  *     verified backup and takes no place in any "keep N", so the older provable ones stay.
+ * 10. The newest completed backup whose restore drill passed is never deleted while a newer one has
+ *     not passed a drill (issue 15): the newest restore that was proven, not only the newest archive.
  *  9. A corrupt backup (a re-check found its stored archive changed or gone) counts for nothing,
  *     like a failure: the verified one before it becomes the newest, and it stays listed for
  *     FAILED_BACKUP_VISIBLE_MS after it was found corrupt, then is deleted.
@@ -57,6 +59,8 @@ export interface RetentionInput {
   /** The resource's IANA zone, which the daily/weekly/monthly periods are counted in. */
   timeZone: string;
   now: Date;
+  /** Backups whose restore drill passed (rule 10); none when absent. */
+  drillPassed?: ReadonlySet<string>;
 }
 
 /** Why a backup is kept. */
@@ -71,7 +75,8 @@ export type KeepRule =
   | 'recent-failure'
   | 'recent-corruption'
   | 'fork-standing'
-  | 'awaiting-reverification';
+  | 'awaiting-reverification'
+  | 'drill-passed';
 
 /** One reason a backup is kept, in words for the dashboard. */
 export interface KeepReason {
@@ -113,7 +118,7 @@ const TIERS: readonly { rule: 'hourly' | 'daily' | 'weekly' | 'monthly'; period:
 ];
 
 /** Applies the retention rules above to one resource's backups. */
-export function decideRetention({ backups, retention, timeZone, now }: RetentionInput): RetentionDecision {
+export function decideRetention({ backups, retention, timeZone, now, drillPassed }: RetentionInput): RetentionDecision {
   const sorted = [...backups].sort(newestFirst);
   // Only backups that can still be proven count; one awaiting re-verification is kept below, on its own.
   const completed = sorted.filter((b) => b.state === 'completed' && !b.reverificationRequestedAt);
@@ -122,6 +127,13 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
 
   const [newest] = completed;
   if (newest) keep(newest.id, { rule: 'newest', text: 'the newest verified backup, which is never deleted' });
+  const drilled = completed.find((b) => drillPassed?.has(b.id));
+  if (drilled && drilled !== newest) {
+    keep(drilled.id, {
+      rule: 'drill-passed',
+      text: 'the newest backup whose restore drill passed; kept until a newer one passes a drill',
+    });
+  }
 
   completed
     .filter((b) => b.trigger === 'manual')

@@ -89,10 +89,15 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
   return (await db.query<ForkRecord>(`${LIVE} and resource_id = $1`, [resourceId])).rows;
 }
 
+// Issue 15: a restore drill compares the restored database with the fork, which must stand until it
+// ends; a drill whose worker stopped beating for 5 minutes no longer holds it.
+const DRILLING = `select 1 from restore_drills d where d.backup_id = backups.id and d.state = 'running'
+  and d.heartbeat_at > now() - interval '5 minutes'`;
+
 /** Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`. */
 export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) order by fork_requested_at`,
+    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) and not exists (${DRILLING}) order by fork_requested_at`,
     [cutoff],
   );
   return result.rows;

@@ -31,6 +31,7 @@ import {
   timedOut,
 } from './attempt-failures.ts';
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
+import { drillAfterBackup } from '../forks/restore-drill.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -192,6 +193,18 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       detail: { backup: backup.name, bytes: captured.stored.bytes },
     });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
+    // Issue 15: a restore drill, when due, while the fork still stands (sourceSession.close destroys it).
+    if (source.mode === 'fork') {
+      await drillAfterBackup(deps, {
+        backup,
+        fork: await source.source.resolve(),
+        archive: { key: captured.stored.key, bytes: captured.stored.bytes },
+        pgRestore: captured.plan.binaries.pgRestore,
+        log: (line) => logs.add(line),
+        signal: controller.signal,
+      });
+      await logs.flush();
+    }
     // A new verified backup may let older ones go.
     await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
   } catch (error) {

@@ -34,6 +34,13 @@ export async function startWorker(
       connect: connectDeps({ pool, secrets }, config),
       hosts: { allowPrivate: config.ALLOW_PRIVATE_DATABASE_HOSTS },
       recheck: { bytesPerHour: config.RECHECK_BYTES_PER_HOUR },
+      drills: {
+        spoolMaxBytes: config.DRILL_SPOOL_MAX_BYTES,
+        pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,
+        ...(config.NODE_ENV !== 'production' && config.DRILL_TEST_ALTER_SQL
+          ? { alterRestoredSql: config.DRILL_TEST_ALTER_SQL }
+          : {}),
+      },
       forks: {
         readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000,
         pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,

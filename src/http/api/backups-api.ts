@@ -5,6 +5,7 @@ import { actorOf } from './actor.ts';
 import { backupJson } from './backup-json.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { requestRecheck } from '../../backups/recheck-request.service.ts';
+import { drillJson, drillOf } from '../../backups/drills.service.ts';
 
 /** `/api/v1/backups`: list, capture now, one backup (with its log and contents), cancel. Members and admins alike. */
 export function backupsApi(deps: AppDeps): Router {
@@ -47,6 +48,7 @@ export function backupsApi(deps: AppDeps): Router {
       })),
       logs: detail.logs.map((l) => ({ id: l.id, attempt: l.attempt, at: l.at.toISOString(), message: l.message })),
       logs_more: detail.logsMore,
+      drill: drillJson(await drillOf(deps.pool, detail.backup.id)),
       ...(req.query.contents === '1' ? { contents: detail.contents } : {}),
     });
   });

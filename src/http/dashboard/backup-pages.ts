@@ -22,6 +22,7 @@ import { throughputChart } from './throughput-chart.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { createDownloadLink, listLinks, mayRevoke, revokeLink } from '../../links/links.service.ts';
 import { lastRecheck, requestRecheck } from '../../backups/recheck-request.service.ts';
+import { describeDrills, drillOf, drillsOf } from '../../backups/drills.service.ts';
 
 /** Most table-of-contents entries one page shows; a search narrows them. */
 const CONTENTS_SHOWN = 500;
@@ -53,6 +54,10 @@ export function backupPages(deps: AppDeps): Router {
       error,
       freshness,
       running: page.busy,
+      drills: await drillsOf(
+        deps.pool,
+        page.backups.map((b) => b.id),
+      ),
     });
   }
 
@@ -119,6 +124,8 @@ export function backupPages(deps: AppDeps): Router {
       now: new Date(),
       recheck: await lastRecheck(deps.pool, detail.backup.id),
       recheckNotice: req.query.notice === 'recheck',
+      drill: await drillOf(deps.pool, detail.backup.id),
+      drillOffer: await describeDrills(deps.pool, resource.id),
     });
   }
 
