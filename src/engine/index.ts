@@ -58,5 +58,10 @@ export async function startDump(
 }
 export { fingerprintDatabase, type DatabaseFingerprint, type SchemaObjectKind } from './database-fingerprint.ts';
 export { compareFingerprints, type DrillComparison, type DrillDifference } from './compare-fingerprints.ts';
-export { restoreArchive, type RestoreArchiveOptions, type RestoredArchive } from './restore-archive.ts';
+export {
+  restoreArchive,
+  removeStaleSpools,
+  type RestoreArchiveOptions,
+  type RestoredArchive,
+} from './restore-archive.ts';
 export { runRestoreDrill, type RestoreDrillOptions, type RestoreDrillResult } from './restore-drill.ts';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,33 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { loaderEnv } from './pg-binaries.ts';
 import { writePasswordFile } from './password-file.ts';
 import type { ConnectionParams } from './source.ts';
+
+/** Spool folders are named `bb-drill-spool-<pid>-XXXXXX`, so a dead process's are recognised. */
+const SPOOL_PREFIX = 'bb-drill-spool-';
+
+/**
+ * Removes spool folders left by processes that no longer run (a worker killed mid-restore cannot
+ * remove its own); a worker calls it at start. Returns the folders removed.
+ */
+export async function removeStaleSpools(dir: string = os.tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(/^bb-drill-spool-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Lines of pg_restore's stderr kept as the drill's warnings. */
 const MAX_WARNINGS = 200;
@@ -84,7 +111,7 @@ export async function restoreArchive(options: RestoreArchiveOptions): Promise<Re
     if (target.sslmode) env.PGSSLMODE = target.sslmode;
     let input: NodeJS.ReadableStream | undefined;
     if (spoolable) {
-      folder = await mkdtemp(path.join(spoolDir, 'bb-drill-spool-'));
+      folder = await mkdtemp(path.join(spoolDir, `${SPOOL_PREFIX}${process.pid}-`));
       const file = path.join(folder, 'archive.dump');
       await pipeline(
         await options.store.read(options.key, options.signal ? { signal: options.signal } : {}),

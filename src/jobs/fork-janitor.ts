@@ -27,7 +27,8 @@ export async function forkJanitor(
   now: Date = new Date(),
 ): Promise<ForkJanitorReport> {
   const report: ForkJanitorReport = { destroyed: [], failed: [] };
-  for (const fork of await listForksToReap(deps.pool, new Date(now.getTime() - MAX_ATTEMPT_AGE_MS))) {
+  const silentSince = new Date(now.getTime() - DRILL_SILENT_MS);
+  for (const fork of await listForksToReap(deps.pool, new Date(now.getTime() - MAX_ATTEMPT_AGE_MS), silentSince)) {
     try {
       await destroyForkNow(deps, fork);
       report.destroyed.push(fork.addonId);
@@ -50,7 +51,6 @@ export async function forkJanitor(
   }
   // Issue 15: restore drills whose worker died are failed visibly, and every drill database of a drill
   // that is over (or dead) is destroyed.
-  const silentSince = new Date(now.getTime() - DRILL_SILENT_MS);
   for (const drillId of await listDeadDrills(deps.pool, silentSince)) {
     await failDrill(deps.pool, drillId, 'the worker running this drill stopped before it finished');
   }
