@@ -29,6 +29,9 @@ const TABLE_CHECKSUM = (table: string) =>
      coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text as checksum
    from only ${table} t`;
 
+/** The name large objects are compared under, beside the tables. */
+export const LARGE_OBJECTS = '(large objects)';
+
 /** Reads a database's fingerprint through `client` (one table at a time; a full scan of each). */
 export async function fingerprintDatabase(
   client: pg.Client,
@@ -75,6 +78,23 @@ export async function fingerprintDatabase(
     const table = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`;
     const { rows } = await client.query<{ rows: string; checksum: string }>(TABLE_CHECKSUM(table));
     tables.set(`${schema}.${name}`, rows[0]!);
+  }
+  // Large objects, as one more "table": each object's oid and content, hashed the same way.
+  const largeObjects = await client.query<{ rows: string }>(
+    'select count(*)::text as rows from pg_largeobject_metadata',
+  );
+  if (largeObjects.rows[0]!.rows !== '0') {
+    try {
+      const { rows } = await client.query<{ rows: string; checksum: string }>(
+        `select count(*)::text as rows,
+           coalesce(sum(('x' || left(md5(m.oid::text || ':' || md5(lo_get(m.oid))), 16))::bit(64)::bigint::numeric), 0)::text as checksum
+         from pg_largeobject_metadata m`,
+      );
+      tables.set(LARGE_OBJECTS, rows[0]!);
+    } catch {
+      // Not readable by this role: compare how many there are.
+      tables.set(LARGE_OBJECTS, { rows: largeObjects.rows[0]!.rows, checksum: 'not readable' });
+    }
   }
   return { tables, sequences, objects };
 }

@@ -89,11 +89,13 @@ test('a drill whose restored data differs names the table and the kind of differ
       await restored.query("update public.big set a = a || '!' where id = 17");
       await restored.query("select setval('sales.orders_id_seq', 9999)");
       await restored.query('create index big_extra on public.big (id)');
+      await restored.query("select lo_put((select min(oid) from pg_largeobject_metadata), 0, '\\x00'::bytea)");
     },
   });
   assert.deepEqual(
     changed.differences.map((d) => [d.table, d.kind]),
     [
+      ['(large objects)', 'content'],
       ['public.big', 'content'],
       ['sales.orders_id_seq', 'sequence'],
       ['index', 'extra_index'],
