@@ -102,7 +102,8 @@ export async function saveDrillSettings(
 /** When the resource's last drill that ran to a verdict started (the weekly and monthly policies count from it). */
 export async function lastDrillAt(db: Queryable, resourceId: string): Promise<Date | null> {
   const result = await db.query<{ at: Date | null }>(
-    `select max(started_at) as at from restore_drills where resource_id = $1 and state in ('passed', 'failed')`,
+    `select max(coalesce(started_at, finished_at)) as at from restore_drills
+     where resource_id = $1 and state in ('passed', 'failed', 'skipped')`,
     [resourceId],
   );
   return result.rows[0]?.at ?? null;

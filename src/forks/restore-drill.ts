@@ -23,6 +23,7 @@ import {
   finishDrill,
   findDrillSettings,
   insertRunningDrill,
+  insertSkippedDrill,
   lastDrillAt,
   markDrillTargetDestroyed,
   recordDrillTarget,
@@ -81,13 +82,14 @@ export async function drillAfterBackup(
   deps: DrillDeps,
   run: {
     backup: Backup;
-    fork: ResolvedSource;
+    /** The fork the archive was dumped from; null when the database could not be forked (the drill is skipped). */
+    fork: ResolvedSource | null;
     archive: { key: string; bytes: number };
     pgRestore: string;
     log: (line: string) => void;
     signal: AbortSignal;
   },
-): Promise<'not-due' | 'passed' | 'failed'> {
+): Promise<'not-due' | 'skipped' | 'passed' | 'failed'> {
   const { backup, log } = run;
   const resource = await findResource(deps.pool, backup.resourceId);
   const plan = resource && findPlan(resource.plan, deps.plans);
@@ -104,6 +106,17 @@ export async function drillAfterBackup(
   )
     return 'not-due';
   const drillId = randomUUID();
+  if (!run.fork) {
+    await insertSkippedDrill(deps.pool, {
+      id: drillId,
+      backupId: backup.id,
+      resourceId: backup.resourceId,
+      reason: 'the database could not be forked, so there is no unchanged copy to compare a restore with',
+    });
+    log('restore drill skipped: the database was dumped directly, without a fork to compare with');
+    return 'skipped';
+  }
+  const fork = run.fork;
   await insertRunningDrill(deps.pool, { id: drillId, backupId: backup.id, resourceId: backup.resourceId });
   // Stops with the backup job, and on deprovision, which the heartbeat looks for.
   const stopping = new AbortController();
@@ -134,7 +147,7 @@ export async function drillAfterBackup(
       store: deps.store,
       key: run.archive.key,
       bytes: run.archive.bytes,
-      reference: run.fork.connection,
+      reference: fork.connection,
       target: requireTls(parseDatabaseUrl(url)),
       pgRestore: run.pgRestore,
       jobs: Math.max(2, plan.parallelStreams * 2),

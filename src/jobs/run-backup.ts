@@ -194,10 +194,10 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
     // Issue 15: a restore drill, when due, while the fork still stands (sourceSession.close destroys it).
-    if (source.mode === 'fork') {
+    if (source.mode !== 'direct') {
       await drillAfterBackup(deps, {
         backup,
-        fork: await source.source.resolve(),
+        fork: source.mode === 'fork' ? await source.source.resolve() : null,
         archive: { key: captured.stored.key, bytes: captured.stored.bytes },
         pgRestore: captured.plan.binaries.pgRestore,
         log: (line) => logs.add(line),

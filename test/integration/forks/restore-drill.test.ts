@@ -147,3 +147,33 @@ test('a drill whose restored data differs names the table and the kind of differ
   const list = await (await r.browser.request('GET', '/dashboard')).text();
   assert.match(list, /restore drill failed/);
 });
+
+test('drills are set in the dashboard settings, as the plan allows; a database that cannot be forked gets a skipped drill that says why', async () => {
+  const n = ++counter;
+  const databaseUrl = await seedSourceDatabase(server, `drill_prod_${n}`);
+  const r = await connectedResource(stack, {
+    databaseUrl,
+    postgresPlan: 'essential-0',
+    owner: `drill-owner-${n}-${Date.now()}@example.com`,
+  });
+  const settings = await (await r.browser.request('GET', '/settings')).text();
+  assert.match(settings, /id="drills-form"/);
+  const refused = await r.browser.submit('/settings/drills', { policy: 'every', target_plan: 'standard-0' });
+  assert.equal(refused.status, 422, 'the Standard plan offers no drill after every backup');
+  assert.match(await refused.text(), /This plan allows restore drills: off, weekly, monthly/);
+  const saved = await r.browser.submit('/settings/drills', { policy: 'monthly', target_plan: 'standard-0' });
+  assert.equal(saved.status, 303);
+  assert.equal(saved.headers.get('location'), '/settings?notice=drills-saved');
+  assert.match(await (await r.browser.request('GET', '/settings')).text(), /Now: <strong>Monthly<\/strong>/);
+  assert.equal((await r.browser.submit('/settings/heroku', { allow_direct_fallback: '1' })).status, 303);
+
+  const requested = (await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }))!;
+  const done = await backupIn(db, requested.id, { timeoutMs: 90_000 });
+  assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
+  assert.equal(done.sourceMode, 'direct-fallback');
+  const drill = (await latestDrill(db, done.id))!;
+  assert.equal(drill.state, 'skipped');
+  assert.match(drill.failureReason!, /could not be forked/);
+  const page = await (await r.browser.request('GET', `/backups/${done.id}`)).text();
+  assert.match(page, /Restore drill skipped: the database could not be forked/);
+});
