@@ -77,6 +77,22 @@ const schema = z
       .min(0)
       .default(256 * 1024),
     BACKUP_MIN_THROUGHPUT_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_399).default(600),
+    // Bytes of stored archives the rolling re-check reads per hour, at most (issue 15): every archive is
+    // read again at least every 30 days, the newest verified one weekly. 0 turns the rolling pass off.
+    RECHECK_BYTES_PER_HOUR: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 ** 3),
+    // Restore drills (issue 15): archives up to this size are spooled to local disk so pg_restore -j can
+    // seek in them; larger ones are streamed into a single-job pg_restore. The dyno's disk bounds it.
+    DRILL_SPOOL_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(50 * 1024 ** 3),
+    // Tests only, refused in production: SQL run on a drill's restored database before the comparison.
+    DRILL_TEST_ALTER_SQL: z.string().min(1).optional(),
     // Our own Heroku OAuth client for "Connect Heroku" (scope write-protected); without it the dashboard
     // explains that connecting is not configured.
     HEROKU_CONNECT_CLIENT_ID: z.string().trim().min(1).optional(),
@@ -112,6 +128,13 @@ const schema = z
         path: ['ALLOW_PRIVATE_DATABASE_HOSTS'],
         message:
           "ALLOW_PRIVATE_DATABASE_HOSTS cannot be true in production: customers' database URLs would reach our own network",
+      });
+    }
+    if (config.NODE_ENV === 'production' && config.DRILL_TEST_ALTER_SQL !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['DRILL_TEST_ALTER_SQL'],
+        message: 'DRILL_TEST_ALTER_SQL is a test hook and cannot be set in production',
       });
     }
     // One without the other boots fine and then fails every Heroku-source backup once its first

@@ -1,11 +1,14 @@
-/** The states a backup moves through; completed means stored, proven and verified. */
-export const BACKUP_STATES = ['pending', 'running', 'verifying', 'completed', 'failed', 'canceled'] as const;
+/**
+ * The states a backup moves through; completed means stored, proven and verified. A completed backup
+ * whose stored archive later fails a re-check (its bytes changed, or it is gone) becomes corrupt.
+ */
+export const BACKUP_STATES = ['pending', 'running', 'verifying', 'completed', 'failed', 'canceled', 'corrupt'] as const;
 export type BackupState = (typeof BACKUP_STATES)[number];
 export type BackupTrigger = 'manual' | 'scheduled';
 export type BackupFormat = 'default' | 'fast';
 
 /** States a backup never leaves. */
-export const FINAL_STATES: readonly BackupState[] = ['completed', 'failed', 'canceled'];
+export const FINAL_STATES: readonly BackupState[] = ['completed', 'failed', 'canceled', 'corrupt'];
 
 /**
  * States of a backup that is not finished: queued, or an attempt runs or will retry it. The partial
@@ -66,6 +69,11 @@ export interface Backup {
   /** Set when a completed backup's archive must be verified again, e.g. its manifest was lost (migration 0012). */
   reverificationRequestedAt?: Date | null;
   reverificationReason?: string | null;
+  /** When the stored archive was last re-read and matched its digest (migration 0016). */
+  recheckedAt?: Date | null;
+  /** When a re-check found the archive changed or gone, and what it found (state `corrupt`). */
+  corruptAt?: Date | null;
+  corruptionReason?: string | null;
 }
 
 /** A short-lived fork of the customer's database, from request to destruction. */

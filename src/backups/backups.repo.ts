@@ -22,7 +22,7 @@ const COLUMNS = `id, resource_id, trigger, number, state, phase, format, request
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
   toc_entries, progress, failure_kind, failure_reason, cancel_requested_at, created_at, started_at, verified_at, finished_at,
   source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at, fork_intent_at,
-  reverification_requested_at, reverification_reason`;
+  reverification_requested_at, reverification_reason, rechecked_at, corrupt_at, corruption_reason`;
 
 type Row = Record<string, unknown>;
 const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -73,6 +73,9 @@ function toBackup(r: Row): Backup {
     forkIntentAt: r.fork_intent_at as Date | null,
     reverificationRequestedAt: r.reverification_requested_at as Date | null,
     reverificationReason: r.reverification_reason as string | null,
+    recheckedAt: r.rechecked_at as Date | null,
+    corruptAt: r.corrupt_at as Date | null,
+    corruptionReason: r.corruption_reason as string | null,
   };
 }
 

@@ -17,6 +17,11 @@
  *  8. A completed backup awaiting re-verification (its manifest sidecar was lost, so the archive
  *     can no longer be proven) is always kept, but counts for nothing: it is not the newest
  *     verified backup and takes no place in any "keep N", so the older provable ones stay.
+ * 10. The newest completed backup whose restore drill passed is never deleted while a newer one has
+ *     not passed a drill (issue 15): the newest restore that was proven, not only the newest archive.
+ *  9. A corrupt backup (a re-check found its stored archive changed or gone) counts for nothing,
+ *     like a failure: the verified one before it becomes the newest, and it stays listed for
+ *     FAILED_BACKUP_VISIBLE_MS after it was found corrupt, then is deleted.
  * Backups are dated by when they started (pg_dump's snapshot), ties broken by id, so the result
  * does not depend on input order; running it again on the survivors with the same `now` deletes
  * nothing more, since every kept representative is still the newest of its period.
@@ -33,7 +38,15 @@ export const FAILED_BACKUP_VISIBLE_MS = 7 * 86_400_000;
 /** The fields retention reads; pass Backup rows straight in. */
 export type RetentionBackup = Pick<
   Backup,
-  'id' | 'trigger' | 'state' | 'createdAt' | 'startedAt' | 'finishedAt' | 'forkIntentAt' | 'reverificationRequestedAt'
+  | 'id'
+  | 'trigger'
+  | 'state'
+  | 'createdAt'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'forkIntentAt'
+  | 'reverificationRequestedAt'
+  | 'corruptAt'
 > & {
   /** The attempt's database fork, if it made one: while it stands, the row is its only record. */
   fork?: { destroyedAt: Date | null } | null;
@@ -46,6 +59,8 @@ export interface RetentionInput {
   /** The resource's IANA zone, which the daily/weekly/monthly periods are counted in. */
   timeZone: string;
   now: Date;
+  /** Backups whose restore drill passed (rule 10); none when absent. */
+  drillPassed?: ReadonlySet<string>;
 }
 
 /** Why a backup is kept. */
@@ -58,8 +73,10 @@ export type KeepRule =
   | 'monthly'
   | 'unfinished'
   | 'recent-failure'
+  | 'recent-corruption'
   | 'fork-standing'
-  | 'awaiting-reverification';
+  | 'awaiting-reverification'
+  | 'drill-passed';
 
 /** One reason a backup is kept, in words for the dashboard. */
 export interface KeepReason {
@@ -72,7 +89,7 @@ export interface KeepReason {
 }
 
 /** Why a backup is deleted. */
-export type DeleteRule = 'manual-over-count' | 'scheduled-outside-tiers' | 'failure-expired';
+export type DeleteRule = 'manual-over-count' | 'scheduled-outside-tiers' | 'failure-expired' | 'corruption-expired';
 
 /** A kept backup with every rule that keeps it. */
 export interface KeptBackup {
@@ -101,7 +118,7 @@ const TIERS: readonly { rule: 'hourly' | 'daily' | 'weekly' | 'monthly'; period:
 ];
 
 /** Applies the retention rules above to one resource's backups. */
-export function decideRetention({ backups, retention, timeZone, now }: RetentionInput): RetentionDecision {
+export function decideRetention({ backups, retention, timeZone, now, drillPassed }: RetentionInput): RetentionDecision {
   const sorted = [...backups].sort(newestFirst);
   // Only backups that can still be proven count; one awaiting re-verification is kept below, on its own.
   const completed = sorted.filter((b) => b.state === 'completed' && !b.reverificationRequestedAt);
@@ -110,6 +127,13 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
 
   const [newest] = completed;
   if (newest) keep(newest.id, { rule: 'newest', text: 'the newest verified backup, which is never deleted' });
+  const drilled = completed.find((b) => drillPassed?.has(b.id));
+  if (drilled && drilled !== newest) {
+    keep(drilled.id, {
+      rule: 'drill-passed',
+      text: 'the newest backup whose restore drill passed; kept until a newer one passes a drill',
+    });
+  }
 
   completed
     .filter((b) => b.trigger === 'manual')
@@ -164,6 +188,27 @@ export function decideRetention({ backups, retention, timeZone, now }: Retention
           { rule: 'fork-standing', text: 'its database fork is not destroyed yet, and this row is its only record' },
         ],
       });
+    } else if (b.state === 'corrupt') {
+      const found = b.corruptAt ?? b.finishedAt ?? b.createdAt;
+      const until = new Date(found.getTime() + FAILED_BACKUP_VISIBLE_MS);
+      if (now.getTime() >= until.getTime()) {
+        decision.delete.push({
+          id: b.id,
+          rule: 'corruption-expired',
+          reason: `found corrupt ${found.toISOString()}; corrupt backups stay listed for ${FAILED_BACKUP_VISIBLE_MS / 86_400_000} days`,
+        });
+      } else {
+        decision.keep.push({
+          id: b.id,
+          reasons: [
+            {
+              rule: 'recent-corruption',
+              until,
+              text: `its stored archive failed a re-check; listed until ${until.toISOString()}, never counted`,
+            },
+          ],
+        });
+      }
     } else if (b.state === 'failed' || b.state === 'canceled') {
       const ended = b.finishedAt ?? b.startedAt ?? b.createdAt;
       const until = new Date(ended.getTime() + FAILED_BACKUP_VISIBLE_MS);

@@ -98,3 +98,12 @@ export {
 export { MAX_CHUNK_BYTES } from './sharded/archive-chunks.ts';
 export { layoutArchive, AssemblyError, COPY_TERMINATOR, zlibHeader, type ArchiveLayout } from './sharded/assembly.ts';
 export { assembleShardedArchive, type AssembleOptions } from './sharded/assemble-archive.ts';
+export { fingerprintDatabase, type DatabaseFingerprint, type SchemaObjectKind } from './database-fingerprint.ts';
+export { compareFingerprints, type DrillComparison, type DrillDifference } from './compare-fingerprints.ts';
+export {
+  restoreArchive,
+  removeStaleSpools,
+  type RestoreArchiveOptions,
+  type RestoredArchive,
+} from './restore-archive.ts';
+export { runRestoreDrill, type RestoreDrillOptions, type RestoreDrillResult } from './restore-drill.ts';

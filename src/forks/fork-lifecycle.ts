@@ -451,7 +451,7 @@ export function toSourceFailure(error: unknown): unknown {
  * otherwise why not, with any password taken out. Reached as the dump will reach it: strictly parsed,
  * its host checked (a refused host fails the attempt at once) and over TLS.
  */
-async function whyNotReady(url: string, hosts: HostPolicy | undefined): Promise<string | null> {
+export async function whyNotReady(url: string, hosts: HostPolicy | undefined): Promise<string | null> {
   const parsed = requireTls(parseDatabaseUrl(url));
   let client: pg.Client;
   try {

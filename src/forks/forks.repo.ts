@@ -89,11 +89,23 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
   return (await db.query<ForkRecord>(`${LIVE} and resource_id = $1`, [resourceId])).rows;
 }
 
-/** Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`. */
-export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
+// Issue 15: a restore drill compares the restored database with the fork, which must stand until it
+// ends; a drill whose worker stopped beating for 5 minutes no longer holds it.
+const DRILLING = `select 1 from restore_drills d where d.backup_id = backups.id and d.state = 'running'
+  and d.heartbeat_at > $2`;
+
+/**
+ * Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`; not one
+ * whose restore drill runs and has beaten since `drillSilentSince`.
+ */
+export async function listForksToReap(
+  db: Queryable,
+  cutoff: Date,
+  drillSilentSince: Date = new Date(Date.now() - 5 * 60_000),
+): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) order by fork_requested_at`,
-    [cutoff],
+    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) and not exists (${DRILLING}) order by fork_requested_at`,
+    [cutoff, drillSilentSince],
   );
   return result.rows;
 }

@@ -58,6 +58,8 @@ export interface ConnectApi {
   addon(addonId: string): Promise<UserAddon>;
   appAddon(app: string, addonId: string): Promise<UserAddon>;
   createFork(request: ForkRequest): Promise<UserAddon>;
+  /** An empty Heroku Postgres database on `request.app` (no `fork`): a restore drill's target. */
+  createDatabase(request: Omit<ForkRequest, 'source'>): Promise<UserAddon>;
   deleteAddon(app: string, addonId: string): Promise<void>;
 }
 
@@ -128,6 +130,12 @@ export function createConnectApi(
       call('creating the fork', (c) =>
         c.post(`${app(request.app)}/addons`, {
           body: { plan: request.plan, config: { fork: request.source }, attachment: { name: request.attachmentName } },
+        }),
+      ),
+    createDatabase: (request) =>
+      call('creating the database for a restore drill', (c) =>
+        c.post(`${app(request.app)}/addons`, {
+          body: { plan: request.plan, attachment: { name: request.attachmentName } },
         }),
       ),
     deleteAddon: async (name, addonId) => {

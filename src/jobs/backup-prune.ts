@@ -7,6 +7,7 @@ import { decideRetention } from '../backups/retention.ts';
 import { deleteBackup, listResourceBackups } from '../backups/backups.repo.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
+import { listDrillPassedBackupIds } from '../backups/drills.repo.ts';
 
 /**
  * Applies the plan's retention to one resource: deletes each archive, then its row, for every backup
@@ -29,6 +30,7 @@ export async function backupPrune(
       retention: findPlan(resource.plan)!.retention,
       timeZone: schedule?.timeZone ?? 'UTC',
       now,
+      drillPassed: await listDrillPassedBackupIds(client, resourceId),
     });
     const deleted: string[] = [];
     for (const doomed of decision.delete) {

@@ -31,6 +31,15 @@ export interface JobDeps {
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
   connect?: ConnectDeps;
   forks?: ForkSettings;
+  /** Stored archives re-read over time (RECHECK_BYTES_PER_HOUR); DEFAULT_RECHECK_BYTES_PER_HOUR when absent. */
+  recheck?: { bytesPerHour: number };
+  /** Restore drills after fork-based backups (issue 15); see forks/restore-drill.ts DrillDeps. */
+  drills?: {
+    spoolMaxBytes?: number;
+    spoolDir?: string;
+    pollIntervalMs?: number;
+    alterRestoredSql?: string;
+  };
 }
 
 /** The pg-boss job a handler is running. */

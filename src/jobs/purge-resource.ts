@@ -19,6 +19,8 @@ import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts
 import { deleteResourceReports } from '../preflight/preflight.repo.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
 import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
+import { hasRunningDrill, listResourceDrillTargets } from '../backups/drills.repo.ts';
+import { destroyDrillTarget } from '../forks/restore-drill.ts';
 
 /**
  * Removes what a deprovisioned resource left with us: its schedule, every archive and backup, its source,
@@ -32,6 +34,9 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
   // A backup still running sees the cancel flag (set at deprovision) and stops; wait for that, by retrying.
   if (await hasRunningAttempt(deps.pool, resourceId))
     throw new Error('a backup of this resource is still stopping; the purge will retry');
+  // A restore drill notices the deprovision within its next heartbeat and stops; wait for that too.
+  if (await hasRunningDrill(deps.pool, resourceId, 5 * 60_000))
+    throw new Error('a restore drill of this resource is still stopping; the purge will retry');
   await deps.boss.unschedule(QUEUES.backupScheduled.name, resourceId);
   // Forks are the customer's billed add-ons: destroy them while the connected grant still exists (a
   // failure throws, and the purge retries before anything is wiped). Without a usable grant nobody but
@@ -44,6 +49,21 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
       deps.logger.warn(
         { resourceId, addonId: fork.addonId },
         'a fork could not be destroyed: the Heroku connection is gone',
+      );
+    }
+  }
+  // Issue 15: the empty databases restore drills made, the same way.
+  for (const target of await listResourceDrillTargets(deps.pool, resourceId)) {
+    try {
+      await destroyDrillTarget(deps, target);
+    } catch (error) {
+      if (!(
+        error instanceof ConnectionUnavailableError || (error as Error).cause instanceof ConnectionUnavailableError
+      ))
+        throw error;
+      deps.logger.warn(
+        { resourceId, drillId: target.drillId },
+        'a drill database could not be destroyed: the Heroku connection is gone',
       );
     }
   }

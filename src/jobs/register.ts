@@ -11,6 +11,7 @@ import { destroyFork } from './destroy-fork.ts';
 import { forkJanitor } from './fork-janitor.ts';
 import { resealSecrets } from './reseal-secrets.ts';
 import { preflight } from './preflight.ts';
+import { recheckArchives, recheckBackup } from './recheck-archives.ts';
 import { sendJob } from '../queue/send.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
@@ -28,6 +29,8 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   forkJanitor,
   resealSecrets,
   preflight,
+  recheckArchives,
+  recheckBackup,
 };
 
 /** The registered handlers, as the worker's shutdown needs them. */
@@ -101,6 +104,7 @@ export async function registerJobs(
   await boss.schedule(QUEUES.backupJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.forkJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.resealSecrets.name, '40 3 * * *', {}, { key: 'daily' });
+  await boss.schedule(QUEUES.recheckArchives.name, '5-59/10 * * * *', {}, { key: 'every-10-minutes' });
   // A new ENCRYPTION_KEY is a config change, which restarts every dyno: re-seal under it at once.
   await sendJob(boss, 'resealSecrets', {});
   return { interrupt: () => stopping.abort(new Error('the worker is shutting down')) };

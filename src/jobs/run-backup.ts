@@ -32,6 +32,7 @@ import {
 } from './attempt-failures.ts';
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
 import { preflightBeforeBackup } from './backup-preflight.ts';
+import { drillAfterBackup } from '../forks/restore-drill.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -194,6 +195,18 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       detail: { backup: backup.name, bytes: captured.stored.bytes },
     });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
+    // Issue 15: a restore drill, when due, while the fork still stands (sourceSession.close destroys it).
+    if (source.mode !== 'direct') {
+      await drillAfterBackup(deps, {
+        backup,
+        fork: source.mode === 'fork' ? await source.source.resolve() : null,
+        archive: { key: captured.stored.key, bytes: captured.stored.bytes },
+        pgRestore: captured.plan.binaries.pgRestore,
+        log: (line) => logs.add(line),
+        signal: controller.signal,
+      });
+      await logs.flush();
+    }
     // A new verified backup may let older ones go.
     await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
   } catch (error) {

@@ -65,6 +65,8 @@ export function isDownloadable(
 
 /** Why a backup cannot be downloaded, for the 409 when someone asks for a link to it. */
 function notDownloadableReason(backup: Backup): string {
+  if (backup.state === 'corrupt')
+    return `is corrupt (${backup.corruptionReason ?? 'its stored archive failed a re-check'})`;
   if (backup.state !== 'completed') return `is ${backup.state}`;
   if (backup.reverificationRequestedAt) {
     return `awaits re-verification (${backup.reverificationReason ?? 'its archive can no longer be proven'})`;
@@ -203,6 +205,9 @@ export async function resolveLink(pool: pg.Pool, token: string): Promise<Resolve
   ]);
   if (backup?.state === 'completed' && backup.reverificationRequestedAt) {
     throw gone('The backup behind this link awaits re-verification and cannot be downloaded until then.');
+  }
+  if (backup?.state === 'corrupt') {
+    throw gone('A re-check found the archive behind this link changed or missing; it can no longer be downloaded.');
   }
   if (!backup || !resource || !isDownloadable(backup) || backup.bytes === null || backup.sha256 === null) {
     throw gone('The backup behind this link is no longer available.');

@@ -4,7 +4,7 @@ import type { Runtime } from './runtime.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';
 import { connectDeps } from '../heroku/connect-authorization.ts';
-import { listPgBinaries, uncoveredServerMajors } from '../engine/index.ts';
+import { listPgBinaries, removeStaleSpools, uncoveredServerMajors } from '../engine/index.ts';
 import type { Logger } from '../logger.ts';
 
 /** A running worker process. */
@@ -33,6 +33,14 @@ export async function startWorker(
       store,
       connect: connectDeps({ pool, secrets }, config),
       hosts: { allowPrivate: config.ALLOW_PRIVATE_DATABASE_HOSTS },
+      recheck: { bytesPerHour: config.RECHECK_BYTES_PER_HOUR },
+      drills: {
+        spoolMaxBytes: config.DRILL_SPOOL_MAX_BYTES,
+        pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,
+        ...(config.NODE_ENV !== 'production' && config.DRILL_TEST_ALTER_SQL
+          ? { alterRestoredSql: config.DRILL_TEST_ALTER_SQL }
+          : {}),
+      },
       forks: {
         readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000,
         pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,
@@ -54,6 +62,9 @@ export async function startWorker(
   );
   logger.info({ storage: store.location }, 'archives go to storage');
   await reportPgBinaries(logger, config.PG_BIN_DIR);
+  // Issue 15: archives a killed worker had spooled for a restore drill.
+  const spools = await removeStaleSpools();
+  if (spools.length > 0) logger.info({ spools }, 'removed restore drill spools of workers that stopped');
   logger.info('worker started');
   return {
     async stop() {

@@ -77,6 +77,26 @@ export const QUEUES = {
     // queries only, seconds; a source that cannot be reached gives a report saying so, not a retry.
     options: { retryLimit: 2, retryDelay: 30, retryBackoff: true, expireInSeconds: 300 },
   },
+  // Issue 15: stored archives re-read over time (a rolling pass), and one backup's archive on request.
+  recheckArchives: {
+    name: 'archive-recheck-pass',
+    payload: z.object({}).loose(),
+    // Scheduled every 10 minutes; one at a time across all workers; the byte budget paces it.
+    options: { policy: 'singleton', retryLimit: 1, retryDelay: 60, expireInSeconds: 6 * 3600 },
+  },
+  recheckBackup: {
+    name: 'archive-recheck',
+    payload: z.object({ backupId: z.guid(), requestedBy: z.string().min(1).max(200) }),
+    // One queued-or-running re-check per backup (singletonKey = backup id).
+    options: {
+      policy: 'exclusive',
+      retryLimit: 3,
+      retryDelay: 60,
+      retryBackoff: true,
+      expireInSeconds: 12 * 3600,
+      heartbeatSeconds: 60,
+    },
+  },
   purgeResource: {
     name: 'resource-purge',
     payload: z.object({ resourceId: z.guid() }),

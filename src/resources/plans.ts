@@ -1,6 +1,12 @@
 /** How often scheduled backups may run. */
 export type ScheduleFrequency = 'daily' | 'hourly';
 
+/**
+ * How often a restore drill follows a fork-based backup (issue 15): never, after every backup, or after
+ * the first backup of each week or month (counted from the last drill).
+ */
+export type DrillPolicy = 'off' | 'every' | 'weekly' | 'monthly';
+
 /** What one plan allows. Retention counts are per resource. */
 export interface Plan {
   readonly slug: PlanSlug;
@@ -27,6 +33,8 @@ export interface Plan {
   readonly parallelStreams: number;
   /** A backup job expires after this long (pg-boss caps expiry below 24 hours). */
   readonly maxBackupHours: number;
+  /** Restore drill settings a resource on this plan may choose (issue 15); absent: only 'off'. */
+  readonly drillPolicies?: readonly DrillPolicy[];
 }
 
 const GB = 1_000_000_000;
@@ -51,6 +59,7 @@ export const PLANS: PlanCatalogue = {
     maxArchiveBytes: archiveCap(250 * GB),
     parallelStreams: 1,
     maxBackupHours: 12,
+    drillPolicies: ['off', 'monthly'],
   },
   standard: {
     slug: 'standard',
@@ -61,6 +70,7 @@ export const PLANS: PlanCatalogue = {
     maxArchiveBytes: archiveCap(1_000 * GB),
     parallelStreams: 2,
     maxBackupHours: 20,
+    drillPolicies: ['off', 'weekly', 'monthly'],
   },
   premium: {
     slug: 'premium',
@@ -71,6 +81,7 @@ export const PLANS: PlanCatalogue = {
     maxArchiveBytes: archiveCap(4_000 * GB),
     parallelStreams: 4,
     maxBackupHours: 23,
+    drillPolicies: ['off', 'every', 'weekly', 'monthly'],
   },
 };
 

@@ -1,11 +1,11 @@
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { asStorageFailure, storageFailed } from './errors.ts';
 import { composeToFile, sealFile } from './file-compose.ts';
-import { syncDirectory, TEMPORARY_NAME, uploadToFile } from './file-upload.ts';
+import { syncDirectory, TEMPORARY_NAME, temporaryName, uploadToFile } from './file-upload.ts';
 import { assertValidKey, assertValidPrefix, MANIFEST_SUFFIX } from './keys.ts';
-import { parseManifest } from './manifest.ts';
+import { parseManifest, serializeManifest } from './manifest.ts';
 import type {
   ComposeOptions,
   ComposeResult,
@@ -15,6 +15,7 @@ import type {
   PurgeResult,
   ObjectInfo,
   ObjectStore,
+  ProvenObject,
   ReadOptions,
   SealOptions,
   UploadOptions,
@@ -109,6 +110,36 @@ export class FileObjectStore implements ObjectStore {
   async presignGet(key: string): Promise<null> {
     assertValidKey(key);
     return null;
+  }
+
+  async reseal(key: string, proven: ProvenObject): Promise<void> {
+    const target = this.#path(key);
+    const stats = await stat(target).catch(nullIfMissing);
+    if (stats === null || !stats.isFile()) throw storageFailed('not_found', `${key} is not in the store`);
+    if (stats.size !== proven.bytes) {
+      throw storageFailed(
+        'size_mismatch',
+        `the disk holds ${stats.size} bytes for ${key}, ${proven.bytes} were proven`,
+      );
+    }
+    const manifest = serializeManifest({
+      version: 1,
+      key,
+      bytes: proven.bytes,
+      sha256: proven.sha256,
+      sealedAt: new Date().toISOString(),
+      metadata: proven.metadata ?? {},
+    });
+    // Like an upload's manifest: a temporary file renamed into place, so a crash never leaves half of one.
+    const temp = path.join(path.dirname(target), temporaryName(path.basename(target) + MANIFEST_SUFFIX));
+    try {
+      await writeFile(temp, manifest, { flag: 'wx', mode: 0o640, flush: true });
+      await rename(temp, target + MANIFEST_SUFFIX);
+      await syncDirectory(path.dirname(target));
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw asStorageFailure(error, 'store_failed', `could not write the manifest of ${key}`);
+    }
   }
 
   async delete(key: string): Promise<void> {

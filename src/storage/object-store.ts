@@ -42,6 +42,13 @@ export interface ObjectStore {
    */
   presignGet(key: string, options: PresignOptions): Promise<string | null>;
 
+  /**
+   * Writes the manifest again for an object whose stored bytes the caller has just read in full and
+   * found to be `proven` (an archive re-check of an object that lost its manifest). Rejects with
+   * `not_found` when there is no object and `size_mismatch` when its size is not `proven.bytes` now.
+   */
+  reseal(key: string, proven: ProvenObject): Promise<void>;
+
   /** Removes the object and its manifest (manifest first). Deleting what is not there succeeds. */
   delete(key: string): Promise<void>;
 
@@ -119,6 +126,15 @@ export interface UploadResult {
   bytes: number;
   /** Lower-case hex SHA-256 of exactly the bytes stored. */
   sha256: string;
+}
+
+/** What a full read of a stored object found, for `reseal`. */
+export interface ProvenObject {
+  bytes: number;
+  /** Lower-case hex SHA-256 of the bytes read. */
+  sha256: string;
+  /** Kept in the new manifest, as `UploadOptions.metadata`. */
+  metadata?: Record<string, string>;
 }
 
 export interface ObjectInfo {

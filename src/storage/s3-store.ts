@@ -8,13 +8,14 @@ import {
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   type ObjectIdentifier,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import { asStorageFailure, storageFailed } from './errors.ts';
 import { assertValidKey, assertValidPrefix, joinKey, MANIFEST_SUFFIX } from './keys.ts';
-import { parseManifest, type ObjectManifest } from './manifest.ts';
+import { parseManifest, serializeManifest, type ObjectManifest } from './manifest.ts';
 import type {
   ComposeOptions,
   ComposeResult,
@@ -25,12 +26,13 @@ import type {
   ObjectInfo,
   ObjectStore,
   PresignOptions,
+  ProvenObject,
   ReadOptions,
   SealOptions,
   UploadOptions,
   UploadResult,
 } from './object-store.ts';
-import { createS3Client, isS3NotFound, isS3NotImplemented } from './s3-client.ts';
+import { createS3Client, encryptionProblem, isS3NotFound, isS3NotImplemented, sseParams } from './s3-client.ts';
 import { composeToS3, sealS3 } from './s3-compose.ts';
 import { uploadToS3 } from './s3-upload.ts';
 import type { S3Settings } from './storage-url.ts';
@@ -141,6 +143,54 @@ export class S3ObjectStore implements ObjectStore {
       ResponseCacheControl: 'no-store',
     });
     return getSignedUrl(this.#client, command, { expiresIn: options.expiresInSeconds });
+  }
+
+  async reseal(key: string, proven: ProvenObject): Promise<void> {
+    assertValidKey(key);
+    const full = this.#full(key);
+    let head;
+    try {
+      head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#settings.bucket, Key: full }));
+    } catch (error) {
+      if (isS3NotFound(error)) throw storageFailed('not_found', `${key} is not in the store`, { cause: error });
+      throw asStorageFailure(error, 'store_failed', `could not read ${key}`);
+    }
+    if (head.ContentLength !== proven.bytes) {
+      throw storageFailed(
+        'size_mismatch',
+        `the store holds ${head.ContentLength ?? 'an unknown number of'} bytes for ${key}, ${proven.bytes} were proven`,
+      );
+    }
+    const manifest: ObjectManifest = {
+      version: 1,
+      key,
+      bytes: proven.bytes,
+      sha256: proven.sha256,
+      sealedAt: new Date().toISOString(),
+      metadata: proven.metadata ?? {},
+      ...(head.ETag === undefined ? {} : { etag: head.ETag }),
+    };
+    let sealed;
+    try {
+      sealed = await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#settings.bucket,
+          Key: full + MANIFEST_SUFFIX,
+          Body: serializeManifest(manifest),
+          ContentType: 'application/json',
+          ...sseParams(this.#settings.sse),
+        }),
+      );
+    } catch (error) {
+      throw asStorageFailure(error, 'store_failed', `could not write the manifest of ${key}`);
+    }
+    const problem = encryptionProblem(this.#settings.sse, sealed);
+    if (problem !== null) {
+      await this.#client
+        .send(new DeleteObjectCommand({ Bucket: this.#settings.bucket, Key: full + MANIFEST_SUFFIX }))
+        .catch(() => {});
+      throw storageFailed('encryption_not_honoured', `${key} manifest: ${problem}`);
+    }
   }
 
   async delete(key: string): Promise<void> {

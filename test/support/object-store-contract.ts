@@ -131,6 +131,25 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       assert.deepEqual(await store.purge('purged/a/'), { removed: 0, everyVersion: result.everyVersion });
     });
 
+    test('reseals an object with the proof given, and refuses a wrong size or a missing object', async () => {
+      const stored = await store.upload('reseal/1.dump', Readable.from([Buffer.from('an archive read back whole')]));
+      await store.reseal('reseal/1.dump', { bytes: stored.bytes, sha256: stored.sha256, metadata: { again: 'yes' } });
+      const head = await store.head('reseal/1.dump');
+      assert.equal(head?.manifest?.sha256, stored.sha256);
+      assert.equal(head?.manifest?.bytes, stored.bytes);
+      assert.deepEqual(head?.manifest?.metadata, { again: 'yes' });
+      assert.deepEqual(
+        (await store.list('reseal/')).map((o) => [o.key, o.sealed]),
+        [['reseal/1.dump', true]],
+      );
+      await rejectsWith(
+        store.reseal('reseal/1.dump', { bytes: stored.bytes + 1, sha256: stored.sha256 }),
+        'size_mismatch',
+      );
+      await rejectsWith(store.reseal('reseal/none.dump', { bytes: 1, sha256: stored.sha256 }), 'not_found');
+      await store.delete('reseal/1.dump');
+    });
+
     test('reads byte ranges, inclusive at both ends', async () => {
       const content = knownBytes(3 * MiB);
       await store.upload('ranges/1.dump', Readable.from([content]));

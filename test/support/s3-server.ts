@@ -40,6 +40,10 @@ export interface TestS3Server {
   url(prefix: string, options?: Record<string, string>): string;
   /** A plain SDK client for looking behind the store's back. */
   client(): S3Client;
+  /** The file s3rver keeps an object's bytes in (`key` as stored, the store's prefix included), for damaging it behind the store's back. */
+  objectFile(key: string): string;
+  /** Flips one bit of the stored object's middle byte, as silent corruption in the store would. */
+  flipByte(key: string): Promise<void>;
   /** Clears faults and the request log. */
   reset(): void;
   close(): Promise<void>;
@@ -148,6 +152,13 @@ export async function startS3Server(
       });
       clients.push(client);
       return client;
+    },
+    objectFile: (key) => objectFile(directory, bucket, key),
+    async flipByte(key) {
+      const file = objectFile(directory, bucket, key);
+      const bytes = await readFile(file);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+      await writeFile(file, bytes);
     },
     reset() {
       state.faults = {};
@@ -453,8 +464,7 @@ async function complete(ctx: KoaContext, next: () => Promise<void>, c: CompleteC
     c.encryption.set(`${c.bucket}/${c.key}`, sse);
     echoSse(ctx, sse);
   }
-  const segments = c.key.split('/');
-  const object = path.join(c.directory, c.bucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
+  const object = objectFile(c.directory, c.bucket, c.key);
   if (c.faults.afterComplete === 'delete') await rm(object, { force: true });
   if (c.faults.afterComplete === 'truncate') await truncate(object, Math.max(0, (await stat(object)).size - 1));
 }
@@ -484,11 +494,7 @@ async function uploadPartCopy(
   const slash = source.indexOf('/');
   const [sourceBucket, sourceKey] = [source.slice(0, slash), source.slice(slash + 1)];
   c.record.copySource = sourceKey;
-  const FilesystemStore = createRequire(import.meta.url)('s3rver/lib/stores/filesystem.js') as {
-    encodeKeyPath(key: string): string;
-  };
-  const segments = FilesystemStore.encodeKeyPath(sourceKey).split('/');
-  const file = path.join(c.directory, sourceBucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
+  const file = objectFile(c.directory, sourceBucket, sourceKey);
   const stats = slash > 0 ? await stat(file).catch(() => null) : null;
   if (stats === null) return errorResponse(ctx, 404, 'NoSuchKey');
   let start = 0;
@@ -522,6 +528,15 @@ async function uploadPartCopy(
   ctx.body =
     '<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
     `<LastModified>${new Date().toISOString()}</LastModified><ETag>"${md5}"</ETag></CopyPartResult>`;
+}
+
+/** Where s3rver keeps an object's bytes (its filesystem store encodes each key segment). */
+function objectFile(directory: string, bucket: string, key: string): string {
+  const FilesystemStore = createRequire(import.meta.url)('s3rver/lib/stores/filesystem.js') as {
+    encodeKeyPath(key: string): string;
+  };
+  const segments = FilesystemStore.encodeKeyPath(key).split('/');
+  return path.join(directory, bucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
 }
 
 async function uploadExists(uploadsDir: string, uploadId: string, key: string): Promise<boolean> {

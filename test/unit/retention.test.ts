@@ -490,3 +490,45 @@ test('keeps a backup awaiting re-verification even when it is the only completed
   assert.deepEqual(rulesOf(decision, 's1'), ['awaiting-reverification']);
   assert.deepEqual(deletedIds(decision), []);
 });
+
+// --- issue 15: corrupt archives and restore drills -----------------------------------------
+
+test('a corrupt backup counts for nothing: the verified one before it is the newest, and it goes a week after it was found', () => {
+  const corrupt = {
+    ...backup('corrupt', 'manual', 'corrupt', '2026-03-10T02:00Z'),
+    corruptAt: new Date('2026-03-12T00:00Z'),
+  };
+  const backups = [corrupt, backup('before', 'manual', 'completed', '2026-03-09T02:00Z')];
+  const soon = decide(backups, { manual: 1 }, '2026-03-13T00:00Z');
+  assert.deepEqual(rulesOf(soon, 'before'), ['newest', 'manual']);
+  assert.deepEqual(rulesOf(soon, 'corrupt'), ['recent-corruption']);
+  const later = decide(backups, { manual: 1 }, '2026-03-19T00:01Z');
+  assert.deepEqual(deletedIds(later), ['corrupt']);
+});
+
+test('keeps the newest backup whose restore drill passed while newer ones have not passed one', () => {
+  const backups = [
+    backup('newest', 'manual', 'completed', '2026-03-10T02:00Z'),
+    backup('drilled', 'manual', 'completed', '2026-03-09T02:00Z'),
+    backup('drilled-older', 'manual', 'completed', '2026-03-08T02:00Z'),
+  ];
+  const now = new Date('2026-03-11T00:00Z');
+  const retention = { ...NONE, manual: 1 };
+  const without = decideRetention({ backups, retention, timeZone: 'UTC', now });
+  assert.deepEqual(deletedIds(without), ['drilled', 'drilled-older']);
+  const withDrills = decideRetention({
+    backups,
+    retention,
+    timeZone: 'UTC',
+    now,
+    drillPassed: new Set(['drilled', 'drilled-older']),
+  });
+  assert.deepEqual(rulesOf(withDrills, 'drilled'), ['drill-passed']);
+  assert.deepEqual(deletedIds(withDrills), ['drilled-older']);
+  const newestDrilled = decideRetention({ backups, retention, timeZone: 'UTC', now, drillPassed: new Set(['newest']) });
+  assert.deepEqual(
+    deletedIds(newestDrilled),
+    ['drilled', 'drilled-older'],
+    'once the newest passed, the older ones go',
+  );
+});

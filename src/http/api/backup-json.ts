@@ -55,6 +55,15 @@ export function backupJson(backup: Backup) {
         }
       : null,
     failure: backup.failureKind ? { kind: backup.failureKind, reason: backup.failureReason } : null,
+    ...recheckJson(backup),
+  };
+}
+
+/** Issue 15: when the stored archive was last re-read and matched, and what a failed re-check found (state `corrupt`). */
+function recheckJson(backup: Backup) {
+  return {
+    rechecked_at: iso(backup.recheckedAt ?? null),
+    corruption: backup.corruptAt ? { found_at: iso(backup.corruptAt), reason: backup.corruptionReason ?? null } : null,
   };
 }
 

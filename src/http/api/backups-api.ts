@@ -4,6 +4,8 @@ import { cancelBackup, captureNow, getBackupDetail, listBackups } from '../../ba
 import { actorOf } from './actor.ts';
 import { backupJson } from './backup-json.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
+import { requestRecheck } from '../../backups/recheck-request.service.ts';
+import { drillJson, drillOf } from '../../backups/drills.service.ts';
 
 /** `/api/v1/backups`: list, capture now, one backup (with its log and contents), cancel. Members and admins alike. */
 export function backupsApi(deps: AppDeps): Router {
@@ -46,12 +48,19 @@ export function backupsApi(deps: AppDeps): Router {
       })),
       logs: detail.logs.map((l) => ({ id: l.id, attempt: l.attempt, at: l.at.toISOString(), message: l.message })),
       logs_more: detail.logsMore,
+      drill: drillJson(await drillOf(deps.pool, detail.backup.id)),
       ...(req.query.contents === '1' ? { contents: detail.contents } : {}),
     });
   });
   router.post('/backups/:id/cancel', async (req, res) => {
     const actor = actorOf(req);
     res.status(202).json(backupJson(await cancelBackup(deps, actor.resourceId, req.params.id, actor.label, actor.ip)));
+  });
+  // Issue 15: re-read the stored archive now and compare its SHA-256; the result lands on the backup.
+  router.post('/backups/:id/recheck', async (req, res) => {
+    const actor = actorOf(req);
+    const { backup, queued } = await requestRecheck(deps, actor.resourceId, req.params.id, actor.label, actor.ip);
+    res.status(202).json({ ...backupJson(backup), recheck: { queued } });
   });
   return router;
 }

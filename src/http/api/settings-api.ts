@@ -4,6 +4,7 @@ import { requireAdmin } from '../middleware/api-auth.ts';
 import { describeSchedule, removeSchedule, setSchedule } from '../../backups/schedules.service.ts';
 import { describeSource, setSourceUrl } from '../../backups/sources.service.ts';
 import { actorOf } from './actor.ts';
+import { describeDrills, setDrillSettings } from '../../backups/drills.service.ts';
 
 /** `/api/v1/schedule` and `/api/v1/source`: anyone may read them; only admins change them. */
 export function settingsApi(deps: AppDeps): Router {
@@ -27,6 +28,14 @@ export function settingsApi(deps: AppDeps): Router {
   router.put('/source', requireAdmin, async (req, res) => {
     const actor = actorOf(req);
     res.json({ source: await setSourceUrl(deps, actor.resourceId, req.body, actor) });
+  });
+  // Issue 15: restore drills, how often, and the plan of the empty database they restore into.
+  router.get('/drills', async (req, res) => {
+    res.json(await describeDrills(deps.pool, req.viewer.resource.id));
+  });
+  router.put('/drills', requireAdmin, async (req, res) => {
+    const actor = actorOf(req);
+    res.json(await setDrillSettings(deps.pool, actor.resourceId, req.body, actor));
   });
   return router;
 }

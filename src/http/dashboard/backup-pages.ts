@@ -21,6 +21,8 @@ import { formBody } from '../form-body.ts';
 import { throughputChart } from './throughput-chart.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { createDownloadLink, listLinks, mayRevoke, revokeLink } from '../../links/links.service.ts';
+import { lastRecheck, requestRecheck } from '../../backups/recheck-request.service.ts';
+import { describeDrills, drillOf, drillsOf } from '../../backups/drills.service.ts';
 
 /** Most table-of-contents entries one page shows; a search narrows them. */
 const CONTENTS_SHOWN = 500;
@@ -52,6 +54,10 @@ export function backupPages(deps: AppDeps): Router {
       error,
       freshness,
       running: page.busy,
+      drills: await drillsOf(
+        deps.pool,
+        page.backups.map((b) => b.id),
+      ),
     });
   }
 
@@ -116,6 +122,10 @@ export function backupPages(deps: AppDeps): Router {
       link: extra.link,
       gaveUp,
       now: new Date(),
+      recheck: await lastRecheck(deps.pool, detail.backup.id),
+      recheckNotice: req.query.notice === 'recheck',
+      drill: await drillOf(deps.pool, detail.backup.id),
+      drillOffer: await describeDrills(deps.pool, resource.id),
     });
   }
 
@@ -145,6 +155,13 @@ export function backupPages(deps: AppDeps): Router {
     const actor = actorOf(req);
     await cancelBackup(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip);
     res.redirect(303, `/backups/${req.params.id as string}`);
+  });
+
+  // Issue 15: "Re-check now" reads the stored archive again and compares its SHA-256.
+  router.post('/backups/:id/recheck', requireSession, guard, async (req, res) => {
+    const actor = actorOf(req);
+    await requestRecheck(deps, actor.resourceId, req.params.id as string, actor.label, actor.ip);
+    res.redirect(303, `/backups/${req.params.id as string}?notice=recheck#recheck`);
   });
 
   return router;

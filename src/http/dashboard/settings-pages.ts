@@ -10,12 +10,14 @@ import { createApiToken, listTokens, revokeToken } from '../../api-tokens/api-to
 import { TIME_ZONE_CHOICES } from '../../backups/schedule.ts';
 import { actorOf } from '../api/actor.ts';
 import { formBody } from '../form-body.ts';
+import { describeDrills, setDrillSettings } from '../../backups/drills.service.ts';
 
 const NOTICES: Record<string, string> = {
   'schedule-saved': 'Schedule saved.',
   'schedule-removed': 'Scheduled backups are off.',
   'source-saved': 'Database saved: big-backup connected to it and will back it up.',
   'token-revoked': 'API token revoked.',
+  'drills-saved': 'Restore drill setting saved.',
 };
 
 /**
@@ -52,6 +54,7 @@ export function settingsPages(deps: AppDeps): Router {
       newToken: extra.newToken,
       form: extra.form ?? {},
       publicUrl: deps.config.PUBLIC_URL,
+      drills: await describeDrills(deps.pool, resource.id),
     });
   }
 
@@ -115,6 +118,24 @@ export function settingsPages(deps: AppDeps): Router {
       const actor = actorOf(req);
       await setSourceUrl(deps, actor.resourceId, { url: formBody(req).url }, actor);
       return 'source-saved';
+    }),
+  );
+
+  // Issue 15: how often restore drills run, and the plan of the empty database they restore into.
+  router.post(
+    '/settings/drills',
+    requireSession,
+    guard,
+    requireAdmin,
+    change(async (req) => {
+      const body = formBody(req);
+      await setDrillSettings(
+        deps.pool,
+        req.viewer.resource.id,
+        { policy: body.policy, ...(body.target_plan ? { target_plan: body.target_plan } : {}) },
+        actorOf(req),
+      );
+      return 'drills-saved';
     }),
   );
 
