@@ -15,6 +15,7 @@ import { authenticate } from './authenticate.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { injectFaults, requireApiVersion } from './platform-gate.ts';
 import { recordRequests } from './record-requests.ts';
+import { logplexRoutes } from '../logplex/routes.ts';
 
 /** The simulator's HTTP app: api.heroku.com, id.heroku.com, the SSO pages and the console on one origin. */
 export function createSimulatorApp(ctx: SimContext, driver: AddonManagerDriver): Express {
@@ -31,6 +32,7 @@ export function createSimulatorApp(ctx: SimContext, driver: AddonManagerDriver):
     injectFaults(ctx, 'api'),
     authenticate(ctx),
   );
+  app.use(logplexRoutes(ctx));
   app.use(ssoRoutes(ctx));
   app.use(accountRoutes(ctx));
   app.use(addonRoutes(ctx));
