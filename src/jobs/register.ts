@@ -11,6 +11,8 @@ import { destroyFork } from './destroy-fork.ts';
 import { forkJanitor } from './fork-janitor.ts';
 import { resealSecrets } from './reseal-secrets.ts';
 import { sendJob } from '../queue/send.ts';
+import { deliverNotificationJob } from './deliver-notification.ts';
+import { notificationSweep } from './notification-sweep.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
@@ -26,6 +28,8 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   destroyFork,
   forkJanitor,
   resealSecrets,
+  deliverNotification: deliverNotificationJob,
+  notificationSweep,
 };
 
 /** The registered handlers, as the worker's shutdown needs them. */
@@ -99,6 +103,7 @@ export async function registerJobs(
   await boss.schedule(QUEUES.backupJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.forkJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.resealSecrets.name, '40 3 * * *', {}, { key: 'daily' });
+  await boss.schedule(QUEUES.notificationSweep.name, '* * * * *', {}, { key: 'every-minute' });
   // A new ENCRYPTION_KEY is a config change, which restarts every dyno: re-seal under it at once.
   await sendJob(boss, 'resealSecrets', {});
   return { interrupt: () => stopping.abort(new Error('the worker is shutting down')) };
