@@ -117,8 +117,11 @@ export async function describeNotifications(
       enabled: settings.logStreamEnabled,
       events: settings.logStreamEvents,
     },
-    webhooks,
-    deliveries,
+    // A webhook URL often is its own credential (Slack's are): shown only by origin and a hint.
+    webhooks: webhooks.map((webhook) => ({ ...webhook, url: maskUrl(webhook.url) })),
+    deliveries: deliveries.map((delivery) =>
+      delivery.channel === 'webhook' ? { ...delivery, target: maskUrl(delivery.target) } : delivery,
+    ),
     eventKinds: EVENT_KINDS.map((kind) => ({
       kind,
       label: EVENT_LABELS[kind],
@@ -231,4 +234,15 @@ export async function sendTestNotification(deps: NotificationsDeps, actor: Actor
     ip: actor.ip ?? null,
   });
   return { deliveries: event?.deliveries ?? 0 };
+}
+
+/** `https://hooks.example.com/services/T0…`: the origin and the first characters of the path. */
+export function maskUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    const rest = url.pathname + url.search;
+    return rest.length <= 12 ? url.origin + rest : `${url.origin}${rest.slice(0, 12)}…`;
+  } catch {
+    return '(not a URL)';
+  }
 }

@@ -6,6 +6,7 @@ import { fmt } from './format.ts';
 import { backupPages } from './backup-pages.ts';
 import { settingsPages } from './settings-pages.ts';
 import { auditPage } from './audit-page.ts';
+import { notificationsPage } from './notifications-page.ts';
 
 /** The customer's dashboard pages, reached by single sign-on. */
 export function dashboardRoutes(deps: AppDeps): Router {
@@ -23,6 +24,7 @@ export function dashboardRoutes(deps: AppDeps): Router {
   router.get('/r/:id', (_req, res) => res.render('landing', { title: 'big-backup' }));
 
   router.use(backupPages(deps), settingsPages(deps), auditPage(deps));
+  router.use(notificationsPage(deps));
 
   router.post('/logout', sameOrigin(deps.config.PUBLIC_URL), (req, res, next) => {
     req.logout((error) => {
