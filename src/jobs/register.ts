@@ -13,6 +13,7 @@ import { resealSecrets } from './reseal-secrets.ts';
 import { sendJob } from '../queue/send.ts';
 import { deliverNotificationJob } from './deliver-notification.ts';
 import { notificationSweep } from './notification-sweep.ts';
+import { backupNotice } from './backup-notice.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
@@ -30,6 +31,7 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   resealSecrets,
   deliverNotification: deliverNotificationJob,
   notificationSweep,
+  backupNotice,
 };
 
 /** The registered handlers, as the worker's shutdown needs them. */

@@ -32,7 +32,6 @@ import {
 } from './attempt-failures.ts';
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
 import { tellChannels } from './backup-notify.ts';
-import { noticeBackupCompleted, noticeBackupFailed, noticeBackupStarted } from '../notifications/backup-notices.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -55,7 +54,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   }
   const { backup, token } = started;
   const logger = deps.logger.child({ backupId, resourceId: backup.resourceId, attempt: backup.attempt });
-  await tellChannels(deps, logger, (outbox) => noticeBackupStarted(outbox, backup));
+  await tellChannels(deps, logger, { backupId, notice: 'started', attempt: backup.attempt });
   const controller = new AbortController();
   const stop = (reason: BackupFailure) => {
     if (!controller.signal.aborted) controller.abort(reason);
@@ -195,13 +194,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       detail: { backup: backup.name, bytes: captured.stored.bytes },
     });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
-    await tellChannels(deps, logger, (outbox) =>
-      noticeBackupCompleted(outbox, backup, {
-        bytes: captured.stored.bytes,
-        databaseBytes: captured.plan.server.databaseBytes,
-        plan,
-      }),
-    );
+    await tellChannels(deps, logger, { backupId, notice: 'completed', attempt: backup.attempt });
     // A new verified backup may let older ones go.
     await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
   } catch (error) {
@@ -237,10 +230,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       final,
     });
     logger.warn({ err: failure, kind: failure.kind, final }, 'backup attempt failed');
-    if (marked && final)
-      await tellChannels(deps, logger, (outbox) =>
-        noticeBackupFailed(outbox, backup, { kind: failure.kind, reason: sanitize(failure) }),
-      );
+    if (marked && final) await tellChannels(deps, logger, { backupId, notice: 'failed', attempt: backup.attempt });
     // A cancel that came in between the check above and this write was not seen by either side (the
     // canceller found the backup running): look again now that it is pending, and end it here.
     if (!final && (await cancelRequested(deps.pool, backupId).catch(() => false))) {

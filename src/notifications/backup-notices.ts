@@ -28,7 +28,10 @@ export async function noticeBackupCompleted(
   backup: Backup,
   facts: { bytes: number; databaseBytes: number; plan: Plan },
 ): Promise<void> {
-  const durationSeconds = backup.startedAt ? Math.max(0, (Date.now() - backup.startedAt.getTime()) / 1000) : undefined;
+  const durationSeconds =
+    backup.startedAt && backup.finishedAt
+      ? Math.max(0, (backup.finishedAt.getTime() - backup.startedAt.getTime()) / 1000)
+      : undefined;
   await emitEvent(deps, {
     resourceId: backup.resourceId,
     kind: 'backup.completed',
@@ -64,7 +67,7 @@ export async function noticeBackupFailed(
   failure: { kind: string; reason: string },
 ): Promise<void> {
   await withTransaction(deps.pool, async (tx) => {
-    await activateCondition(tx, backup.resourceId, 'backup_failing', new Date());
+    await activateCondition(tx, backup.resourceId, 'backup_failing', backup.finishedAt ?? new Date());
     await emitEvent(
       deps,
       {

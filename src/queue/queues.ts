@@ -89,6 +89,17 @@ export const QUEUES = {
       retentionSeconds: 7 * 86_400,
     },
   },
+  backupNotice: {
+    name: 'backup-notice',
+    payload: z.object({
+      backupId: z.guid(),
+      notice: z.enum(['started', 'completed', 'failed']),
+      attempt: z.number().int().min(1),
+    }),
+    // Turns a backup's step into notification events, after the backup's own job has ended (so the
+    // resource's one backup slot is free at once); idempotent (events have dedupe keys).
+    options: { retryLimit: 8, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 120 },
+  },
   notificationSweep: {
     name: 'notification-sweep',
     payload: z.object({}).loose(),

@@ -1,8 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
-import { backupIn, seededSourceServer, signedInResource } from '../../support/factories.ts';
+import { backupIn, jobDeps, pendingBackupRow, seededSourceServer, signedInResource } from '../../support/factories.ts';
+import { runBackup } from '../../../src/jobs/run-backup.ts';
+import { backupNotice } from '../../../src/jobs/backup-notice.ts';
+import { PLANS } from '../../../src/resources/plans.ts';
+import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import { startSmtpServer, startWebhookReceiver } from '../../support/notify-receivers.ts';
 import { requestBackup } from '../../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../../src/backups/sources.repo.ts';
@@ -144,4 +149,44 @@ test('recovery after a failure is announced once', async () => {
   });
   const completed = sim.logLines(appName).find((line) => / completed: /.test(line.message))!;
   assert.match(completed.message, /^big-backup: backup b002 of .+ completed: [\d.]+ (bytes|kB|MB) in \d+s, verified$/);
+});
+
+test("a database above 80% of the plan's limit is warned about once, not at every backup", async () => {
+  const client = new pg.Client({ connectionString: sourceUrl });
+  await client.connect();
+  const size = Number((await client.query('select pg_database_size(current_database()) as size')).rows[0].size);
+  await client.end();
+  // The Standard plan made just big enough for this database: it is at 90% of the limit.
+  const plans = { ...PLANS, standard: { ...PLANS.standard, maxDatabaseBytes: Math.ceil(size / 0.9) } };
+  const store = await openObjectStore(app.config.STORAGE_URL!, {});
+  const notify = notifyDepsFrom(app.config);
+  for (let i = 0; i < 2; i++) {
+    const backup = await pendingBackupRow(db, uuid);
+    // The backup runs here (not in the worker) so that its completion notice can be handed the
+    // small catalogue too: the notice job, run as the worker runs it, with these plans.
+    await runBackup(
+      jobDeps(app, { store, backup: { stallTimeoutMs: 60_000, cancelPollMs: 250 } }),
+      { backupId: backup.id },
+      { id: 'job', signal: new AbortController().signal, retryCount: 0, expireInSeconds: 3600 },
+    );
+    assert.equal((await backupIn(db, backup.id)).state, 'completed');
+    await backupNotice(jobDeps(app, { plans, notify }), { backupId: backup.id, notice: 'completed', attempt: 1 });
+  }
+  await store.close();
+  const { rows } = await db.query<{ payload: { databaseBytes: number; limitBytes: number; plan: string } }>(
+    `select payload from notification_events where resource_id = $1 and kind = 'database.near_limit'`,
+    [uuid],
+  );
+  assert.equal(rows.length, 1, 'once: the warning repeats weekly at most');
+  assert.deepEqual(rows[0]!.payload.plan, 'Standard');
+  assert.equal(rows[0]!.payload.databaseBytes, size);
+  const mails = await eventually(
+    async () => {
+      const found = smtp.messages.filter((m) => /^X-Big-Backup-Event: database\.near_limit\r?$/m.test(m.raw));
+      return found.length > 0 ? found : undefined;
+    },
+    { what: 'the near-limit email' },
+  );
+  assert.equal(mails.length, 1);
+  assert.match(mails[0]!.raw.replace(/=\r?\n/g, ''), /near the Standard plan/);
 });

@@ -1,5 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { startStack } from '../../support/stack.ts';
 import { eventually } from '../../support/app.ts';
 import { forceCompleted, jobDeps, pendingBackupRow, provisionedResource } from '../../support/factories.ts';
@@ -10,6 +11,7 @@ import { notificationSweep } from '../../../src/jobs/notification-sweep.ts';
 import { addWebhook } from '../../../src/notifications/notifications.service.ts';
 import { notifyDepsFrom } from '../../../src/notifications/notify-config.ts';
 import { QUEUES } from '../../../src/queue/queues.ts';
+import { markReconnectNeeded, saveConnection } from '../../../src/heroku/connect-connections.repo.ts';
 
 // The dead-man switch: a periodic job, not a page view, notices that scheduled backups stopped
 // producing verified archives, and says so once a day while it lasts. The clock is the job's own,
@@ -88,4 +90,30 @@ test('drill-failed and archive-corrupt backup events are announced once each', a
   const drill = await eventually(async () => received('drill.failed')[0], { what: 'the drill webhook' });
   assert.match(JSON.parse(drill.body).text, /a restore drill of backup b\d{3} of .+ failed: pg_restore exited 1/);
   await eventually(async () => received('archive.corrupt')[0], { what: 'the archive webhook' });
+});
+
+test('a Heroku connection that needs reconnecting is announced once a day until it is reconnected', async () => {
+  const grant = {
+    accessCiphertext: 'v1.x.y.z.w',
+    refreshCiphertext: 'v1.x.y.z.w',
+    expiresAt: new Date(),
+    herokuUserId: randomUUID(),
+    herokuEmail: 'owner@example.com',
+    connectedBy: 'owner@example.com',
+  };
+  await saveConnection(db, uuid, grant);
+  await markReconnectNeeded(db, uuid, 'Heroku refused to refresh the authorization (invalid_grant)');
+  clock = new Date(Date.now() + HOUR);
+  assert.equal((await sweep()).reconnect, 1);
+  clock = new Date(clock.getTime() + 12 * HOUR);
+  assert.equal((await sweep()).reconnect, 0, 'not again the same day');
+  const hook = await eventually(async () => received('reconnect.needed')[0], { what: 'the reconnect webhook' });
+  assert.match(JSON.parse(hook.body).text, /reconnect Heroku for .+: Heroku refused to refresh the authorization/);
+  await saveConnection(db, uuid, grant);
+  assert.equal((await sweep()).reconnect, 0);
+  const { rows } = await db.query(
+    `select 1 from notification_conditions where resource_id = $1 and condition = 'reconnect'`,
+    [uuid],
+  );
+  assert.equal(rows.length, 0, 'reconnecting ends the condition');
 });
