@@ -17,6 +17,7 @@ import { forgetResourceJobs } from '../queue/forget-jobs.ts';
 import { listResourceForkIntents, listResourceLiveForks } from '../forks/forks.repo.ts';
 import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
+import { deleteResourceNotifications } from '../notifications/notification-events.repo.ts';
 import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 
 /**
@@ -76,6 +77,7 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
     await deleteSchedule(tx, resourceId);
     await deleteSource(tx, resourceId);
     await deleteConnection(tx, resourceId);
+    await deleteResourceNotifications(tx, resourceId);
     await wipeAuthorization(tx, resourceId);
     await deleteResourceSessions(tx, resourceId);
     await deleteResourceApiTokens(tx, resourceId);

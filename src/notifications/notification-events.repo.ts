@@ -149,3 +149,16 @@ export async function listRecentDeliveries(
   );
   return result.rows;
 }
+
+/** Everything notifications kept for a resource (the purge of a deprovisioned one): events, log, channels, secrets. */
+export async function deleteResourceNotifications(db: Queryable, resourceId: string): Promise<void> {
+  for (const table of [
+    'notification_deliveries',
+    'notification_events',
+    'notification_conditions',
+    'webhooks',
+    'notification_settings',
+    'resource_log_inputs',
+  ])
+    await db.query(`delete from ${table} where resource_id = $1`, [resourceId]);
+}
