@@ -21,6 +21,9 @@ import { logplexRoutes } from '../logplex/routes.ts';
 export function createSimulatorApp(ctx: SimContext, driver: AddonManagerDriver): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Logplex is another Heroku service (its own host in production): its input keeps its own record of
+  // what add-ons wrote (store.logLines), apart from the API and id.heroku.com requests logged below.
+  app.use(logplexRoutes(ctx));
   app.use(recordRequests(ctx));
   app.use(consoleRoutes(ctx, driver));
   app.use(tokenRoutes(ctx));
@@ -32,7 +35,6 @@ export function createSimulatorApp(ctx: SimContext, driver: AddonManagerDriver):
     injectFaults(ctx, 'api'),
     authenticate(ctx),
   );
-  app.use(logplexRoutes(ctx));
   app.use(ssoRoutes(ctx));
   app.use(accountRoutes(ctx));
   app.use(addonRoutes(ctx));
