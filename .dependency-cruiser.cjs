@@ -25,6 +25,7 @@ const LAYERS = [
     path: [
       '[.]service[.]ts$',
       '^src/(api-tokens|audit|backups|connect|forks|heroku|links|preflight|provisioning|resources|sso|users)/',
+      '^src/notifications/',
     ],
     // Whatever the lower layers name in these folders is theirs.
     not: () => [TOP, ...lower('service')],
@@ -35,6 +36,7 @@ const LAYERS = [
       '[.]repo[.]ts$',
       '^src/(db|storage|queue|engine|net)/',
       '^src/heroku/(oauth-client|platform-api|connect-api)[.]ts$',
+      '^src/notifications/mailer[.]ts$',
     ],
     not: () => [TOP],
   },
@@ -47,6 +49,7 @@ const LAYERS = [
       '^src/sso/sso-token[.]ts$',
       '^src/forks/errors[.]ts$',
       '^src/preflight/(finding|duration-estimate)[.]ts$',
+      '^src/notifications/(events|syslog-frames|webhook-signature)[.]ts$',
     ],
     not: () => [TOP],
   },

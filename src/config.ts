@@ -111,6 +111,15 @@ const schema = z
       .enum(['true', 'false'], { error: 'ALLOW_PRIVATE_DATABASE_HOSTS must be true or false' })
       .default('false')
       .transform((value) => value === 'true'),
+    // Notifications (issue 16). Email goes through this SMTP server (smtp:// or smtps://, credentials in
+    // the URL); without it, email is not offered and webhooks and the log stream still work.
+    SMTP_URL: z
+      .string()
+      .trim()
+      .regex(/^smtps?:\/\/\S+$/, { error: 'SMTP_URL must be an smtp:// or smtps:// URL' })
+      .optional(),
+    // The sender of notification emails, e.g. `big-backup <alerts@example.com>`; default no-reply@ the PUBLIC_URL host.
+    EMAIL_FROM: z.string().trim().min(3).max(320).optional(),
   })
   .superRefine((config, context) => {
     // Production must say where archives go; silently writing them to a dyno's ephemeral disk loses them.

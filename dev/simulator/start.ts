@@ -22,7 +22,7 @@ import { buildSsoForm, type SsoForm, type SsoFormOptions } from './sso/form.ts';
 import { ensureApp, type AppSpec } from './state/apps.ts';
 import { newId, stableId } from './state/ids.ts';
 import { createStore, findAddon, findApp, type SimStore } from './state/store.ts';
-import type { SimAddon, SimApp } from './state/types.ts';
+import type { SimAddon, SimApp, SimLogLine } from './state/types.ts';
 
 /** A running simulator: the HTTP server plus the programmatic side tests drive. */
 export interface HerokuSimulator extends AddonManagerDriver {
@@ -52,6 +52,8 @@ export interface HerokuSimulator extends AddonManagerDriver {
   rotatePostgresCredentials(addonIdOrName: string, newUrl: string): void;
   /** Number of releases of the app (a new app has 1). */
   releases(appIdOrName: string): number;
+  /** Lines add-ons wrote to the app's log stream (every app's without an argument), oldest first. */
+  logLines(appIdOrName?: string): SimLogLine[];
   /** Every `heroku-postgresql` add-on ever made, deprovisioned ones included: filter on `state`. */
   postgresAddons(): PostgresAddonSummary[];
   /** Closes the server, stops timers and copies, and drops the databases it created that are still live. */
@@ -127,6 +129,11 @@ export async function startHerokuSimulator(options: HerokuSimulatorOptions): Pro
       return app.releases.length;
     },
     postgresAddons: () => postgresSummaries(ctx),
+    logLines: (appIdOrName) => {
+      if (appIdOrName === undefined) return [...store.logLines];
+      const app = findApp(store, appIdOrName);
+      return app ? store.logLines.filter((line) => line.appId === app.id) : [];
+    },
     stop: async () => {
       // Stop taking requests first: a POST answered while databases are being dropped would start a
       // timer (or a copy) that creates a database after stop() returned, which nothing would ever drop.

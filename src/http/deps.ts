@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { RateLimits } from './rate-limits.ts';
+import type { NotifyDeps } from '../notifications/notify-deps.ts';
 
 /** What the web application needs; built by bin/web.ts (or a test) and passed in, never imported. */
 export interface AppDeps {
@@ -20,4 +21,6 @@ export interface AppDeps {
   nowSeconds?: () => number;
   /** Limits on the API and dashboard writes; RATE_LIMITS unless a test passes smaller ones. */
   rateLimits?: RateLimits;
+  /** Notification channels; built from `config` unless a test passes its own (a production webhook policy). */
+  notify?: NotifyDeps;
 }

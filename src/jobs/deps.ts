@@ -8,6 +8,7 @@ import type { ConnectDeps } from '../heroku/connect-authorization.ts';
 import type { ForkSettings } from '../forks/fork-lifecycle.ts';
 import type { HostPolicy, ThroughputFloor } from '../engine/index.ts';
 import type { PlanCatalogue } from '../resources/plans.ts';
+import type { NotifyDeps } from '../notifications/notify-deps.ts';
 
 /** What every job handler may use. */
 export interface JobDeps {
@@ -40,6 +41,8 @@ export interface JobDeps {
     pollIntervalMs?: number;
     alterRestoredSql?: string;
   };
+  /** Email, webhooks and the log stream (issue 16); absent, no notification is recorded or sent. */
+  notify?: NotifyDeps;
 }
 
 /** The pg-boss job a handler is running. */

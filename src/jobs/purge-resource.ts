@@ -18,6 +18,7 @@ import { listResourceForkIntents, listResourceLiveForks } from '../forks/forks.r
 import { destroyForkNow, destroyUnrecordedFork } from '../forks/fork-teardown.ts';
 import { deleteResourceReports } from '../preflight/preflight.repo.ts';
 import { deleteConnection } from '../heroku/connect-connections.repo.ts';
+import { deleteResourceNotifications } from '../notifications/notification-events.repo.ts';
 import { ConnectionUnavailableError } from '../heroku/connect-authorization.ts';
 import { hasRunningDrill, listResourceDrillTargets } from '../backups/drills.repo.ts';
 import { destroyDrillTarget } from '../forks/restore-drill.ts';
@@ -104,6 +105,7 @@ export async function purgeResource(deps: JobDeps, { resourceId }: Payload<'purg
     await deleteSource(tx, resourceId);
     await deleteConnection(tx, resourceId);
     await deleteResourceReports(tx, resourceId);
+    await deleteResourceNotifications(tx, resourceId);
     await wipeAuthorization(tx, resourceId);
     await deleteResourceSessions(tx, resourceId);
     await deleteResourceApiTokens(tx, resourceId);

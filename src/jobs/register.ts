@@ -13,6 +13,9 @@ import { resealSecrets } from './reseal-secrets.ts';
 import { preflight } from './preflight.ts';
 import { recheckArchives, recheckBackup } from './recheck-archives.ts';
 import { sendJob } from '../queue/send.ts';
+import { deliverNotificationJob } from './deliver-notification.ts';
+import { notificationSweep } from './notification-sweep.ts';
+import { backupNotice } from './backup-notice.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
@@ -31,6 +34,9 @@ const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   preflight,
   recheckArchives,
   recheckBackup,
+  deliverNotification: deliverNotificationJob,
+  notificationSweep,
+  backupNotice,
 };
 
 /** The registered handlers, as the worker's shutdown needs them. */
@@ -105,6 +111,7 @@ export async function registerJobs(
   await boss.schedule(QUEUES.forkJanitor.name, '*/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.resealSecrets.name, '40 3 * * *', {}, { key: 'daily' });
   await boss.schedule(QUEUES.recheckArchives.name, '5-59/10 * * * *', {}, { key: 'every-10-minutes' });
+  await boss.schedule(QUEUES.notificationSweep.name, '* * * * *', {}, { key: 'every-minute' });
   // A new ENCRYPTION_KEY is a config change, which restarts every dyno: re-seal under it at once.
   await sendJob(boss, 'resealSecrets', {});
   return { interrupt: () => stopping.abort(new Error('the worker is shutting down')) };

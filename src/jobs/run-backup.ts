@@ -33,6 +33,7 @@ import {
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
 import { preflightBeforeBackup } from './backup-preflight.ts';
 import { drillAfterBackup } from '../forks/restore-drill.ts';
+import { tellChannels } from './backup-notify.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -55,6 +56,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   }
   const { backup, token } = started;
   const logger = deps.logger.child({ backupId, resourceId: backup.resourceId, attempt: backup.attempt });
+  await tellChannels(deps, logger, { backupId, notice: 'started', attempt: backup.attempt });
   const controller = new AbortController();
   const stop = (reason: BackupFailure) => {
     if (!controller.signal.aborted) controller.abort(reason);
@@ -195,6 +197,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       detail: { backup: backup.name, bytes: captured.stored.bytes },
     });
     logger.info({ bytes: captured.stored.bytes }, 'backup completed');
+    await tellChannels(deps, logger, { backupId, notice: 'completed', attempt: backup.attempt });
     // Issue 15: a restore drill, when due, while the fork still stands (sourceSession.close destroys it).
     if (source.mode !== 'direct') {
       await drillAfterBackup(deps, {
@@ -236,8 +239,13 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     const queueLimit = QUEUES.backup.options.retryLimit;
     const retries = failure.kind === 'too_slow' ? Math.min(TOO_SLOW_RETRIES, queueLimit) : queueLimit;
     const final = !failure.retryable || job.retryCount >= retries;
-    await markFailed(deps.pool, backupId, token, { kind: failure.kind, reason: sanitize(failure), final });
+    const marked = await markFailed(deps.pool, backupId, token, {
+      kind: failure.kind,
+      reason: sanitize(failure),
+      final,
+    });
     logger.warn({ err: failure, kind: failure.kind, final }, 'backup attempt failed');
+    if (marked && final) await tellChannels(deps, logger, { backupId, notice: 'failed', attempt: backup.attempt });
     // A cancel that came in between the check above and this write was not seen by either side (the
     // canceller found the backup running): look again now that it is pending, and end it here.
     if (!final && (await cancelRequested(deps.pool, backupId).catch(() => false))) {

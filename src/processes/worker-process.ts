@@ -6,6 +6,7 @@ import { storageUrl } from './storage-url.ts';
 import { connectDeps } from '../heroku/connect-authorization.ts';
 import { listPgBinaries, removeStaleSpools, uncoveredServerMajors } from '../engine/index.ts';
 import type { Logger } from '../logger.ts';
+import { notifyDepsFrom } from '../notifications/notify-config.ts';
 
 /** A running worker process. */
 export interface WorkerProcess {
@@ -22,6 +23,7 @@ export async function startWorker(
   const boss = createBoss(config.DATABASE_URL, 'worker');
   boss.on('error', (error: Error) => logger.error({ err: error }, 'pg-boss error (worker)'));
   await boss.start();
+  const notify = notifyDepsFrom(config);
   const jobs = await registerJobs(
     boss,
     {
@@ -41,6 +43,7 @@ export async function startWorker(
           ? { alterRestoredSql: config.DRILL_TEST_ALTER_SQL }
           : {}),
       },
+      notify,
       forks: {
         readyTimeoutMs: config.FORK_READY_TIMEOUT_SECONDS * 1000,
         pollIntervalMs: config.FORK_POLL_INTERVAL_SECONDS * 1000,
@@ -73,6 +76,7 @@ export async function startWorker(
       jobs.interrupt();
       await boss.stop({ graceful: true, timeout: 20_000, close: true });
       await store.close();
+      notify.mailer?.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import { deleteResourceSessions } from '../users/resource-users.repo.ts';
 import { insertPendingAuthorization } from '../heroku/authorizations.repo.ts';
 import { SEALED } from '../heroku/partner-authorization.ts';
 import { sendJob } from '../queue/send.ts';
+import { saveLogInput, SEALED_LOG_INPUT } from '../notifications/log-inputs.repo.ts';
 import { findSchedule } from '../backups/schedules.repo.ts';
 import { requestResourceCancel } from '../backups/backups.repo.ts';
 import { findPlan, planChangeBlockers, PLAN_SLUGS } from '../resources/plans.ts';
@@ -37,6 +38,8 @@ export interface ProvisionRequest {
   callbackUrl: string | null;
   grant: { code: string; expiresAt: Date | null } | null;
   options: Record<string, string>;
+  /** The app's Logplex input (manifest `requires: log_input`); stored sealed, for the log-stream channel. */
+  logInputUrl?: string | null;
 }
 
 /** What Heroku receives: the same for every repeat of one provision. */
@@ -77,6 +80,8 @@ export async function provision(deps: ResourcesDeps, request: ProvisionRequest):
       expiresAt: request.grant?.expiresAt ?? null,
     });
     if (request.grant) await sendJob(deps.boss, 'exchangeGrant', { resourceId: request.uuid }, { db: tx });
+    if (request.logInputUrl)
+      await saveLogInput(tx, request.uuid, deps.secrets.seal(request.logInputUrl, request.uuid, SEALED_LOG_INPUT));
     await recordAudit(tx, {
       resourceId: request.uuid,
       actor: 'heroku',

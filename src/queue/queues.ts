@@ -102,6 +102,37 @@ export const QUEUES = {
     payload: z.object({ resourceId: z.guid() }),
     options: { retryLimit: 10, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 900 },
   },
+  // Notifications (issue 16): one job per outbox row; the row, not the job, says whether it was sent.
+  deliverNotification: {
+    name: 'notification-deliver',
+    payload: z.object({ deliveryId: z.string().regex(/^[0-9]+$/) }),
+    // Retries with backoff: 2-4 s, 4-8 s, ... up to an hour apart, about six hours in all.
+    options: {
+      retryLimit: 15,
+      retryDelay: 2,
+      retryBackoff: true,
+      retryDelayMax: 3600,
+      expireInSeconds: 120,
+      retentionSeconds: 7 * 86_400,
+    },
+  },
+  backupNotice: {
+    name: 'backup-notice',
+    payload: z.object({
+      backupId: z.guid(),
+      notice: z.enum(['started', 'completed', 'failed']),
+      attempt: z.number().int().min(1),
+    }),
+    // Turns a backup's step into notification events, after the backup's own job has ended (so the
+    // resource's one backup slot is free at once); idempotent (events have dedupe keys).
+    options: { retryLimit: 8, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 120 },
+  },
+  notificationSweep: {
+    name: 'notification-sweep',
+    payload: z.object({}).loose(),
+    // Every minute: stale backups, reconnects needed, drill and archive events; one at a time.
+    options: { policy: 'singleton', retryLimit: 1, retryDelay: 30, expireInSeconds: 300 },
+  },
 } as const satisfies Record<string, { name: string; payload: z.ZodType; options: Omit<Queue, 'name'> }>;
 
 export type QueueKey = keyof typeof QUEUES;

@@ -4,6 +4,8 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import { SEALED } from '../heroku/partner-authorization.ts';
 import { CONNECT_SEALED } from '../heroku/connect-authorization.ts';
 import { SEALED_URL } from '../backups/sources.repo.ts';
+import { SEALED_LOG_INPUT } from '../notifications/log-inputs.repo.ts';
+import { SEALED_WEBHOOK_SECRET } from '../notifications/webhooks.repo.ts';
 import {
   countValuesByKey,
   listCiphertextColumns,
@@ -20,6 +22,8 @@ export const SEALED_COLUMNS: ReadonlyArray<SealedColumn & { purpose: string }> =
   { table: 'heroku_connections', column: 'access_token_ciphertext', purpose: CONNECT_SEALED.access },
   { table: 'heroku_connections', column: 'refresh_token_ciphertext', purpose: CONNECT_SEALED.refresh },
   { table: 'backup_sources', column: 'url_ciphertext', purpose: SEALED_URL },
+  { table: 'resource_log_inputs', column: 'url_ciphertext', purpose: SEALED_LOG_INPUT },
+  { table: 'webhooks', column: 'secret_ciphertext', purpose: SEALED_WEBHOOK_SECRET, ownerColumn: 'id' },
 ];
 
 /** Values read and re-sealed per query. */

@@ -1,12 +1,13 @@
 import type { Queryable } from '../db/pool.ts';
 
 /**
- * A column of sealed values (secret-box.ts), one per resource: the table's primary key is
- * `resource_id`, which is also each value's owner.
+ * A column of sealed values (secret-box.ts): the table's primary key, a uuid, is each value's owner,
+ * `resource_id` unless `ownerColumn` names another (a webhook's secret is bound to the webhook's id).
  */
 export interface SealedColumn {
   table: string;
   column: string;
+  ownerColumn?: string;
 }
 
 /** One sealed value, as read for re-sealing. */
@@ -18,9 +19,14 @@ export interface SealedValue {
 const IDENTIFIER = /^[a-z_]+$/;
 
 /** The column as SQL; names come from a constant list, checked here anyway since they are not parameters. */
-function identifiers({ table, column }: SealedColumn): { table: string; column: string } {
-  if (!IDENTIFIER.test(table) || !IDENTIFIER.test(column)) throw new Error(`not a column name: ${table}.${column}`);
-  return { table, column };
+function identifiers({ table, column, ownerColumn = 'resource_id' }: SealedColumn): {
+  table: string;
+  column: string;
+  owner: string;
+} {
+  if (!IDENTIFIER.test(table) || !IDENTIFIER.test(column) || !IDENTIFIER.test(ownerColumn))
+    throw new Error(`not a column name: ${table}.${column}`);
+  return { table, column, owner: ownerColumn };
 }
 
 /**
@@ -34,12 +40,12 @@ export async function listValuesNotUnderKey(
   afterResourceId: string | null,
   limit: number,
 ): Promise<SealedValue[]> {
-  const { table, column } = identifiers(sealedColumn);
+  const { table, column, owner } = identifiers(sealedColumn);
   const result = await db.query<{ resource_id: string; sealed: string }>(
-    `select resource_id, ${column} as sealed from ${table}
+    `select ${owner} as resource_id, ${column} as sealed from ${table}
      where ${column} is not null and split_part(${column}, '.', 2) <> $1
-       and ($2::uuid is null or resource_id > $2::uuid)
-     order by resource_id limit $3`,
+       and ($2::uuid is null or ${owner} > $2::uuid)
+     order by ${owner} limit $3`,
     [currentKeyId, afterResourceId, limit],
   );
   return result.rows.map((row) => ({ resourceId: row.resource_id, sealed: row.sealed }));
@@ -56,8 +62,8 @@ export async function replaceSealedValue(
   previous: string,
   next: string,
 ): Promise<boolean> {
-  const { table, column } = identifiers(sealedColumn);
-  const result = await db.query(`update ${table} set ${column} = $3 where resource_id = $1 and ${column} = $2`, [
+  const { table, column, owner } = identifiers(sealedColumn);
+  const result = await db.query(`update ${table} set ${column} = $3 where ${owner} = $1 and ${column} = $2`, [
     resourceId,
     previous,
     next,

@@ -15,11 +15,15 @@ import { authenticate } from './authenticate.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { injectFaults, requireApiVersion } from './platform-gate.ts';
 import { recordRequests } from './record-requests.ts';
+import { logplexRoutes } from '../logplex/routes.ts';
 
 /** The simulator's HTTP app: api.heroku.com, id.heroku.com, the SSO pages and the console on one origin. */
 export function createSimulatorApp(ctx: SimContext, driver: AddonManagerDriver): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Logplex is another Heroku service (its own host in production): its input keeps its own record of
+  // what add-ons wrote (store.logLines), apart from the API and id.heroku.com requests logged below.
+  app.use(logplexRoutes(ctx));
   app.use(recordRequests(ctx));
   app.use(consoleRoutes(ctx, driver));
   app.use(tokenRoutes(ctx));

@@ -4,6 +4,7 @@ import { createPartnerAuthorization, issueGrantCode } from '../state/authorizati
 import { newAddonName, newId } from '../state/ids.ts';
 import type { ProvisionBody, SimAddon, SimApp } from '../state/types.ts';
 import { fullRegion, shortRegion } from './regions.ts';
+import { logInputUrl } from '../logplex/routes.ts';
 
 /** What a customer asked for with `heroku addons:create`. Everything is optional. */
 export interface ProvisionInput {
@@ -21,7 +22,7 @@ export interface ProvisionInput {
   name?: string;
   /** Include an oauth_grant (default true); false sends `oauth_grant: null`. */
   grant?: boolean;
-  /** Send `log_input_url` (manifest requires `log_input`). */
+  /** Send `log_input_url` (manifest requires `log_input`, as big-backup's does): default true; it points at the simulator's Logplex input. */
   logInput?: boolean;
   /** Send `log_drain_token` (manifest requires `syslog_drain`). */
   syslogDrain?: boolean;
@@ -67,7 +68,7 @@ export function prepareProvision(ctx: SimContext, input: ProvisionInput): Prepar
       ? { code: grant.code, expires_at: herokuTime(grant.expiresAt), type: 'authorization_code' }
       : null,
     options: { ...input.options },
-    ...(input.logInput ? { log_input_url: `https://token:t.${uuid}@1.us.logplex.io/logs` } : {}),
+    ...(input.logInput !== false ? { log_input_url: logInputUrl(ctx, uuid) } : {}),
     ...(input.syslogDrain ? { log_drain_token: `d.${uuid}` } : {}),
     ...input.extraFields,
   };

@@ -6,6 +6,7 @@ import type {
   SimAuthorization,
   SimGrantCode,
   SimOAuthClient,
+  SimLogLine,
   SimUser,
 } from './types.ts';
 
@@ -28,6 +29,8 @@ export interface SimStore {
   addonClientId: string;
   /** The Heroku user partner tokens act as (reported as `user_id` in token responses). */
   partnerUserId: string;
+  /** Lines add-ons wrote to apps' log streams, in the order received. */
+  logLines: SimLogLine[];
 }
 
 /** Creates an empty store. */
@@ -44,6 +47,7 @@ export function createStore(addonClientId: string, partnerUserId: string): SimSt
     refreshTokens: new Map(),
     addonClientId,
     partnerUserId,
+    logLines: [],
   };
 }
 

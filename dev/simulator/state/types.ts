@@ -151,3 +151,20 @@ export interface SimAccessToken {
   createdAt: number;
   expiresAt: number;
 }
+
+/** One line an add-on wrote to an app's log stream through its `log_input_url` (see logplex/routes.ts). */
+export interface SimLogLine {
+  addonId: string;
+  appId: string;
+  receivedAt: number;
+  userAgent: string | null;
+  priority: number;
+  version: number;
+  timestamp: string;
+  hostname: string;
+  appName: string;
+  procId: string;
+  msgId: string;
+  structuredData: string;
+  message: string;
+}

@@ -10,6 +10,7 @@ import { linksApi } from './links-api.ts';
 import { backupsApi } from './backups-api.ts';
 import { settingsApi } from './settings-api.ts';
 import { preflightApi } from './preflight-api.ts';
+import { notificationsApi } from './notifications-api.ts';
 
 /**
  * The JSON API under `/api/v1`, for scripts and CI ("back up before this deploy"). The dashboard's pages
@@ -39,7 +40,8 @@ export function apiRoutes(deps: AppDeps): Router {
       actor: { email: user.email, role: user.role, via: req.apiToken ? 'api_token' : 'session' },
     });
   });
-  for (const area of [backupsApi, settingsApi, tokensApi, linksApi, preflightApi]) router.use(area(deps));
+  for (const area of [backupsApi, settingsApi, tokensApi, linksApi, preflightApi, notificationsApi])
+    router.use(area(deps));
   router.use((_req, _res, next) => next(notFound('API route')));
   return router;
 }

@@ -7,6 +7,7 @@ import { backupPages } from './backup-pages.ts';
 import { settingsPages } from './settings-pages.ts';
 import { auditPage } from './audit-page.ts';
 import { preflightPage } from './preflight-page.ts';
+import { notificationsPage } from './notifications-page.ts';
 
 /** The customer's dashboard pages, reached by single sign-on. */
 export function dashboardRoutes(deps: AppDeps): Router {
@@ -25,6 +26,7 @@ export function dashboardRoutes(deps: AppDeps): Router {
 
   // The pre-flight page first: it also adds the report's summary to GET /dashboard, then passes it on.
   router.use(preflightPage(deps), backupPages(deps), settingsPages(deps), auditPage(deps));
+  router.use(notificationsPage(deps));
 
   router.post('/logout', sameOrigin(deps.config.PUBLIC_URL), (req, res, next) => {
     req.logout((error) => {

@@ -25,6 +25,7 @@ export function herokuRoutes(deps: AppDeps): Router {
         ? { code: body.oauth_grant.code, expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : null }
         : null,
       options: body.options ?? {},
+      logInputUrl: body.log_input_url ?? null,
     });
     res.status(200).json(answer);
   });

@@ -20,6 +20,8 @@ export const provisionBody = z
       .nullish(),
     // Customers' `-- --key value` flags; booleans arrive as "true", but be forgiving about JSON types.
     options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).nullish(),
+    // Sent when the manifest requires `log_input`: where our lines join the app's log stream.
+    log_input_url: z.url({ protocol: /^https?$/, error: 'log_input_url must be an http(s) URL' }).nullish(),
   })
   .loose();
 

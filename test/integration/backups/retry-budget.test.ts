@@ -56,13 +56,18 @@ test('a failure that never clears is retried with growing delays, then given up,
   });
   assert.ok(gaps.at(-1)! > gaps[0]! * 1.5, `the delays grow: ${gaps.join(', ')} s`);
 
-  // The job is in the dead-letter queue, once, and nothing is left queued for the backup.
-  const jobs = (
-    await db.query<{ name: string; state: string }>(
-      `select name, state from pgboss.job where data->>'backupId' = $1 order by created_on`,
-      [backupId],
-    )
-  ).rows;
+  // The job is in the dead-letter queue, once, and nothing is left queued for the backup. The row says
+  // failed a moment before pg-boss has failed the job (and then dead-lettered it): wait for that.
+  const jobs = await eventually(
+    async () => {
+      const { rows } = await db.query<{ name: string; state: string }>(
+        `select name, state from pgboss.job where data->>'backupId' = $1 and name <> 'backup-notice' order by created_on`,
+        [backupId],
+      );
+      return rows.some((j) => j.name === deadLetterName(QUEUES.backup.name)) ? rows : undefined;
+    },
+    { what: 'the job to be dead-lettered' },
+  );
   assert.deepEqual(jobs.filter((j) => j.name === deadLetterName(QUEUES.backup.name)).length, 1, JSON.stringify(jobs));
   assert.deepEqual(
     jobs.filter((j) => j.name === QUEUES.backup.name).map((j) => j.state),

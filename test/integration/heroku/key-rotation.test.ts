@@ -68,7 +68,9 @@ async function sealedValues(app: TestApp): Promise<string[]> {
      union all select refresh_token_ciphertext from heroku_authorizations
      union all select access_token_ciphertext from heroku_connections
      union all select refresh_token_ciphertext from heroku_connections
-     union all select url_ciphertext from backup_sources`,
+     union all select url_ciphertext from backup_sources
+     union all select url_ciphertext from resource_log_inputs
+     union all select secret_ciphertext from webhooks`,
   );
   return rows.map((r) => r.value).filter((v): v is string => v !== null);
 }
@@ -140,9 +142,19 @@ test('rotating ENCRYPTION_KEY: the worker re-seals every value under the new key
     body: { url: await seedSourceDatabase(server, 'rotation_direct') },
   });
   assert.equal(saved.status, 200, await saved.clone().text());
+  // A webhook's secret is sealed to the webhook (its own id), not to the resource.
+  const hook = await apiCall(first.url, 'POST', '/notifications/webhooks', {
+    browser: saving,
+    csrf,
+    body: { url: 'http://127.0.0.1:9/hook' },
+  });
+  assert.equal(hook.status, 201, await hook.clone().text());
 
   const underA = await sealedValues(first);
-  assert.ok(underA.length >= 6, `partner tokens, connected-account tokens and a URL are sealed (${underA.length})`);
+  assert.ok(
+    underA.length >= 9,
+    `partner tokens, connected-account tokens, a URL, log inputs and a webhook secret are sealed (${underA.length})`,
+  );
   assert.ok(underA.every((v) => v.startsWith(`v1.${idOf(keyA)}.`)));
   await first.stop();
 

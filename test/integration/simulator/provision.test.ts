@@ -25,6 +25,7 @@ test('provision sends Basic auth with the manifest id and password, the v3 Accep
   const body = JSON.parse(call.requestBody!);
   assert.deepEqual(Object.keys(body).sort(), [
     'callback_url',
+    'log_input_url',
     'name',
     'oauth_grant',
     'options',
@@ -156,7 +157,10 @@ test('extra undocumented fields and log fields are sent when asked for', async (
   });
   const body = outcome.requestBody;
   assert.equal(body.oauth_grant, null);
-  assert.equal(body.log_input_url, `https://token:t.${outcome.uuid}@1.us.logplex.io/logs`);
+  assert.equal(
+    body.log_input_url,
+    `${sim.url.replace('http://', 'http://token:t.' + outcome.uuid + '@')}/logplex/logs`,
+  );
   assert.equal(body.log_drain_token, `d.${outcome.uuid}`);
   assert.deepEqual(body.future_field, { a: 1 });
   assert.equal(outcome.result, 'provisioned');
