@@ -2,7 +2,8 @@ import { createDatabase, type SourceServer } from './seed-source.ts';
 
 /** What `seedRiskyDatabase` builds, for assertions. */
 export const RISKY = {
-  tenantSchemas: 55,
+  // With public: the 60 schemas the issue names, past the seed article's 50.
+  tenantSchemas: 59,
   largeObjects: 200,
   unloggedTable: 'public.sessions_cache',
   herokuExtExtension: 'citext',
