@@ -47,6 +47,7 @@ export {
 export type { DumpProgress } from './progress.ts';
 export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedArchive } from './capture-archive.ts';
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+export type { CaptureMode, PlannedPiece, ShardPlan, PieceResult, ShardKeys } from './sharded/types.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */
 export async function startDump(

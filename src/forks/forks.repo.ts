@@ -89,10 +89,15 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
   return (await db.query<ForkRecord>(`${LIVE} and resource_id = $1`, [resourceId])).rows;
 }
 
-/** Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`. */
+/**
+ * Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`, except the
+ * fork of a sharded backup still in flight and within its own deadline (which may exceed `cutoff`): its
+ * pieces are still being dumped from it.
+ */
 export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) order by fork_requested_at`,
+    `${LIVE} and (state in ${FINAL} or (fork_requested_at < $1 and not (capture_mode = 'sharded'
+       and state in ${ATTEMPT} and attempt_token is not null and deadline_at > now()))) order by fork_requested_at`,
     [cutoff],
   );
   return result.rows;

@@ -31,6 +31,7 @@ import {
   timedOut,
 } from './attempt-failures.ts';
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
+import { startShardedCapture } from './sharded/start-sharded-capture.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -105,6 +106,21 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     await fenced(recordAttemptFacts(deps.pool, backupId, token, { phase: 'resolving' }));
     const source = await sourceSession.open();
     logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
+    // A static source (a fork) is dumped in pieces by any worker: once they are sent, this job is done.
+    if (
+      await startShardedCapture(deps, {
+        backup,
+        token,
+        plan,
+        resourceName: resource.name,
+        opened: source,
+        session: sourceSession,
+        signal: controller.signal,
+        log: (line) => logs.add(line),
+        fenced,
+      })
+    )
+      return;
     const captured = await captureArchive({
       source: source.source,
       store: deps.store,

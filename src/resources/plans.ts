@@ -27,6 +27,13 @@ export interface Plan {
   readonly parallelStreams: number;
   /** A backup job expires after this long (pg-boss caps expiry below 24 hours). */
   readonly maxBackupHours: number;
+  /** Pieces of one sharded backup that run at once, across every worker (issue 14). */
+  readonly shardConcurrency: number;
+  /**
+   * How long a sharded backup may take from its first attempt's start: no single job runs long, so this
+   * may exceed the 24 hours of any one job. Past it the backup fails as timed out.
+   */
+  readonly shardedBackupHours: number;
 }
 
 const GB = 1_000_000_000;
@@ -51,6 +58,8 @@ export const PLANS: PlanCatalogue = {
     maxArchiveBytes: archiveCap(250 * GB),
     parallelStreams: 1,
     maxBackupHours: 12,
+    shardConcurrency: 2,
+    shardedBackupHours: 24,
   },
   standard: {
     slug: 'standard',
@@ -61,6 +70,8 @@ export const PLANS: PlanCatalogue = {
     maxArchiveBytes: archiveCap(1_000 * GB),
     parallelStreams: 2,
     maxBackupHours: 20,
+    shardConcurrency: 4,
+    shardedBackupHours: 48,
   },
   premium: {
     slug: 'premium',
@@ -71,6 +82,8 @@ export const PLANS: PlanCatalogue = {
     maxArchiveBytes: archiveCap(4_000 * GB),
     parallelStreams: 4,
     maxBackupHours: 23,
+    shardConcurrency: 8,
+    shardedBackupHours: 72,
   },
 };
 
