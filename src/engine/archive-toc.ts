@@ -10,6 +10,8 @@
  * and callers fall back to the printed listing.
  */
 
+import { archiveVersion as version, Cursor, NeedMore, Unreadable } from './archive-primitives.ts';
+
 /** One table-of-contents entry: the fields the dashboard and the cross-check with the listing need. */
 export interface TocEntry {
   dumpId: number;
@@ -33,24 +35,8 @@ const NEWEST_KNOWN = version(1, 16, 0);
  */
 const OLDEST_KNOWN = version(1, 14, 0);
 
-function version(major: number, minor: number, revision: number): number {
-  return (major * 256 + minor) * 256 + revision;
-}
-
 /** Larger entries (a definition of tens of MiB) are not buffered: the listing is used instead. */
 const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
-
-/** Thrown inside a parse attempt when the buffered bytes end before it does. */
-class NeedMore extends Error {
-  readonly bytes: number;
-  constructor(bytes: number) {
-    super(`${bytes} bytes are needed`);
-    this.bytes = bytes;
-  }
-}
-
-/** Why the archive could not be read; the listing is used instead. */
-class Unreadable extends Error {}
 
 interface Header {
   version: number;
@@ -122,60 +108,6 @@ export class ArchiveTocReader {
   get problem(): string {
     if (this.#state === 'unreadable') return this.#problem ?? 'unreadable';
     return this.#state === 'reading' ? 'the archive ended inside its table of contents' : '';
-  }
-}
-
-/** Reads an entry or the header from a buffer; throws NeedMore when the buffer ends first. */
-class Cursor {
-  readonly #buffer: Buffer;
-  offset: number;
-  intSize: number;
-  /** Where this parse attempt started: NeedMore counts from here. */
-  readonly #start: number;
-
-  constructor(buffer: Buffer, offset: number, intSize: number) {
-    this.#buffer = buffer;
-    this.offset = offset;
-    this.#start = offset;
-    this.intSize = intSize;
-  }
-
-  #need(bytes: number): void {
-    if (this.offset + bytes > this.#buffer.length) throw new NeedMore(this.offset + bytes - this.#start);
-  }
-
-  byte(): number {
-    this.#need(1);
-    return this.#buffer[this.offset++]!;
-  }
-
-  bytes(length: number): Buffer {
-    this.#need(length);
-    const slice = this.#buffer.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    return slice;
-  }
-
-  /** WriteInt: a sign byte, then `intSize` bytes, least significant first. */
-  int(): number {
-    const negative = this.byte() !== 0;
-    const bytes = this.bytes(this.intSize);
-    let value = 0;
-    for (let i = bytes.length - 1; i >= 0; i--) value = value * 256 + bytes[i]!;
-    if (!Number.isSafeInteger(value)) throw new Unreadable('an integer in the table of contents is out of range');
-    return negative ? -value : value;
-  }
-
-  /** WriteStr: a length (-1 for no string), then that many bytes. */
-  str(): string | null {
-    const length = this.int();
-    if (length < 0) return null;
-    return this.bytes(length).toString('utf8');
-  }
-
-  skipStr(): void {
-    const length = this.int();
-    if (length > 0) this.bytes(length);
   }
 }
 

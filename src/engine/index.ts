@@ -47,6 +47,7 @@ export {
 export type { DumpProgress } from './progress.ts';
 export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedArchive } from './capture-archive.ts';
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
+export { planShardedCapture, type PlanShardedOptions } from './sharded/plan-capture.ts';
 export type { CaptureMode, PlannedPiece, ShardPlan, PieceResult, ShardKeys } from './sharded/types.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */
@@ -57,3 +58,25 @@ export async function startDump(
   const plan = await prepareDump(source, options);
   return runDump(plan, options);
 }
+export {
+  ArchiveHeadReader,
+  ArchiveHeadError,
+  parseArchiveHead,
+  writeArchiveHead,
+  dataEntries,
+  archiveEncoding,
+  archiveCompression,
+  type ArchiveHead,
+  type ArchiveHeader,
+  type HeadEntry,
+  type DataEntry,
+  type ArchiveCompression,
+} from './sharded/archive-head.ts';
+export { adler32, adler32Combine } from './sharded/adler32.ts';
+export {
+  createPieceDeflate,
+  createLargeObjectDeflate,
+  PieceDeflate,
+  type PieceDeflateOptions,
+} from './sharded/piece-deflate.ts';
+export { MAX_CHUNK_BYTES } from './sharded/archive-chunks.ts';
