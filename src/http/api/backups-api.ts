@@ -3,6 +3,8 @@ import type { AppDeps } from '../deps.ts';
 import { cancelBackup, captureNow, getBackupDetail, listBackups } from '../../backups/backups.service.ts';
 import { actorOf } from './actor.ts';
 import { backupJson } from './backup-json.ts';
+import { captureJson } from './capture-json.ts';
+import { shardedProgress } from '../../backups/sharded-progress.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 
 /** `/api/v1/backups`: list, capture now, one backup (with its log and contents), cancel. Members and admins alike. */
@@ -37,6 +39,7 @@ export function backupsApi(deps: AppDeps): Router {
     });
     res.json({
       ...backupJson(detail.backup),
+      ...captureJson(detail.backup, await shardedProgress(deps.pool, detail.backup)),
       throughput: detail.backup.progress.samples ?? [],
       events: detail.events.map((e) => ({
         attempt: e.attempt,

@@ -19,6 +19,7 @@ import { forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
 import { formBody } from '../form-body.ts';
 import { throughputChart } from './throughput-chart.ts';
+import { shardedProgress } from '../../backups/sharded-progress.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { createDownloadLink, listLinks, mayRevoke, revokeLink } from '../../links/links.service.ts';
 
@@ -116,6 +117,7 @@ export function backupPages(deps: AppDeps): Router {
       link: extra.link,
       gaveUp,
       now: new Date(),
+      sharded: await shardedProgress(deps.pool, detail.backup),
     });
   }
 
