@@ -48,6 +48,7 @@ export type { DumpProgress } from './progress.ts';
 export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedArchive } from './capture-archive.ts';
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
 export { planShardedCapture, type PlanShardedOptions } from './sharded/plan-capture.ts';
+export { dumpPiece, describePiece, type DumpPieceOptions } from './sharded/dump-piece.ts';
 export type { CaptureMode, PlannedPiece, ShardPlan, PieceResult, ShardKeys } from './sharded/types.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */

@@ -58,3 +58,36 @@ function skipIdentifier(text: string, i: number): number {
   while (i < text.length && /[^\s."(),;]/.test(text[i]!)) i += 1;
   return i;
 }
+
+/** The rows of a table piece, as pg_dump would copy them. */
+export interface PieceQuery {
+  /** The `COPY … TO stdout` statement the piece runs. */
+  copy: string;
+  /** For a ctid range, the SELECT inside it (to EXPLAIN); null for a whole table. */
+  select: string | null;
+}
+
+/**
+ * A whole table exactly as pg_dump's dumpTableData_copy copies it (`COPY <name> <columns> TO stdout`);
+ * a range of heap blocks as a SELECT of the same columns from ONLY that table (inheritance children
+ * have their own entries), bounded by ctid, which PostgreSQL 14+ runs as a TID range scan.
+ */
+export function pieceQuery(
+  copyStatement: string,
+  blocks: { fromBlock: number | null; toBlock: number | null } | null,
+): PieceQuery {
+  const { table, columns } = parseCopyStatement(copyStatement);
+  if (blocks === null) return { copy: `COPY ${table} ${columns === '' ? '' : `(${columns}) `}TO stdout`, select: null };
+  const bounds: string[] = [];
+  if (blocks.fromBlock !== null) bounds.push(`ctid >= '(${wholeBlock(blocks.fromBlock)},0)'::pg_catalog.tid`);
+  if (blocks.toBlock !== null) bounds.push(`ctid < '(${wholeBlock(blocks.toBlock)},0)'::pg_catalog.tid`);
+  const where = bounds.length > 0 ? ` WHERE ${bounds.join(' AND ')}` : '';
+  const select = `SELECT ${columns} FROM ONLY ${table}${where}`;
+  return { copy: `COPY (${select}) TO stdout`, select };
+}
+
+function wholeBlock(block: number): number {
+  if (!Number.isSafeInteger(block) || block < 0 || block > 0xffffffff)
+    throw new RangeError(`block ${block} is out of range`);
+  return block;
+}

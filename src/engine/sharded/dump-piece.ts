@@ -1,0 +1,215 @@
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import { isBackupFailure } from '../../shared/backup-failure.ts';
+import { redact } from '../../shared/redact.ts';
+import type { HostPolicy } from '../../net/host-guard.ts';
+import { canceled, dumpFailed } from '../dump-failures.ts';
+import type { BackupSource } from '../source.ts';
+import { connectSource } from '../source-client.ts';
+import { guardConnection } from '../source-guard.ts';
+import { pieceQuery } from './copy-statement.ts';
+import { startDumpSession } from './dump-session.ts';
+import { createLargeObjectDeflate, createPieceDeflate } from './piece-deflate.ts';
+import type { PieceResult, PlannedPiece, ShardPlan } from './types.ts';
+
+/** Options of `dumpPiece`. */
+export interface DumpPieceOptions {
+  source: BackupSource;
+  plan: ShardPlan;
+  piece: PlannedPiece;
+  store: ObjectStore;
+  /** Where the piece's object goes. */
+  key: string;
+  signal?: AbortSignal;
+  hosts?: HostPolicy;
+  /** About once a second and at the end: uncompressed bytes read, compressed bytes handed to storage. */
+  onProgress?(progress: { rawBytes: number; bytes: number }): void;
+  /** Kept with the object (and in its manifest, with `raw-bytes` and `adler32` added once known). */
+  metadata?: Record<string, string>;
+}
+
+/** Large objects are read in slices of this size, so one huge object never sits in memory whole. */
+const LARGE_OBJECT_SLICE = 1024 * 1024;
+/** Large objects listed per query. */
+const LARGE_OBJECT_BATCH = 1000;
+const PROGRESS_INTERVAL_MS = 1000;
+
+/** A piece's name in messages: `piece 3 (public.big, part 2 of 4)`. */
+export function describePiece(piece: PlannedPiece): string {
+  if (piece.kind === 'large_objects') return `piece ${piece.no} (large objects)`;
+  const part = piece.parts > 1 ? `, part ${piece.part + 1} of ${piece.parts}` : '';
+  return `piece ${piece.no} (${piece.schema === null ? '' : `${piece.schema}.`}${piece.table ?? ''}${part})`;
+}
+
+/**
+ * Dumps one piece into storage: connects as pg_dump would (the source resolved, its host checked,
+ * the checked addresses pinned, TLS naming the host), sets pg_dump's session, copies the piece's rows
+ * (or large objects) through the piece compressor into `store.upload`. Resolves only once storage has
+ * proven the object (size and SHA-256); on any failure storage removes what it wrote and this rejects
+ * naming the piece. Memory stays flat: rows stream with backpressure from storage back to the server.
+ */
+export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult> {
+  const { piece, plan, signal } = options;
+  const startedAt = Date.now();
+  if (signal?.aborted) throw canceled();
+  const resolved = await options.source.resolve(signal);
+  const connection = await guardConnection(resolved.connection, options.hosts);
+  if (signal?.aborted) throw canceled();
+  const secrets = [connection.password.reveal()];
+  const client = await connectSource(connection, { timeoutMs: 10_000, applicationName: 'big-backup piece' });
+  // Closing the connection ends the COPY on the server too; the upload sees the signal itself.
+  const onAbort = () => void client.end().catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await startDumpSession(client, { encoding: plan.encoding, serverMajor: plan.serverMajor });
+    const produced =
+      piece.kind === 'large_objects'
+        ? startLargeObjects(client, plan.compressionLevel)
+        : startTable(client, piece, plan);
+    const metadata: Record<string, string> = { piece: String(piece.no), ...options.metadata };
+    // Sealing waits for this; the manifest is written from `metadata` after it, so it carries the counts.
+    const sourceDone = produced.done.then((counts) => {
+      metadata['raw-bytes'] = String(counts.rawBytes);
+      metadata.adler32 = String(counts.adler32);
+      return counts;
+    });
+    const progress = setInterval(() => options.onProgress?.(produced.progress()), PROGRESS_INTERVAL_MS);
+    let stored;
+    try {
+      stored = await options.store.upload(options.key, produced.body, {
+        sourceDone,
+        metadata,
+        sizeEstimate: Math.max(1024 * 1024, Math.ceil(1.2 * piece.estimatedBytes)),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      produced.body.destroy();
+      await sourceDone.catch(() => {});
+      // The database's own error (COPY's, a query's) explains more than storage's "the source failed".
+      throw produced.databaseError() ?? error;
+    } finally {
+      clearInterval(progress);
+    }
+    const counts = await sourceDone;
+    options.onProgress?.({ rawBytes: counts.rawBytes, bytes: stored.bytes });
+    return {
+      no: piece.no,
+      key: stored.key,
+      bytes: stored.bytes,
+      sha256: stored.sha256,
+      rawBytes: counts.rawBytes,
+      adler32: counts.adler32,
+      rows: counts.rows,
+      seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+    };
+  } catch (error) {
+    if (signal?.aborted) throw canceled();
+    if (isBackupFailure(error)) throw error;
+    throw dumpFailed(`${describePiece(piece)} failed: ${redact((error as Error).message, secrets)}`, {
+      retryable: true,
+      cause: error,
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await client.end().catch(() => {});
+  }
+}
+
+interface Counts {
+  rawBytes: number;
+  adler32: number;
+  rows: number;
+}
+
+interface Produced {
+  body: Readable;
+  /** Resolves once every byte went into `body` and it ended. */
+  done: Promise<Counts>;
+  progress(): { rawBytes: number; bytes: number };
+  /** The first error the database raised, if any. */
+  databaseError(): Error | null;
+}
+
+/** COPY of a table piece, through the piece compressor. */
+function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Produced {
+  if (piece.copyStatement === null) throw new Error(`${describePiece(piece)} has no COPY statement`);
+  const query = pieceQuery(piece.copyStatement, piece.blocks);
+  const deflate = createPieceDeflate({ level: plan.compressionLevel });
+  const copy = client.query(copyTo(query.copy));
+  let databaseError: Error | null = null;
+  copy.once('error', (error) => (databaseError ??= error));
+  const done = pipeline(copy, deflate).then(() => ({
+    rawBytes: deflate.rawBytes,
+    adler32: deflate.adler32,
+    rows: copy.rowCount,
+  }));
+  done.catch(() => {});
+  return {
+    body: deflate,
+    done,
+    progress: () => ({ rawBytes: deflate.rawBytes, bytes: deflate.bytes }),
+    databaseError: () => databaseError,
+  };
+}
+
+/**
+ * Every large object in oid order, each as pg_dump writes it in a BLOBS block: its oid, its own zlib
+ * stream as chunks, a zero length (the block's final zero is the assembler's).
+ */
+function startLargeObjects(client: pg.Client, level: number): Produced {
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let rawBytes = 0;
+  let bytes = 0;
+  let rows = 0;
+  let databaseError: Error | null = null;
+  const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => {
+    try {
+      return await client.query<R>(text, values);
+    } catch (error) {
+      databaseError ??= error as Error;
+      throw error;
+    }
+  };
+  const run = async (): Promise<Counts> => {
+    let after = 0;
+    for (;;) {
+      const batch = await query<{ oid: string }>(
+        `SELECT oid::pg_catalog.int8::pg_catalog.text AS oid FROM pg_catalog.pg_largeobject_metadata
+         WHERE oid::pg_catalog.int8 > $1 ORDER BY oid::pg_catalog.int8 LIMIT ${LARGE_OBJECT_BATCH}`,
+        [after],
+      );
+      if (batch.rows.length === 0) break;
+      for (const { oid } of batch.rows) {
+        const deflate = createLargeObjectDeflate({ level, oid: Number(oid) });
+        const piped = pipeline(deflate, body, { end: false });
+        for (let offset = 0; ; offset += LARGE_OBJECT_SLICE) {
+          const slice = await query<{ data: Buffer }>(
+            `SELECT pg_catalog.lo_get($1::pg_catalog.oid, $2::pg_catalog.int8, $3) AS data`,
+            [oid, offset, LARGE_OBJECT_SLICE],
+          );
+          const data = slice.rows[0]!.data;
+          if (data.length > 0) {
+            rawBytes += data.length;
+            if (!deflate.write(data)) await once(deflate, 'drain');
+          }
+          if (data.length < LARGE_OBJECT_SLICE) break;
+        }
+        deflate.end();
+        await piped;
+        bytes += deflate.bytes;
+        rows += 1;
+        after = Number(oid);
+      }
+    }
+    body.end();
+    // Each object has its own Adler-32 inside its own stream; the piece as a whole has none.
+    return { rawBytes, adler32: 1, rows };
+  };
+  const done = run();
+  done.catch((error: unknown) => body.destroy(error as Error));
+  return { body, done, progress: () => ({ rawBytes, bytes }), databaseError: () => databaseError };
+}
