@@ -81,3 +81,4 @@ export {
   type PieceDeflateOptions,
 } from './sharded/piece-deflate.ts';
 export { MAX_CHUNK_BYTES } from './sharded/archive-chunks.ts';
+export { layoutArchive, AssemblyError, COPY_TERMINATOR, zlibHeader, type ArchiveLayout } from './sharded/assembly.ts';

@@ -137,3 +137,9 @@ export interface PresignOptions {
   /** The download's file name, sent back as `Content-Disposition: attachment; filename=…`. */
   filename: string;
 }
+
+/**
+ * One part of an object built by `compose`: bytes given inline, or a byte range (inclusive at both
+ * ends, like `read`) of an object already in the same store.
+ */
+export type ComposeSegment = Buffer | { key: string; start: number; end: number };
