@@ -176,8 +176,8 @@ async function assertOnlyArchiveStored(backup: Backup): Promise<void> {
 }
 
 test('two worker processes share one backup’s pieces, and the assembled archive is verified and restores equal', async () => {
-  const r = await shardableResource('standard');
   const workers = [await startWorker(), await startWorker()];
+  const r = await shardableResource('standard');
   const requested = (await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }))!;
   const done = await settled(requested.id);
   assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
@@ -206,8 +206,8 @@ test('two worker processes share one backup’s pieces, and the assembled archiv
 });
 
 test('a worker SIGKILLed after some pieces finished: the backup completes on another worker without dumping those pieces again', async () => {
-  const r = await shardableResource('basic');
   const doomed = await startWorker();
+  const r = await shardableResource('basic');
   const requested = (await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }))!;
   // A small table's piece runs late (largest first); hold a lock on it in the fork so that piece
   // is caught mid-run on the doomed worker once the others are done.
@@ -259,8 +259,8 @@ test('a worker SIGKILLed after some pieces finished: the backup completes on ano
 });
 
 test('a piece that keeps failing fails the backup naming the piece, leaves nothing in storage, and the fork is destroyed', async () => {
-  const r = await shardableResource('basic');
   const worker = await startWorker();
+  const r = await shardableResource('basic');
   const requested = (await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }))!;
   const forkName = await forkDatabase(requested.id);
   await eventually(async () => (await listPieces(db, requested.id, 1)).length > 0 || undefined, {
