@@ -121,6 +121,9 @@ export async function cancelBackup(
   // Read again after asking: an attempt that failed retryably meanwhile left the backup pending, and
   // the flag alone would wait for the retry (minutes to an hour away) to be noticed.
   const now = (await findResourceBackup(deps.pool, resourceId, backupId)) ?? backup;
+  // A backup dumped in pieces has no one job to notice the flag: its running pieces do within seconds,
+  // and the sweeper, asked now rather than at its next minute, ends it when none is running.
+  if (now.captureMode === 'sharded') await sendJob(deps.boss, 'shardSweeper', {});
   if (now.state === 'pending') {
     const reason =
       now.attempt === 0

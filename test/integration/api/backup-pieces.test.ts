@@ -9,6 +9,8 @@ import {
 } from '../../support/factories.ts';
 import { beginAttempt } from '../../../src/backups/backups.repo.ts';
 import { recordSingleCapture } from '../../../src/backups/sharded-backups.repo.ts';
+import { isSourceDeclaredStatic, setDirectSource } from '../../../src/backups/sources.repo.ts';
+import { testServerUrl } from '../../support/database.ts';
 
 // `/api/v1/backups/{id}` says how a backup is captured and, for one captured in pieces, counts them and
 // lists each compactly.
@@ -58,4 +60,35 @@ test('a backup captured as one stream says so, with no pieces', async () => {
   assert.equal(body.mode, 'single');
   assert.equal(body.modeReason, 'the fast format is one zstd stream');
   assert.equal(body.pieces, null);
+});
+
+test('an admin declares a direct source static only by repeating its description, and changing the source takes it back', async () => {
+  const { uuid } = await provisionedResource(stack, { awaitApp: false });
+  const browser = await signedInBrowser(stack, uuid);
+  const csrf = await browser.csrfToken();
+  const put = async (path: string, body: unknown) => {
+    const response = await apiCall(stack.app.url, 'PUT', path, { browser, csrf, body });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+  const heroku = await put('/source/static', { static: true, confirm: 'x' });
+  assert.equal(heroku.status, 422, 'no direct source yet');
+  const { description } = await setDirectSource(
+    db,
+    stack.app.runtime.secrets,
+    uuid,
+    testServerUrl(),
+    'admin@example.com',
+  );
+  const unconfirmed = await put('/source/static', { static: true });
+  assert.equal(unconfirmed.status, 422);
+  assert.equal(unconfirmed.body.code, 'confirmation_needed');
+  assert.equal(await isSourceDeclaredStatic(db, uuid), false);
+
+  const declared = await put('/source/static', { static: true, confirm: description });
+  assert.equal(declared.status, 200);
+  assert.deepEqual(declared.body.source, { kind: 'direct', description, static: true });
+  assert.equal(await isSourceDeclaredStatic(db, uuid), true);
+
+  await setDirectSource(db, stack.app.runtime.secrets, uuid, testServerUrl(), 'admin@example.com');
+  assert.equal(await isSourceDeclaredStatic(db, uuid), false, 'a new URL is not declared static');
 });
