@@ -3,10 +3,17 @@ import { QUEUES } from '../../queue/queues.ts';
 import type { JobContext, JobDeps } from '../deps.ts';
 import { dumpPiece } from '../../engine/index.ts';
 import { pieceKeyFor } from '../../backups/backup.ts';
-import { cancelRequested } from '../../backups/backups.repo.ts';
+import { cancelRequested, recordAttemptFacts } from '../../backups/backups.repo.ts';
 import { appendLogs } from '../../backups/backup-logs.repo.ts';
-import { countPieces, recordPieceDone, recordPieceRunFailed, startPieceRun } from '../../backups/backup-pieces.repo.ts';
+import {
+  countPieces,
+  listPieces,
+  recordPieceDone,
+  recordPieceRunFailed,
+  startPieceRun,
+} from '../../backups/backup-pieces.repo.ts';
 import { findShardedRun, type ShardedRun } from '../../backups/sharded-backups.repo.ts';
+import { summarisePieces } from '../../backups/sharded-progress.ts';
 import { reopenStaticSource } from '../../forks/fork-source.ts';
 import { sendJob } from '../../queue/send.ts';
 import { BackupFailure, isBackupFailure, toBackupFailure } from '../../shared/backup-failure.ts';
@@ -117,6 +124,21 @@ export async function runPiece(
 
 /** After a piece is done: the assembly once every piece is, otherwise the next pieces up to the limit. */
 export async function afterPiece(deps: JobDeps, run: ShardedRun): Promise<void> {
+  // The backup's progress, as the single stream keeps it (the page's live block and the API's `progress`).
+  if (run.token) {
+    const summary = summarisePieces(await listPieces(deps.pool, run.id, run.attempt));
+    await recordAttemptFacts(deps.pool, run.id, run.token, {
+      progress: {
+        bytes: summary.items.reduce((sum, p) => sum + (p.bytes ?? 0), 0),
+        sourceBytes: summary.estimatedBytes,
+        sourceBytesDone: summary.estimatedBytesDone,
+        etaSeconds: summary.etaSeconds,
+        currentTable: null,
+        tablesDumped: new Set(summary.items.filter((p) => p.state === 'done').map((p) => p.table)).size,
+        updatedAt: new Date().toISOString(),
+      },
+    }).catch(() => false);
+  }
   const counts = await countPieces(deps.pool, run.id, run.attempt);
   if (counts.total > 0 && counts.done === counts.total) {
     await sendJob(
