@@ -131,7 +131,21 @@ const settled = (id: string, timeoutMs = 180_000) =>
       return b && ['completed', 'failed', 'canceled'].includes(b.state) ? b : undefined;
     },
     { timeoutMs, what: 'the backup to settle' },
-  );
+  ).catch(async (error: unknown) => {
+    const b = await findBackup(db, id);
+    const pieces = await db.query(
+      'select piece_no, state, attempts, worker, last_error from backup_pieces where backup_id = $1 order by piece_no',
+      [id],
+    );
+    const jobs = await db.query(
+      `select name, state, retry_count, data from pgboss.job where data->>'backupId' = $1 order by created_on`,
+      [id],
+    );
+    const logs = await db.query('select message from backup_logs where backup_id = $1 order by id', [id]);
+    throw new Error(
+      `${(error as Error).message}: ${JSON.stringify({ backup: b, pieces: pieces.rows, jobs: jobs.rows, logs: logs.rows.map((l) => l.message) }, null, 1)}`,
+    );
+  });
 
 /** Waits for the fork's teardown and checks Heroku (the simulator) no longer has it. */
 async function assertForkGone(backupId: string): Promise<void> {
