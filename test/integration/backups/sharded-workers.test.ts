@@ -17,7 +17,7 @@ import {
   fingerprintDatabase,
   restoreArchive,
 } from '../../support/seed-source.ts';
-import { requestBackup } from '../../../src/backups/backups.service.ts';
+import { cancelBackup, requestBackup } from '../../../src/backups/backups.service.ts';
 import { findBackup } from '../../../src/backups/backups.repo.ts';
 import { listPieces } from '../../../src/backups/backup-pieces.repo.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
@@ -231,6 +231,7 @@ test('a worker SIGKILLed after some pieces finished: the backup completes on ano
     what: 'the plan to be recorded',
   });
   const blocker = new pg.Client(server.url(forkName));
+  blocker.on('error', () => {}); // the fork's teardown ends this session
   await blocker.connect();
   after(() => blocker.end().catch(() => {}));
   await blocker.query('begin');
@@ -297,5 +298,37 @@ test('a piece that keeps failing fails the backup naming the piece, leaves nothi
   await assertForkGone(done.id);
   assert.deepEqual(await store.list(`tenants/${r.uuid}/`), [], 'no piece and no archive is left');
   assert.deepEqual(await store.listIncompleteUploads(`tenants/${r.uuid}/`), []);
+  await stopWorker(worker);
+});
+
+test('canceling a sharded backup stops its pieces, removes what they stored and destroys the fork', async () => {
+  const worker = await startWorker();
+  const r = await shardableResource('basic');
+  const requested = (await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }))!;
+  const forkName = await forkDatabase(requested.id);
+  await eventually(async () => (await listPieces(db, requested.id, 1)).length > 0 || undefined, {
+    intervalMs: 20,
+    what: 'the plan to be recorded',
+  });
+  // A piece waits on this lock, so the backup is reliably mid-way when it is canceled.
+  const blocker = new pg.Client(server.url(forkName));
+  blocker.on('error', () => {}); // the fork's teardown ends this session
+  await blocker.connect();
+  after(() => blocker.end().catch(() => {}));
+  await blocker.query('begin');
+  await blocker.query('lock table sales.orders in access exclusive mode');
+  await eventually(
+    async () =>
+      (await listPieces(db, requested.id, 1)).some((p) => p.table === 'orders' && p.state === 'running') || undefined,
+    { timeoutMs: 60_000, what: 'the orders piece to be running' },
+  );
+  await cancelBackup(web, r.uuid, requested.id, r.owner);
+  const done = await settled(requested.id, 30_000);
+  assert.equal(done.state, 'canceled', `${done.failureKind}: ${done.failureReason}`);
+  await assertForkGone(done.id);
+  assert.deepEqual(await store.list(`tenants/${r.uuid}/`), [], 'no piece is left');
+  assert.deepEqual(await store.listIncompleteUploads(`tenants/${r.uuid}/`), []);
+  // The resource's slot is free again: a new backup may be requested.
+  assert.ok(await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }));
   await stopWorker(worker);
 });
