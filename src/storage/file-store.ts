@@ -2,15 +2,20 @@ import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { asStorageFailure, storageFailed } from './errors.ts';
+import { composeToFile, sealFile } from './file-compose.ts';
 import { syncDirectory, TEMPORARY_NAME, uploadToFile } from './file-upload.ts';
 import { assertValidKey, assertValidPrefix, MANIFEST_SUFFIX } from './keys.ts';
 import { parseManifest } from './manifest.ts';
 import type {
+  ComposeOptions,
+  ComposeResult,
+  ComposeSegment,
   IncompleteUpload,
   ListedObject,
   ObjectInfo,
   ObjectStore,
   ReadOptions,
+  SealOptions,
   UploadOptions,
   UploadResult,
 } from './object-store.ts';
@@ -50,6 +55,18 @@ export class FileObjectStore implements ObjectStore {
       throw error;
     }
     return uploadToFile(key, target, body, options);
+  }
+
+  async compose(
+    key: string,
+    segments: readonly ComposeSegment[],
+    options: ComposeOptions = {},
+  ): Promise<ComposeResult> {
+    return composeToFile(key, this.#path(key), segments, (source) => this.#path(source), options);
+  }
+
+  async seal(key: string, expected: SealOptions): Promise<UploadResult> {
+    return sealFile(key, this.#path(key), expected);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

@@ -58,6 +58,23 @@ export interface ObjectStore {
   /** Aborts one upload found by `listIncompleteUploads`; aborting one that is already gone succeeds. */
   abortIncompleteUpload(upload: IncompleteUpload): Promise<void>;
 
+  /**
+   * Writes one object at `key` from `segments`, in order: inline bytes and byte ranges of objects
+   * already in this store (the pieces of a sharded capture). On S3 large ranges are copied
+   * server-side (UploadPartCopy) and never pass through this process; on disk the bytes are
+   * concatenated into a temporary file renamed into place. The result is NOT sealed: it has no
+   * manifest until `seal`, after the caller proved it. Ranges outside their object reject with
+   * `invalid_range` before anything is written; on any failure what was written is removed.
+   */
+  compose(key: string, segments: readonly ComposeSegment[], options?: ComposeOptions): Promise<ComposeResult>;
+
+  /**
+   * Seals an object written by `compose`: checks that the store holds exactly `expected.bytes`
+   * (`size_mismatch` otherwise, leaving the object unsealed) and writes its manifest with the given
+   * digest, as `upload` does.
+   */
+  seal(key: string, expected: SealOptions): Promise<UploadResult>;
+
   /** Releases sockets; the store cannot be used afterwards. */
   close(): Promise<void>;
 }
@@ -143,3 +160,24 @@ export interface PresignOptions {
  * ends, like `read`) of an object already in the same store.
  */
 export type ComposeSegment = Buffer | { key: string; start: number; end: number };
+
+export interface ComposeOptions {
+  /** Cancels the composition; it rejects with `aborted` after removing what it wrote. */
+  signal?: AbortSignal;
+  contentType?: string;
+  /** Object metadata (S3), as for `upload`; the manifest's metadata is given to `seal`. */
+  metadata?: Record<string, string>;
+}
+
+export interface ComposeResult {
+  key: string;
+  /** The composed object's size, checked against the store. */
+  bytes: number;
+}
+
+export interface SealOptions {
+  bytes: number;
+  /** Lower-case hex SHA-256 of the object's bytes, proven by the caller (it read them back). */
+  sha256: string;
+  metadata?: Record<string, string>;
+}

@@ -13,16 +13,21 @@ import { asStorageFailure, storageFailed } from './errors.ts';
 import { assertValidKey, assertValidPrefix, joinKey, MANIFEST_SUFFIX } from './keys.ts';
 import { parseManifest, type ObjectManifest } from './manifest.ts';
 import type {
+  ComposeOptions,
+  ComposeResult,
+  ComposeSegment,
   IncompleteUpload,
   ListedObject,
   ObjectInfo,
   ObjectStore,
   PresignOptions,
   ReadOptions,
+  SealOptions,
   UploadOptions,
   UploadResult,
 } from './object-store.ts';
 import { createS3Client, isS3NotFound } from './s3-client.ts';
+import { composeToS3, sealS3 } from './s3-compose.ts';
 import { uploadToS3 } from './s3-upload.ts';
 import type { S3Settings } from './storage-url.ts';
 import { assertValidExpiry, assertValidRange, attachmentDisposition } from './validate.ts';
@@ -50,6 +55,22 @@ export class S3ObjectStore implements ObjectStore {
       throw error;
     }
     return uploadToS3({ client: this.#client, settings: this.#settings }, key, this.#full(key), body, options);
+  }
+
+  async compose(
+    key: string,
+    segments: readonly ComposeSegment[],
+    options: ComposeOptions = {},
+  ): Promise<ComposeResult> {
+    assertValidKey(key);
+    for (const segment of segments) if (!Buffer.isBuffer(segment)) assertValidKey(segment.key);
+    const target = { client: this.#client, settings: this.#settings };
+    return composeToS3(target, key, this.#full(key), segments, (source) => this.#full(source), options);
+  }
+
+  async seal(key: string, expected: SealOptions): Promise<UploadResult> {
+    assertValidKey(key);
+    return sealS3({ client: this.#client, settings: this.#settings }, key, this.#full(key), expected);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

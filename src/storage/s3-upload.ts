@@ -178,7 +178,7 @@ export async function uploadToS3(
   }
 }
 
-async function headOrNull(send: Send, bucket: string, key: string): Promise<HeadObjectCommandOutput | null> {
+export async function headOrNull(send: Send, bucket: string, key: string): Promise<HeadObjectCommandOutput | null> {
   try {
     return (await send(new HeadObjectCommand({ Bucket: bucket, Key: key }))) as unknown as HeadObjectCommandOutput;
   } catch (error) {
@@ -188,7 +188,7 @@ async function headOrNull(send: Send, bucket: string, key: string): Promise<Head
 }
 
 /** Aborts the multipart upload (if any) and deletes the manifest and the object; returns the first error. */
-async function removeEverything(
+export async function removeEverything(
   send: Send,
   bucket: string,
   key: string,

@@ -159,6 +159,111 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSu
       await rejectsWith(store.listIncompleteUploads('/tenants'), 'invalid_key');
     });
 
+    test('composes inline bytes and ranges of stored objects into one object, unsealed until sealed', async () => {
+      const a = knownBytes(12 * MiB);
+      const b = Buffer.from('the second source object');
+      await store.upload('compose/src/a.piece', Readable.from([a]));
+      await store.upload('compose/src/b.piece', Readable.from([b]));
+      const segments = [
+        Buffer.from('head'),
+        { key: 'compose/src/a.piece', start: 0, end: a.length - 1 },
+        Buffer.from('between'),
+        { key: 'compose/src/b.piece', start: 4, end: 9 },
+        { key: 'compose/src/a.piece', start: 7 * MiB + 3, end: 7 * MiB + 2 },
+        { key: 'compose/src/a.piece', start: 5, end: 6 * MiB },
+        Buffer.alloc(0),
+      ].filter((s) => Buffer.isBuffer(s) || s.end >= s.start);
+      const expected = Buffer.concat([
+        Buffer.from('head'),
+        a,
+        Buffer.from('between'),
+        b.subarray(4, 10),
+        a.subarray(5, 6 * MiB + 1),
+      ]);
+      const composed = await store.compose('compose/archive.dump', segments, { metadata: { 'backup-id': 'b9' } });
+      assert.deepEqual(composed, { key: 'compose/archive.dump', bytes: expected.length });
+      const head = await store.head('compose/archive.dump');
+      assert.equal(head?.bytes, expected.length);
+      assert.equal(head?.manifest, null, 'not sealed before seal');
+      assert.deepEqual((await store.list('compose/')).map((o) => [o.key, o.sealed]).sort(), [
+        ['compose/archive.dump', false],
+        ['compose/src/a.piece', true],
+        ['compose/src/b.piece', true],
+      ]);
+      const back = await drain(await store.read('compose/archive.dump'));
+      assert.deepEqual([back.bytes, back.sha256], [expected.length, sha256(expected)], 'the composed bytes');
+
+      await rejectsWith(
+        store.seal('compose/archive.dump', { bytes: expected.length + 1, sha256: sha256(expected) }),
+        'size_mismatch',
+      );
+      assert.equal((await store.head('compose/archive.dump'))?.manifest, null, 'a refused seal writes no manifest');
+      const sealed = await store.seal('compose/archive.dump', {
+        bytes: expected.length,
+        sha256: sha256(expected),
+        metadata: { 'backup-id': 'b9' },
+      });
+      assert.deepEqual(sealed, { key: 'compose/archive.dump', bytes: expected.length, sha256: sha256(expected) });
+      const after = await store.head('compose/archive.dump');
+      assert.equal(after?.manifest?.sha256, sha256(expected));
+      assert.deepEqual(after?.manifest?.metadata, { 'backup-id': 'b9' });
+      assert.equal((await store.head('compose/src/a.piece'))?.bytes, a.length, 'the sources stay');
+      assert.deepEqual(await store.listIncompleteUploads('compose/'), []);
+    });
+
+    test('composes small and empty objects', async () => {
+      await store.upload('compose-small/src.piece', Readable.from([Buffer.from('0123456789')]));
+      await store.compose('compose-small/a.dump', [
+        Buffer.from('<'),
+        { key: 'compose-small/src.piece', start: 2, end: 4 },
+        Buffer.from('>'),
+      ]);
+      assert.equal((await drain(await store.read('compose-small/a.dump'))).content.toString(), '<234>');
+      assert.deepEqual(await store.compose('compose-small/empty.dump', []), {
+        key: 'compose-small/empty.dump',
+        bytes: 0,
+      });
+      assert.equal((await store.head('compose-small/empty.dump'))?.bytes, 0);
+    });
+
+    test('refuses ranges outside their object, missing sources and itself, writing nothing', async () => {
+      await store.upload('compose-bad/src.piece', Readable.from([Buffer.from('0123456789')]));
+      const range = (start: number, end: number, key = 'compose-bad/src.piece') => [
+        Buffer.from('x'),
+        { key, start, end },
+      ];
+      await rejectsWith(store.compose('compose-bad/a.dump', range(5, 10)), 'invalid_range');
+      await rejectsWith(store.compose('compose-bad/a.dump', range(5, 4)), 'invalid_range');
+      await rejectsWith(store.compose('compose-bad/a.dump', range(-1, 4)), 'invalid_range');
+      await rejectsWith(store.compose('compose-bad/a.dump', range(0, 1, 'compose-bad/missing.piece')), 'not_found');
+      await rejectsWith(store.compose('compose-bad/a.dump', range(0, 1, '../escape')), 'invalid_key');
+      await rejectsWith(store.compose('compose-bad/src.piece', range(0, 1)), 'invalid_config');
+      await rejectsWith(store.seal('compose-bad/never.dump', { bytes: 1, sha256: sha256('x') }), 'not_found');
+      assert.deepEqual(
+        (await store.list('compose-bad/')).map((o) => o.key),
+        ['compose-bad/src.piece'],
+      );
+      assert.deepEqual(await store.listIncompleteUploads('compose-bad/'), []);
+    });
+
+    test('leaves nothing when the compose is aborted', async () => {
+      await store.upload('compose-abort/src.piece', Readable.from([knownBytes(12 * MiB)]));
+      const segments = [Buffer.from('x'), { key: 'compose-abort/src.piece', start: 0, end: 12 * MiB - 1 }];
+      await rejectsWith(store.compose('compose-abort/a.dump', segments, { signal: AbortSignal.abort() }), 'aborted');
+      const controller = new AbortController();
+      const composing = store.compose('compose-abort/b.dump', segments, { signal: controller.signal });
+      setImmediate(() => controller.abort(new Error('shutdown')));
+      await composing.then(
+        () => store.delete('compose-abort/b.dump'), // finished before the abort: fine, but then remove it
+        (error: unknown) => assert.ok(isStorageFailure(error, 'aborted'), String(error)),
+      );
+      assert.deepEqual(
+        (await store.list('compose-abort/')).map((o) => o.key),
+        ['compose-abort/src.piece'],
+      );
+      assert.deepEqual(await store.listIncompleteUploads('compose-abort/'), []);
+    });
+
     async function assertNothingUnder(prefix: string): Promise<void> {
       assert.deepEqual(await store.list(prefix), [], `no object under ${prefix}`);
       assert.deepEqual(await store.listIncompleteUploads(prefix), [], `no incomplete upload under ${prefix}`);

@@ -1,8 +1,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync } from 'node:fs';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -10,13 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
 /**
  * An S3-protocol server on loopback for the storage tests: s3rver 3.7.1 plus one Koa middleware,
  * placed in front of s3rver's own, that
- * - adds the two multipart routes s3rver lacks, over its upload folder: AbortMultipartUpload
- *   (s3rver answers 405) and ListMultipartUploads (NotImplemented);
+ * - adds the three multipart routes s3rver lacks, over its upload folder: AbortMultipartUpload
+ *   (s3rver answers 405), ListMultipartUploads and UploadPartCopy (NotImplemented);
  * - answers NoSuchUpload / InvalidPart instead of letting s3rver crash on a CompleteMultipartUpload
  *   that names an unknown upload or part, or resurrect an aborted upload on a late UploadPart;
  * - can echo server-side-encryption headers like AWS does (s3rver ignores them);
@@ -43,6 +45,8 @@ export interface TestS3Server {
 export interface S3Faults {
   /** UploadPart with this part number always answers 500 InternalError. */
   failUploadPart?: number;
+  /** UploadPartCopy with this part number always answers 500 InternalError. */
+  failUploadPartCopy?: number;
   /** GetObject of a key ending so answers 500 InternalError (HeadObject still works)... */
   failGetObjectOf?: string;
   /** ...this many times (every time when absent). */
@@ -66,6 +70,11 @@ export interface RecordedRequest {
   status?: number;
   /** The request's x-amz-checksum-crc32 header (flexible checksums), when it had one. */
   checksumCrc32?: string;
+  /** UploadPart: the body's declared length; UploadPartCopy: the bytes copied. */
+  bytes?: number;
+  /** UploadPartCopy: the source key (without bucket) and its x-amz-copy-source-range. */
+  copySource?: string;
+  copySourceRange?: string;
 }
 
 type QueryValue = string | string[] | undefined;
@@ -202,13 +211,16 @@ function testMiddleware(
     const [bucket = '', ...rest] = ctx.path.split('/').slice(1).map(decodeURIComponent);
     const key = rest.join('/');
     const operation = classify(ctx, key);
-    const partNumber = operation === 'UploadPart' ? Number(ctx.query.partNumber) : undefined;
+    const partNumber =
+      operation === 'UploadPart' || operation === 'UploadPartCopy' ? Number(ctx.query.partNumber) : undefined;
     const crc32 = ctx.headers['x-amz-checksum-crc32'];
+    const length = ctx.headers['content-length'];
     const record: RecordedRequest = {
       operation,
       key,
       ...(partNumber === undefined ? {} : { partNumber }),
       ...(typeof crc32 === 'string' ? { checksumCrc32: crc32 } : {}),
+      ...(operation === 'UploadPart' && typeof length === 'string' ? { bytes: Number(length) } : {}),
     };
     requests.push(record);
     const uploadsDir = path.join(directory, bucket, '._S3rver_uploads');
@@ -224,6 +236,9 @@ function testMiddleware(
           if (!(await uploadExists(uploadsDir, uploadId, key))) return await drainThenError(ctx, 404, 'NoSuchUpload');
           if (faults.failUploadPart === partNumber) return await drainThenError(ctx, 500, 'InternalError');
           return await next();
+        case 'UploadPartCopy':
+          if (faults.failUploadPartCopy === partNumber) return errorResponse(ctx, 500, 'InternalError');
+          return await uploadPartCopy(ctx, { directory, uploadsDir, uploadId, key, partNumber: partNumber!, record });
         case 'CompleteMultipartUpload':
           return await complete(ctx, next, { directory, bucket, key, uploadsDir, uploadId, faults, encryption });
         case 'PutObject':
@@ -272,7 +287,7 @@ function classify(ctx: KoaContext, key: string): string {
     case 'POST':
       return has('uploads') ? 'CreateMultipartUpload' : has('uploadId') ? 'CompleteMultipartUpload' : 'POST object';
     case 'PUT':
-      if (has('uploadId')) return 'UploadPart';
+      if (has('uploadId')) return 'x-amz-copy-source' in ctx.headers ? 'UploadPartCopy' : 'UploadPart';
       return 'x-amz-copy-source' in ctx.headers ? 'CopyObject' : has('tagging') ? 'PutObjectTagging' : 'PutObject';
     case 'DELETE':
       return has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
@@ -341,6 +356,71 @@ async function complete(ctx: KoaContext, next: () => Promise<void>, c: CompleteC
   const object = path.join(c.directory, c.bucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
   if (c.faults.afterComplete === 'delete') await rm(object, { force: true });
   if (c.faults.afterComplete === 'truncate') await truncate(object, Math.max(0, (await stat(object)).size - 1));
+}
+
+/**
+ * UploadPartCopy as S3 does it: the part is `x-amz-copy-source` (`bucket/key`, URL-encoded, optional
+ * leading slash), whole or the inclusive `x-amz-copy-source-range: bytes=first-last`; the answer is a
+ * CopyPartResult with the part's ETag and LastModified. NoSuchUpload, NoSuchKey, and InvalidArgument
+ * for a malformed range, one outside the source, a part number outside 1-10,000 or a part over 5 GiB.
+ */
+async function uploadPartCopy(
+  ctx: KoaContext,
+  c: {
+    directory: string;
+    uploadsDir: string;
+    uploadId: string;
+    key: string;
+    partNumber: number;
+    record: RecordedRequest;
+  },
+): Promise<void> {
+  if (!(await uploadExists(c.uploadsDir, c.uploadId, c.key))) return errorResponse(ctx, 404, 'NoSuchUpload');
+  if (!Number.isInteger(c.partNumber) || c.partNumber < 1 || c.partNumber > 10_000)
+    return errorResponse(ctx, 400, 'InvalidArgument');
+  const header = String(ctx.headers['x-amz-copy-source']);
+  const source = decodeURIComponent(header.split('?')[0]!).replace(/^\//, '');
+  const slash = source.indexOf('/');
+  const [sourceBucket, sourceKey] = [source.slice(0, slash), source.slice(slash + 1)];
+  c.record.copySource = sourceKey;
+  const FilesystemStore = createRequire(import.meta.url)('s3rver/lib/stores/filesystem.js') as {
+    encodeKeyPath(key: string): string;
+  };
+  const segments = FilesystemStore.encodeKeyPath(sourceKey).split('/');
+  const file = path.join(c.directory, sourceBucket, ...segments.slice(0, -1), `${segments.at(-1)}._S3rver_object`);
+  const stats = slash > 0 ? await stat(file).catch(() => null) : null;
+  if (stats === null) return errorResponse(ctx, 404, 'NoSuchKey');
+  let start = 0;
+  let end = stats.size - 1;
+  const rangeHeader = ctx.headers['x-amz-copy-source-range'];
+  if (rangeHeader !== undefined) {
+    c.record.copySourceRange = String(rangeHeader);
+    const match = /^bytes=(\d+)-(\d+)$/.exec(String(rangeHeader));
+    if (!match) return errorResponse(ctx, 400, 'InvalidArgument');
+    [start, end] = [Number(match[1]), Number(match[2])];
+    if (start > end || end >= stats.size) return errorResponse(ctx, 400, 'InvalidArgument');
+  }
+  if (end - start + 1 > 5 * 1024 * 1024 * 1024) return errorResponse(ctx, 400, 'InvalidArgument');
+  const part = path.join(c.uploadsDir, c.uploadId, String(c.partNumber));
+  const hash = createHash('md5');
+  await pipeline(
+    createReadStream(file, { start, end }),
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    },
+    createWriteStream(part),
+  );
+  const md5 = hash.digest('hex');
+  await writeFile(`${part}.md5`, md5);
+  c.record.bytes = end - start + 1;
+  ctx.status = 200;
+  ctx.type = 'application/xml';
+  ctx.body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<LastModified>${new Date().toISOString()}</LastModified><ETag>"${md5}"</ETag></CopyPartResult>`;
 }
 
 async function uploadExists(uploadsDir: string, uploadId: string, key: string): Promise<boolean> {

@@ -1,8 +1,11 @@
 import {
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -11,7 +14,7 @@ import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
 import { startS3Server, type TestS3Server } from '../../support/s3-server.ts';
 import { objectStoreContract, rejectsWith } from '../../support/object-store-contract.ts';
-import { drain, generate, MiB } from '../../support/streams.ts';
+import { drain, generate, knownBytes, MiB, sha256 } from '../../support/streams.ts';
 
 objectStoreContract('S3 driver', async () => {
   const server = await startS3Server();
@@ -229,5 +232,104 @@ describe('S3 driver', () => {
       .client()
       .send(new HeadObjectCommand({ Bucket: server.bucket, Key: 'backups/prefixed/1.dump.manifest.json' }));
     assert.equal(raw.$metadata.httpStatusCode, 200);
+  });
+});
+
+describe('S3 driver: compose', () => {
+  let server: TestS3Server;
+  let store: ObjectStore;
+  before(async () => {
+    server = await startS3Server();
+    store = await openObjectStore(server.url('composed', { part_size: '5MiB' }), server.env);
+  });
+  beforeEach(() => server.reset());
+  after(async () => {
+    await store.close();
+    await server.close();
+  });
+
+  test('copies large ranges server-side and sends only the small bytes, every part but the last at least 5 MiB', async () => {
+    const big = knownBytes(13 * MiB);
+    const small = knownBytes(MiB);
+    await store.upload('c1/big.piece', Readable.from([big]));
+    await store.upload('c1/small.piece', Readable.from([small]));
+    server.reset();
+    const segments = [
+      Buffer.from('head'),
+      { key: 'c1/big.piece', start: 0, end: big.length - 1 },
+      Buffer.from('trailer'),
+      { key: 'c1/small.piece', start: 0, end: small.length - 1 },
+      { key: 'c1/big.piece', start: 0, end: big.length - 1 },
+      Buffer.from('end'),
+    ];
+    const expected = Buffer.concat([Buffer.from('head'), big, Buffer.from('trailer'), small, big, Buffer.from('end')]);
+    await store.compose('c1/archive.dump', segments);
+    const back = await drain(await store.read('c1/archive.dump'));
+    assert.deepEqual([back.bytes, back.sha256], [expected.length, sha256(expected)], 'the composed bytes');
+    const parts = server.requests
+      .filter((r) => r.operation === 'UploadPart' || r.operation === 'UploadPartCopy')
+      .sort((a, b) => a.partNumber! - b.partNumber!);
+    assert.deepEqual(
+      parts.map((p) => p.partNumber),
+      parts.map((_, i) => i + 1),
+    );
+    for (const part of parts.slice(0, -1)) assert.ok(part.bytes! >= 5 * MiB, JSON.stringify(part));
+    const copied = parts.filter((p) => p.operation === 'UploadPartCopy');
+    const uploaded = parts.filter((p) => p.operation === 'UploadPart').reduce((sum, p) => sum + p.bytes!, 0);
+    assert.ok(copied.length >= 2 && copied.every((p) => p.copySource === 'composed/c1/big.piece'));
+    assert.equal(copied.reduce((sum, p) => sum + p.bytes!, 0) + uploaded, expected.length);
+    assert.ok(uploaded <= 2 * 5 * MiB + small.length, `uploaded ${uploaded} bytes, the rest was copied`);
+    const ranged = server.requests.filter((r) => r.operation === 'GetObject' && r.key.endsWith('big.piece'));
+    assert.ok(ranged.length <= 2, 'big ranges are read only to fill a part to 5 MiB');
+  });
+
+  test('aborts the upload and leaves no object when a copied part keeps failing', async () => {
+    await store.upload('c2/big.piece', Readable.from([knownBytes(11 * MiB)]));
+    server.faults = { failUploadPartCopy: 2 };
+    const error = await rejectsWith(
+      store.compose('c2/archive.dump', [Buffer.alloc(10), { key: 'c2/big.piece', start: 0, end: 11 * MiB - 1 }]),
+      'store_failed',
+    );
+    assert.match(error.message, /part 2/);
+    assert.ok(server.requests.some((r) => r.operation === 'AbortMultipartUpload'));
+    assert.deepEqual(
+      (await store.list('c2/')).map((o) => o.key),
+      ['c2/big.piece'],
+    );
+    assert.deepEqual(await store.listIncompleteUploads('c2/'), []);
+  });
+
+  test('the test server answers UploadPartCopy like S3: ranges inclusive, errors for bad ranges and unknown uploads', async () => {
+    const client = server.client();
+    await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'raw/src', Body: Buffer.from('0123456789') }));
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: 'raw/dst' }));
+    const copy = (range: string | undefined, uploadId = UploadId) =>
+      client.send(
+        new UploadPartCopyCommand({
+          Bucket: server.bucket,
+          Key: 'raw/dst',
+          UploadId: uploadId,
+          PartNumber: 1,
+          CopySource: `${server.bucket}/raw/src`,
+          ...(range === undefined ? {} : { CopySourceRange: range }),
+        }),
+      );
+    const output = await copy('bytes=2-5');
+    assert.match(output.CopyPartResult?.ETag ?? '', /^"[0-9a-f]{32}"$/);
+    assert.ok(output.CopyPartResult?.LastModified instanceof Date);
+    await assert.rejects(copy('bytes=5-10'), { name: 'InvalidArgument' });
+    await assert.rejects(copy('bytes=6-5'), { name: 'InvalidArgument' });
+    await assert.rejects(copy('2-5'), { name: 'InvalidArgument' });
+    await assert.rejects(copy(undefined, 'ffff'), { name: 'NoSuchUpload' });
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: server.bucket,
+        Key: 'raw/dst',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: output.CopyPartResult.ETag! }] },
+      }),
+    );
+    const got = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: 'raw/dst' }));
+    assert.equal(await got.Body!.transformToString(), '2345');
   });
 });
