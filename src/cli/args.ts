@@ -31,6 +31,12 @@ export interface CaptureArgs extends OutputArgs {
   key: string | null;
   stallTimeoutSeconds: number;
   verbose: boolean;
+  /** Pieces dumped at once; above 1 the capture is sharded (the source is then declared static). */
+  parallel: number;
+  /** Tables larger than this are cut into ctid ranges (sharded capture only). */
+  splitSizeBytes: number;
+  /** Carry on from the pieces stored under `--key` (sharded capture only). */
+  resume: boolean;
 }
 
 /** `big-backup verify`'s options, checked. */
@@ -59,12 +65,19 @@ const CAPTURE_OPTIONS = {
   key: { type: 'string' },
   'stall-timeout': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
+  parallel: { type: 'string' },
+  'split-size': { type: 'string' },
+  resume: { type: 'boolean' },
 } as const;
 
 const VERIFY_OPTIONS = { ...OUTPUT_OPTIONS, from: { type: 'string' }, key: { type: 'string' } } as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DEFAULT_STALL_SECONDS = 300;
+const MAX_PARALLEL = 64;
+/** The issue's default split size: 1 GiB. */
+export const DEFAULT_SPLIT_BYTES = 1024 ** 3;
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /** Parses `argv` (without node and the script); throws UsageError for anything it cannot run. */
 export function parseCommandLine(argv: readonly string[]): Invocation {
@@ -98,6 +111,16 @@ function parseCapture(argv: readonly string[]): Invocation {
   if (!/^\d+$/.test(stall) || Number(stall) < 5 || Number(stall) > 86_399)
     throw fail('--stall-timeout must be a whole number of seconds from 5 to 86399');
   if (values.quiet && values.verbose) throw fail('--quiet and --verbose cannot be used together');
+  const parallel = values.parallel ?? '1';
+  if (!/^\d+$/.test(parallel) || Number(parallel) < 1 || Number(parallel) > MAX_PARALLEL)
+    throw fail(`--parallel must be a whole number from 1 to ${MAX_PARALLEL}`);
+  const sharded = Number(parallel) > 1;
+  if (values['split-size'] !== undefined && !sharded) throw fail('--split-size needs --parallel 2 or more');
+  const splitSizeBytes = values['split-size'] === undefined ? DEFAULT_SPLIT_BYTES : parseSize(values['split-size']);
+  if (splitSizeBytes === null || splitSizeBytes < 1024 * 1024)
+    throw fail('--split-size must be a size of at least 1MB, such as 512MB or 1GB');
+  if (values.resume && !sharded) throw fail('--resume needs --parallel 2 or more');
+  if (values.resume && values.key === undefined) throw fail('--resume needs --key, the key of the capture to carry on');
   return {
     command: 'capture',
     args: {
@@ -109,8 +132,19 @@ function parseCapture(argv: readonly string[]): Invocation {
       json: values.json ?? false,
       quiet: values.quiet ?? false,
       verbose: values.verbose ?? false,
+      parallel: Number(parallel),
+      splitSizeBytes,
+      resume: values.resume ?? false,
     },
   };
+}
+
+/** `8MB`, `512MiB`, `1GB`, `1g`, `1048576`: binary units (1MB = 1 MiB); null when it is not a size. */
+export function parseSize(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!match) return null;
+  const bytes = Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!);
+  return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
 function parseVerify(argv: readonly string[]): Invocation {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { captureArchive, directSource, parseDatabaseUrl } from '../engine/index.ts';
 import { assertValidKey } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { UsageError, type CaptureArgs, type SourceArg } from './args.ts';
+import type { CaptureArgs } from './args.ts';
+import { defaultKey, sourceUrl } from './capture-inputs.ts';
 import { reportFailure, type CliContext } from './context.ts';
 import { CliFailure, EXIT } from './failure.ts';
 import { dumpState, formatBytes } from './progress-bar.ts';
@@ -12,6 +12,7 @@ import { locate, restoreCommands, summarize, type ArchiveLocation, type ArchiveR
 
 /** `big-backup capture`: the engine's dump → storage → verification, once, outside the queue. */
 export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<number> {
+  if (args.parallel > 1) return (await import('./sharded-capture-command.ts')).runShardedCapture(args, ctx);
   const reporter = createReporter(ctx.stderr, chooseMode(ctx.stderr, args));
   const secrets: string[] = [];
   let store: ObjectStore | null = null;
@@ -118,29 +119,4 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
   }
 }
 
-/** The database URL, from the environment for `env:NAME` so that it never has to be in argv. */
-function sourceUrl(source: SourceArg, env: CliContext['env']): string {
-  if (source.kind === 'url') return source.url;
-  const value = env[source.name];
-  if (value === undefined || value.trim() === '')
-    throw new UsageError(`--source env:${source.name}: the environment variable ${source.name} is not set`, 'capture');
-  return value.trim();
-}
-
-/**
- * `big-backup/<database>/<UTC time>-<random>.dump`: sorts by time, each segment passes the key rules,
- * and two runs started in the same second (a scheduler firing twice) never share a key, so neither can
- * overwrite the other's archive or delete it when cleaning up after itself.
- */
-export function defaultKey(database: string, at: Date, extension: string): string {
-  let name = database
-    .replace(/[^A-Za-z0-9._=+@-]+/g, '-')
-    .replace(/^[^A-Za-z0-9]+/, '')
-    .slice(0, 100);
-  if (name === '') name = 'database';
-  const time = at
-    .toISOString()
-    .replace(/\.\d+Z$/, 'Z')
-    .replace(/[-:]/g, '');
-  return `big-backup/${name}/${time}-${randomBytes(4).toString('hex')}${extension}`;
-}
+export { defaultKey } from './capture-inputs.ts';

@@ -20,7 +20,8 @@ export const CAPTURE_USAGE = `Usage: big-backup capture --source <database-url|e
 
 Streams a pg_dump archive of the database to storage, then reads it back and proves it (size,
 SHA-256, pg_restore reads every entry). Exits 0 only when the stored archive is verified; a failed
-or interrupted capture leaves nothing in storage.
+or interrupted capture leaves nothing in storage (except, with --parallel and --key, the finished
+pieces of an interrupted one, for --resume).
 
 Options:
   --source <url|env:NAME>  the database: postgres://user:password@host:port/database, or env:NAME
@@ -32,6 +33,15 @@ Options:
                            wrapped in zstd (.dump.zst); default: default
   --key <key>              the object's key; default big-backup/<database>/<UTC time>-<random>.dump[.zst]
   --stall-timeout <s>      stop when pg_dump moves no bytes for this many seconds; default 300
+  --parallel <N>           dump the database in pieces, N at a time (2 to 64), and join them into one
+                           ordinary archive: only for a source nothing writes to while it is dumped
+                           (a fork, a restored copy), which N > 1 declares it to be; default 1 (one
+                           pg_dump stream). The default format only; large objects in a pg_dump 17+
+                           archive make it one stream, and the result says which mode ran and why
+  --split-size <size>      with --parallel: cut tables larger than this into ctid ranges (PostgreSQL
+                           14+), e.g. 512MB or 2GB; default 1GB
+  --resume                 with --parallel and the same --key: carry on from the pieces an interrupted
+                           run left in storage (a run interrupted with --key keeps its finished pieces)
   --json                   print one JSON object with the result (or the error) on stdout at the end
   -q, --quiet              no progress on stderr, only errors
   -v, --verbose            also print pg_dump's own log lines on stderr

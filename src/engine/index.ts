@@ -49,6 +49,13 @@ export { captureArchive, type CaptureHooks, type CaptureOptions, type CapturedAr
 export { verifyArchive, type VerifiedArchive } from './verify-archive.ts';
 export { planShardedCapture, type PlanShardedOptions } from './sharded/plan-capture.ts';
 export { dumpPiece, describePiece, type DumpPieceOptions } from './sharded/dump-piece.ts';
+export {
+  captureSharded,
+  type ShardedCapture,
+  type ShardedCaptureOptions,
+  type ShardedProgress,
+} from './sharded/capture-sharded.ts';
+export { pieceKeys, type PieceKeys } from './sharded/piece-store.ts';
 export type { CaptureMode, PlannedPiece, ShardPlan, PieceResult, ShardKeys } from './sharded/types.ts';
 
 /** `prepareDump` then `runDump`: fails before spawning on a version mismatch or a bad connection. */

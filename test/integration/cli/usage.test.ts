@@ -48,6 +48,19 @@ describe('big-backup usage', () => {
         /the database URL is not usable: the scheme must be postgres/,
       ],
       [['verify', '--from', 'file:///tmp/x'], /--key is required/],
+      [['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--parallel', '0'], /--parallel must be a whole/],
+      [
+        ['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--split-size', '8MB'],
+        /--split-size needs --parallel 2 or more/,
+      ],
+      [
+        ['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--parallel', '2', '--split-size', '8 bananas'],
+        /--split-size must be a size/,
+      ],
+      [
+        ['capture', '--source', 'env:DB', '--to', 'file:///tmp/x', '--parallel', '2', '--resume'],
+        /--resume needs --key/,
+      ],
     ];
     const runs = await Promise.all(
       cases.map(([args]) => runCli(args, { DB: 'postgres://u:hunter22@h/db', NOT_PG: 'mysql://u:hunter22@h/db' })),
