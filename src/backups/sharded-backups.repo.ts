@@ -157,3 +157,19 @@ export async function reopenAssembly(db: Queryable, backupId: string, token: str
   );
   return result.rowCount === 1;
 }
+
+/** What a running piece looks for every few seconds: a cancel, or its attempt no longer holding the backup. */
+export async function pieceMayGoOn(
+  db: Queryable,
+  backupId: string,
+  token: string,
+): Promise<'yes' | 'canceled' | 'ended'> {
+  const result = await db.query<{ canceled: boolean; ours: boolean }>(
+    `select cancel_requested_at is not null as canceled, (attempt_token = $2 and state = 'running') as ours
+     from backups where id = $1`,
+    [backupId, token],
+  );
+  const row = result.rows[0];
+  if (!row?.ours) return 'ended';
+  return row.canceled ? 'canceled' : 'yes';
+}

@@ -12,13 +12,13 @@ import {
   recordPieceRunFailed,
   startPieceRun,
 } from '../../backups/backup-pieces.repo.ts';
-import { findShardedRun, type ShardedRun } from '../../backups/sharded-backups.repo.ts';
+import { findShardedRun, pieceMayGoOn, type ShardedRun } from '../../backups/sharded-backups.repo.ts';
 import { summarisePieces } from '../../backups/sharded-progress.ts';
 import { reopenStaticSource } from '../../forks/fork-source.ts';
 import { sendJob } from '../../queue/send.ts';
 import { BackupFailure, isBackupFailure, toBackupFailure } from '../../shared/backup-failure.ts';
 import { workerId } from '../../shared/worker-id.ts';
-import { cancelRequested as cancelRequestedFailure, interrupted } from '../attempt-failures.ts';
+import { cancelRequested as cancelRequestedFailure, interrupted, superseded } from '../attempt-failures.ts';
 import { dispatchPieces } from './dispatch-pieces.ts';
 import { endShardedBackup } from './end-sharded-backup.ts';
 import { deadlinePassed, describePiece, pieceGaveUp } from './shard-failures.ts';
@@ -65,10 +65,12 @@ export async function runPiece(
   };
   const onJobAbort = () => stop(interrupted());
   job.signal.addEventListener('abort', onJobAbort, { once: true });
+  // A cancel stops the piece; so does the backup ending meanwhile (another piece failed it, its deadline passed).
   const watcher = setInterval(() => {
-    cancelRequested(deps.pool, backupId).then(
-      (yes) => {
-        if (yes) stop(cancelRequestedFailure());
+    pieceMayGoOn(deps.pool, backupId, piece.token).then(
+      (answer) => {
+        if (answer === 'canceled') stop(cancelRequestedFailure());
+        if (answer === 'ended') stop(superseded());
       },
       () => {},
     );
@@ -102,6 +104,10 @@ export async function runPiece(
     await deps.store.delete(key).catch(() => {});
     const reason: unknown = controller.signal.reason;
     const failure = toBackupFailure(isBackupFailure(reason) ? reason : error);
+    if (failure.kind === 'superseded') {
+      await recordPieceRunFailed(deps.pool, piece, 'stopped: the backup ended or a newer attempt took over', true);
+      return 'skipped';
+    }
     if (failure.kind === 'canceled' || (await cancelRequested(deps.pool, backupId).catch(() => false))) {
       await recordPieceRunFailed(deps.pool, piece, 'canceled', false);
       await endShardedBackup(deps, run, { kind: 'canceled', reason: 'canceled on request' });
