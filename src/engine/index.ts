@@ -89,3 +89,4 @@ export {
 } from './sharded/piece-deflate.ts';
 export { MAX_CHUNK_BYTES } from './sharded/archive-chunks.ts';
 export { layoutArchive, AssemblyError, COPY_TERMINATOR, zlibHeader, type ArchiveLayout } from './sharded/assembly.ts';
+export { assembleShardedArchive, type AssembleOptions } from './sharded/assemble-archive.ts';

@@ -8,6 +8,15 @@ export function verificationFailed(message: string, cause?: unknown): BackupFail
   });
 }
 
+/** A piece of a sharded capture is not what its record says (missing, another size, another digest): dump it again. */
+export function pieceFailed(pieceNo: number, message: string, cause?: unknown): BackupFailure {
+  return new BackupFailure('verification_failed', message, {
+    retryable: true,
+    detail: { pieceNo },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
 /** Reading the object back failed (the store or the connection), which says nothing about the archive: worth another read. */
 export function readBackFailed(error: unknown): BackupFailure {
   return new BackupFailure('verification_failed', `reading the archive back failed: ${(error as Error).message}`, {

@@ -88,6 +88,8 @@ export interface FailureDetail {
   cleanupError?: unknown;
   /** Verification could not read the stored object back: that says nothing about the archive. */
   readBack?: boolean;
+  /** The sharded capture's piece (its `no`) that is missing or not what its record says. */
+  pieceNo?: number;
 }
 
 export interface BackupFailureOptions {
