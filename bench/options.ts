@@ -13,6 +13,12 @@ export const VARIANTS = [
   'default-file',
   'fast-s3',
   'fast-file',
+  'sharded1-s3',
+  'sharded2-s3',
+  'sharded4-s3',
+  'sharded1-file',
+  'sharded2-file',
+  'sharded4-file',
   'shell-z1',
   'shell-zstd',
   'ceiling',
@@ -25,6 +31,12 @@ const DEFAULT_TARGETS: Variant[] = [
   'default-file',
   'fast-s3',
   'fast-file',
+  'sharded1-s3',
+  'sharded2-s3',
+  'sharded4-s3',
+  'sharded1-file',
+  'sharded2-file',
+  'sharded4-file',
   'shell-z1',
   'shell-zstd',
 ];
@@ -36,6 +48,12 @@ export const DESCRIPTIONS: Record<Variant, string> = {
   'default-file': 'engine, default → disk, verified',
   'fast-s3': 'engine, fast → S3, verified',
   'fast-file': 'engine, fast → disk, verified',
+  'sharded1-s3': 'sharded, default, 1 piece at a time → S3, verified',
+  'sharded2-s3': 'sharded, default, 2 pieces at a time → S3, verified',
+  'sharded4-s3': 'sharded, default, 4 pieces at a time → S3, verified',
+  'sharded1-file': 'sharded, default, 1 piece at a time → disk, verified',
+  'sharded2-file': 'sharded, default, 2 pieces at a time → disk, verified',
+  'sharded4-file': 'sharded, default, 4 pieces at a time → disk, verified',
   'shell-z1': 'ref: pg_dump -Fc -Z1 -f file',
   'shell-zstd': 'ref: pg_dump -Fc -Z0 | zstd -1 > file',
   'ceiling': 'ref: pg_dump -Fc -Z0 > /dev/null',
@@ -48,6 +66,8 @@ export interface BenchOptions {
   variants: Variant[];
   /** Keep the source cluster here and reuse databases already built; default a temporary folder removed at the end. */
   dataDir?: string;
+  /** Split size of the sharded variants' tables (ctid ranges). */
+  splitSize: number;
   /** `part_size` / `queue_size` options of the S3 storage URL; absent means the engine's defaults. */
   partSize?: string;
   queueSize?: number;
@@ -67,19 +87,20 @@ full path (dump → storage → verified) per format and store, in interleaved r
                                                                             env BENCH_TARGETS default ${DEFAULT_TARGETS.join(',')}
   --data-dir DIR        keep the source cluster in DIR and reuse its databases on later runs
                                                                             env BENCH_DATA_DIR
+  --split-size 128MB    split size of the sharded variants (tables cut into ctid ranges of about this)
+                                                                            env BENCH_SPLIT_SIZE default 128MB
   --part-size 16MiB     S3 part size floor (storage URL option part_size)   env BENCH_PART_SIZE
   --queue-size 4        S3 parts in flight (storage URL option queue_size)  env BENCH_QUEUE_SIZE
   --help`;
 
 /** `500MB`, `2GB`, `1.5GiB`, `750M`: binary units (MB means MiB, as in performance.md). */
-export function parseSize(text: string): number {
+export function parseSize(text: string, minimum = 50 * MiB): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(k|m|g|t)?i?b?\s*$/i.exec(text);
   if (!match) throw new Error(`cannot read the size "${text}"; write e.g. 500MB or 2GB`);
   const unit = (match[2] ?? 'm').toLowerCase();
   const factor = unit === 'k' ? 1024 : unit === 'm' ? MiB : unit === 'g' ? GiB : 1024 * GiB;
   const bytes = Math.round(Number(match[1]) * factor);
-  if (bytes < 50 * MiB)
-    throw new Error(`the size ${text} is too small; the fixed part of the mix alone is ~15 MB, use at least 50MB`);
+  if (bytes < minimum) throw new Error(`the size ${text} is too small; use at least ${Math.round(minimum / MiB)}MB`);
   return bytes;
 }
 
@@ -99,7 +120,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     if (value === undefined) throw new Error(`--${name} needs a value`);
     flags.set(name, value);
   }
-  const known = ['size', 'sizes', 'rounds', 'targets', 'data-dir', 'part-size', 'queue-size'];
+  const known = ['size', 'sizes', 'rounds', 'targets', 'data-dir', 'part-size', 'queue-size', 'split-size'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n\n${USAGE}`);
   const pick = (flag: string, variable: string): string | undefined => flags.get(flag) ?? (env[variable] || undefined);
 
@@ -139,8 +160,10 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     throw new Error('--queue-size must be 1 to 16');
   const partSize = pick('part-size', 'BENCH_PART_SIZE');
   const dataDir = pick('data-dir', 'BENCH_DATA_DIR');
+  const splitSize = parseSize(pick('split-size', 'BENCH_SPLIT_SIZE') ?? '128MB', MiB);
   return {
     sizes,
+    splitSize,
     rounds,
     variants,
     help,

@@ -44,7 +44,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (options.variants.some((v) => v.startsWith('default-') || v.startsWith('fast-'))) {
+  if (options.variants.some((v) => v.startsWith('default-') || v.startsWith('fast-') || v.startsWith('sharded'))) {
     progress('compiling the engine to JavaScript (as `npm run build` does for the worker)…');
     await buildEngineRun();
   }
@@ -141,6 +141,7 @@ async function main(): Promise<number> {
       passwordFile: passwordFile.path,
       outDir,
       fileStoreUrl: `file://${path.join(outDir, 'store')}`,
+      splitSize: options.splitSize,
       ...(s3 ? { s3: { url: s3.url(`bench-${db.name}`, s3Options), env: s3.env, pid: s3.pid } } : {}),
       ...(postmaster === undefined ? {} : { postmasterPid: postmaster }),
     };

@@ -50,6 +50,8 @@ export interface RunContext {
   /** Scratch folder for local archives. */
   outDir: string;
   fileStoreUrl: string;
+  /** Split size of the sharded variants. */
+  splitSize: number;
   s3?: { url: string; env: Record<string, string>; pid: number };
   /** The source cluster's postmaster, whose children's CPU is its backends'. */
   postmasterPid?: number;
@@ -122,6 +124,15 @@ async function runOnce(variant: Variant, context: RunContext, tag: string): Prom
       return runEngine(context, 'fast', 's3', tag);
     case 'fast-file':
       return runEngine(context, 'fast', 'file', tag);
+    case 'sharded1-s3':
+    case 'sharded2-s3':
+    case 'sharded4-s3':
+    case 'sharded1-file':
+    case 'sharded2-file':
+    case 'sharded4-file': {
+      const [, pieces, store] = /^sharded(\d)-(s3|file)$/.exec(variant)!;
+      return runEngine(context, 'default', store as 's3' | 'file', tag, Number(pieces));
+    }
   }
 }
 
@@ -196,6 +207,7 @@ async function runEngine(
   format: 'default' | 'fast',
   store: 's3' | 'file',
   tag: string,
+  sharded?: number,
 ): Promise<Sample> {
   if (store === 's3' && !context.s3) throw new Error('the S3 server is not running');
   const env: Record<string, string> = {
@@ -207,6 +219,7 @@ async function runEngine(
     BENCH_STORE_ENV: JSON.stringify(store === 's3' ? context.s3!.env : {}),
     BENCH_FORMAT: format,
     BENCH_KEY: `bench/${tag}`,
+    ...(sharded === undefined ? {} : { BENCH_SHARDED: String(sharded), BENCH_SPLIT_SIZE: String(context.splitSize) }),
   };
   const started = performance.now();
   // --expose-gc as the Procfile's worker runs, for the garbage pacer (src/engine/garbage-pacer.ts).

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -8,6 +8,7 @@ import { isBackupFailure } from '../../shared/backup-failure.ts';
 import { redact } from '../../shared/redact.ts';
 import type { HostPolicy } from '../../net/host-guard.ts';
 import { canceled, dumpFailed } from '../dump-failures.ts';
+import { createGarbagePacer } from '../garbage-pacer.ts';
 import type { BackupSource } from '../source.ts';
 import { connectSource } from '../source-client.ts';
 import { guardConnection } from '../source-guard.ts';
@@ -37,6 +38,12 @@ const LARGE_OBJECT_SLICE = 1024 * 1024;
 /** Large objects listed per query. */
 const LARGE_OBJECT_BATCH = 1000;
 const PROGRESS_INTERVAL_MS = 1000;
+/**
+ * One pacer for every piece of this process (see garbage-pacer.ts): pieces run side by side and one
+ * after another, each allocating socket reads, zlib output and chunk frames that V8 would otherwise
+ * collect only once external memory grew about 64 MiB.
+ */
+const pace = createGarbagePacer();
 
 /** A piece's name in messages: `piece 3 (public.big, part 2 of 4)`. */
 export function describePiece(piece: PlannedPiece): string {
@@ -142,7 +149,13 @@ function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Pr
   const copy = client.query(copyTo(query.copy));
   let databaseError: Error | null = null;
   copy.once('error', (error) => (databaseError ??= error));
-  const done = pipeline(copy, deflate).then(() => ({
+  const paced = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      pace(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  const done = pipeline(copy, paced, deflate).then(() => ({
     rawBytes: deflate.rawBytes,
     adler32: deflate.adler32,
     rows: copy.rowCount,
@@ -194,6 +207,7 @@ function startLargeObjects(client: pg.Client, level: number): Produced {
           const data = slice.rows[0]!.data;
           if (data.length > 0) {
             rawBytes += data.length;
+            pace(data.length);
             if (!deflate.write(data)) await once(deflate, 'drain');
           }
           if (data.length < LARGE_OBJECT_SLICE) break;
