@@ -1,9 +1,10 @@
 import test from 'node:test';
+import { Readable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { startStack } from '../../support/stack.ts';
 import { jobDeps, provisionedResource, shardedBackupInFlight } from '../../support/factories.ts';
 import { QUEUES } from '../../../src/queue/queues.ts';
-import { beginAttempt, markFailed } from '../../../src/backups/backups.repo.ts';
+import { beginAttempt, findBackup, markFailed } from '../../../src/backups/backups.repo.ts';
 import { findShardedRun } from '../../../src/backups/sharded-backups.repo.ts';
 import {
   countPieces,
@@ -13,6 +14,9 @@ import {
   startPieceRun,
 } from '../../../src/backups/backup-pieces.repo.ts';
 import { dispatchPieces } from '../../../src/jobs/sharded/dispatch-pieces.ts';
+import { shardSweeper } from '../../../src/jobs/sharded/shard-sweeper.ts';
+import { openObjectStore } from '../../../src/storage/open-object-store.ts';
+import { pieceKeyFor } from '../../../src/backups/backup.ts';
 
 // The per-backup limit and the fences of the sharded capture, against the real database and pg-boss
 // (no worker runs here, so sent jobs stay queued and can be counted).
@@ -62,4 +66,33 @@ test('a piece of a replaced attempt, or of a run that lost its claim, is never c
   assert.equal(now?.attempt, 2);
   assert.equal(now?.captureMode, null, 'the new attempt decides its own mode');
   assert.ok((await listPieces(db, backup.id, 1)).every((p) => p.state !== 'done' || p.no < 2));
+});
+
+test('the sweeper ends a sharded backup whose add-on was removed, and one past its own deadline, removing their pieces', async () => {
+  const store = await openObjectStore(app.config.STORAGE_URL!, {});
+  const sweeperDeps = jobDeps(app, { store });
+  const removed = await provisionedResource({ app, sim }, { awaitApp: false });
+  const gone = await shardedBackupInFlight(db, removed.uuid);
+  const goneKey = pieceKeyFor(removed.uuid, gone.id, 1, 0, 1);
+  await store.upload(goneKey, Readable.from([Buffer.from('piece')]));
+  // Heroku removes the add-on: deprovisioning flags its unfinished backups to stop.
+  assert.equal((await sim.deprovision(removed.uuid)).result, 'deprovisioned');
+
+  const late = await provisionedResource({ app, sim }, { awaitApp: false });
+  const overdue = await shardedBackupInFlight(db, late.uuid);
+  await db.query(
+    `update backups set started_at = now() - interval '49 hours', deadline_at = now() - interval '1 hour' where id = $1`,
+    [overdue.id],
+  );
+
+  const report = await shardSweeper(sweeperDeps, {});
+  assert.deepEqual(report.ended.sort(), [gone.id, overdue.id].sort());
+  const ended = await findBackup(db, gone.id);
+  assert.equal(ended?.state, 'canceled');
+  assert.equal(await store.head(goneKey), null, 'its pieces are removed');
+  const timedOut = await findBackup(db, overdue.id);
+  assert.equal(timedOut?.state, 'failed');
+  assert.equal(timedOut?.failureKind, 'timed_out');
+  assert.match(timedOut?.failureReason ?? '', /within the plan's limit of 48 hours/);
+  await store.close();
 });
