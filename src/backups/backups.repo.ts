@@ -404,7 +404,7 @@ export async function cancelRequested(db: Queryable, id: string): Promise<boolea
 export async function listUnfinishedSince(db: Queryable, before: Date): Promise<string[]> {
   const result = await db.query<{ id: string }>(
     `select id from backups where state in ${ACTIVE} and updated_at < $1
-       and not (capture_mode is not distinct from 'sharded' and state in ${ATTEMPT} and attempt_token is not null)`,
+       and not (coalesce(capture_mode = 'sharded', false) and state in ${ATTEMPT} and attempt_token is not null)`,
     [before],
   );
   return result.rows.map((r) => r.id);

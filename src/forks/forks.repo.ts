@@ -96,7 +96,7 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
  */
 export async function listForksToReap(db: Queryable, cutoff: Date): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ${FINAL} or (fork_requested_at < $1 and not (capture_mode is not distinct from 'sharded'
+    `${LIVE} and (state in ${FINAL} or (fork_requested_at < $1 and not (coalesce(capture_mode = 'sharded', false)
        and state in ${ATTEMPT} and attempt_token is not null and coalesce(deadline_at > now(), false)))) order by fork_requested_at`,
     [cutoff],
   );
