@@ -1,4 +1,4 @@
-import { captureSharded, directSource, parseDatabaseUrl } from '../engine/index.ts';
+import { captureSharded, directSource, parseDatabaseUrl, pieceKeys } from '../engine/index.ts';
 import { assertValidKey } from '../storage/keys.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { CaptureArgs } from './args.ts';
@@ -36,6 +36,13 @@ export async function runShardedCapture(args: CaptureArgs, ctx: CliContext): Pro
     const { openObjectStore } = await import('../storage/open-object-store.ts');
     store = await openObjectStore(args.to, ctx.env);
     const opened = store;
+    if (args.key !== null && !args.resume && (await opened.list(pieceKeys(args.key).prefix)).length > 0) {
+      throw new CliFailure(
+        'exists',
+        `pieces of an earlier capture are stored beside ${args.key}`,
+        'run the same command with --resume to carry on from them, or choose another --key',
+      );
+    }
     const startedAt = new Date();
     const pgBinDir = ctx.env.PG_BIN_DIR;
     let done = 0;

@@ -17,7 +17,8 @@ import {
  * A database holding what a sharded capture most easily gets wrong, on top of seedSourceDatabase's
  * (citext, non-ASCII names, large objects, a heroku_ext schema): partitions, inheritance, generated
  * columns, an enum, names with spaces, dots and quotes, a materialized view, sequences part-way,
- * values whose text depends on the session (floats, intervals, dates, time zones), and `public.big`,
+ * values whose text depends on the session (floats, intervals, dates, time zones), an empty table, a
+ * table without columns (but with rows), and `public.big`,
  * a table without a primary key of `bigRows` rows, to be split into ctid ranges.
  */
 export async function seedShardedDatabase(server: SourceServer, name: string, bigRows: number): Promise<string> {
@@ -49,6 +50,11 @@ export async function seedShardedDatabase(server: SourceServer, name: string, bi
       (0.1, 0.1, '1 year 2 mons 3 days 04:05:06.789', '2024-02-29', '2024-06-01 12:34:56.789+02', '23:59:59.999999'),
       (1e-300, 3.4e38, '-1 day', '0001-01-01', '1999-12-31 23:59:59+00', '00:00'),
       (null, 'NaN', null, 'infinity', '-infinity', null);
+
+    create table public.empty_table (id int, note text);
+    create table public.no_columns ();
+    insert into public.no_columns default values;
+    insert into public.no_columns default values;
 
     create materialized view public.customer_counts as select length(email::text) as len, count(*) as n from public.customers group by 1;
 

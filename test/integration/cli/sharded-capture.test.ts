@@ -92,7 +92,9 @@ describe('big-backup capture --parallel', () => {
     const before = filesUnder(folder).filter((name) => !name.endsWith('.partial'));
     const again = await runCli([...args, '--key', 'K.dump', '--json'], { FORK_URL: fork });
     assert.equal(again.code, 1, again.stderr);
-    assert.match(again.stderr, /pieces of an earlier capture are stored beside K\.dump; resume it/);
+    assert.equal((jsonResult(again).error as { code: string }).code, 'exists');
+    assert.match(again.stderr, /^big-backup: error: pieces of an earlier capture are stored beside K\.dump$/m);
+    assert.match(again.stderr, /^hint: run the same command with --resume/m);
     assert.deepEqual(
       filesUnder(folder).filter((name) => !name.endsWith('.partial')),
       before,
