@@ -13,6 +13,33 @@ const base64Key = z
     error: 'each key must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)',
   });
 
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** A size in bytes: a number, or a number and a unit (`8MB`, `1GiB`); at least 64 KiB. */
+const byteSize = (label: string) =>
+  z
+    .string()
+    .trim()
+    .transform((value, context) => {
+      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value);
+      const unit = match ? BYTE_UNITS[match[2]!.toLowerCase()] : undefined;
+      const bytes = match && unit ? Math.round(Number(match[1]) * unit) : NaN;
+      if (!(bytes >= 64 * 1024)) {
+        context.addIssue({ code: 'custom', message: `${label} must be a size of at least 64KiB, e.g. 1GiB or 8MB` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
 /** Every setting the processes read, with its environment name. Parsed once, at boot. */
 const schema = z
   .object({
@@ -105,6 +132,12 @@ const schema = z
       .max(86_399)
       .default(12 * 3600),
     FORK_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
+    // Sharded capture (issue 14): tables larger than this are dumped in several pieces (ctid ranges),
+    // e.g. `1GiB`, `8MB` or a number of bytes.
+    SHARD_SPLIT_SIZE: byteSize('SHARD_SPLIT_SIZE').default(1024 ** 3),
+    // Pieces one worker process dumps at once, whatever backups they belong to (each backup's own
+    // limit comes from its plan), so one customer's pieces cannot take every slot.
+    PIECE_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
     // Lets customers' database URLs (and fork URLs) point at loopback and private addresses: for the
     // embedded default and the tests, whose databases run on this machine. Refused in production.
     ALLOW_PRIVATE_DATABASE_HOSTS: z

@@ -74,6 +74,11 @@ export interface Backup {
   /** When a re-check found the archive changed or gone, and what it found (state `corrupt`). */
   corruptAt?: Date | null;
   corruptionReason?: string | null;
+  /** How the last attempt captured the database, and why (migration 0014); null before it decided. */
+  captureMode?: 'sharded' | 'single' | null;
+  captureModeReason?: string | null;
+  /** A sharded backup's own deadline (it may exceed the 24 hours of any one job). */
+  deadlineAt?: Date | null;
 }
 
 /** A short-lived fork of the customer's database, from request to destruction. */
@@ -132,4 +137,23 @@ export function objectKeyFor(
   extension: '.dump' | '.dump.zst',
 ): string {
   return `tenants/${resourceId}/${backupId}/attempt-${attempt}${extension}`;
+}
+
+/**
+ * Where one piece of a sharded attempt is stored, beside the attempt's archive; the prefix names every
+ * piece of the attempt, so they can be listed and removed together.
+ */
+export function pieceKeyPrefix(resourceId: string, backupId: string, attempt: number): string {
+  return `tenants/${resourceId}/${backupId}/attempt-${attempt}.pieces/`;
+}
+
+/** Each run of a piece writes its own object, so a run that lost its claim can never overwrite the one recorded done. */
+export function pieceKeyFor(
+  resourceId: string,
+  backupId: string,
+  attempt: number,
+  pieceNo: number,
+  run: number,
+): string {
+  return `${pieceKeyPrefix(resourceId, backupId, attempt)}${String(pieceNo).padStart(5, '0')}.run-${run}.piece`;
 }

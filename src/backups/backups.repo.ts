@@ -22,7 +22,8 @@ const COLUMNS = `id, resource_id, trigger, number, state, phase, format, request
   sha256, source_bytes, source_description, server_version, pg_dump_version, dump_command, restore_command, table_count,
   toc_entries, progress, failure_kind, failure_reason, cancel_requested_at, created_at, started_at, verified_at, finished_at,
   source_mode, fork_addon_name, fork_plan, fork_state, fork_requested_at, fork_ready_at, fork_destroyed_at, fork_intent_at,
-  reverification_requested_at, reverification_reason, rechecked_at, corrupt_at, corruption_reason`;
+  reverification_requested_at, reverification_reason, rechecked_at, corrupt_at, corruption_reason,
+  capture_mode, capture_mode_reason, deadline_at`;
 
 type Row = Record<string, unknown>;
 const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -76,6 +77,9 @@ function toBackup(r: Row): Backup {
     recheckedAt: r.rechecked_at as Date | null,
     corruptAt: r.corrupt_at as Date | null,
     corruptionReason: r.corruption_reason as string | null,
+    captureMode: r.capture_mode as Backup['captureMode'],
+    captureModeReason: r.capture_mode_reason as string | null,
+    deadlineAt: r.deadline_at as Date | null,
   };
 }
 
@@ -118,12 +122,21 @@ export async function findBackup(db: Queryable, id: string): Promise<Backup | un
 export async function findArchiveClaims(
   db: Queryable,
   ids: readonly string[],
-): Promise<Map<string, { objectKey: string | null; state: BackupState }>> {
-  const result = await db.query<{ id: string; object_key: string | null; state: BackupState }>(
-    'select id, object_key, state from backups where id = any($1::uuid[])',
+): Promise<Map<string, { objectKey: string | null; state: BackupState; attempt: number; sharded: boolean }>> {
+  const result = await db.query<{
+    id: string;
+    object_key: string | null;
+    state: BackupState;
+    attempt: number;
+    sharded: boolean;
+  }>(
+    `select id, object_key, state, attempt, coalesce(capture_mode = 'sharded', false) as sharded
+     from backups where id = any($1::uuid[])`,
     [ids],
   );
-  return new Map(result.rows.map((r) => [r.id, { objectKey: r.object_key, state: r.state }]));
+  return new Map(
+    result.rows.map((r) => [r.id, { objectKey: r.object_key, state: r.state, attempt: r.attempt, sharded: r.sharded }]),
+  );
 }
 
 /**
@@ -188,7 +201,8 @@ export async function beginAttempt(db: Queryable, id: string): Promise<{ backup:
   const result = await db.query<Row & { attempt_token: string }>(
     `update backups set attempt = attempt + 1, attempt_token = gen_random_uuid(), state = 'running', phase = 'starting',
        started_at = coalesce(started_at, now()), progress = '{}'::jsonb, updated_at = now(),
-       failure_kind = null, failure_reason = null
+       failure_kind = null, failure_reason = null,
+       capture_mode = null, capture_mode_reason = null, shard_plan = null, deadline_at = null
      where id = $1 and state in ${ACTIVE} and cancel_requested_at is null
      returning ${COLUMNS}, attempt_token`,
     [id],
@@ -386,11 +400,17 @@ export async function cancelRequested(db: Queryable, id: string): Promise<boolea
   return (result.rowCount ?? 0) > 0;
 }
 
-/** Unfinished backups nothing has written to since `before` (the janitor checks whether their job still lives). */
+/**
+ * Unfinished backups nothing has written to since `before` (the janitor checks whether their job still
+ * lives). A sharded backup whose pieces are in flight has no backup job by design: the shard sweeper
+ * watches those (jobs/sharded/shard-sweeper.ts).
+ */
 export async function listUnfinishedSince(db: Queryable, before: Date): Promise<string[]> {
-  const result = await db.query<{ id: string }>(`select id from backups where state in ${ACTIVE} and updated_at < $1`, [
-    before,
-  ]);
+  const result = await db.query<{ id: string }>(
+    `select id from backups where state in ${ACTIVE} and updated_at < $1
+       and not (coalesce(capture_mode = 'sharded', false) and state in ${ATTEMPT} and attempt_token is not null)`,
+    [before],
+  );
   return result.rows.map((r) => r.id);
 }
 

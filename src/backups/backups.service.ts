@@ -17,6 +17,7 @@ import {
   type NewBackup,
 } from './backups.repo.ts';
 import { listEvents } from './backup-events.repo.ts';
+import { hasShardedBackupInFlight } from './sharded-backups.repo.ts';
 import { logsAfter, LOG_PAGE } from './backup-logs.repo.ts';
 import { parseOr422 } from '../validate.ts';
 import { z } from 'zod';
@@ -56,6 +57,8 @@ export async function requestBackup(
   if (!resource || resource.state !== 'provisioned') throw notFound('add-on resource');
   const plan = findPlan(resource.plan)!;
   return withTransaction(deps.pool, async (tx) => {
+    // A backup dumped in pieces has no backup job holding the queue's slot: ask the rows.
+    if (await hasShardedBackupInFlight(tx, resourceId)) throw alreadyRunning();
     const fields: NewBackup = {
       id: randomUUID(),
       resourceId,
@@ -77,12 +80,7 @@ export async function requestBackup(
         expireInSeconds: plan.maxBackupHours * 3600 - 1,
       },
     );
-    if (!jobId)
-      throw new AppError(
-        ALREADY_RUNNING,
-        409,
-        'A backup of this database is already queued or running; your plan runs one at a time. Wait for it to finish, or cancel it.',
-      );
+    if (!jobId) throw alreadyRunning();
     await recordAudit(tx, {
       resourceId,
       actor: request.requestedBy,
@@ -92,6 +90,14 @@ export async function requestBackup(
     });
     return backup;
   });
+}
+
+function alreadyRunning(): AppError {
+  return new AppError(
+    ALREADY_RUNNING,
+    409,
+    'A backup of this database is already queued or running; your plan runs one at a time. Wait for it to finish, or cancel it.',
+  );
 }
 
 /**
@@ -115,6 +121,9 @@ export async function cancelBackup(
   // Read again after asking: an attempt that failed retryably meanwhile left the backup pending, and
   // the flag alone would wait for the retry (minutes to an hour away) to be noticed.
   const now = (await findResourceBackup(deps.pool, resourceId, backupId)) ?? backup;
+  // A backup dumped in pieces has no one job to notice the flag: its running pieces do within seconds,
+  // and the sweeper, asked now rather than at its next minute, ends it when none is running.
+  if (now.captureMode === 'sharded') await sendJob(deps.boss, 'shardSweeper', {});
   if (now.state === 'pending') {
     const reason =
       now.attempt === 0

@@ -17,7 +17,8 @@ export async function setDirectSource(
   await db.query(
     `insert into backup_sources (resource_id, kind, url_ciphertext, description, updated_by) values ($1, 'direct', $2, $3, $4)
      on conflict (resource_id) do update set kind = 'direct', url_ciphertext = excluded.url_ciphertext,
-       description = excluded.description, updated_by = excluded.updated_by, updated_at = now()`,
+       description = excluded.description, updated_by = excluded.updated_by, updated_at = now(),
+       static_declared_at = null, static_declared_by = null`,
     [resourceId, secrets.seal(url, resourceId, SEALED_URL), description, updatedBy],
   );
   return { description };
@@ -53,7 +54,8 @@ export async function setHerokuSource(
     `insert into backup_sources (resource_id, kind, url_ciphertext, attachment_name, app_name, description, updated_by)
      values ($1, 'heroku', null, $2, $3, $4, $5)
      on conflict (resource_id) do update set kind = 'heroku', url_ciphertext = null, attachment_name = excluded.attachment_name,
-       app_name = excluded.app_name, description = excluded.description, updated_by = excluded.updated_by, updated_at = now()`,
+       app_name = excluded.app_name, description = excluded.description, updated_by = excluded.updated_by, updated_at = now(),
+       static_declared_at = null, static_declared_by = null`,
     [resourceId, choice.attachmentName, choice.appName, description, updatedBy],
   );
   return { description };
@@ -112,4 +114,32 @@ export function openDirectSource(
 
 export async function deleteSource(db: Queryable, resourceId: string): Promise<void> {
   await db.query('delete from backup_sources where resource_id = $1', [resourceId]);
+}
+
+/**
+ * Declares the resource's direct source static (it cannot change while a backup runs: a follower that
+ * was unfollowed, a restore target), or takes the declaration back. A static source is captured in
+ * pieces, like a fork. Changing the source clears it (setDirectSource and setHerokuSource write the row anew).
+ */
+export async function setSourceStatic(
+  db: Queryable,
+  resourceId: string,
+  declared: boolean,
+  declaredBy: string,
+): Promise<boolean> {
+  const result = await db.query(
+    `update backup_sources set static_declared_at = case when $2 then now() end, static_declared_by = case when $2 then $3 end
+     where resource_id = $1 and kind = 'direct'`,
+    [resourceId, declared, declaredBy],
+  );
+  return result.rowCount === 1;
+}
+
+/** Whether an admin declared the resource's direct source static. */
+export async function isSourceDeclaredStatic(db: Queryable, resourceId: string): Promise<boolean> {
+  const result = await db.query(
+    `select 1 from backup_sources where resource_id = $1 and kind = 'direct' and static_declared_at is not null`,
+    [resourceId],
+  );
+  return (result.rowCount ?? 0) > 0;
 }

@@ -14,7 +14,7 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import { parseOr422 } from '../validate.ts';
 import { unprocessable } from '../errors.ts';
 import { recordAudit } from '../audit/audit.repo.ts';
-import { findSourceSetting, setDirectSource } from './sources.repo.ts';
+import { findSourceSetting, isSourceDeclaredStatic, setDirectSource, setSourceStatic } from './sources.repo.ts';
 import { sendJob } from '../queue/send.ts';
 
 export interface SourcesDeps {
@@ -45,7 +45,55 @@ export async function describeSource(deps: Pick<SourcesDeps, 'pool'>, resourceId
         app: setting.appName,
         attachment: setting.attachmentName,
       }
-    : { kind: 'direct' as const, description: setting.description };
+    : {
+        kind: 'direct' as const,
+        description: setting.description,
+        static: await isSourceDeclaredStatic(deps.pool, resourceId),
+      };
+}
+
+const staticInput = z
+  .object({
+    static: z.boolean({ error: 'static: true to declare the source static, false to take it back' }),
+    confirm: z.string().trim().max(2048).optional(),
+  })
+  .strict();
+
+/**
+ * Declares the direct source static (or takes that back): its backups are then captured in pieces, as a
+ * fork's are, which is only right when nothing writes to it while a backup runs (an unfollowed follower,
+ * a restore target). Declaring asks for confirmation: `confirm` must repeat the source's description.
+ * Changing the source takes the declaration back.
+ */
+export async function declareSourceStatic(
+  deps: Pick<SourcesDeps, 'pool'>,
+  resourceId: string,
+  input: unknown,
+  actor: { label: string; ip?: string | null },
+) {
+  const { static: declared, confirm } = parseOr422(staticInput, input ?? {});
+  const setting = await findSourceSetting(deps.pool, resourceId);
+  if (setting?.kind !== 'direct')
+    throw unprocessable(
+      'only a database URL given directly can be declared static; a Heroku database is forked',
+      'not_direct',
+      ['static'],
+    );
+  if (declared && confirm !== setting.description)
+    throw unprocessable(
+      `to confirm that nothing writes to ${setting.description} while a backup runs, repeat its description in confirm`,
+      'confirmation_needed',
+      ['confirm'],
+    );
+  await setSourceStatic(deps.pool, resourceId, declared, actor.label);
+  await recordAudit(deps.pool, {
+    resourceId,
+    actor: actor.label,
+    action: declared ? 'source.declared_static' : 'source.static_withdrawn',
+    detail: { description: setting.description },
+    ip: actor.ip ?? null,
+  });
+  return describeSource(deps, resourceId);
 }
 
 /**

@@ -72,6 +72,12 @@ export interface SourceSession {
   open(): Promise<OpenedSource>;
   /** Safe on every exit path and more than once; never throws. */
   close(): Promise<void>;
+  /**
+   * Hands the opened fork over to a sharded capture (jobs/sharded/), whose pieces dump it after this
+   * attempt's job has ended: `close` then leaves it standing, and the sharded backup's own end (done,
+   * failed, canceled, past its deadline) destroys it, with the fork janitor as the safety net.
+   */
+  handOver(): void;
 }
 
 /** Heroku Postgres plans that cannot be forked (Essential tier, and the legacy hobby/mini/basic plans). */
@@ -109,6 +115,7 @@ export function openSourceSession(
   let created: { addonId: string; appName: string } | undefined;
   let intent: ForkIntent | undefined;
   let closed = false;
+  let handedOver = false;
 
   const heroku = async <T>(fn: (api: ConnectApi) => Promise<T>): Promise<T> => {
     if (!deps.connect)
@@ -388,8 +395,11 @@ export function openSourceSession(
       }
       return openHeroku(setting);
     },
+    handOver() {
+      handedOver = true;
+    },
     async close() {
-      if (closed) return;
+      if (closed || handedOver) return;
       closed = true;
       if (!created) {
         // Asked for a fork but never got one back (a lost reply, a refusal): settle the intent now.

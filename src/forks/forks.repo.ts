@@ -94,9 +94,15 @@ export async function listResourceLiveForks(db: Queryable, resourceId: string): 
 const DRILLING = `select 1 from restore_drills d where d.backup_id = backups.id and d.state = 'running'
   and d.heartbeat_at > $2`;
 
+// Issue 14: a sharded backup in flight and within its own deadline (which may exceed the cutoff) still
+// dumps its pieces from its fork.
+const SHARDING = `coalesce(capture_mode = 'sharded', false) and state in ${ATTEMPT} and attempt_token is not null
+  and coalesce(deadline_at > now(), false)`;
+
 /**
- * Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`; not one
- * whose restore drill runs and has beaten since `drillSilentSince`.
+ * Forks not yet destroyed whose backup has finished, or that were requested before `cutoff`; except the
+ * fork of a sharded backup still in flight within its deadline, and one whose restore drill runs and has
+ * beaten since `drillSilentSince`.
  */
 export async function listForksToReap(
   db: Queryable,
@@ -104,7 +110,8 @@ export async function listForksToReap(
   drillSilentSince: Date = new Date(Date.now() - 5 * 60_000),
 ): Promise<ForkRecord[]> {
   const result = await db.query<ForkRecord>(
-    `${LIVE} and (state in ${FINAL} or fork_requested_at < $1) and not exists (${DRILLING}) order by fork_requested_at`,
+    `${LIVE} and (state in ${FINAL} or (fork_requested_at < $1 and not (${SHARDING})))
+       and not exists (${DRILLING}) order by fork_requested_at`,
     [cutoff, drillSilentSince],
   );
   return result.rows;

@@ -1,5 +1,6 @@
 import type { JobDeps } from './deps.ts';
 import { QUEUES } from '../queue/queues.ts';
+import { isActive, pieceKeyPrefix } from '../backups/backup.ts';
 import {
   findArchiveClaims,
   listUnfinishedSince,
@@ -80,9 +81,11 @@ export async function backupJanitor(
       const backup = claims.get(backupId);
       const claimed =
         backup !== undefined &&
-        backup.objectKey === object.key &&
-        backup.state !== 'failed' &&
-        backup.state !== 'canceled';
+        ((backup.objectKey === object.key && backup.state !== 'failed' && backup.state !== 'canceled') ||
+          // The pieces of a sharded backup still in flight, which may run for days (issue 14).
+          (backup.sharded &&
+            isActive(backup.state) &&
+            object.key.startsWith(pieceKeyPrefix(object.key.split('/')[1] ?? '', backupId, backup.attempt))));
       if (claimed) {
         if (!object.sealed && backup.state === 'completed') {
           report.needsReverification.push(backupId);

@@ -24,6 +24,8 @@ export interface JobDeps {
     minThroughput?: ThroughputFloor;
     pgBinDir?: string;
     cancelPollMs?: number;
+    /** Sharded capture (issue 14): tables above this are dumped in several pieces; default 1 GiB. */
+    shardSplitSizeBytes?: number;
   };
   /** The plans whose limits backups enforce: PLANS, unless a test hands the job a catalogue of its own. */
   plans?: PlanCatalogue;

@@ -16,6 +16,9 @@ import { sendJob } from '../queue/send.ts';
 import { deliverNotificationJob } from './deliver-notification.ts';
 import { notificationSweep } from './notification-sweep.ts';
 import { backupNotice } from './backup-notice.ts';
+import { runPiece } from './sharded/run-piece.ts';
+import { assembleBackup } from './sharded/assemble-backup.ts';
+import { shardSweeper } from './sharded/shard-sweeper.ts';
 
 // What a handler returns is for its tests; pg-boss only learns whether it threw.
 type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: JobContext) => Promise<unknown>;
@@ -23,6 +26,9 @@ type Handler<K extends QueueKey> = (deps: JobDeps, payload: Payload<K>, job: Job
 /** The only list of job handlers. The web process never imports this file. */
 const HANDLERS: { [K in QueueKey]: Handler<K> } = {
   backup: runBackup,
+  backupPiece: runPiece,
+  backupAssemble: assembleBackup,
+  shardSweeper,
   backupScheduled,
   backupPrune,
   backupJanitor,
@@ -58,6 +64,8 @@ export interface WorkerConcurrency {
    * worker (pg-boss `groupConcurrency`, counted in the database); default 1.
    */
   perTenant?: number;
+  /** Pieces of sharded backups this process dumps at once, whichever backups they belong to; default 4. */
+  pieces?: number;
 }
 
 /**
@@ -84,6 +92,7 @@ export async function registerJobs(
           groupConcurrency: options.concurrency?.perTenant ?? 1,
         }
       : {}),
+    ...(key === 'backupPiece' ? { localConcurrency: options.concurrency?.pieces ?? 4 } : {}),
   });
   for (const key of Object.keys(HANDLERS) as QueueKey[]) {
     const queue = QUEUES[key];
@@ -112,6 +121,7 @@ export async function registerJobs(
   await boss.schedule(QUEUES.resealSecrets.name, '40 3 * * *', {}, { key: 'daily' });
   await boss.schedule(QUEUES.recheckArchives.name, '5-59/10 * * * *', {}, { key: 'every-10-minutes' });
   await boss.schedule(QUEUES.notificationSweep.name, '* * * * *', {}, { key: 'every-minute' });
+  await boss.schedule(QUEUES.shardSweeper.name, '* * * * *', {}, { key: 'every-minute' });
   // A new ENCRYPTION_KEY is a config change, which restarts every dyno: re-seal under it at once.
   await sendJob(boss, 'resealSecrets', {});
   return { interrupt: () => stopping.abort(new Error('the worker is shutting down')) };

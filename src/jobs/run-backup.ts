@@ -34,6 +34,7 @@ import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
 import { preflightBeforeBackup } from './backup-preflight.ts';
 import { drillAfterBackup } from '../forks/restore-drill.ts';
 import { tellChannels } from './backup-notify.ts';
+import { startShardedCapture } from './sharded/start-sharded-capture.ts';
 
 /**
  * Retries a `too_slow` attempt gets, fewer than the queue's: a server that was only busy gets a second
@@ -110,6 +111,21 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     const source = await sourceSession.open();
     logs.add(`attempt ${backup.attempt}: backing up ${source.description}`);
     await preflightBeforeBackup(deps, { backup, source, log: (line) => logs.add(line), logger });
+    // A static source (a fork) is dumped in pieces by any worker: once they are sent, this job is done.
+    if (
+      await startShardedCapture(deps, {
+        backup,
+        token,
+        plan,
+        resourceName: resource.name,
+        opened: source,
+        session: sourceSession,
+        signal: controller.signal,
+        log: (line) => logs.add(line),
+        fenced,
+      })
+    )
+      return;
     const captured = await captureArchive({
       source: source.source,
       store: deps.store,

@@ -56,11 +56,16 @@ export async function startWorker(
         },
         ...(config.PG_BIN_DIR ? { pgBinDir: config.PG_BIN_DIR } : {}),
         ...(options.cancelPollMs ? { cancelPollMs: options.cancelPollMs } : {}),
+        shardSplitSizeBytes: config.SHARD_SPLIT_SIZE,
       },
     },
     {
       ...options,
-      concurrency: { backups: config.BACKUP_CONCURRENCY, perTenant: config.BACKUP_TENANT_CONCURRENCY },
+      concurrency: {
+        backups: config.BACKUP_CONCURRENCY,
+        perTenant: config.BACKUP_TENANT_CONCURRENCY,
+        pieces: config.PIECE_CONCURRENCY,
+      },
     },
   );
   logger.info({ storage: store.location }, 'archives go to storage');

@@ -28,6 +28,44 @@ export const QUEUES = {
       retentionSeconds: 7 * 86_400,
     },
   },
+  backupPiece: {
+    name: 'backup-piece',
+    payload: z.object({ backupId: z.guid(), attempt: z.number().int().min(1), piece: z.number().int().min(0) }),
+    // One piece of a sharded backup (jobs/sharded/): short, so heartbeats find a lost worker within
+    // minutes and a retry redoes only this piece. The dispatcher sends each piece once (under the
+    // backup's row lock); pieces that keep failing fail their backup, naming the piece.
+    options: {
+      heartbeatSeconds: 60,
+      retryLimit: 3,
+      retryDelay: 30,
+      retryBackoff: true,
+      retryDelayMax: 600,
+      expireInSeconds: 6 * 3600,
+      retentionSeconds: 7 * 86_400,
+    },
+  },
+  backupAssemble: {
+    name: 'backup-assemble',
+    payload: z.object({ backupId: z.guid(), attempt: z.number().int().min(1) }),
+    // Joins a sharded backup's pieces into its one archive and verifies it: one per backup at a time
+    // (singletonKey = backup id); the archive is read through once, so a big one takes hours.
+    options: {
+      policy: 'exclusive',
+      heartbeatSeconds: 60,
+      retryLimit: 2,
+      retryDelay: 60,
+      retryBackoff: true,
+      expireInSeconds: 23 * 3600,
+      retentionSeconds: 7 * 86_400,
+    },
+  },
+  shardSweeper: {
+    name: 'shard-sweeper',
+    payload: z.object({}).loose(),
+    // Every minute, one at a time across all workers: dispatches waiting pieces, resumes stuck ones,
+    // stops sharded backups that were canceled or ran past their deadline.
+    options: { policy: 'singleton', retryLimit: 1, retryDelay: 30, expireInSeconds: 600 },
+  },
   backupScheduled: {
     name: 'backup-scheduled',
     payload: z.object({ resourceId: z.guid() }),

@@ -35,6 +35,13 @@ export interface Plan {
   readonly maxBackupHours: number;
   /** Restore drill settings a resource on this plan may choose (issue 15); absent: only 'off'. */
   readonly drillPolicies?: readonly DrillPolicy[];
+  /** Pieces of one sharded backup that run at once, across every worker (issue 14). */
+  readonly shardConcurrency: number;
+  /**
+   * How long a sharded backup may take from its first attempt's start: no single job runs long, so this
+   * may exceed the 24 hours of any one job. Past it the backup fails as timed out.
+   */
+  readonly shardedBackupHours: number;
 }
 
 const GB = 1_000_000_000;
@@ -60,6 +67,8 @@ export const PLANS: PlanCatalogue = {
     parallelStreams: 1,
     maxBackupHours: 12,
     drillPolicies: ['off', 'monthly'],
+    shardConcurrency: 2,
+    shardedBackupHours: 24,
   },
   standard: {
     slug: 'standard',
@@ -71,6 +80,8 @@ export const PLANS: PlanCatalogue = {
     parallelStreams: 2,
     maxBackupHours: 20,
     drillPolicies: ['off', 'weekly', 'monthly'],
+    shardConcurrency: 4,
+    shardedBackupHours: 48,
   },
   premium: {
     slug: 'premium',
@@ -82,6 +93,8 @@ export const PLANS: PlanCatalogue = {
     parallelStreams: 4,
     maxBackupHours: 23,
     drillPolicies: ['off', 'every', 'weekly', 'monthly'],
+    shardConcurrency: 8,
+    shardedBackupHours: 72,
   },
 };
 

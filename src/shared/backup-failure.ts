@@ -62,6 +62,8 @@ export type SourceFailureKind =
   | 'fork_cleanup'
   | 'fork_timeout'
   | 'fork_lost'
+  /** A sharded backup's static source was changed or removed while its pieces ran (issue 14). */
+  | 'source_changed'
   | 'superseded'
   | 'heroku_rate_limited'
   | 'heroku_not_found'

@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
 import type { ProvisionOutcome } from '../../dev/simulator/index.ts';
 import { FINAL_STATES, type Backup, type BackupState } from '../../src/backups/backup.ts';
-import { findBackup, insertBackup } from '../../src/backups/backups.repo.ts';
+import { beginAttempt, findBackup, insertBackup } from '../../src/backups/backups.repo.ts';
+import { recordShardPlan } from '../../src/backups/sharded-backups.repo.ts';
+import { recordPieceDone, startPieceRun } from '../../src/backups/backup-pieces.repo.ts';
+import type { ShardPlan } from '../../src/engine/index.ts';
 import { requestBackup } from '../../src/backups/backups.service.ts';
 import { setDirectSource } from '../../src/backups/sources.repo.ts';
 import type { Queryable } from '../../src/db/pool.ts';
@@ -284,4 +287,67 @@ export async function expireDownloadLink(pool: Queryable, linkId: string): Promi
 /** Records another user as a download link's creator, as if its creator's Heroku email had since changed. */
 export async function attributeDownloadLink(pool: Queryable, linkId: string, createdBy: string): Promise<void> {
   await pool.query('update download_links set created_by = $2 where id = $1', [linkId, createdBy]);
+}
+
+/**
+ * A sharded backup part-way (issue 14), as its attempt and pieces record it: planned in four pieces of
+ * `public.big` (two done by `worker.1`, one running on `worker.2`, one waiting). Built through the same
+ * repository calls the backup job and the piece jobs make; nothing is dumped.
+ */
+export async function shardedBackupInFlight(pool: Queryable, resourceId: string): Promise<Backup> {
+  const backup = await pendingBackupRow(pool, resourceId);
+  const started = await beginAttempt(pool, backup.id);
+  assert.ok(started);
+  const pieces = [0, 1, 2, 3].map((no) => ({
+    no,
+    dumpId: 42,
+    kind: 'table' as const,
+    schema: 'public',
+    table: 'big',
+    blocks: { fromBlock: no === 0 ? null : no * 1000, toBlock: no === 3 ? null : (no + 1) * 1000 },
+    part: no,
+    parts: 4,
+    copyStatement: 'COPY public.big (id, a, b) FROM stdin;\n',
+    estimatedBytes: 8_192_000,
+  }));
+  const plan: ShardPlan = {
+    mode: 'sharded',
+    modeReason: 'a fork cannot change while it is dumped',
+    headBase64: '',
+    archiveVersion: '1.14',
+    compressionLevel: 6,
+    encoding: 'UTF8',
+    serverVersion: '15.8',
+    serverMajor: 15,
+    pgDumpVersion: '15.8',
+    databaseBytes: 40_000_000,
+    splitSizeBytes: 8_000_000,
+    pieces,
+  };
+  const deadline = new Date(Date.now() + 48 * 3600_000);
+  assert.ok(await recordShardPlan(pool, backup.id, started.token, plan, deadline));
+  const run = (no: number, worker: string) =>
+    startPieceRun(pool, { backupId: backup.id, attempt: 1, token: started.token, no, worker });
+  for (const no of [0, 1]) {
+    const piece = await run(no, 'worker.1:101');
+    assert.ok(piece);
+    assert.ok(
+      await recordPieceDone(
+        pool,
+        { backupId: backup.id, attempt: 1, token: started.token, no, runToken: piece.runToken },
+        {
+          no,
+          key: `k/${no}`,
+          bytes: 4_000_000,
+          sha256: 'ab'.repeat(32),
+          rawBytes: 9_000_000,
+          adler32: 7,
+          rows: 80_000,
+          seconds: 2,
+        },
+      ),
+    );
+  }
+  assert.ok(await run(2, 'worker.2:202'));
+  return (await findBackup(pool, backup.id))!;
 }

@@ -148,3 +148,13 @@ test('backup slots default to 3 per worker and 1 per tenant, with a floor of 256
     /BACKUP_MIN_THROUGHPUT_WINDOW/,
   );
 });
+
+test('reads the sharded capture’s split size with a unit, 1 GiB by default, and the pieces one worker runs at once', () => {
+  assert.equal(loadConfig(valid).SHARD_SPLIT_SIZE, 1024 ** 3);
+  assert.equal(loadConfig({ ...valid, SHARD_SPLIT_SIZE: '8MB' }).SHARD_SPLIT_SIZE, 8_000_000);
+  assert.equal(loadConfig({ ...valid, SHARD_SPLIT_SIZE: '2 GiB' }).SHARD_SPLIT_SIZE, 2 * 1024 ** 3);
+  assert.equal(loadConfig({ ...valid, SHARD_SPLIT_SIZE: '5000000' }).SHARD_SPLIT_SIZE, 5_000_000);
+  assert.throws(() => loadConfig({ ...valid, SHARD_SPLIT_SIZE: 'huge' }), /SHARD_SPLIT_SIZE must be a size/);
+  assert.throws(() => loadConfig({ ...valid, SHARD_SPLIT_SIZE: '1kB' }), /at least 64KiB/);
+  assert.equal(loadConfig(valid).PIECE_CONCURRENCY, 4);
+});

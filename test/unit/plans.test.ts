@@ -38,3 +38,14 @@ test('blocks a move to a plan that does not offer the current schedule frequency
 test('allows a move the resource fits', () => {
   assert.deepEqual(planChangeBlockers({ largestDatabaseBytes: 100e9, scheduleFrequency: 'daily' }, PLANS.basic), []);
 });
+
+test('runs more pieces of a sharded backup at once, for longer, on each plan up', () => {
+  assert.deepEqual(
+    [PLANS.basic, PLANS.standard, PLANS.premium].map((p) => [p.shardConcurrency, p.shardedBackupHours]),
+    [
+      [2, 24],
+      [4, 48],
+      [8, 72],
+    ],
+  );
+});

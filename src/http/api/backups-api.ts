@@ -3,6 +3,8 @@ import type { AppDeps } from '../deps.ts';
 import { cancelBackup, captureNow, getBackupDetail, listBackups } from '../../backups/backups.service.ts';
 import { actorOf } from './actor.ts';
 import { backupJson } from './backup-json.ts';
+import { captureJson } from './capture-json.ts';
+import { shardedProgress } from '../../backups/sharded-progress.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { requestRecheck } from '../../backups/recheck-request.service.ts';
 import { drillJson, drillOf } from '../../backups/drills.service.ts';
@@ -39,6 +41,7 @@ export function backupsApi(deps: AppDeps): Router {
     });
     res.json({
       ...backupJson(detail.backup),
+      ...captureJson(detail.backup, await shardedProgress(deps.pool, detail.backup)),
       throughput: detail.backup.progress.samples ?? [],
       events: detail.events.map((e) => ({
         attempt: e.attempt,

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { requireAdmin } from '../middleware/api-auth.ts';
 import { describeSchedule, removeSchedule, setSchedule } from '../../backups/schedules.service.ts';
-import { describeSource, setSourceUrl } from '../../backups/sources.service.ts';
+import { declareSourceStatic, describeSource, setSourceUrl } from '../../backups/sources.service.ts';
 import { actorOf } from './actor.ts';
 import { describeDrills, setDrillSettings } from '../../backups/drills.service.ts';
 
@@ -36,6 +36,11 @@ export function settingsApi(deps: AppDeps): Router {
   router.put('/drills', requireAdmin, async (req, res) => {
     const actor = actorOf(req);
     res.json(await setDrillSettings(deps.pool, actor.resourceId, req.body, actor));
+  });
+  // Sharded capture of a direct source (issue 14): an admin declares it static, with a confirmation.
+  router.put('/source/static', requireAdmin, async (req, res) => {
+    const actor = actorOf(req);
+    res.json({ source: await declareSourceStatic(deps, actor.resourceId, req.body, actor) });
   });
   return router;
 }

@@ -19,6 +19,7 @@ import { forkTimings } from '../../backups/backup.ts';
 import { actorOf } from '../api/actor.ts';
 import { formBody } from '../form-body.ts';
 import { throughputChart } from './throughput-chart.ts';
+import { shardedProgress } from '../../backups/sharded-progress.ts';
 import { backupFreshness } from '../../backups/freshness.ts';
 import { createDownloadLink, listLinks, mayRevoke, revokeLink } from '../../links/links.service.ts';
 import { lastRecheck, requestRecheck } from '../../backups/recheck-request.service.ts';
@@ -126,6 +127,7 @@ export function backupPages(deps: AppDeps): Router {
       recheckNotice: req.query.notice === 'recheck',
       drill: await drillOf(deps.pool, detail.backup.id),
       drillOffer: await describeDrills(deps.pool, resource.id),
+      sharded: await shardedProgress(deps.pool, detail.backup),
     });
   }
 
