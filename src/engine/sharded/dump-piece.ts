@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { isBackupFailure } from '../../shared/backup-failure.ts';
 import { redact } from '../../shared/redact.ts';
@@ -12,6 +11,7 @@ import { createGarbagePacer } from '../garbage-pacer.ts';
 import type { BackupSource } from '../source.ts';
 import { connectSource } from '../source-client.ts';
 import { guardConnection } from '../source-guard.ts';
+import { copyOut } from './copy-out-stream.ts';
 import { pieceQuery } from './copy-statement.ts';
 import { startDumpSession } from './dump-session.ts';
 import { createLargeObjectDeflate, createPieceDeflate } from './piece-deflate.ts';
@@ -146,7 +146,7 @@ function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Pr
   if (piece.copyStatement === null) throw new Error(`${describePiece(piece)} has no COPY statement`);
   const query = pieceQuery(piece.copyStatement, piece.blocks);
   const deflate = createPieceDeflate({ level: plan.compressionLevel });
-  const copy = client.query(copyTo(query.copy));
+  const copy = client.query(copyOut(query.copy));
   let databaseError: Error | null = null;
   copy.once('error', (error) => (databaseError ??= error));
   const paced = new Transform({
@@ -158,7 +158,8 @@ function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Pr
   const done = pipeline(copy, paced, deflate).then(() => ({
     rawBytes: deflate.rawBytes,
     adler32: deflate.adler32,
-    rows: copy.rowCount,
+    // The stream ends only after the server's CommandComplete, which carries the count.
+    rows: copy.rowCount ?? 0,
   }));
   done.catch(() => {});
   return {
