@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { isBackupFailure } from '../../shared/backup-failure.ts';
 import { redact } from '../../shared/redact.ts';
@@ -12,9 +11,11 @@ import { createGarbagePacer } from '../garbage-pacer.ts';
 import type { BackupSource } from '../source.ts';
 import { connectSource } from '../source-client.ts';
 import { guardConnection } from '../source-guard.ts';
+import { singleBinaryValue } from './binary-copy.ts';
+import { copyOut } from './copy-out-stream.ts';
 import { pieceQuery } from './copy-statement.ts';
 import { startDumpSession } from './dump-session.ts';
-import { createLargeObjectDeflate, createPieceDeflate } from './piece-deflate.ts';
+import { createLargeObjectDeflate, createPieceDeflate, type PieceDeflate } from './piece-deflate.ts';
 import type { PieceResult, PlannedPiece, ShardPlan } from './types.ts';
 
 /** Options of `dumpPiece`. */
@@ -38,6 +39,7 @@ const LARGE_OBJECT_SLICE = 1024 * 1024;
 /** Large objects listed per query. */
 const LARGE_OBJECT_BATCH = 1000;
 const PROGRESS_INTERVAL_MS = 1000;
+
 /**
  * One pacer for every piece of this process (see garbage-pacer.ts): pieces run side by side and one
  * after another, each allocating socket reads, zlib output and chunk frames that V8 would otherwise
@@ -146,7 +148,7 @@ function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Pr
   if (piece.copyStatement === null) throw new Error(`${describePiece(piece)} has no COPY statement`);
   const query = pieceQuery(piece.copyStatement, piece.blocks);
   const deflate = createPieceDeflate({ level: plan.compressionLevel });
-  const copy = client.query(copyTo(query.copy));
+  const copy = client.query(copyOut(query.copy));
   let databaseError: Error | null = null;
   copy.once('error', (error) => (databaseError ??= error));
   const paced = new Transform({
@@ -158,7 +160,8 @@ function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Pr
   const done = pipeline(copy, paced, deflate).then(() => ({
     rawBytes: deflate.rawBytes,
     adler32: deflate.adler32,
-    rows: copy.rowCount,
+    // The stream ends only after the server's CommandComplete, which carries the count.
+    rows: copy.rowCount ?? 0,
   }));
   done.catch(() => {});
   return {
@@ -179,9 +182,9 @@ function startLargeObjects(client: pg.Client, level: number): Produced {
   let bytes = 0;
   let rows = 0;
   let databaseError: Error | null = null;
-  const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => {
+  const query = async <R extends pg.QueryResultRow>(config: pg.QueryConfig) => {
     try {
-      return await client.query<R>(text, values);
+      return await client.query<R>(config);
     } catch (error) {
       databaseError ??= error as Error;
       throw error;
@@ -190,21 +193,23 @@ function startLargeObjects(client: pg.Client, level: number): Produced {
   const run = async (): Promise<Counts> => {
     let after = 0;
     for (;;) {
-      const batch = await query<{ oid: string }>(
-        `SELECT oid::pg_catalog.int8::pg_catalog.text AS oid FROM pg_catalog.pg_largeobject_metadata
+      const batch = await query<{ oid: string }>({
+        text: `SELECT oid::pg_catalog.int8::pg_catalog.text AS oid FROM pg_catalog.pg_largeobject_metadata
          WHERE oid::pg_catalog.int8 > $1 ORDER BY oid::pg_catalog.int8 LIMIT ${LARGE_OBJECT_BATCH}`,
-        [after],
-      );
+        values: [after],
+      });
       if (batch.rows.length === 0) break;
       for (const { oid } of batch.rows) {
         const deflate = createLargeObjectDeflate({ level, oid: Number(oid) });
-        const piped = pipeline(deflate, body, { end: false });
+        const piped = pipeObject(deflate, body);
         for (let offset = 0; ; offset += LARGE_OBJECT_SLICE) {
-          const slice = await query<{ data: Buffer }>(
-            `SELECT pg_catalog.lo_get($1::pg_catalog.oid, $2::pg_catalog.int8, $3) AS data`,
-            [oid, offset, LARGE_OBJECT_SLICE],
-          );
-          const data = slice.rows[0]!.data;
+          let data: Buffer;
+          try {
+            data = await readSlice(client, Number(oid), offset);
+          } catch (error) {
+            databaseError ??= error as Error;
+            throw error;
+          }
           if (data.length > 0) {
             rawBytes += data.length;
             pace(data.length);
@@ -226,4 +231,48 @@ function startLargeObjects(client: pg.Client, level: number): Produced {
   const done = run();
   done.catch((error: unknown) => body.destroy(error as Error));
   return { body, done, progress: () => ({ rawBytes, bytes }), databaseError: () => databaseError };
+}
+
+/**
+ * Passes one large object's compressed stream into the piece's body without ending it. Unlike
+ * `pipeline(deflate, body, { end: false })`, it leaves no listener on the body once the object is
+ * through (those piled up, one set per object, for the whole piece); a body closed early (storage
+ * gave up) fails the object, so the producer stops.
+ */
+async function pipeObject(deflate: PieceDeflate, body: PassThrough): Promise<void> {
+  const onData = (chunk: Buffer) => {
+    if (!body.write(chunk)) deflate.pause();
+  };
+  const onDrain = () => deflate.resume();
+  const onClose = () => deflate.destroy(new Error('the piece stream closed before its large objects were written'));
+  if (body.destroyed) onClose();
+  deflate.on('data', onData);
+  body.on('drain', onDrain);
+  body.once('close', onClose);
+  try {
+    await finished(deflate);
+  } finally {
+    deflate.off('data', onData);
+    body.off('drain', onDrain);
+    body.off('close', onClose);
+  }
+}
+
+/**
+ * `lo_get(oid, offset, LARGE_OBJECT_SLICE)` as its bytes. Through a binary COPY rather than a query:
+ * pg returns bytea as a hex string (2 MB of it per MiB) that must then be decoded, which cost some
+ * 40 ms of CPU per MB of large objects, most of it collecting those strings.
+ */
+async function readSlice(client: pg.Client, oid: number, offset: number): Promise<Buffer> {
+  if (!Number.isSafeInteger(oid) || !Number.isSafeInteger(offset)) throw new Error(`bad slice ${oid} at ${offset}`);
+  const copy = client.query(
+    copyOut(
+      `COPY (SELECT pg_catalog.lo_get(${oid}::pg_catalog.oid, ${offset}::pg_catalog.int8, ${LARGE_OBJECT_SLICE})) TO STDOUT (FORMAT binary)`,
+      // The whole slice and its framing in one buffer.
+      { chunkBytes: LARGE_OBJECT_SLICE + 64 },
+    ),
+  );
+  const parts: Buffer[] = [];
+  for await (const part of copy) parts.push(part as Buffer);
+  return singleBinaryValue(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
 }

@@ -25,6 +25,8 @@ export class PieceDeflate extends Transform {
   #bytes = 0;
   readonly #zlib: zlib.DeflateRaw | zlib.Deflate;
   readonly #suffix: Buffer | null;
+  /** A zlib stream carries its own Adler-32: only raw deflate pieces need ours. */
+  readonly #countAdler: boolean;
 
   constructor(options: PieceDeflateOptions, shape: { zlibStream?: boolean; prefix?: Buffer; suffix?: Buffer } = {}) {
     super({ readableHighWaterMark: 1024 * 1024, writableHighWaterMark: 256 * 1024 });
@@ -37,6 +39,7 @@ export class PieceDeflate extends Transform {
           finishFlush: zlib.constants.Z_SYNC_FLUSH,
         });
     this.#suffix = shape.suffix ?? null;
+    this.#countAdler = !shape.zlibStream;
     if (shape.prefix) this.#emit([shape.prefix]);
     this.#zlib.on('data', (data: Buffer) => {
       if (!this.#emit(frameChunks(data))) this.#zlib.pause();
@@ -49,7 +52,7 @@ export class PieceDeflate extends Transform {
     return this.#rawBytes;
   }
 
-  /** Adler-32 of the uncompressed bytes taken so far. */
+  /** Adler-32 of the uncompressed bytes taken so far (1 for a large object's own zlib stream, which has its own). */
   get adler32(): number {
     return this.#adler;
   }
@@ -76,7 +79,7 @@ export class PieceDeflate extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk.length === 0) return callback();
     this.#rawBytes += chunk.length;
-    this.#adler = adler32(chunk, this.#adler);
+    if (this.#countAdler) this.#adler = adler32(chunk, this.#adler);
     // zlib calls back once it took the chunk and its output was read: that is the backpressure.
     this.#zlib.write(chunk, (error) => callback(error ?? null));
   }
