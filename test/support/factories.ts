@@ -56,7 +56,7 @@ export async function provisionedResource(
     plan: options.plan ?? 'standard',
     ...(options.owner ? { app: { owner: options.owner, collaborators: [] } } : {}),
   });
-  assert.equal(outcome.result, 'provisioned');
+  if (outcome.result !== 'provisioned') assert.fail(failedProvision(stack, outcome));
   assert.deepEqual(outcome.violations, [], 'our Partner API answered as Heroku expects');
   const appName =
     options.awaitApp === false
@@ -65,6 +65,26 @@ export async function provisionedResource(
           what: 'the app name',
         });
   return { uuid: outcome.uuid, appName, addon: outcome.addon, outcome };
+}
+
+/**
+ * Why a provision did not succeed, as the simulator recorded it (our answer, or the error reaching us)
+ * with the app's warnings and errors around it: a bare 'failed' says nothing about the cause.
+ */
+function failedProvision(stack: StackParts, outcome: ProvisionOutcome): string {
+  const { call } = outcome;
+  const answer =
+    call.status === null
+      ? `no answer (${call.error}: ${call.errorMessage})`
+      : `${call.status} ${call.responseText.slice(0, 2000)}`;
+  const logged = stack.app.logs.lines.filter((line) => line.includes(outcome.uuid) || /"level":[4-6]\d/.test(line));
+  return [
+    `the provision of ${outcome.uuid} ${outcome.result}: ${outcome.failure}`,
+    `${call.method} ${call.url} after ${call.durationMs} ms: ${answer}`,
+    ...outcome.violations.map((v) => `violation ${v.kind}: ${v.message}`),
+    `the app's warnings and errors (last 20):`,
+    ...logged.slice(-20),
+  ].join('\n');
 }
 
 /** A browser signed in to the resource's dashboard through Heroku SSO (as `user`, or the simulator's default). */
