@@ -186,6 +186,14 @@ const s3 = await startS3Server();
 after(() => s3.close());
 const onDisk = await startStack();
 const onS3 = await startStack({ env: { STORAGE_URL: s3.url('archives'), ...s3.env } });
+// A bucket that keeps versions; the test server emulates S3 versioning (s3rver has none). Every stack
+// starts before the first test: see test/unit/test-file-setup.test.ts.
+const versionedS3 = await startS3Server('big-backup-versioned', { versioning: true });
+after(() => versionedS3.close());
+await versionedS3
+  .client()
+  .send(new PutBucketVersioningCommand({ Bucket: versionedS3.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+const onVersionedS3 = await startStack({ env: { STORAGE_URL: versionedS3.url('archives'), ...versionedS3.env } });
 
 test('on disk: after the purge no table holds anything of the resource, and its folder is empty', async () => {
   const on = onDisk;
@@ -240,14 +248,7 @@ test('on S3: after the purge no table holds anything of the resource, and the bu
 
 // On a bucket that keeps versions, deleting an object only hides it behind a delete marker: the archive
 // would stay in the bucket, billed and readable by version id. The purge must remove every version and
-// marker under the resource's prefix. The test server emulates S3 versioning (s3rver has none).
-const versionedS3 = await startS3Server('big-backup-versioned', { versioning: true });
-after(() => versionedS3.close());
-await versionedS3
-  .client()
-  .send(new PutBucketVersioningCommand({ Bucket: versionedS3.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-const onVersionedS3 = await startStack({ env: { STORAGE_URL: versionedS3.url('archives'), ...versionedS3.env } });
-
+// marker under the resource's prefix (onVersionedS3, started above with the other stacks).
 test('on a versioned S3 bucket: after the purge no version or delete marker is left under its prefix', async () => {
   const on = onVersionedS3;
   const { uuid } = await busyTenant(on);

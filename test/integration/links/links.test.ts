@@ -95,6 +95,12 @@ function follow(
 
 const tenant = await tenantWithBackup();
 const other = await tenantWithBackup();
+// S3: the same flow against the S3-protocol server, where the link redirects to a presigned GET. Started
+// here with the rest: see test/unit/test-file-setup.test.ts for why no setup may follow the first test.
+const s3 = await startS3Server();
+after(() => s3.close());
+const s3Stack = await startStack({ env: { STORAGE_URL: s3.url('archives'), ...s3.env } });
+const s3Tenant = await tenantWithBackup(s3Stack);
 
 test("a member's API token creates a link, and following it downloads the whole archive byte for byte", async () => {
   const ip = clientIp();
@@ -604,12 +610,7 @@ test('deprovisioning the add-on kills its links: 410 before and after the purge,
   assert.equal((await follow(unknown, { ip })).status, 404, 'a token never issued is still 404');
 });
 
-// S3: the same flow against the S3-protocol server, where the link redirects to a presigned GET.
-const s3 = await startS3Server();
-after(() => s3.close());
-const s3Stack = await startStack({ env: { STORAGE_URL: s3.url('archives'), ...s3.env } });
-const s3Tenant = await tenantWithBackup(s3Stack);
-
+// On S3 (s3Stack, started above) a link redirects to a presigned GET.
 test('on S3 a link 302s to a presigned GET of at most five minutes that downloads as an attachment', async () => {
   const ip = clientIp();
   const link = await createLink(s3Tenant, {}, ip, s3Stack.app.url);

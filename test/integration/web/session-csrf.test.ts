@@ -36,6 +36,14 @@ function sessionId(browser: Browser): string {
   return value.slice(2, value.lastIndexOf('.'));
 }
 
+// The forgery matrix's signed-in member and API token (below), made before the first test is registered:
+// see test/unit/test-file-setup.test.ts.
+const { browser, uuid } = await signedIn();
+const csrf = await browser.csrfToken();
+const created = await apiCall(app.url, 'POST', '/tokens', { browser, csrf, body: { name: 'ci', role: 'member' } });
+assert.equal(created.status, 201, 'the harness can change something with the right token and origin');
+const tokenId = ((await created.json()) as { id: string }).id;
+
 describe('session lifetime', () => {
   test('an idle session ends an hour after its last request, and lives until then', async () => {
     const { browser } = await signedIn();
@@ -159,11 +167,6 @@ async function snapshot(): Promise<Record<string, string>> {
 const routes = stateChangingRoutes(app.express);
 const guarded = routes.filter((r) => !CROSS_SITE_BY_DESIGN.includes(`${r.method} ${r.path}`));
 
-const { browser, uuid } = await signedIn();
-const csrf = await browser.csrfToken();
-const created = await apiCall(app.url, 'POST', '/tokens', { browser, csrf, body: { name: 'ci', role: 'member' } });
-assert.equal(created.status, 201, 'the harness can change something with the right token and origin');
-const tokenId = ((await created.json()) as { id: string }).id;
 const origin = new URL(app.url).origin;
 
 const pathFor = (route: RouteEntry) =>
