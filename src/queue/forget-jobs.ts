@@ -2,10 +2,13 @@ import type { PgBoss } from 'pg-boss';
 import { QUEUES, deadLetterName } from './queues.ts';
 
 /**
- * Deletes the finished job rows (and dead letters) that name a purged resource or one of its backups.
- * pg-boss would keep them for its retention period (days), each payload naming the resource; after a
- * purge nothing of it should outlive the tombstone. Jobs still active are left alone: the purge's own
- * job is one of them, and it names only the resource id the tombstone keeps anyway.
+ * Deletes the job rows (and dead letters) that name a purged resource or one of its backups. pg-boss
+ * would keep them for its retention period (days), each payload naming the resource; after a purge
+ * nothing of it should outlive the tombstone. Jobs still running are deleted too (a notification being
+ * sent, a re-check reading an archive): pg-boss settles a job only while its row says active, so the
+ * handler's end changes nothing, and a job that failed cannot come back as a retry; what it was doing
+ * finds the resource gone. Only the purge's own queue keeps its running jobs: the purge itself is one
+ * of them, and it names only the resource id the tombstone keeps anyway.
  */
 export async function forgetResourceJobs(boss: PgBoss, resourceId: string, backupIds: string[]): Promise<number> {
   const searches: Array<{ name: string; data: object }> = [];
@@ -19,13 +22,14 @@ export async function forgetResourceJobs(boss: PgBoss, resourceId: string, backu
   }
   let forgotten = 0;
   for (const { name, data } of searches) {
-    const finished = (await boss.findJobs(name, { data })).filter((job) => job.state !== 'active');
-    if (finished.length === 0) continue;
+    const own = name === QUEUES.purgeResource.name;
+    const forgettable = (await boss.findJobs(name, { data })).filter((job) => !own || job.state !== 'active');
+    if (forgettable.length === 0) continue;
     await boss.deleteJob(
       name,
-      finished.map((job) => job.id),
+      forgettable.map((job) => job.id),
     );
-    forgotten += finished.length;
+    forgotten += forgettable.length;
   }
   return forgotten;
 }
