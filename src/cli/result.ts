@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { restoreCommand } from '../engine/index.ts';
+import { restoreCommand, type DumpPlan, type VerifiedArchive } from '../engine/index.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Failure } from './failure.ts';
 
@@ -49,6 +49,38 @@ export function restoreCommands(
   return {
     restoreCommand: restoreCommand(wrapper, shellQuote(file)),
     ...(where.url === undefined ? {} : { downloadCommand: `aws s3 cp ${shellQuote(where.url)} ${shellQuote(file)}` }),
+  };
+}
+
+/**
+ * The result of a verified capture, single stream or sharded alike: where it is, what was proven, how
+ * it was made, and how to restore it. `extra` (the sharded capture's mode and pieces) comes before the
+ * timing fields.
+ */
+export function capturedResult(
+  located: ArchiveLocation,
+  captured: { verified: VerifiedArchive; plan: DumpPlan },
+  startedAt: Date,
+  extra: Record<string, unknown> = {},
+): ArchiveResult & Record<string, unknown> {
+  return {
+    verified: true,
+    ...located,
+    bytes: captured.verified.bytes,
+    sha256: captured.verified.sha256,
+    format: captured.plan.format.format,
+    wrapper: captured.plan.format.wrapper,
+    compression: captured.plan.format.pgDumpCompression,
+    minPgRestoreMajor: captured.plan.format.minPgRestoreMajor,
+    tables: captured.verified.tableCount,
+    tocEntries: captured.verified.tocEntries,
+    source: captured.plan.source,
+    serverVersion: captured.plan.server.version,
+    pgDumpVersion: captured.plan.binaries.version,
+    ...extra,
+    startedAt: startedAt.toISOString(),
+    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+    ...restoreCommands(located, captured.plan.format.wrapper),
   };
 }
 

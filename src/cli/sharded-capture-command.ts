@@ -8,7 +8,7 @@ import { CliFailure, EXIT } from './failure.ts';
 import { dumpState, formatBytes } from './progress-bar.ts';
 import { withReadProgress } from './read-progress.ts';
 import { chooseMode, createReporter } from './reporter.ts';
-import { locate, restoreCommands, summarize, type ArchiveLocation, type ArchiveResult } from './result.ts';
+import { capturedResult, locate, summarize, type ArchiveLocation } from './result.ts';
 
 /**
  * `big-backup capture --parallel N` (N > 1): the sharded capture in this one process. The user
@@ -110,28 +110,12 @@ export async function runShardedCapture(args: CaptureArgs, ctx: CliContext): Pro
       },
     });
     const located = locate(opened, captured.key);
-    const result: ArchiveResult & Record<string, unknown> = {
-      verified: true,
-      ...located,
-      bytes: captured.verified.bytes,
-      sha256: captured.verified.sha256,
-      format: captured.plan.format.format,
-      wrapper: captured.plan.format.wrapper,
-      compression: captured.plan.format.pgDumpCompression,
-      minPgRestoreMajor: captured.plan.format.minPgRestoreMajor,
-      tables: captured.verified.tableCount,
-      tocEntries: captured.verified.tocEntries,
-      source: captured.plan.source,
-      serverVersion: captured.plan.server.version,
-      pgDumpVersion: captured.plan.binaries.version,
+    const result = capturedResult(located, captured, startedAt, {
       mode: captured.mode,
       modeReason: captured.modeReason,
       pieces: captured.pieces,
       piecesReused: captured.piecesReused,
-      startedAt: startedAt.toISOString(),
-      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
-      ...restoreCommands(located, captured.plan.format.wrapper),
-    };
+    });
     reporter.clear();
     reporter.status(`verified in ${String(result.durationSeconds)} s`);
     ctx.stdout.write(
