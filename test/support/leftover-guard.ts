@@ -97,9 +97,12 @@ export function makeRunTemporaryRoot(): string {
 
 /**
  * Caches that tools keep in the temporary folder on purpose, shared between runs, not left by a test:
- * Node's module compile cache (npm turns it on for itself).
+ * Node's module compile cache (npm turns it on for itself), and the copy of a PostgreSQL installation
+ * that dev/db/local-cluster.ts makes once per machine when the checkout is out of the postgres user's
+ * reach (a `mktemp -d` clone), named `big-backup-postgres-<hash>`.
  */
 const TOOL_CACHES = new Set(['node-compile-cache']);
+const isToolCache = (name: string) => TOOL_CACHES.has(name) || /^big-backup-postgres-[0-9a-f]{12}$/.test(name);
 
 /** What the run's tests left in its temporary root, by name. */
 export function leftoverFolders(): string[] {
@@ -107,7 +110,7 @@ export function leftoverFolders(): string[] {
   if (!root) return [];
   try {
     return readdirSync(root)
-      .filter((name) => !TOOL_CACHES.has(name))
+      .filter((name) => !isToolCache(name))
       .sort();
   } catch {
     return [];
