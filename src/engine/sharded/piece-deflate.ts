@@ -1,48 +1,58 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { adler32 } from './adler32.ts';
-import { archiveInt, frameChunks } from './archive-chunks.ts';
+import { archiveInt, frameChunks, MAX_CHUNK_BYTES } from './archive-chunks.ts';
 
-/** zlib's output buffer per call: each output slice becomes one chunk, well under MAX_CHUNK_BYTES. */
+/** zlib's output buffer per call by default: each output slice becomes one chunk, well under MAX_CHUNK_BYTES. */
 const ZLIB_CHUNK_BYTES = 256 * 1024;
 
 export interface PieceDeflateOptions {
   /** zlib level, 1–9 (the archive's gzip level). */
   level: number;
+  /** zlib's output buffer per call (each output slice becomes one chunk); default 256 KiB. */
+  outputBytes?: number;
 }
+
+/** What zlib writes on Z_FINISH right after a sync flush: an empty final block (static, 10 bits), padded. */
+const EMPTY_FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+/** The zlib wrapper around deflate data: a 2-byte header, and the Adler-32 after the final block. */
+const ZLIB_HEADER_BYTES = 2;
+const HELD_BACK_BYTES = EMPTY_FINAL_BLOCK.length + 4;
 
 /**
  * Compresses one piece of a table's COPY text so it can be joined into the table's single data block
- * (the pigz technique, see ../shared/docs/sharded-capture.md): raw deflate ending with a sync flush
- * and no final block, so the next piece's deflate output may follow it directly; framed as the
- * archive's chunks. It counts the uncompressed bytes and computes their Adler-32 on the way, from
- * which the block's zlib trailer is combined (assembly.ts). Compression runs on the thread pool;
- * backpressure holds: when the reader stops, zlib's output stays queued and the writer waits.
+ * (the pigz technique, see ../shared/docs/sharded-capture.md): deflate ending with a sync flush and no
+ * final block, so the next piece's deflate output may follow it directly; framed as the archive's
+ * chunks. It counts the uncompressed bytes; their Adler-32, from which the block's zlib trailer is
+ * combined (assembly.ts), comes from zlib itself: the piece runs as a zlib stream that is synced and
+ * then finished, and the stream's 2-byte header, its empty final block and its trailer (whose
+ * Adler-32 is kept) are cut off, leaving exactly the raw deflate of a sync-flushed stream. Compression
+ * and the checksum run on the thread pool; backpressure holds: when the reader stops, zlib's output
+ * stays queued and the writer waits.
  */
 export class PieceDeflate extends Transform {
   #rawBytes = 0;
   #adler = 1;
   #bytes = 0;
-  readonly #zlib: zlib.DeflateRaw | zlib.Deflate;
+  readonly #zlib: zlib.Deflate;
   readonly #suffix: Buffer | null;
-  /** A zlib stream carries its own Adler-32: only raw deflate pieces need ours. */
-  readonly #countAdler: boolean;
+  /** A large object keeps its whole zlib stream; a table piece's is cut down to raw deflate. */
+  readonly #cut: boolean;
+  #headerLeft = ZLIB_HEADER_BYTES;
+  /** The last bytes zlib wrote, held back until more follow (at the end: the final block and trailer). */
+  #held: Buffer = Buffer.alloc(0);
 
   constructor(options: PieceDeflateOptions, shape: { zlibStream?: boolean; prefix?: Buffer; suffix?: Buffer } = {}) {
     super({ readableHighWaterMark: 1024 * 1024, writableHighWaterMark: 256 * 1024 });
     assertLevel(options.level);
-    this.#zlib = shape.zlibStream
-      ? zlib.createDeflate({ level: options.level, chunkSize: ZLIB_CHUNK_BYTES })
-      : zlib.createDeflateRaw({
-          level: options.level,
-          chunkSize: ZLIB_CHUNK_BYTES,
-          finishFlush: zlib.constants.Z_SYNC_FLUSH,
-        });
+    const chunkSize = options.outputBytes ?? ZLIB_CHUNK_BYTES;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1024 || chunkSize > ZLIB_CHUNK_BYTES)
+      throw new RangeError(`outputBytes ${chunkSize} is not 1 KiB to ${ZLIB_CHUNK_BYTES} bytes`);
+    this.#zlib = zlib.createDeflate({ level: options.level, chunkSize });
     this.#suffix = shape.suffix ?? null;
-    this.#countAdler = !shape.zlibStream;
+    this.#cut = !shape.zlibStream;
     if (shape.prefix) this.#emit([shape.prefix]);
     this.#zlib.on('data', (data: Buffer) => {
-      if (!this.#emit(frameChunks(data))) this.#zlib.pause();
+      if (!this.#emit(this.#cut ? frameOne(this.#trim(data)) : frameChunks(data))) this.#zlib.pause();
     });
     this.#zlib.on('error', (error) => this.destroy(error));
   }
@@ -52,7 +62,10 @@ export class PieceDeflate extends Transform {
     return this.#rawBytes;
   }
 
-  /** Adler-32 of the uncompressed bytes taken so far (1 for a large object's own zlib stream, which has its own). */
+  /**
+   * Adler-32 of a table piece's uncompressed bytes, once it ended (1 before, and for a large object,
+   * whose own zlib stream carries its own).
+   */
   get adler32(): number {
     return this.#adler;
   }
@@ -60,6 +73,25 @@ export class PieceDeflate extends Transform {
   /** Bytes emitted so far (chunk headers included): the stored object's size once ended. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Drops the zlib header and holds the last bytes back; returns what may go out now, in order. */
+  #trim(data: Buffer): Buffer[] {
+    if (this.#headerLeft > 0) {
+      const skip = Math.min(this.#headerLeft, data.length);
+      this.#headerLeft -= skip;
+      data = data.subarray(skip);
+    }
+    if (data.length >= HELD_BACK_BYTES) {
+      const ready = [this.#held, data.subarray(0, data.length - HELD_BACK_BYTES)];
+      // A copy: a view would keep zlib's whole output buffer alive.
+      this.#held = Buffer.from(data.subarray(data.length - HELD_BACK_BYTES));
+      return ready;
+    }
+    const joined = Buffer.concat([this.#held, data]);
+    const keep = Math.min(HELD_BACK_BYTES, joined.length);
+    this.#held = joined.subarray(joined.length - keep);
+    return [joined.subarray(0, joined.length - keep)];
   }
 
   #emit(buffers: Buffer[]): boolean {
@@ -79,23 +111,40 @@ export class PieceDeflate extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk.length === 0) return callback();
     this.#rawBytes += chunk.length;
-    if (this.#countAdler) this.#adler = adler32(chunk, this.#adler);
     // zlib calls back once it took the chunk and its output was read: that is the backpressure.
     this.#zlib.write(chunk, (error) => callback(error ?? null));
   }
 
   override _flush(callback: TransformCallback): void {
     this.#zlib.once('end', () => {
+      if (this.#cut) {
+        const held = this.#held;
+        if (this.#headerLeft > 0 || held.length !== HELD_BACK_BYTES || !held.subarray(0, 2).equals(EMPTY_FINAL_BLOCK))
+          return callback(new Error(`zlib ended the piece with ${held.toString('hex')}, not an empty final block`));
+        this.#adler = held.readUInt32BE(EMPTY_FINAL_BLOCK.length);
+      }
       if (this.#suffix) this.#emit([this.#suffix]);
       callback();
     });
-    this.#zlib.end();
+    if (!this.#cut) return void this.#zlib.end();
+    // The sync flush ends the piece's deflate data on a byte boundary; what finishing adds after it
+    // is only the empty final block and the trailer, which are cut off.
+    this.#zlib.flush(zlib.constants.Z_SYNC_FLUSH, () => this.#zlib.end());
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#zlib.destroy();
     callback(error);
   }
+}
+
+/** Buffers (together at most one zlib output, well under MAX_CHUNK_BYTES) as one chunk; none for no bytes. */
+function frameOne(parts: Buffer[]): Buffer[] {
+  const used = parts.filter((part) => part.length > 0);
+  const total = used.reduce((sum, part) => sum + part.length, 0);
+  if (total === 0) return [];
+  if (total > MAX_CHUNK_BYTES) return used.flatMap(frameChunks);
+  return [archiveInt(total), ...used];
 }
 
 /** A table piece's compressor: write its COPY rows (no terminator), read its stored object's bytes. */
