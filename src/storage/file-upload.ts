@@ -54,6 +54,7 @@ export async function uploadToFile(
   };
   let output: { bytesWritten: number } | undefined;
   const meter = new ByteMeter({
+    chunkSize: rechunkSize(options.sizeEstimate),
     onBytes: (bytesRead) => options.onProgress?.({ bytesRead, bytesStored: output?.bytesWritten ?? 0 }),
   });
   const fail = (error: BackupFailure): void => {
@@ -141,4 +142,16 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+const KiB = 1024;
+
+/**
+ * The meter's chunk: 1 MiB, or for an upload expected to be small (the pieces of small tables, JSON
+ * records) the estimate rounded up to 64 KiB, so each of hundreds of tiny uploads does not allocate a
+ * MiB that the collector must then find.
+ */
+function rechunkSize(sizeEstimate: number | undefined): number {
+  if (sizeEstimate === undefined) return 1024 * KiB;
+  return Math.min(1024 * KiB, Math.max(64 * KiB, Math.ceil(sizeEstimate / (64 * KiB)) * 64 * KiB));
 }

@@ -11,6 +11,7 @@ import type { BackupSource } from '../source.ts';
 import type { VerifiedArchive } from '../verify-archive.ts';
 import { assembleShardedArchive } from './assemble-archive.ts';
 import { describePiece, dumpPiece } from './dump-piece.ts';
+import { openPieceSession, type PieceSession } from './piece-session.ts';
 import { planShardedCapture } from './plan-capture.ts';
 import {
   deletePieces,
@@ -253,11 +254,20 @@ async function runPieces(
   const outcome: { failure: Error | null } = { failure: null };
   const attempts = options.pieceAttempts ?? 3;
 
-  const runOne = async (piece: PlannedPiece): Promise<void> => {
+  // Each lane dumps its pieces on one session (piece-session.ts), opened again after a piece failed on it.
+  const runOne = async (piece: PlannedPiece, lane: { session: PieceSession | null }): Promise<PieceResult> => {
     for (let attempt = 1; ; attempt++) {
       inFlight.set(piece.no, 0);
       try {
+        if (lane.session?.closed) lane.session = null;
+        lane.session ??= await openPieceSession({
+          source: options.source,
+          plan,
+          signal: stop.signal,
+          ...(options.hosts ? { hosts: options.hosts } : {}),
+        });
         const result = await dumpPiece({
+          session: lane.session,
           source: options.source,
           plan,
           piece,
@@ -268,12 +278,8 @@ async function runPieces(
           onProgress: (p) => inFlight.set(piece.no, p.bytes),
           metadata: { archive: keys.archive, ...options.metadata },
         });
-        // Written only now that storage proved the piece: the record is what a resume trusts.
-        await storeRecord(options.store, keys, digest, result, stop.signal);
-        results.set(piece.no, result);
         storedBytes += result.bytes;
-        options.onPieceDone?.(piece, result, false);
-        return;
+        return result;
       } catch (error) {
         if (stop.signal.aborted) throw error;
         const retryable = isBackupFailure(error) && error.retryable;
@@ -292,16 +298,47 @@ async function runPieces(
     }
   };
 
+  // Written only once storage proved the piece: the record is what a resume trusts. The lane goes on
+  // to its next piece meanwhile (a record touches storage, not the source); the piece counts as done
+  // once its record is stored, and a record that cannot be stored fails the capture.
+  const record = async (piece: PlannedPiece, result: PieceResult): Promise<void> => {
+    try {
+      await storeRecord(options.store, keys, digest, result, stop.signal);
+    } catch (error) {
+      if (stop.signal.aborted) throw error;
+      throw dumpFailed(`the record of ${describePiece(piece)} could not be stored: ${(error as Error).message}`, {
+        retryable: true,
+        cause: error,
+      });
+    }
+    results.set(piece.no, result);
+    options.onPieceDone?.(piece, result, false);
+  };
+
   const worker = async () => {
-    while (outcome.failure === null && !stop.signal.aborted) {
-      const piece = queue.shift();
-      if (!piece) return;
-      try {
-        await runOne(piece);
-      } catch (error) {
-        outcome.failure ??= error instanceof Error ? error : new Error(String(error));
-        stop.abort(error);
+    const lane: { session: PieceSession | null } = { session: null };
+    let recording: Promise<void> = Promise.resolve();
+    const fail = (error: unknown) => {
+      outcome.failure ??= error instanceof Error ? error : new Error(String(error));
+      stop.abort(error);
+    };
+    try {
+      while (outcome.failure === null && !stop.signal.aborted) {
+        const piece = queue.shift();
+        if (!piece) break;
+        try {
+          const result = await runOne(piece, lane);
+          await recording;
+          recording = record(piece, result);
+          // Awaited before the next record and at the end; a failure meanwhile must not go unhandled.
+          recording.catch(fail);
+        } catch (error) {
+          fail(error);
+        }
       }
+      await recording.catch(() => {});
+    } finally {
+      await lane.session?.close();
     }
   };
   try {

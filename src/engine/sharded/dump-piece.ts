@@ -9,12 +9,10 @@ import type { HostPolicy } from '../../net/host-guard.ts';
 import { canceled, dumpFailed } from '../dump-failures.ts';
 import { createGarbagePacer } from '../garbage-pacer.ts';
 import type { BackupSource } from '../source.ts';
-import { connectSource } from '../source-client.ts';
-import { guardConnection } from '../source-guard.ts';
 import { singleBinaryValue } from './binary-copy.ts';
 import { copyOut } from './copy-out-stream.ts';
 import { pieceQuery } from './copy-statement.ts';
-import { startDumpSession } from './dump-session.ts';
+import { openPieceSession, type PieceSession } from './piece-session.ts';
 import { createLargeObjectDeflate, createPieceDeflate, type PieceDeflate } from './piece-deflate.ts';
 import type { PieceResult, PlannedPiece, ShardPlan } from './types.ts';
 
@@ -32,6 +30,11 @@ export interface DumpPieceOptions {
   onProgress?(progress: { rawBytes: number; bytes: number }): void;
   /** Kept with the object (and in its manifest, with `raw-bytes` and `adler32` added once known). */
   metadata?: Record<string, string>;
+  /**
+   * A session to dump on (openPieceSession, for the same source and plan), kept open when the piece
+   * succeeds and closed when it fails; without one the piece opens and closes its own.
+   */
+  session?: PieceSession;
 }
 
 /** Large objects are read in slices of this size, so one huge object never sits in memory whole. */
@@ -55,8 +58,8 @@ export function describePiece(piece: PlannedPiece): string {
 }
 
 /**
- * Dumps one piece into storage: connects as pg_dump would (the source resolved, its host checked,
- * the checked addresses pinned, TLS naming the host), sets pg_dump's session, copies the piece's rows
+ * Dumps one piece into storage: on the session given, or one of its own (piece-session.ts: connected
+ * as pg_dump would, in pg_dump's session state), copies the piece's rows
  * (or large objects) through the piece compressor into `store.upload`. Resolves only once storage has
  * proven the object (size and SHA-256); on any failure storage removes what it wrote and this rejects
  * naming the piece. Memory stays flat: rows stream with backpressure from storage back to the server.
@@ -64,17 +67,23 @@ export function describePiece(piece: PlannedPiece): string {
 export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult> {
   const { piece, plan, signal } = options;
   const startedAt = Date.now();
-  if (signal?.aborted) throw canceled();
-  const resolved = await options.source.resolve(signal);
-  const connection = await guardConnection(resolved.connection, options.hosts);
-  if (signal?.aborted) throw canceled();
-  const secrets = [connection.password.reveal()];
-  const client = await connectSource(connection, { timeoutMs: 10_000, applicationName: 'big-backup piece' });
+  let session = options.session ?? null;
+  let secrets: readonly string[] = session?.secrets ?? [];
   // Closing the connection ends the COPY on the server too; the upload sees the signal itself.
-  const onAbort = () => void client.end().catch(() => {});
+  const onAbort = () => void session?.close();
   signal?.addEventListener('abort', onAbort, { once: true });
+  let failed = true;
   try {
-    await startDumpSession(client, { encoding: plan.encoding, serverMajor: plan.serverMajor });
+    if (signal?.aborted) throw canceled();
+    if (session?.closed) throw new Error('the source session given for the piece is closed');
+    session ??= await openPieceSession({
+      source: options.source,
+      plan,
+      ...(options.hosts ? { hosts: options.hosts } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    secrets = session.secrets;
+    const { client } = session;
     const produced =
       piece.kind === 'large_objects'
         ? startLargeObjects(client, plan.compressionLevel)
@@ -92,7 +101,7 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
       stored = await options.store.upload(options.key, produced.body, {
         sourceDone,
         metadata,
-        sizeEstimate: Math.max(1024 * 1024, Math.ceil(1.2 * piece.estimatedBytes)),
+        sizeEstimate: Math.max(64 * 1024, Math.ceil(1.2 * piece.estimatedBytes)),
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
@@ -105,6 +114,7 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
     }
     const counts = await sourceDone;
     options.onProgress?.({ rawBytes: counts.rawBytes, bytes: stored.bytes });
+    failed = false;
     return {
       no: piece.no,
       key: stored.key,
@@ -118,14 +128,21 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
   } catch (error) {
     if (signal?.aborted) throw canceled();
     if (isBackupFailure(error)) throw error;
-    throw dumpFailed(`${describePiece(piece)} failed: ${redact((error as Error).message, secrets)}`, {
+    throw dumpFailed(`${describePiece(piece)} failed: ${redact((error as Error).message, [...secrets])}`, {
       retryable: true,
       cause: error,
     });
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    await client.end().catch(() => {});
+    // A session of our own is closed; a lent one only when this piece failed on it (see piece-session.ts).
+    if (session && (failed || session !== options.session)) await session.close();
   }
+}
+
+/** `bytes` rounded up to 16 KiB, at most `largest`. */
+function bufferSize(bytes: number, largest: number): number {
+  const step = 16 * 1024;
+  return Math.min(largest, Math.max(step, Math.ceil(bytes / step) * step));
 }
 
 interface Counts {
@@ -147,8 +164,13 @@ interface Produced {
 function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Produced {
   if (piece.copyStatement === null) throw new Error(`${describePiece(piece)} has no COPY statement`);
   const query = pieceQuery(piece.copyStatement, piece.blocks);
-  const deflate = createPieceDeflate({ level: plan.compressionLevel });
-  const copy = client.query(copyOut(query.copy));
+  // A small table's piece gets buffers its size: hundreds of them each allocating the full sizes
+  // kept the collector busy (V8 runs a full collection for every few tens of MiB of buffers).
+  const deflate = createPieceDeflate({
+    level: plan.compressionLevel,
+    outputBytes: bufferSize(piece.estimatedBytes / 2, 256 * 1024),
+  });
+  const copy = client.query(copyOut(query.copy, { chunkBytes: bufferSize(piece.estimatedBytes, 128 * 1024) }));
   let databaseError: Error | null = null;
   copy.once('error', (error) => (databaseError ??= error));
   const paced = new Transform({

@@ -115,8 +115,17 @@ describe('sharded capture', () => {
       const env = where === 'file' ? {} : s3.env;
       await withStore(url, env, async (store) => {
         let plan: ShardPlan | null = null;
+        // Each connection resolves the source once: the plan's, then one per lane, whatever the pieces.
+        let connections = 0;
+        const counted = directSource(source);
         const captured = await captureSharded({
-          source: directSource(source),
+          source: {
+            kind: counted.kind,
+            resolve: (signal) => {
+              connections += 1;
+              return counted.resolve(signal);
+            },
+          },
           store,
           key: () => `fork/${where}.dump`,
           format: 'default',
@@ -132,6 +141,8 @@ describe('sharded capture', () => {
         assert.ok(plan);
         assert.equal(captured.pieces, (plan as ShardPlan).pieces.length);
         assert.equal(captured.piecesReused, 0);
+        assert.ok((plan as ShardPlan).pieces.length > 6);
+        assert.ok(connections <= 1 + 3, `${connections} connections for ${(plan as ShardPlan).pieces.length} pieces`);
         // Only the archive is left: pieces, records and the plan are gone.
         assert.deepEqual(
           (await store.list('fork/')).map((o) => o.key),
