@@ -1,9 +1,10 @@
+import os from 'node:os';
 import type { UploadResult, ObjectStore } from '../../storage/object-store.ts';
 import { isBackupFailure } from '../../shared/backup-failure.ts';
 import { pieceFailed, readBackFailed, verificationFailed } from '../verification-failures.ts';
-import { verifyArchive, type VerifiedArchive } from '../verify-archive.ts';
-import { ArchiveHeadError, parseArchiveHead } from './archive-head.ts';
-import { AssemblyError, layoutArchive } from './assembly.ts';
+import { verifyArchive, type ReadThroughShare, type VerifiedArchive } from '../verify-archive.ts';
+import { ArchiveHeadError, dataEntries, parseArchiveHead, type ArchiveHead } from './archive-head.ts';
+import { AssemblyError, layoutArchive, type ArchiveLayout } from './assembly.ts';
 import { SegmentCheck } from './segment-check.ts';
 import type { PieceResult, PlannedPiece, ShardPlan } from './types.ts';
 
@@ -19,6 +20,11 @@ export interface AssembleOptions {
   signal?: AbortSignal;
   /** Kept in the archive's manifest (and as S3 object metadata). */
   metadata?: Record<string, string>;
+  /**
+   * pg_restore processes the full read-through is split between (each reads its share of the data
+   * entries); default one per core, at most 4.
+   */
+  readThroughProcesses?: number;
 }
 
 /**
@@ -46,9 +52,17 @@ export async function assembleShardedArchive(
     if (!results.has(piece.no)) throw pieceFailed(piece.no, `${describePiece(piece)} has not finished`);
   const used = plan.pieces.map((p) => results.get(p.no)!);
   let layout;
+  let shares;
   try {
     const head = parseArchiveHead(Buffer.from(plan.headBase64, 'base64'));
     layout = layoutArchive({ head, pieces: plan.pieces, results: used, level: plan.compressionLevel });
+    shares = readThroughShares(
+      head,
+      layout,
+      plan.pieces,
+      used,
+      options.readThroughProcesses ?? Math.min(4, os.availableParallelism()),
+    );
   } catch (error) {
     if (error instanceof AssemblyError || error instanceof ArchiveHeadError)
       throw verificationFailed(`the pieces cannot be assembled: ${error.message}`, error);
@@ -66,7 +80,13 @@ export async function assembleShardedArchive(
       store,
       key,
       { bytes: layout.bytes, sha256: null },
-      { pgRestore: options.pgRestore, wrapper: 'none', observe: check.push, ...(signal ? { signal } : {}) },
+      {
+        pgRestore: options.pgRestore,
+        wrapper: 'none',
+        observe: check.push,
+        readThroughShares: shares,
+        ...(signal ? { signal } : {}),
+      },
     );
     check.finish();
     const stored = await store.seal(key, {
@@ -82,6 +102,51 @@ export async function assembleShardedArchive(
     if (isBackupFailure(error)) throw error;
     throw verificationFailed(`assembling the archive failed: ${(error as Error).message}`, error);
   }
+}
+
+/**
+ * The archive's data entries dealt into `processes` shares of about equal work (a block's stored
+ * bytes read plus its rows inflated; largest first, each to the lightest share), each share with its
+ * ranges of the archive: the head, then its blocks in the archive's order, neighbours joined.
+ */
+export function readThroughShares(
+  head: ArchiveHead,
+  layout: ArchiveLayout,
+  pieces: readonly PlannedPiece[],
+  results: readonly PieceResult[],
+  processes: number,
+): ReadThroughShare[] {
+  const entries = dataEntries(head);
+  const count = Math.max(1, Math.min(Math.floor(processes), entries.length));
+  if (count < 2) return [];
+  const byNo = new Map(results.map((r) => [r.no, r]));
+  const work = new Map<number, number>();
+  for (const piece of pieces) {
+    const result = byNo.get(piece.no);
+    work.set(piece.dumpId, (work.get(piece.dumpId) ?? 0) + (result ? result.bytes + result.rawBytes : 0));
+  }
+  const starts = entries.map((e) => layout.offsets.get(e.dumpId)!).sort((a, b) => a - b);
+  const blockOf = (dumpId: number) => {
+    const start = layout.offsets.get(dumpId)!;
+    const next = starts.find((offset) => offset > start);
+    return { start, end: (next ?? layout.bytes) - 1 };
+  };
+  const shares = Array.from({ length: count }, () => ({ work: 0, ids: [] as number[] }));
+  for (const entry of [...entries].sort((a, b) => (work.get(b.dumpId) ?? 0) - (work.get(a.dumpId) ?? 0))) {
+    const lightest = shares.reduce((min, share) => (share.work < min.work ? share : min));
+    lightest.work += work.get(entry.dumpId) ?? 0;
+    lightest.ids.push(entry.dumpId);
+  }
+  return shares.map(({ ids }) => {
+    const blocks = ids.map(blockOf).sort((a, b) => a.start - b.start);
+    const ranges = [{ start: 0, end: layout.head.length - 1 }];
+    for (const block of blocks) {
+      const last = ranges.at(-1)!;
+      if (block.start === last.end + 1) last.end = block.end;
+      else ranges.push({ ...block });
+    }
+    return { dumpIds: [...ids].sort((a, b) => layout.offsets.get(a)! - layout.offsets.get(b)!), ranges };
+  });
 }
 
 /** The piece's object must be in storage with its recorded size, sealed with its recorded digest. */

@@ -6,6 +6,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { assembleShardedArchive, isVerificationFailure } from '../../../src/engine/index.ts';
 import type { ShardPlan } from '../../../src/engine/sharded/types.ts';
+import { readThroughShares } from '../../../src/engine/sharded/assemble-archive.ts';
+import { dataEntries, parseArchiveHead } from '../../../src/engine/sharded/archive-head.ts';
+import { layoutArchive } from '../../../src/engine/sharded/assembly.ts';
 import { openObjectStore } from '../../../src/storage/open-object-store.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
 import { SYSTEM_PG15_BIN } from '../../../dev/db/local-cluster.ts';
@@ -110,6 +113,34 @@ for (const driver of ['file', 's3'] as const) {
       }
     });
 
+    test('a block pg_restore cannot inflate fails the verification, however many processes share the read-through', async () => {
+      // Stored and sealed as recorded, but the record's Adler-32 is wrong: the composed block's zlib
+      // trailer then fails pg_restore's check, which only a read-through of that block can see.
+      const tableBlocks = made.results.filter((r) => plan.pieces.find((p) => p.no === r.no)?.kind === 'table');
+      const victims = [tableBlocks[0]!, tableBlocks.at(-1)!];
+      for (const processes of [1, 2, 3]) {
+        for (const victim of victims) {
+          const pieces = made.results.map((r) => (r === victim ? { ...r, adler32: (r.adler32 + 1) >>> 0 } : r));
+          const key = `archives/bad-${processes}-${victim.no}.dump`;
+          await assert.rejects(
+            assembleShardedArchive({
+              store,
+              plan,
+              pieces,
+              key,
+              pgRestore: PG_RESTORE,
+              readThroughProcesses: processes,
+            }),
+            (error: unknown) =>
+              isVerificationFailure(error) && /pg_restore could not read the archive through/.test(error.message),
+            `piece ${victim.no} with ${processes} process(es)`,
+          );
+          assert.equal(await store.head(key), null, 'the composed archive is removed');
+        }
+      }
+      assert.deepEqual(await store.listIncompleteUploads('archives/'), []);
+    });
+
     test('refuses a missing piece before composing anything, naming it', async () => {
       const missing = made.results.find((r) => r.no === 2)!;
       await assert.rejects(
@@ -157,3 +188,35 @@ for (const driver of ['file', 's3'] as const) {
     });
   });
 }
+
+test('the read-through shares hold every data entry once, each share reading the head and then its blocks in order', () => {
+  const head = parseArchiveHead(made.stock.subarray(0, made.head.bytes));
+  const layout = layoutArchive({ head, pieces: plan.pieces, results: made.results, level: 2 });
+  const entries = dataEntries(head).map((e) => e.dumpId);
+  assert.deepEqual(readThroughShares(head, layout, plan.pieces, made.results, 1), [], 'one process: no shares');
+  for (const processes of [2, 3, 64]) {
+    const shares = readThroughShares(head, layout, plan.pieces, made.results, processes);
+    assert.equal(shares.length, Math.min(processes, entries.length));
+    assert.deepEqual(
+      shares.flatMap((s) => s.dumpIds).sort((a, b) => a - b),
+      [...entries].sort((a, b) => a - b),
+    );
+    for (const share of shares) {
+      assert.equal(share.ranges[0]!.start, 0);
+      assert.ok(share.ranges[0]!.end >= layout.head.length - 1, 'the head is read first');
+      const blocks = share.dumpIds.map((id) => layout.offsets.get(id)!);
+      assert.deepEqual(
+        blocks,
+        [...blocks].sort((a, b) => a - b),
+        'its entries in the archive order',
+      );
+      for (const offset of blocks)
+        assert.ok(
+          share.ranges.some((r) => r.start <= offset && offset <= r.end),
+          `block at ${offset} is read`,
+        );
+      for (let i = 1; i < share.ranges.length; i++) assert.ok(share.ranges[i]!.start > share.ranges[i - 1]!.end + 1);
+      assert.ok(share.ranges.at(-1)!.end < layout.bytes);
+    }
+  }
+});
