@@ -293,7 +293,8 @@ async function readShareThrough(
       });
       for await (const chunk of body as AsyncIterable<Buffer>) {
         if (stdin.destroyed) break;
-        if (!stdin.write(chunk)) await drained(stdin);
+        // Freed once in the pipe, like the pass's reads (see freeBuffer).
+        if (!stdin.write(chunk, (error) => void (error ?? freeBuffer(chunk)))) await drained(stdin);
       }
     }
     stdin.end();
