@@ -145,3 +145,28 @@ test('refuses a level pg_dump does not join with', () => {
   assert.throws(() => createPieceDeflate({ level: 0 }), /not 1–9/);
   assert.throws(() => createLargeObjectDeflate({ level: 2, oid: 0 }), /oid/);
 });
+
+test('frees each input chunk once zlib took it only when it owns its input, and compresses the same either way', async () => {
+  const input = () => [Buffer.from(rows(5000)), Buffer.from(rows(5000, 5000))];
+  const run = async (ownsInput: boolean) => {
+    const chunks = input();
+    const deflate = createPieceDeflate({ level: 2, ownsInput });
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(chunks), deflate, async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) out.push(chunk);
+    });
+    return { chunks, stored: Buffer.concat(out), adler32: deflate.adler32 };
+  };
+  const owned = await run(true);
+  const lent = await run(false);
+  assert.ok(
+    owned.chunks.every((c) => c.length === 0 && c.buffer.detached),
+    'owned chunks are freed',
+  );
+  assert.ok(
+    lent.chunks.every((c) => c.length > 0),
+    'lent chunks are left alone',
+  );
+  assert.deepEqual(owned.stored, lent.stored);
+  assert.equal(owned.adler32, lent.adler32);
+});

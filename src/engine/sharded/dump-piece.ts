@@ -169,6 +169,8 @@ function startTable(client: pg.Client, piece: PlannedPiece, plan: ShardPlan): Pr
   const deflate = createPieceDeflate({
     level: plan.compressionLevel,
     outputBytes: bufferSize(piece.estimatedBytes / 2, 256 * 1024),
+    // The COPY stream's buffers are handed on whole, and nothing between them and zlib keeps them.
+    ownsInput: true,
   });
   const copy = client.query(copyOut(query.copy, { chunkBytes: bufferSize(piece.estimatedBytes, 128 * 1024) }));
   let databaseError: Error | null = null;

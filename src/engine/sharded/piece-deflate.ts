@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
+import { freeBuffer } from '../../shared/free-buffer.ts';
 import { archiveInt, frameChunks, MAX_CHUNK_BYTES } from './archive-chunks.ts';
 
 /** zlib's output buffer per call by default: each output slice becomes one chunk, well under MAX_CHUNK_BYTES. */
@@ -10,6 +11,11 @@ export interface PieceDeflateOptions {
   level: number;
   /** zlib's output buffer per call (each output slice becomes one chunk); default 256 KiB. */
   outputBytes?: number;
+  /**
+   * The chunks written are this stream's alone (no one else holds them): each is freed once zlib has
+   * taken it in, instead of waiting for V8 to collect it.
+   */
+  ownsInput?: boolean;
 }
 
 /** What zlib writes on Z_FINISH right after a sync flush: an empty final block (static, 10 bits), padded. */
@@ -37,6 +43,7 @@ export class PieceDeflate extends Transform {
   readonly #suffix: Buffer | null;
   /** A large object keeps its whole zlib stream; a table piece's is cut down to raw deflate. */
   readonly #cut: boolean;
+  readonly #ownsInput: boolean;
   #headerLeft = ZLIB_HEADER_BYTES;
   /** The last bytes zlib wrote, held back until more follow (at the end: the final block and trailer). */
   #held: Buffer = Buffer.alloc(0);
@@ -50,6 +57,7 @@ export class PieceDeflate extends Transform {
     this.#zlib = zlib.createDeflate({ level: options.level, chunkSize });
     this.#suffix = shape.suffix ?? null;
     this.#cut = !shape.zlibStream;
+    this.#ownsInput = options.ownsInput === true;
     if (shape.prefix) this.#emit([shape.prefix]);
     this.#zlib.on('data', (data: Buffer) => {
       if (!this.#emit(this.#cut ? frameOne(this.#trim(data)) : frameChunks(data))) this.#zlib.pause();
@@ -112,7 +120,10 @@ export class PieceDeflate extends Transform {
     if (chunk.length === 0) return callback();
     this.#rawBytes += chunk.length;
     // zlib calls back once it took the chunk and its output was read: that is the backpressure.
-    this.#zlib.write(chunk, (error) => callback(error ?? null));
+    this.#zlib.write(chunk, (error) => {
+      if (!error && this.#ownsInput) freeBuffer(chunk);
+      callback(error ?? null);
+    });
   }
 
   override _flush(callback: TransformCallback): void {
