@@ -125,7 +125,7 @@ async function writeSegments(
     const more = out.write(chunk, (error) => {
       if (!error && own) freeBuffer(chunk);
     });
-    if (!more) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+    if (!more) await drainedOrClosed(out);
   };
   try {
     for (const segment of segments) {
@@ -151,4 +151,17 @@ async function writeSegments(
   } finally {
     out.off('error', onError);
   }
+}
+
+/** Resolves at the stream's next 'drain' or its 'close' (after an error), leaving no listener behind. */
+function drainedOrClosed(out: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }

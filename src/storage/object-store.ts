@@ -112,6 +112,13 @@ export interface UploadOptions {
   sourceDone?: Promise<unknown>;
   /** Called as bytes move (about once per MiB); keep it cheap. */
   onProgress?: (progress: UploadProgress) => void;
+  /**
+   * One of many uploads running side by side in the process (a sharded capture's pieces): the S3
+   * driver then buffers as little as S3 allows, parts of 5 MiB (larger only when the estimate needs
+   * it) with at most 2 in flight, instead of the store's part size × (queue size + 1) for each
+   * upload, which for 4 pieces at once at 16 MiB × 5 would be 320 MiB.
+   */
+  lean?: boolean;
 }
 
 export interface UploadProgress {

@@ -14,7 +14,7 @@ import type { BackupFailure } from '../shared/backup-failure.ts';
 import { MANIFEST_SUFFIX } from './keys.ts';
 import { serializeManifest, type ObjectManifest } from './manifest.ts';
 import type { UploadOptions, UploadResult } from './object-store.ts';
-import { formatBytes, planParts, type PartPlan } from './part-plan.ts';
+import { formatBytes, planParts, S3_MIN_PART_SIZE, type PartPlan } from './part-plan.ts';
 import { encryptionProblem, isS3NotFound, sseParams } from './s3-client.ts';
 import { MultipartWriter, type Send } from './s3-multipart.ts';
 import type { S3Settings } from './storage-url.ts';
@@ -40,6 +40,9 @@ export interface S3Target {
  *    error" or a lost object must never pass), and the encryption we asked for.
  * 5. The manifest with our SHA-256 is written last (manifest.ts).
  */
+/** Parts in flight of a lean upload (UploadOptions.lean). */
+const LEAN_QUEUE_SIZE = 2;
+
 export async function uploadToS3(
   target: S3Target,
   key: string,
@@ -54,7 +57,10 @@ export async function uploadToS3(
   let plan: PartPlan;
   try {
     assertValidUploadOptions(options);
-    plan = planParts(options.sizeEstimate, { maxParts: settings.maxParts, partSizeFloor: settings.partSizeFloor });
+    plan = planParts(options.sizeEstimate, {
+      maxParts: settings.maxParts,
+      partSizeFloor: options.lean ? S3_MIN_PART_SIZE : settings.partSizeFloor,
+    });
     if (signal?.aborted) throw abortedError(signal, `the upload of ${key}`);
   } catch (error) {
     body.destroy();
@@ -78,7 +84,7 @@ export async function uploadToS3(
       ...sseParams(settings.sse),
     },
     partSize: plan.partSize,
-    queueSize: settings.queueSize,
+    queueSize: options.lean ? Math.min(LEAN_QUEUE_SIZE, settings.queueSize) : settings.queueSize,
     partChecksums: settings.requestChecksumCalculation === 'WHEN_SUPPORTED',
     signal: internal.signal,
     encryptionProblem: (output) => encryptionProblem(settings.sse, output),

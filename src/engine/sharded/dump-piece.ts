@@ -102,6 +102,8 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
         sourceDone,
         metadata,
         sizeEstimate: Math.max(64 * 1024, Math.ceil(1.2 * piece.estimatedBytes)),
+        // Several pieces upload at once in one process: each with the least memory storage allows.
+        lean: true,
         ...(signal ? { signal } : {}),
       });
     } catch (error) {

@@ -70,6 +70,28 @@ describe('S3 driver', () => {
     await assertNothingAt(store, 'part-fails/');
   });
 
+  test('a lean upload sends parts of 5 MiB whatever the store part size, and stores the same bytes', async () => {
+    const store = await open({ part_size: '16MiB', queue_size: '4' });
+    const lean = generate(24 * MiB);
+    const leanResult = await store.upload('lean/1.dump', lean.stream, { sizeEstimate: 24 * MiB, lean: true });
+    assert.equal(leanResult.sha256, lean.produced().sha256);
+    await store.upload('lean/2.dump', generate(24 * MiB).stream, { sizeEstimate: 24 * MiB });
+    const parts = (key: string) =>
+      server.requests
+        .filter((r) => r.operation === 'UploadPart' && r.key.endsWith(key))
+        .map((r) => r.bytes ?? 0)
+        .sort((a, b) => b - a);
+    assert.deepEqual(
+      parts('lean/1.dump'),
+      [5, 5, 5, 5, 4].map((n) => n * MiB),
+    );
+    assert.deepEqual(
+      parts('lean/2.dump'),
+      [16, 8].map((n) => n * MiB),
+    );
+    assert.equal((await drain(await store.read('lean/1.dump'))).sha256, leanResult.sha256);
+  });
+
   test('sends a CRC32 checksum with every part and the single PUT when the checksum mode is when_supported', async () => {
     const store = await open({ checksum: 'when_supported' });
     const source = generate(12 * MiB);
