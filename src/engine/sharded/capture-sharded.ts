@@ -90,6 +90,8 @@ export interface ShardedCapture {
 }
 
 const RETRY_DELAYS_MS = [1_000, 5_000, 15_000];
+/** Tries one lane may have past their COPY, waiting for storage's proof and their record, before it waits. */
+const FINISHING_PER_LANE = 8;
 
 /**
  * The sharded capture in one process, for the one-shot command and the tests: plan (or, resuming,
@@ -254,89 +256,122 @@ async function runPieces(
   const outcome: { failure: Error | null } = { failure: null };
   const attempts = options.pieceAttempts ?? 3;
 
-  // Each lane dumps its pieces on one session (piece-session.ts), opened again after a piece failed on it.
-  const runOne = async (piece: PlannedPiece, lane: { session: PieceSession | null }): Promise<PieceResult> => {
-    for (let attempt = 1; ; attempt++) {
-      inFlight.set(piece.no, 0);
-      try {
-        if (lane.session?.closed) lane.session = null;
-        lane.session ??= await openPieceSession({
-          source: options.source,
-          plan,
-          signal: stop.signal,
-          ...(options.hosts ? { hosts: options.hosts } : {}),
-        });
-        const result = await dumpPiece({
-          session: lane.session,
-          source: options.source,
-          plan,
-          piece,
-          store: options.store,
-          key: keys.piece(piece.no),
-          signal: stop.signal,
-          ...(options.hosts ? { hosts: options.hosts } : {}),
-          onProgress: (p) => inFlight.set(piece.no, p.bytes),
-          metadata: { archive: keys.archive, ...options.metadata },
-        });
-        storedBytes += result.bytes;
-        return result;
-      } catch (error) {
-        if (stop.signal.aborted) throw error;
-        const retryable = isBackupFailure(error) && error.retryable;
-        const delay = RETRY_DELAYS_MS[attempt - 1] ?? RETRY_DELAYS_MS.at(-1)!;
-        const message = isBackupFailure(error) ? error.message : (error as Error).message;
-        if (!retryable || attempt >= attempts)
-          throw dumpFailed(
-            `${describePiece(piece)} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${message}`,
-            { retryable: isBackupFailure(error) ? error.retryable : false, cause: error },
-          );
-        options.onLog?.(`${describePiece(piece)} failed (${message}); trying again in ${delay / 1000} s`);
-        await sleep(delay, undefined, { signal: stop.signal }).catch(() => {});
-      } finally {
-        inFlight.delete(piece.no);
-      }
-    }
+  const tries = new Map<number, number>();
+
+  /**
+   * After a failed try of a piece: throws the failure for good, naming the piece, when it may not be
+   * tried again; otherwise logs it and waits before the next try.
+   */
+  const afterFailure = async (piece: PlannedPiece, error: unknown): Promise<void> => {
+    if (stop.signal.aborted) throw error;
+    const attempt = tries.get(piece.no) ?? 1;
+    const retryable = isBackupFailure(error) && error.retryable;
+    const delay = RETRY_DELAYS_MS[attempt - 1] ?? RETRY_DELAYS_MS.at(-1)!;
+    const message = isBackupFailure(error) ? error.message : (error as Error).message;
+    if (!retryable || attempt >= attempts)
+      throw dumpFailed(
+        `${describePiece(piece)} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${message}`,
+        { retryable: isBackupFailure(error) ? error.retryable : false, cause: error },
+      );
+    options.onLog?.(`${describePiece(piece)} failed (${message}); trying again in ${delay / 1000} s`);
+    await sleep(delay, undefined, { signal: stop.signal }).catch(() => {});
   };
 
-  // Written only once storage proved the piece: the record is what a resume trusts. The lane goes on
-  // to its next piece meanwhile (a record touches storage, not the source); the piece counts as done
-  // once its record is stored, and a record that cannot be stored fails the capture.
-  const record = async (piece: PlannedPiece, result: PieceResult): Promise<void> => {
-    try {
-      await storeRecord(options.store, keys, digest, result, stop.signal);
-    } catch (error) {
-      if (stop.signal.aborted) throw error;
-      throw dumpFailed(`the record of ${describePiece(piece)} could not be stored: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
+  /**
+   * One try of a piece on the lane's session (piece-session.ts; opened again after a piece failed on
+   * it). Resolves as soon as the piece no longer needs the session, its COPY being over, with the
+   * rest of the try: storage proving the piece, then its record (what a resume trusts, so written
+   * only after that proof), after which the piece counts as done. The lane goes on meanwhile: on
+   * small tables, sealing the object and the record took longer than dumping the rows.
+   */
+  const start = async (
+    piece: PlannedPiece,
+    lane: { session: PieceSession | null },
+  ): Promise<{ finished: Promise<void> }> => {
+    tries.set(piece.no, (tries.get(piece.no) ?? 0) + 1);
+    inFlight.set(piece.no, 0);
+    let released = (): void => {};
+    const sourceReleased = new Promise<void>((resolve) => (released = resolve));
+    const finished = (async () => {
+      if (lane.session?.closed) lane.session = null;
+      lane.session ??= await openPieceSession({
+        source: options.source,
+        plan,
+        signal: stop.signal,
+        ...(options.hosts ? { hosts: options.hosts } : {}),
       });
+      const result = await dumpPiece({
+        session: lane.session,
+        source: options.source,
+        plan,
+        piece,
+        store: options.store,
+        key: keys.piece(piece.no),
+        signal: stop.signal,
+        ...(options.hosts ? { hosts: options.hosts } : {}),
+        onProgress: (p) => inFlight.set(piece.no, p.bytes),
+        onSourceReleased: released,
+        metadata: { archive: keys.archive, ...options.metadata },
+      });
+      storedBytes += result.bytes;
+      try {
+        await storeRecord(options.store, keys, digest, result, stop.signal);
+      } catch (error) {
+        if (stop.signal.aborted) throw error;
+        throw dumpFailed(`the record of ${describePiece(piece)} could not be stored: ${(error as Error).message}`, {
+          retryable: true,
+          cause: error,
+        });
+      }
+      results.set(piece.no, result);
+      options.onPieceDone?.(piece, result, false);
+    })().finally(() => inFlight.delete(piece.no));
+    await Promise.race([sourceReleased, finished]);
+    // In an object: an async function's result that is a promise would be waited for.
+    return { finished };
+  };
+
+  const fail = (error: unknown) => {
+    outcome.failure ??= error instanceof Error ? error : new Error(String(error));
+    stop.abort(error);
+  };
+  // A failed try: the piece goes back to the front of the queue after its delay, or the run fails.
+  const retry = async (piece: PlannedPiece, error: unknown): Promise<void> => {
+    try {
+      await afterFailure(piece, error);
+      queue.unshift(piece);
+    } catch (failure) {
+      fail(failure);
     }
-    results.set(piece.no, result);
-    options.onPieceDone?.(piece, result, false);
   };
 
   const worker = async () => {
     const lane: { session: PieceSession | null } = { session: null };
-    let recording: Promise<void> = Promise.resolve();
-    const fail = (error: unknown) => {
-      outcome.failure ??= error instanceof Error ? error : new Error(String(error));
-      stop.abort(error);
-    };
+    // Tries of this lane past their COPY, still being proven; a lane ends only once they have.
+    const finishing = new Set<Promise<void>>();
     try {
       while (outcome.failure === null && !stop.signal.aborted) {
+        if (finishing.size >= FINISHING_PER_LANE) {
+          await Promise.race(finishing);
+          continue;
+        }
         const piece = queue.shift();
-        if (!piece) break;
+        if (!piece) {
+          if (finishing.size === 0) break;
+          // One of them may fail and come back to the queue.
+          await Promise.race(finishing);
+          continue;
+        }
         try {
-          const result = await runOne(piece, lane);
-          await recording;
-          recording = record(piece, result);
-          // Awaited before the next record and at the end; a failure meanwhile must not go unhandled.
-          recording.catch(fail);
+          const { finished } = await start(piece, lane);
+          const settled = finished.catch((error: unknown) => retry(piece, error));
+          finishing.add(settled);
+          void settled.finally(() => finishing.delete(settled));
         } catch (error) {
-          fail(error);
+          await retry(piece, error);
         }
       }
-      await recording.catch(() => {});
+      await Promise.allSettled(finishing);
     } finally {
       await lane.session?.close();
     }

@@ -32,9 +32,16 @@ export interface DumpPieceOptions {
   metadata?: Record<string, string>;
   /**
    * A session to dump on (openPieceSession, for the same source and plan), kept open when the piece
-   * succeeds and closed when it fails; without one the piece opens and closes its own.
+   * succeeds and closed when it fails while still using it; without one the piece opens and closes
+   * its own.
    */
   session?: PieceSession;
+  /**
+   * Called once the piece no longer uses its session (the COPY, or the last large object, is read to
+   * its end), before storage proved the piece: a lent session may then serve another piece, and this
+   * one's failure from here on (storage's) leaves it open.
+   */
+  onSourceReleased?(): void;
 }
 
 /** Large objects are read in slices of this size, so one huge object never sits in memory whole. */
@@ -70,9 +77,12 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
   let session = options.session ?? null;
   let secrets: readonly string[] = session?.secrets ?? [];
   // Closing the connection ends the COPY on the server too; the upload sees the signal itself.
-  const onAbort = () => void session?.close();
+  const onAbort = () => {
+    if (!released || session !== options.session) void session?.close();
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   let failed = true;
+  let released = false;
   try {
     if (signal?.aborted) throw canceled();
     if (session?.closed) throw new Error('the source session given for the piece is closed');
@@ -88,6 +98,13 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
       piece.kind === 'large_objects'
         ? startLargeObjects(client, plan.compressionLevel)
         : startTable(client, piece, plan);
+    produced.done.then(
+      () => {
+        released = true;
+        options.onSourceReleased?.();
+      },
+      () => {},
+    );
     const metadata: Record<string, string> = { piece: String(piece.no), ...options.metadata };
     // Sealing waits for this; the manifest is written from `metadata` after it, so it carries the counts.
     const sourceDone = produced.done.then((counts) => {
@@ -136,8 +153,8 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
     });
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    // A session of our own is closed; a lent one only when this piece failed on it (see piece-session.ts).
-    if (session && (failed || session !== options.session)) await session.close();
+    // A session of our own is closed; a lent one only when this piece failed while using it.
+    if (session && ((failed && !released) || session !== options.session)) await session.close();
   }
 }
 

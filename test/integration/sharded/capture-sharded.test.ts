@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buffer as readAll } from 'node:stream/consumers';
@@ -194,6 +194,44 @@ describe('sharded capture', () => {
       assert.ok(Date.now() - started < 60_000);
       assert.deepEqual(await store.list(''), []);
       assert.deepEqual(await store.listIncompleteUploads(''), []);
+    });
+  });
+
+  test('a piece whose storage fails after its COPY is tried again while the lane goes on, and the capture completes', async () => {
+    const folder = path.join(root, 'late-failure');
+    await withStore(`file://${folder}`, {}, async (store) => {
+      let victim = -1;
+      let blocker = '';
+      const logs: string[] = [];
+      const done: number[] = [];
+      const captured = await captureSharded({
+        source: directSource(source),
+        store,
+        key: () => 'late.dump',
+        format: 'default',
+        concurrency: 2,
+        splitSizeBytes: SPLIT,
+        static: true,
+        hosts: LOOPBACK_ALLOWED,
+        // A folder where the piece's record goes: storing the record fails once its rows are stored.
+        onPlan: async (plan) => {
+          victim = plan.pieces[Math.floor(plan.pieces.length / 2)]!.no;
+          blocker = path.join(folder, 'late.dump.pieces', `piece-${String(victim).padStart(5, '0')}.json`);
+          mkdirSync(blocker, { recursive: true });
+        },
+        onLog: (line) => {
+          logs.push(line);
+          rmSync(blocker, { recursive: true, force: true });
+        },
+        onPieceDone: (piece) => done.push(piece.no),
+      });
+      assert.equal(captured.mode, 'sharded');
+      const failedAt = logs.findIndex((l) => l.includes(`piece ${victim} `) && /could not be stored/.test(l));
+      assert.ok(failedAt >= 0, logs.join('\n'));
+      assert.ok(done.indexOf(victim) > 0, 'other pieces were done before the victim');
+      assert.equal(new Set(done).size, done.length, 'each piece done once');
+      const archive = await readAll(await store.read(captured.key));
+      assert.deepEqual(listedEntries(await listArchive(archive)), stockListing);
     });
   });
 
