@@ -26,6 +26,12 @@ export interface MultipartWriterOptions {
   key: string;
   params: ObjectParams;
   partSize: number;
+  /**
+   * Size of the first buffer when the object is expected to be smaller than a part (default
+   * partSize): a small object then costs its own size, not a whole part buffer. A stream that
+   * outgrows it moves to a part-sized buffer (one copy of what it held).
+   */
+  firstBufferBytes?: number;
   /** Parts uploading at once; one more buffer is being filled meanwhile. */
   queueSize: number;
   /** Ask for CRC32 part checksums (the SDK computes them) and pass them to CompleteMultipartUpload. */
@@ -105,6 +111,10 @@ export class MultipartWriter extends Writable {
       if (this.#current === undefined) {
         this.#current = await this.#acquire();
         this.#filled = 0;
+        continue;
+      }
+      if (this.#filled === this.#current.length && this.#current.length < partSize) {
+        this.#grow();
         continue;
       }
       const copied = chunk.copy(this.#current, this.#filled, offset);
@@ -249,6 +259,15 @@ export class MultipartWriter extends Writable {
     return output.UploadId;
   }
 
+  /** The small first buffer is full and more is coming: a part-sized buffer takes its place and bytes. */
+  #grow(): void {
+    const small = this.#current!;
+    const full = Buffer.allocUnsafe(this.#options.partSize);
+    small.copy(full, 0, 0, this.#filled);
+    this.#current = full;
+    freeBuffer(small);
+  }
+
   /** A free part buffer: from the pool, newly allocated up to queueSize + 1, or the next one released. */
   async #acquire(): Promise<Buffer> {
     const { partSize, queueSize } = this.#options;
@@ -258,7 +277,9 @@ export class MultipartWriter extends Writable {
       if (free) return free;
       if (this.#allocated < queueSize + 1) {
         this.#allocated += 1;
-        return Buffer.allocUnsafe(partSize);
+        // The first buffer of an object expected to be small is only as big as it.
+        const first = this.#allocated === 1 ? (this.#options.firstBufferBytes ?? partSize) : partSize;
+        return Buffer.allocUnsafe(Math.min(partSize, Math.max(1, first)));
       }
       await this.#nextRelease();
     }

@@ -84,6 +84,7 @@ export async function uploadToS3(
       ...sseParams(settings.sse),
     },
     partSize: plan.partSize,
+    ...(options.sizeEstimate === undefined ? {} : { firstBufferBytes: firstBuffer(options.sizeEstimate) }),
     queueSize: options.lean ? Math.min(LEAN_QUEUE_SIZE, settings.queueSize) : settings.queueSize,
     partChecksums: settings.requestChecksumCalculation === 'WHEN_SUPPORTED',
     signal: internal.signal,
@@ -214,4 +215,14 @@ export async function removeEverything(
     });
   }
   return errors[0];
+}
+
+/**
+ * The first buffer of an upload of about `sizeEstimate` bytes: that much rounded up to 64 KiB (the
+ * writer moves to part-sized buffers if it was too little); records and the pieces of small tables
+ * would otherwise each hold a whole part buffer until stored.
+ */
+function firstBuffer(sizeEstimate: number): number {
+  const step = 64 * 1024;
+  return Math.max(step, Math.ceil(sizeEstimate / step) * step);
 }

@@ -92,6 +92,26 @@ describe('S3 driver', () => {
     assert.equal((await drain(await store.read('lean/1.dump'))).sha256, leanResult.sha256);
   });
 
+  test('an upload that outgrows a small size estimate still stores every byte, in whole parts', async () => {
+    const store = await open();
+    for (const [key, size] of [
+      ['small/1.dump', 100 * 1024],
+      ['small/2.dump', 7 * MiB + 3],
+    ] as const) {
+      const source = generate(size);
+      const result = await store.upload(key, source.stream, { sizeEstimate: 64 * 1024 });
+      assert.equal(result.bytes, size);
+      assert.equal(result.sha256, source.produced().sha256);
+      assert.equal((await drain(await store.read(key))).sha256, result.sha256);
+    }
+    assert.ok(server.requests.some((r) => r.operation === 'PutObject' && r.key.endsWith('small/1.dump')));
+    const parts = server.requests.filter((r) => r.operation === 'UploadPart' && r.key.endsWith('small/2.dump'));
+    assert.deepEqual(
+      parts.map((r) => r.bytes).sort((a, b) => (b ?? 0) - (a ?? 0)),
+      [5 * MiB, 2 * MiB + 3],
+    );
+  });
+
   test('sends a CRC32 checksum with every part and the single PUT when the checksum mode is when_supported', async () => {
     const store = await open({ checksum: 'when_supported' });
     const source = generate(12 * MiB);
