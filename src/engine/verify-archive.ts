@@ -9,7 +9,7 @@ import { createGarbagePacer } from './garbage-pacer.ts';
 import { freeBuffer } from '../shared/free-buffer.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { archiveContents, type ContentsEntry } from './archive-contents.ts';
-import { ArchiveTocReader } from './archive-toc.ts';
+import { ArchiveTocReader, type TocEntry } from './archive-toc.ts';
 import type { DumpInspection } from './dump-inspection.ts';
 import { drained, spawnRestore } from './restore-process.ts';
 import type { BackupFailure } from '../shared/backup-failure.ts';
@@ -34,7 +34,9 @@ export interface VerifiedArchive {
  * Reads the stored object back and proves it: the store reports the expected size and digest, the
  * bytes read hash to the digest computed while uploading, `pg_restore --list` reads its table of
  * contents, and a full `pg_restore` to /dev/null reads (and decompresses) every data block. One pass
- * over the object feeds all three.
+ * over the object feeds all three; with `readThroughShares` the read-through is instead split between
+ * several pg_restore processes reading their own ranges beside that pass, and together they must
+ * cover every entry of the table of contents that has data.
  *
  * With `readThrough` (the engine read the archive through while pg_dump wrote it, see
  * archive-inspector.ts), the full read-through is not repeated: instead the stored object must hold
@@ -102,8 +104,17 @@ export async function verifyArchive(
       await shares?.remove();
       throw readBackFailed(error);
     });
-  const list = spawnRestore(options.pgRestore, ['--list']);
-  const readThroughs = options.readThrough || shares ? [] : [spawnRestore(options.pgRestore, ['--file=/dev/null'])];
+  let readThroughs: ReturnType<typeof spawnRestore>[];
+  let list: ReturnType<typeof spawnRestore>;
+  try {
+    list = spawnRestore(options.pgRestore, ['--list']);
+    readThroughs = options.readThrough || shares ? [] : [spawnRestore(options.pgRestore, ['--file=/dev/null'])];
+  } catch (error) {
+    body.destroy();
+    options.signal?.removeEventListener('abort', onAbortShares);
+    await shares?.remove();
+    throw error;
+  }
   const readers = [list, ...readThroughs];
   // Each share reads its own ranges, at its own pace, beside this pass.
   const shareReads = (shares?.shares ?? []).map(({ file, ranges }) =>
@@ -195,6 +206,7 @@ export async function verifyArchive(
     const [listStatus, ...readStatuses] = await Promise.all([list.exit, ...readThroughs.map((p) => p.exit)]);
     const failedReader = readThroughs.find((_, i) => readStatuses[i] !== 0);
     await sharesDone;
+    if (shares) assertSharesCoverData(toc.entries(), options.readThroughShares ?? []);
     const digest = hash.digest('hex');
     if (bytes !== expected.bytes)
       throw verificationFailed(`read back ${bytes} bytes, but ${expected.bytes} were written`);
@@ -231,6 +243,21 @@ export async function verifyArchive(
     options.signal?.removeEventListener('abort', onAbortShares);
     await shares?.remove();
   }
+}
+
+/** Entries whose data blocks a full read-through must read (pg_backup_archiver.c: TABLE DATA, large objects). */
+const DATA_DESCS = new Set(['TABLE DATA', 'BLOBS']);
+
+/** The shares must name every entry with data of the table of contents, each once, and nothing else. */
+function assertSharesCoverData(entries: TocEntry[] | null, shares: readonly ReadThroughShare[]): void {
+  if (entries === null) throw verificationFailed('the table of contents could not be read to check the read-through');
+  const wanted = entries.filter((e) => DATA_DESCS.has(e.desc)).map((e) => e.dumpId);
+  const read = shares.flatMap((share) => share.dumpIds);
+  const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b).join(',');
+  if (sorted(wanted) !== sorted(read))
+    throw verificationFailed(
+      `the read-through covered entries ${sorted(read)}, but the archive's data entries are ${sorted(wanted)}`,
+    );
 }
 
 /** One pg_restore's share of the full read-through: its entries, and the object's ranges holding them. */

@@ -9,6 +9,11 @@ export function freeBuffer(buffer: Buffer): boolean {
   const backing = buffer.buffer;
   if (!(backing instanceof ArrayBuffer) || backing.detached) return false;
   if (buffer.byteOffset !== 0 || buffer.byteLength !== backing.byteLength) return false;
-  backing.transfer(0);
+  try {
+    backing.transfer(0);
+  } catch {
+    // Not detachable (a WebAssembly memory, an ArrayBuffer some API pinned): left to the collector.
+    return false;
+  }
   return true;
 }

@@ -156,6 +156,7 @@ async function writeSegments(
 /** Resolves at the stream's next 'drain' or its 'close' (after an error), leaving no listener behind. */
 function drainedOrClosed(out: WriteStream): Promise<void> {
   return new Promise((resolve) => {
+    if (out.destroyed) return resolve();
     const done = () => {
       out.off('drain', done);
       out.off('close', done);

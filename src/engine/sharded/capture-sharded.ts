@@ -91,7 +91,7 @@ export interface ShardedCapture {
 
 const RETRY_DELAYS_MS = [1_000, 5_000, 15_000];
 /** Tries one lane may have past their COPY, waiting for storage's proof and their record, before it waits. */
-const FINISHING_PER_LANE = 8;
+const FINISHING_PER_LANE = 4;
 
 /**
  * The sharded capture in one process, for the one-shot command and the tests: plan (or, resuming,
@@ -221,9 +221,11 @@ function resumeImpossible(message: string): BackupFailure {
 }
 
 /**
- * Runs every piece not already done, `concurrency` at a time in the plan's order (largest first),
- * each tried up to `pieceAttempts` times while its failure is retryable. The first piece that fails
- * for good stops the others and fails the run, naming it.
+ * Runs every piece not already done in `concurrency` lanes, each taking the next piece in the plan's
+ * order (largest first) once its last piece's COPY is over (storage's proof and the record follow
+ * beside, at most FINISHING_PER_LANE per lane). A failed try puts the piece back at the front of the
+ * queue after its delay, up to `pieceAttempts` tries while its failure is retryable; the first piece
+ * that fails for good stops the others and fails the run, naming it.
  */
 async function runPieces(
   options: ShardedCaptureOptions,
@@ -313,7 +315,6 @@ async function runPieces(
         onSourceReleased: released,
         metadata: { archive: keys.archive, ...options.metadata },
       });
-      storedBytes += result.bytes;
       try {
         await storeRecord(options.store, keys, digest, result, stop.signal);
       } catch (error) {
@@ -323,6 +324,7 @@ async function runPieces(
           cause: error,
         });
       }
+      storedBytes += result.bytes;
       results.set(piece.no, result);
       options.onPieceDone?.(piece, result, false);
     })().finally(() => inFlight.delete(piece.no));

@@ -12,7 +12,7 @@ import type { BackupSource } from '../source.ts';
 import { singleBinaryValue } from './binary-copy.ts';
 import { copyOut } from './copy-out-stream.ts';
 import { pieceQuery } from './copy-statement.ts';
-import { openPieceSession, type PieceSession } from './piece-session.ts';
+import { openPieceSession, renewPieceTransaction, type PieceSession } from './piece-session.ts';
 import { createLargeObjectDeflate, createPieceDeflate, type PieceDeflate } from './piece-deflate.ts';
 import type { PieceResult, PlannedPiece, ShardPlan } from './types.ts';
 
@@ -93,6 +93,8 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
       ...(signal ? { signal } : {}),
     });
     secrets = session.secrets;
+    if (session.pieces > 0) await renewPieceTransaction(session);
+    session.pieces += 1;
     const { client } = session;
     const produced =
       piece.kind === 'large_objects'

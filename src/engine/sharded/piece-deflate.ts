@@ -132,6 +132,9 @@ export class PieceDeflate extends Transform {
         const held = this.#held;
         if (this.#headerLeft > 0 || held.length !== HELD_BACK_BYTES || !held.subarray(0, 2).equals(EMPTY_FINAL_BLOCK))
           return callback(new Error(`zlib ended the piece with ${held.toString('hex')}, not an empty final block`));
+        // The trailer's checksum covers what zlib took in: it must be every byte this stream was given.
+        if (this.#zlib.bytesWritten !== this.#rawBytes)
+          return callback(new Error(`zlib took ${this.#zlib.bytesWritten} bytes of the piece's ${this.#rawBytes}`));
         this.#adler = held.readUInt32BE(EMPTY_FINAL_BLOCK.length);
       }
       if (this.#suffix) this.#emit([this.#suffix]);

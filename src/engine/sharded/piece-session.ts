@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { HostPolicy } from '../../net/host-guard.ts';
-import { canceled } from '../dump-failures.ts';
+import { isBackupFailure } from '../../shared/backup-failure.ts';
+import { redact } from '../../shared/redact.ts';
+import { canceled, dumpFailed } from '../dump-failures.ts';
 import type { BackupSource } from '../source.ts';
 import { connectSource } from '../source-client.ts';
 import { guardConnection } from '../source-guard.ts';
@@ -19,6 +21,8 @@ export interface PieceSession {
   readonly secrets: readonly string[];
   /** True once closed (by its owner, or by a piece that failed on it): open another to go on. */
   readonly closed: boolean;
+  /** Pieces started on it so far. */
+  pieces: number;
   close(): Promise<void>;
 }
 
@@ -32,7 +36,7 @@ export interface OpenPieceSessionOptions {
 /**
  * Connects as pg_dump would (the source resolved, its host checked, the checked addresses pinned, TLS
  * naming the host) and sets pg_dump's session up (dump-session.ts). Rejects, leaving nothing open, if
- * any step fails or the signal fires.
+ * any step fails (as a retryable dump failure when the setup did) or the signal fires.
  */
 export async function openPieceSession(options: OpenPieceSessionOptions): Promise<PieceSession> {
   const { signal } = options;
@@ -46,6 +50,7 @@ export async function openPieceSession(options: OpenPieceSessionOptions): Promis
   const session: PieceSession = {
     client,
     secrets,
+    pieces: 0,
     get closed() {
       return closed;
     },
@@ -61,7 +66,27 @@ export async function openPieceSession(options: OpenPieceSessionOptions): Promis
     await startDumpSession(client, { encoding: options.plan.encoding, serverMajor: options.plan.serverMajor });
   } catch (error) {
     await session.close();
-    throw error;
+    if (signal?.aborted) throw canceled();
+    if (isBackupFailure(error)) throw error;
+    // A connection reset or a server restart while setting up: worth another try, as a piece would be.
+    throw dumpFailed(`setting up the source session failed: ${redact((error as Error).message, secrets)}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  if (signal?.aborted) {
+    await session.close();
+    throw canceled();
   }
   return session;
+}
+
+/**
+ * Before a piece on a session that already dumped one: ends that transaction and opens a new one
+ * (one round trip). The locks a COPY takes last until its transaction ends; one transaction for all
+ * of a lane's pieces would hold one on every table it dumped, and a database of thousands of tables
+ * would run out of lock space. The source cannot change, so nothing is lost between snapshots.
+ */
+export async function renewPieceTransaction(session: PieceSession): Promise<void> {
+  await session.client.query('COMMIT; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
 }
