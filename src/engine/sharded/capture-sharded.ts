@@ -324,6 +324,8 @@ async function runPieces(
           cause: error,
         });
       }
+      // Stopped meanwhile: nothing counts any more (and everything is about to be removed).
+      if (stop.signal.aborted) throw canceled();
       storedBytes += result.bytes;
       results.set(piece.no, result);
       options.onPieceDone?.(piece, result, false);

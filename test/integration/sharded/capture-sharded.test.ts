@@ -280,6 +280,34 @@ describe('sharded capture', () => {
     });
   });
 
+  test('canceled while pieces are dumped and others still being stored, it stops, leaves nothing in storage and no session', async () => {
+    await withStore(`file://${root}/canceled`, {}, async (store) => {
+      const stop = new AbortController();
+      let done = 0;
+      await assert.rejects(
+        captureSharded({
+          source: directSource(source),
+          store,
+          key: () => 'canceled.dump',
+          format: 'default',
+          concurrency: 2,
+          splitSizeBytes: SPLIT,
+          static: true,
+          hosts: LOOPBACK_ALLOWED,
+          signal: stop.signal,
+          onPieceDone: () => {
+            if (++done === 3) stop.abort();
+          },
+        }),
+        (error: Error & { kind?: string }) => error.kind === 'canceled',
+      );
+      assert.equal(done, 3, 'no piece counts as done after the cancel');
+      assert.deepEqual(await store.list(''), []);
+      assert.deepEqual(await store.listIncompleteUploads(''), []);
+      assert.equal(await pieceSessionsLeft(source), 0, 'every piece session is closed');
+    });
+  });
+
   test('a source that may change, or the fast format, is one pg_dump stream, and says why', async () => {
     const changing = await planShardedCapture(directSource(source), {
       format: 'default',
