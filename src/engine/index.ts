@@ -57,6 +57,7 @@ export {
 } from './catalog-survey.ts';
 export { planShardedCapture, type PlanShardedOptions } from './sharded/plan-capture.ts';
 export { dumpPiece, describePiece, type DumpPieceOptions } from './sharded/dump-piece.ts';
+export { openPieceSession, type PieceSession, type OpenPieceSessionOptions } from './sharded/piece-session.ts';
 export {
   captureSharded,
   type ShardedCapture,

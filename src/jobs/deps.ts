@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { PieceSessionPool } from './sharded/piece-sessions.ts';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
@@ -31,6 +32,8 @@ export interface JobDeps {
   plans?: PlanCatalogue;
   /** Which hosts a source may point at (ALLOW_PRIVATE_DATABASE_HOSTS); public ones only when absent. */
   hosts?: HostPolicy;
+  /** Source sessions kept between one attempt's pieces on this worker (piece-sessions.ts); absent, each piece opens its own. */
+  pieceSessions?: PieceSessionPool;
   /** The customer's own Heroku grant ("Connect Heroku"): resolving the database and forking it. */
   connect?: ConnectDeps;
   forks?: ForkSettings;

@@ -1,5 +1,6 @@
 import { createBoss } from '../queue/boss.ts';
 import { registerJobs } from '../jobs/register.ts';
+import { PieceSessionPool } from '../jobs/sharded/piece-sessions.ts';
 import type { Runtime } from './runtime.ts';
 import { openObjectStore } from '../storage/open-object-store.ts';
 import { storageUrl } from './storage-url.ts';
@@ -24,6 +25,7 @@ export async function startWorker(
   boss.on('error', (error: Error) => logger.error({ err: error }, 'pg-boss error (worker)'));
   await boss.start();
   const notify = notifyDepsFrom(config);
+  const pieceSessions = new PieceSessionPool();
   const jobs = await registerJobs(
     boss,
     {
@@ -34,6 +36,7 @@ export async function startWorker(
       secrets,
       store,
       connect: connectDeps({ pool, secrets }, config),
+      pieceSessions,
       hosts: { allowPrivate: config.ALLOW_PRIVATE_DATABASE_HOSTS },
       recheck: { bytesPerHour: config.RECHECK_BYTES_PER_HOUR },
       drills: {
@@ -80,6 +83,7 @@ export async function startWorker(
       // for a retry elsewhere) and pg-boss waits for them to settle, up to 20 s, before closing.
       jobs.interrupt();
       await boss.stop({ graceful: true, timeout: 20_000, close: true });
+      await pieceSessions.close();
       await store.close();
       notify.mailer?.close();
     },

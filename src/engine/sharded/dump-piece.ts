@@ -18,7 +18,8 @@ import type { PieceResult, PlannedPiece, ShardPlan } from './types.ts';
 
 /** Options of `dumpPiece`. */
 export interface DumpPieceOptions {
-  source: BackupSource;
+  /** Where to connect when no `session` is given. */
+  source?: BackupSource;
   plan: ShardPlan;
   piece: PlannedPiece;
   store: ObjectStore;
@@ -86,8 +87,9 @@ export async function dumpPiece(options: DumpPieceOptions): Promise<PieceResult>
   try {
     if (signal?.aborted) throw canceled();
     if (session?.closed) throw new Error('the source session given for the piece is closed');
+    if (!session && !options.source) throw new Error('a piece needs a session or a source to open one on');
     session ??= await openPieceSession({
-      source: options.source,
+      source: options.source!,
       plan,
       ...(options.hosts ? { hosts: options.hosts } : {}),
       ...(signal ? { signal } : {}),

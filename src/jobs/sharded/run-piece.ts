@@ -1,7 +1,8 @@
 import type { Payload } from '../../queue/queues.ts';
 import { QUEUES } from '../../queue/queues.ts';
 import type { JobContext, JobDeps } from '../deps.ts';
-import { dumpPiece } from '../../engine/index.ts';
+import { dumpPiece, openPieceSession, type PieceSession } from '../../engine/index.ts';
+import { PieceSessionPool } from './piece-sessions.ts';
 import { pieceKeyFor } from '../../backups/backup.ts';
 import { cancelRequested, recordAttemptFacts } from '../../backups/backups.repo.ts';
 import { appendLogs } from '../../backups/backup-logs.repo.ts';
@@ -76,10 +77,19 @@ export async function runPiece(
     );
   }, deps.backup.cancelPollMs ?? 2000);
   const key = pieceKeyFor(run.resourceId, backupId, attempt, no, started.attempts);
+  const sessionKey = PieceSessionPool.keyOf(backupId, attempt);
+  // An idle session of this attempt on this worker, or a new one (asking Heroku for the fork's URL).
+  let session: PieceSession | null = deps.pieceSessions?.take(sessionKey) ?? null;
+  let succeeded = false;
   try {
-    const source = await reopenStaticSource(deps, run);
+    session ??= await openPieceSession({
+      source: await reopenStaticSource(deps, run),
+      plan: run.plan!,
+      signal: controller.signal,
+      ...(deps.hosts ? { hosts: deps.hosts } : {}),
+    });
     const result = await dumpPiece({
-      source,
+      session,
       plan: run.plan!,
       piece: planned,
       store: deps.store,
@@ -98,6 +108,7 @@ export async function runPiece(
     await log(
       `piece ${describePiece(planned)} done on ${worker}: ${result.rows} rows, ${result.bytes} bytes stored, sha256 ${result.sha256}, ${result.seconds.toFixed(1)} s${rate}`,
     );
+    succeeded = true;
     await afterPiece(deps, run);
     return 'done';
   } catch (error) {
@@ -125,6 +136,9 @@ export async function runPiece(
   } finally {
     clearInterval(watcher);
     job.signal.removeEventListener('abort', onJobAbort);
+    // Kept for the attempt's next piece only after a success; otherwise it goes with this run.
+    if (session && succeeded && deps.pieceSessions) deps.pieceSessions.give(sessionKey, session);
+    else await session?.close();
   }
 }
 

@@ -69,6 +69,11 @@ async function shardableResource(plan: string) {
   return { ...resource, databaseUrl, name };
 }
 
+/** Platform API reads of an app's config vars so far (how a fork's URL is found). */
+function configVarReads(): number {
+  return sim.log.apiRequests().filter((r) => r.method === 'GET' && /\/config-vars$/.test(r.path)).length;
+}
+
 interface Worker {
   child: ReturnType<typeof spawn>;
   exited: Promise<unknown>;
@@ -196,6 +201,7 @@ async function assertOnlyArchiveStored(backup: Backup): Promise<void> {
 test('two worker processes share one backup’s pieces, and the assembled archive is verified and restores equal', async () => {
   const workers = [await startWorker(), await startWorker()];
   const r = await shardableResource('standard');
+  const configReadsBefore = configVarReads();
   const requested = (await requestBackup(web, r.uuid, { trigger: 'manual', requestedBy: r.owner }))!;
   const done = await settled(requested.id);
   assert.equal(done.state, 'completed', `${done.failureKind}: ${done.failureReason}`);
@@ -209,6 +215,9 @@ test('two worker processes share one backup’s pieces, and the assembled archiv
     'every piece done on proof',
   );
   assert.ok(pieces.filter((p) => p.table === 'big').length >= 3, 'the table above the split size was cut into ranges');
+  // Each worker asks Heroku for the fork's URL when it opens a session, not for every piece it dumps.
+  const configReads = configVarReads() - configReadsBefore;
+  assert.ok(configReads < pieces.length / 2, `${configReads} config-var reads for ${pieces.length} pieces`);
   const pids = new Set(pieces.map((p) => p.worker!.split(':').at(-1)));
   const workerPids = workers.map((w) => String(w.child.pid));
   assert.deepEqual(
