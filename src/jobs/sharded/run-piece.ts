@@ -80,7 +80,8 @@ export async function runPiece(
   const sessionKey = PieceSessionPool.keyOf(backupId, attempt);
   // An idle session of this attempt on this worker, or a new one (asking Heroku for the fork's URL).
   let session: PieceSession | null = deps.pieceSessions?.take(sessionKey) ?? null;
-  let succeeded = false;
+  // Set once the piece is recorded done: from then on it must stay so, whatever fails after.
+  let recorded = false;
   try {
     session ??= await openPieceSession({
       source: await reopenStaticSource(deps, run),
@@ -104,14 +105,20 @@ export async function runPiece(
       logger.warn('piece finished after its run was superseded; its object was removed');
       return 'skipped';
     }
+    recorded = true;
     const rate = result.seconds > 0 ? ` at ${formatRate(result.bytes / result.seconds)}` : '';
     await log(
       `piece ${describePiece(planned)} done on ${worker}: ${result.rows} rows, ${result.bytes} bytes stored, sha256 ${result.sha256}, ${result.seconds.toFixed(1)} s${rate}`,
     );
-    succeeded = true;
     await afterPiece(deps, run);
     return 'done';
   } catch (error) {
+    if (recorded) {
+      // The piece is done and its object proven: only what follows it failed (the progress, sending the
+      // next pieces or the assembly), which the shard sweeper does too, within a minute.
+      logger.warn({ err: error }, 'piece done, but what follows it failed; the shard sweeper carries on');
+      return 'done';
+    }
     await deps.store.delete(key).catch(() => {});
     const reason: unknown = controller.signal.reason;
     const failure = toBackupFailure(isBackupFailure(reason) ? reason : error);
@@ -137,7 +144,7 @@ export async function runPiece(
     clearInterval(watcher);
     job.signal.removeEventListener('abort', onJobAbort);
     // Kept for the attempt's next piece only after a success; otherwise it goes with this run.
-    if (session && succeeded && deps.pieceSessions) deps.pieceSessions.give(sessionKey, session);
+    if (session && recorded && deps.pieceSessions) deps.pieceSessions.give(sessionKey, session);
     else await session?.close();
   }
 }
