@@ -114,7 +114,10 @@ export class BucketVersioning {
   async deleteVersion(bucket: string, key: string, versionId: string): Promise<DeleteOutcome> {
     const id = `${bucket}/${key}`;
     const older = this.#olderOf(bucket, key);
-    if ((await this.#store.existsObject(bucket, key)) && (this.#current.get(id) ?? 'null') === versionId) {
+    // Which version is current comes from our own record: s3rver's putObject resolves before its file
+    // is written, so asking whether the object exists just after a write can answer no.
+    const current = this.#current.get(id) ?? ((await this.#store.existsObject(bucket, key)) ? 'null' : undefined);
+    if (current === versionId) {
       await this.#store.deleteObject(bucket, key);
       this.#current.delete(id);
       await this.#promoteNewest(bucket, key);
@@ -231,6 +234,9 @@ export class BucketVersioning {
     older.shift();
     await this.#store.putObject({ bucket, key, content: newest.content!, metadata: newest.metadata! });
     this.#current.set(`${bucket}/${key}`, newest.versionId);
+    // s3rver answers before its file exists; a delete right after must find it (or it comes back later).
+    for (let i = 0; i < 200 && !(await this.#store.existsObject(bucket, key)); i++)
+      await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   #olderOf(bucket: string, key: string): OldVersion[] {
