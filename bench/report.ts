@@ -1,6 +1,6 @@
 /** Medians, ratios, verdicts and the printed tables. */
 import type { BuiltDatabase } from './generate.ts';
-import { DESCRIPTIONS, MiB, type Variant } from './options.ts';
+import { DESCRIPTIONS, ENGINE_VARIANTS, isEngineVariant, MiB, type Variant } from './options.ts';
 import type { Sample } from './runners.ts';
 
 export interface VariantResult {
@@ -37,18 +37,6 @@ const DOCUMENTED: Partial<Record<Variant, string>> = {
   'shell-zstd': 'doc: 2.60×, 0.93×',
   'ceiling': 'doc: 3.34×',
 };
-const ENGINE: Variant[] = [
-  'default-s3',
-  'default-file',
-  'fast-s3',
-  'fast-file',
-  'sharded1-s3',
-  'sharded2-s3',
-  'sharded4-s3',
-  'sharded1-file',
-  'sharded2-file',
-  'sharded4-file',
-];
 export const NODE_BASELINE_BYTES = 80 * MiB;
 
 export function median(values: number[]): number {
@@ -141,7 +129,7 @@ function summarize(size: SizeResult): { rows: Row[]; plain: Row | undefined } {
         : {}),
       // Peak RSS: the highest of the rounds (a budget is about the worst case, not the typical one).
       ...(rss.length > 0 ? { rss: Math.max(...rss) * 1024 } : {}),
-      ...(ENGINE.includes(v.variant) ? { budget } : {}),
+      ...(isEngineVariant(v.variant) ? { budget } : {}),
       errors: v.errors,
     });
   }
@@ -262,7 +250,7 @@ export function memoryTable(sizes: SizeResult[]): string {
     'max external MB',
   ];
   const body: string[][] = [];
-  for (const variant of ENGINE) {
+  for (const variant of ENGINE_VARIANTS) {
     let first: number | undefined;
     for (const size of sizes) {
       const row = summarize(size).rows.find((r) => r.variant === variant);
