@@ -1,10 +1,9 @@
-import { captureArchive, directSource, parseDatabaseUrl } from '../engine/index.ts';
-import { assertValidKey } from '../storage/keys.ts';
+import { captureArchive, directSource } from '../engine/index.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { CaptureArgs } from './args.ts';
-import { defaultKey, sourceUrl } from './capture-inputs.ts';
+import { assertKeyFree, captureSource, defaultKey } from './capture-inputs.ts';
 import { reportFailure, type CliContext } from './context.ts';
-import { CliFailure, EXIT } from './failure.ts';
+import { EXIT } from './failure.ts';
 import { dumpState, formatBytes } from './progress-bar.ts';
 import { withReadProgress } from './read-progress.ts';
 import { chooseMode, createReporter } from './reporter.ts';
@@ -20,16 +19,7 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
   // Set once we know the key was free: only then may a failure's cleanup delete it.
   let ownKey: string | null = null;
   try {
-    const url = sourceUrl(args.source, ctx.env);
-    secrets.push(url);
-    const connection = parseDatabaseUrl(url);
-    secrets.push(connection.password.reveal());
-    if (args.source.kind === 'url' && connection.password.reveal() !== '' && !args.quiet) {
-      ctx.stderr.write(
-        'big-backup: warning: the password is on the command line, where other processes can read it; prefer --source env:DATABASE_URL\n',
-      );
-    }
-    if (args.key !== null) assertValidKey(args.key);
+    const url = captureSource(args, ctx, secrets);
     // Loaded after the arguments are checked, so a mistake is reported before the AWS SDK loads.
     const { openObjectStore } = await import('../storage/open-object-store.ts');
     store = await openObjectStore(args.to, ctx.env);
@@ -52,14 +42,7 @@ export async function runCapture(args: CaptureArgs, ctx: CliContext): Promise<nu
       onPlan: async (plan) => {
         const key = args.key ?? defaultKey(plan.connection.database, startedAt, plan.format.fileExtension);
         where = locate(opened, key);
-        // Never overwrite an archive: a failed run's cleanup would then delete the earlier, good one.
-        if (await opened.head(key)) {
-          throw new CliFailure(
-            'exists',
-            `${where.path ?? where.url} already exists`,
-            'choose another --key, or leave --key out for a new timestamped one',
-          );
-        }
+        await assertKeyFree(opened, key, where);
         ownKey = key;
         const zstd = plan.format.wrapper === 'zstd' ? ', wrapped in zstd' : '';
         reporter.status(

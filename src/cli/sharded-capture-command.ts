@@ -1,8 +1,7 @@
-import { captureSharded, directSource, parseDatabaseUrl, pieceKeys } from '../engine/index.ts';
-import { assertValidKey } from '../storage/keys.ts';
+import { captureSharded, directSource, pieceKeys } from '../engine/index.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { CaptureArgs } from './args.ts';
-import { defaultKey, sourceUrl } from './capture-inputs.ts';
+import { assertKeyFree, captureSource, defaultKey } from './capture-inputs.ts';
 import { reportFailure, type CliContext } from './context.ts';
 import { CliFailure, EXIT } from './failure.ts';
 import { dumpState, formatBytes } from './progress-bar.ts';
@@ -23,16 +22,7 @@ export async function runShardedCapture(args: CaptureArgs, ctx: CliContext): Pro
   let where: ArchiveLocation | null = null;
   let ownKey: string | null = null;
   try {
-    const url = sourceUrl(args.source, ctx.env);
-    secrets.push(url);
-    const connection = parseDatabaseUrl(url);
-    secrets.push(connection.password.reveal());
-    if (args.source.kind === 'url' && connection.password.reveal() !== '' && !args.quiet) {
-      ctx.stderr.write(
-        'big-backup: warning: the password is on the command line, where other processes can read it; prefer --source env:DATABASE_URL\n',
-      );
-    }
-    if (args.key !== null) assertValidKey(args.key);
+    const url = captureSource(args, ctx, secrets);
     const { openObjectStore } = await import('../storage/open-object-store.ts');
     store = await openObjectStore(args.to, ctx.env);
     const opened = store;
@@ -64,13 +54,7 @@ export async function runShardedCapture(args: CaptureArgs, ctx: CliContext): Pro
       key: (dump) => args.key ?? defaultKey(dump.connection.database, startedAt, dump.format.fileExtension),
       onPlan: async (plan, dump, key) => {
         where = locate(opened, key);
-        if (await opened.head(key)) {
-          throw new CliFailure(
-            'exists',
-            `${where.path ?? where.url} already exists`,
-            'choose another --key, or leave --key out for a new timestamped one',
-          );
-        }
+        await assertKeyFree(opened, key, where);
         ownKey = key;
         total = plan.pieces.length;
         reporter.status(
