@@ -23,13 +23,8 @@ import { sendJob } from '../queue/send.ts';
 import { deadLetterBackupJob } from '../queue/dead-letters.ts';
 import { createThroughputSamples } from '../backups/throughput-samples.ts';
 import { isBackupFailure, toBackupFailure, type BackupFailure } from '../shared/backup-failure.ts';
-import {
-  cancelRequested as cancelRequestedFailure,
-  deprovisioned,
-  interrupted,
-  superseded,
-  timedOut,
-} from './attempt-failures.ts';
+import { cancelRequested as cancelRequestedFailure, deprovisioned, superseded, timedOut } from './attempt-failures.ts';
+import { watchAttempt } from './attempt-stop.ts';
 import { archiveTooLarge, databaseTooLarge } from './plan-limit-failures.ts';
 import { preflightBeforeBackup } from './backup-preflight.ts';
 import { drillAfterBackup } from '../forks/restore-drill.ts';
@@ -58,14 +53,14 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   const { backup, token } = started;
   const logger = deps.logger.child({ backupId, resourceId: backup.resourceId, attempt: backup.attempt });
   await tellChannels(deps, logger, { backupId, notice: 'started', attempt: backup.attempt });
-  const controller = new AbortController();
-  const stop = (reason: BackupFailure) => {
-    if (!controller.signal.aborted) controller.abort(reason);
-  };
   // pg-boss aborts the job's signal on shutdown, on a lost claim and on expiry alike. Expiry is a
   // limit a retry would only hit again, so the attempt stops itself a little before it, as timed out.
-  const onJobAbort = () => stop(interrupted());
-  job.signal.addEventListener('abort', onJobAbort, { once: true });
+  // Cancellation is a row flag set by the web process; the attempt looks for it every few seconds.
+  const attemptStop = watchAttempt(job, {
+    everyMs: deps.backup.cancelPollMs ?? 2000,
+    check: async () => ((await cancelRequested(deps.pool, backupId)) ? cancelRequestedFailure() : null),
+  });
+  const { stop, signal } = attemptStop;
   const deadline =
     job.expireInSeconds > 0
       ? setTimeout(() => stop(timedOut(job.expireInSeconds)), deadlineDelayMs(job.expireInSeconds))
@@ -74,15 +69,6 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     (lines) => appendLogs(deps.pool, backupId, backup.attempt, lines),
     (error) => logger.warn({ err: error }, 'could not store log lines'),
   );
-  // Cancellation is a row flag set by the web process; the attempt looks for it every few seconds.
-  const watcher = setInterval(() => {
-    cancelRequested(deps.pool, backupId).then(
-      (yes) => {
-        if (yes) stop(cancelRequestedFailure());
-      },
-      () => {},
-    );
-  }, deps.backup.cancelPollMs ?? 2000);
   let objectKey: string | undefined;
   let lastProgressWrite = 0;
   const samples = createThroughputSamples(Date.now());
@@ -99,7 +85,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
   const sourceSession = openSourceSession(deps, {
     backup,
     token,
-    signal: controller.signal,
+    signal: signal,
     log: (line) => logs.add(line),
   });
   try {
@@ -120,7 +106,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
         resourceName: resource.name,
         opened: source,
         session: sourceSession,
-        signal: controller.signal,
+        signal: signal,
         log: (line) => logs.add(line),
         fenced,
       })
@@ -130,7 +116,7 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
       source: source.source,
       store: deps.store,
       format: backup.format,
-      signal: controller.signal,
+      signal: signal,
       stallTimeoutMs: deps.backup.stallTimeoutMs,
       ...(deps.hosts ? { hosts: deps.hosts } : {}),
       ...(deps.backup.minThroughput ? { minThroughput: deps.backup.minThroughput } : {}),
@@ -222,14 +208,14 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
         archive: { key: captured.stored.key, bytes: captured.stored.bytes },
         pgRestore: captured.plan.binaries.pgRestore,
         log: (line) => logs.add(line),
-        signal: controller.signal,
+        signal: signal,
       });
       await logs.flush();
     }
     // A new verified backup may let older ones go.
     await sendJob(deps.boss, 'backupPrune', { resourceId: backup.resourceId }, { singletonKey: backup.resourceId });
   } catch (error) {
-    const reason: unknown = controller.signal.reason;
+    const reason: unknown = signal.reason;
     if (supersededBy !== undefined && (error === supersededBy || reason === supersededBy)) {
       // Not ours any more: remove our own archive (each attempt has its own key) and end quietly.
       if (objectKey) await deps.store.delete(objectKey).catch(() => {});
@@ -277,9 +263,8 @@ export async function runBackup(deps: JobDeps, { backupId }: Payload<'backup'>, 
     }
   } finally {
     await sourceSession.close();
-    clearInterval(watcher);
+    attemptStop.dispose();
     clearTimeout(deadline);
-    job.signal.removeEventListener('abort', onJobAbort);
     await logs.close();
   }
 }

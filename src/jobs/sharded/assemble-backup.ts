@@ -10,8 +10,9 @@ import { findShardedRun, recordShardPhase, reopenAssembly } from '../../backups/
 import { recordLargestDatabase } from '../../resources/resources.repo.ts';
 import { recordAudit } from '../../audit/audit.repo.ts';
 import { sendJob } from '../../queue/send.ts';
-import { isBackupFailure, toBackupFailure, type BackupFailure } from '../../shared/backup-failure.ts';
-import { cancelRequested as cancelRequestedFailure, interrupted, superseded } from '../attempt-failures.ts';
+import { isBackupFailure, toBackupFailure } from '../../shared/backup-failure.ts';
+import { cancelRequested as cancelRequestedFailure, superseded } from '../attempt-failures.ts';
+import { watchAttempt } from '../attempt-stop.ts';
 import { endShardedBackup } from './end-sharded-backup.ts';
 import { releaseFork, removePieces } from './shard-cleanup.ts';
 import { sanitizeFailure } from './sanitize.ts';
@@ -47,20 +48,11 @@ export async function assembleBackup(
   if (run.state === 'verifying' && !(await reopenAssembly(deps.pool, backupId, run.token))) return 'skipped';
   if (!(await recordShardPhase(deps.pool, backupId, run.token, 'assembling'))) return 'skipped';
 
-  const controller = new AbortController();
-  const stop = (reason: BackupFailure) => {
-    if (!controller.signal.aborted) controller.abort(reason);
-  };
-  const onJobAbort = () => stop(interrupted());
-  job.signal.addEventListener('abort', onJobAbort, { once: true });
-  const watcher = setInterval(() => {
-    cancelRequested(deps.pool, backupId).then(
-      (yes) => {
-        if (yes) stop(cancelRequestedFailure());
-      },
-      () => {},
-    );
-  }, deps.backup.cancelPollMs ?? 2000);
+  const attemptStop = watchAttempt(job, {
+    everyMs: deps.backup.cancelPollMs ?? 2000,
+    check: async () => ((await cancelRequested(deps.pool, backupId)) ? cancelRequestedFailure() : null),
+  });
+  const { signal } = attemptStop;
   const key = objectKeyFor(run.resourceId, backupId, attempt, '.dump');
   let notOurs = false;
   const fenced = async (write: Promise<boolean>) => {
@@ -82,7 +74,7 @@ export async function assembleBackup(
       pieces,
       key,
       pgRestore: binaries.pgRestore,
-      signal: controller.signal,
+      signal: signal,
       metadata: { 'backup-id': backupId, attempt: String(attempt) },
     });
     await log(`stored ${stored.bytes} bytes, sha256 ${stored.sha256}; verified by reading it back`);
@@ -108,7 +100,7 @@ export async function assembleBackup(
     const completed = await findBackup(deps.pool, backupId);
     if (completed && run.sourceMode === 'fork') {
       const fork = await reopenStaticSource(deps, run)
-        .then((source) => source.resolve(controller.signal))
+        .then((source) => source.resolve(signal))
         .catch((err: unknown) => {
           logger.warn({ err }, 'could not reopen the fork for a restore drill');
           return null;
@@ -119,7 +111,7 @@ export async function assembleBackup(
         archive: { key: stored.key, bytes: stored.bytes },
         pgRestore: binaries.pgRestore,
         log: (line) => void log(line),
-        signal: controller.signal,
+        signal: signal,
       });
     }
     // The pieces and the fork served their purpose; either left behind is found again (janitors).
@@ -135,7 +127,7 @@ export async function assembleBackup(
     await sendJob(deps.boss, 'backupPrune', { resourceId: run.resourceId }, { singletonKey: run.resourceId });
     return 'completed';
   } catch (error) {
-    const reason: unknown = controller.signal.reason;
+    const reason: unknown = signal.reason;
     if (notOurs || isBackupFailure(error, 'superseded')) {
       await deps.store.delete(key).catch(() => {});
       logger.warn('assembly superseded by a newer attempt; its archive was removed');
@@ -153,7 +145,6 @@ export async function assembleBackup(
     await endShardedBackup(deps, run, { kind: 'failed', failure });
     return 'failed';
   } finally {
-    clearInterval(watcher);
-    job.signal.removeEventListener('abort', onJobAbort);
+    attemptStop.dispose();
   }
 }

@@ -34,3 +34,13 @@ async function pieceLimit(deps: Pick<JobDeps, 'pool' | 'plans'>, resourceId: str
   const plan = resource ? findPlan(resource.plan, deps.plans) : undefined;
   return plan?.shardConcurrency ?? 1;
 }
+
+/** Sends the attempt's assembly; the queue keeps one job per attempt, so a live one makes this a no-op. */
+export async function sendAssembly(deps: JobDeps, run: { id: string; attempt: number }): Promise<void> {
+  await sendJob(
+    deps.boss,
+    'backupAssemble',
+    { backupId: run.id, attempt: run.attempt },
+    { singletonKey: `${run.id}:${run.attempt}` },
+  );
+}

@@ -16,11 +16,11 @@ import {
 import { findShardedRun, pieceMayGoOn, type ShardedRun } from '../../backups/sharded-backups.repo.ts';
 import { summarisePieces } from '../../backups/sharded-progress.ts';
 import { reopenStaticSource } from '../../forks/fork-source.ts';
-import { sendJob } from '../../queue/send.ts';
-import { BackupFailure, isBackupFailure, toBackupFailure } from '../../shared/backup-failure.ts';
+import { isBackupFailure, toBackupFailure } from '../../shared/backup-failure.ts';
 import { workerId } from '../../shared/worker-id.ts';
-import { cancelRequested as cancelRequestedFailure, interrupted, superseded } from '../attempt-failures.ts';
-import { dispatchPieces } from './dispatch-pieces.ts';
+import { cancelRequested as cancelRequestedFailure, superseded } from '../attempt-failures.ts';
+import { watchAttempt } from '../attempt-stop.ts';
+import { dispatchPieces, sendAssembly } from './dispatch-pieces.ts';
 import { endShardedBackup } from './end-sharded-backup.ts';
 import { deadlinePassed, describePiece, pieceGaveUp } from './shard-failures.ts';
 import { sanitizeFailure } from './sanitize.ts';
@@ -60,22 +60,15 @@ export async function runPiece(
   const piece = { backupId, attempt, token: run.token, no, runToken: started.runToken };
   await log(`piece ${describePiece(planned)} started on ${worker} (run ${started.attempts})`);
 
-  const controller = new AbortController();
-  const stop = (reason: BackupFailure) => {
-    if (!controller.signal.aborted) controller.abort(reason);
-  };
-  const onJobAbort = () => stop(interrupted());
-  job.signal.addEventListener('abort', onJobAbort, { once: true });
   // A cancel stops the piece; so does the backup ending meanwhile (another piece failed it, its deadline passed).
-  const watcher = setInterval(() => {
-    pieceMayGoOn(deps.pool, backupId, piece.token).then(
-      (answer) => {
-        if (answer === 'canceled') stop(cancelRequestedFailure());
-        if (answer === 'ended') stop(superseded());
-      },
-      () => {},
-    );
-  }, deps.backup.cancelPollMs ?? 2000);
+  const attemptStop = watchAttempt(job, {
+    everyMs: deps.backup.cancelPollMs ?? 2000,
+    check: async () => {
+      const answer = await pieceMayGoOn(deps.pool, backupId, piece.token);
+      return answer === 'canceled' ? cancelRequestedFailure() : answer === 'ended' ? superseded() : null;
+    },
+  });
+  const { signal } = attemptStop;
   const key = pieceKeyFor(run.resourceId, backupId, attempt, no, started.attempts);
   const sessionKey = PieceSessionPool.keyOf(backupId, attempt);
   // An idle session of this attempt on this worker, or a new one (asking Heroku for the fork's URL).
@@ -86,7 +79,7 @@ export async function runPiece(
     session ??= await openPieceSession({
       source: await reopenStaticSource(deps, run),
       plan: run.plan!,
-      signal: controller.signal,
+      signal: signal,
       ...(deps.hosts ? { hosts: deps.hosts } : {}),
     });
     const result = await dumpPiece({
@@ -95,7 +88,7 @@ export async function runPiece(
       piece: planned,
       store: deps.store,
       key,
-      signal: controller.signal,
+      signal: signal,
       ...(deps.hosts ? { hosts: deps.hosts } : {}),
       metadata: { 'backup-id': backupId, attempt: String(attempt), piece: String(no) },
     });
@@ -120,7 +113,7 @@ export async function runPiece(
       return 'done';
     }
     await deps.store.delete(key).catch(() => {});
-    const reason: unknown = controller.signal.reason;
+    const reason: unknown = signal.reason;
     const failure = toBackupFailure(isBackupFailure(reason) ? reason : error);
     if (failure.kind === 'superseded') {
       await recordPieceRunFailed(deps.pool, piece, 'stopped: the backup ended or a newer attempt took over', true);
@@ -141,8 +134,7 @@ export async function runPiece(
     await endShardedBackup(deps, run, { kind: 'failed', failure: pieceGaveUp(planned, started.attempts, failure) });
     return 'failed';
   } finally {
-    clearInterval(watcher);
-    job.signal.removeEventListener('abort', onJobAbort);
+    attemptStop.dispose();
     // Kept for the attempt's next piece only after a success; otherwise it goes with this run.
     if (session && recorded && deps.pieceSessions) deps.pieceSessions.give(sessionKey, session);
     else await session?.close();
@@ -168,12 +160,7 @@ export async function afterPiece(deps: JobDeps, run: ShardedRun): Promise<void> 
   }
   const counts = await countPieces(deps.pool, run.id, run.attempt);
   if (counts.total > 0 && counts.done === counts.total) {
-    await sendJob(
-      deps.boss,
-      'backupAssemble',
-      { backupId: run.id, attempt: run.attempt },
-      { singletonKey: `${run.id}:${run.attempt}` },
-    );
+    await sendAssembly(deps, run);
     return;
   }
   await dispatchPieces(deps, run);

@@ -1,6 +1,5 @@
 import type { JobDeps } from '../deps.ts';
 import { QUEUES } from '../../queue/queues.ts';
-import { sendJob } from '../../queue/send.ts';
 import {
   countPieces,
   listPiecesInFlight,
@@ -11,7 +10,7 @@ import {
 import { listShardedInFlight, type ShardedRun } from '../../backups/sharded-backups.repo.ts';
 import { findResource } from '../../resources/resources.repo.ts';
 import { deprovisioned } from '../attempt-failures.ts';
-import { dispatchPieces } from './dispatch-pieces.ts';
+import { dispatchPieces, sendAssembly } from './dispatch-pieces.ts';
 import { endShardedBackup } from './end-sharded-backup.ts';
 import { deadlinePassed, pieceGaveUp, pieceLost } from './shard-failures.ts';
 import { BackupFailure } from '../../shared/backup-failure.ts';
@@ -74,13 +73,7 @@ async function sweepOne(deps: JobDeps, run: ShardedRun, now: Date, report: Sweep
     return;
   }
   if (counts.total > 0 && counts.done === counts.total) {
-    // The assembly queue keeps one job per attempt: a live one makes this send a no-op.
-    await sendJob(
-      deps.boss,
-      'backupAssemble',
-      { backupId: run.id, attempt: run.attempt },
-      { singletonKey: `${run.id}:${run.attempt}` },
-    );
+    await sendAssembly(deps, run);
     report.assembling.push(run.id);
     return;
   }
